@@ -1,0 +1,125 @@
+//! krazybox: one executable, several applets, chosen BusyBox-style.
+//!
+//! ```text
+//! APPLET [ARGS...]                 through a link named after the applet
+//! krazybox APPLET [ARGS...]        through the multiplexer's own name
+//! krazybox --list                  the applet names, one per line
+//! krazybox --install [-s] DIR      hard links (or symlinks) to this executable in DIR
+//! krazybox --help | --version
+//! ```
+#![forbid(unsafe_code)]
+
+mod args;
+mod exit;
+#[cfg(feature = "htpasswd")]
+mod htpasswd;
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// One row of the applet table.
+struct Applet {
+    name: &'static str,
+    main: fn(&str, &[String]) -> anyhow::Result<ExitCode>,
+}
+
+/// Every applet this build has, in the order `--list` prints them.
+const APPLETS: &[Applet] = &[
+    #[cfg(feature = "htpasswd")]
+    Applet { name: "htpasswd", main: htpasswd::main },
+];
+
+/// The exit status for an unknown applet name, as busybox and shells use it.
+const NOT_FOUND: u8 = 127;
+
+fn find(name: &str) -> Option<&'static Applet> {
+    APPLETS.iter().find(|a| a.name == name)
+}
+
+fn main() -> ExitCode {
+    let raw: Vec<OsString> = std::env::args_os().collect();
+    let argv0 = raw.first().cloned().unwrap_or_else(|| "krazybox".into());
+    let name =
+        Path::new(&argv0).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "krazybox".into());
+    let args = match raw.iter().skip(1).map(|a| a.clone().into_string()).collect::<Result<Vec<_>, _>>() {
+        Ok(args) => args,
+        Err(bad) => {
+            eprintln!("{name}: argument is not valid UTF-8: {}", bad.to_string_lossy());
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    init_logging();
+
+    if name.starts_with("krazybox") {
+        return multiplexer(&args);
+    }
+    run_applet(&name, &args)
+}
+
+/// Diagnostics go to stderr as `LEVEL [applet] message`; `KRAZYBOX_LOG=debug` shows more.
+fn init_logging() {
+    let level = std::env::var("KRAZYBOX_LOG").ok().and_then(|l| l.parse().ok()).unwrap_or(log::LevelFilter::Info);
+    // A second initialisation can only fail if a logger exists already; that one is fine.
+    let _ = simple_logger::SimpleLogger::new().with_level(level).init();
+}
+
+fn run_applet(name: &str, args: &[String]) -> ExitCode {
+    let Some(applet) = find(name) else {
+        eprintln!("krazybox: applet not found: {name}");
+        return ExitCode::from(NOT_FOUND);
+    };
+    exit::report(name, (applet.main)(name, args))
+}
+
+fn multiplexer(args: &[String]) -> ExitCode {
+    let Some(first) = args.first() else {
+        print!("{}", usage());
+        return ExitCode::from(exit::USAGE);
+    };
+    match first.as_str() {
+        "--list" | "-l" => {
+            for applet in APPLETS {
+                println!("{}", applet.name);
+            }
+            ExitCode::SUCCESS
+        }
+        "--install" => exit::report("krazybox", install(&args[1..])),
+        "--help" | "-h" => {
+            print!("{}", usage());
+            ExitCode::SUCCESS
+        }
+        "--version" | "-V" => {
+            println!("krazybox {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        name => run_applet(name, &args[1..]),
+    }
+}
+
+fn usage() -> String {
+    let names: Vec<&str> = APPLETS.iter().map(|a| a.name).collect();
+    format!(
+        "krazybox {}: a restic backup server for gokrazy in one executable\n\n\
+         Usage: krazybox APPLET [ARGS...]   (or call it through a link named APPLET)\n\
+         \x20      krazybox --list\n\
+         \x20      krazybox --install [-s] DIR\n\n\
+         Applets: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        names.join(", ")
+    )
+}
+
+/// `--install [-s] DIR`: a link named after every applet, pointing at this executable.
+fn install(args: &[String]) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    let (symbolic, dir) = match args {
+        [s, dir] if s == "-s" => (true, dir),
+        [dir] => (false, dir),
+        _ => return Err(exit::usage_error("usage: krazybox --install [-s] DIR")),
+    };
+    let exe = std::fs::read_link("/proc/self/exe").context("finding this executable through /proc/self/exe")?;
+    let names: Vec<&str> = APPLETS.iter().map(|a| a.name).collect();
+    krazybox::install::links(&exe, Path::new(dir), &names, symbolic)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,6 @@
+//! The krazybox engine: file formats, probing and mounting, with no command-line code.
+//! The applets in `applets/` are thin faces over these modules.
+#![deny(unsafe_code)]
+
+pub mod install;
+pub mod probe;

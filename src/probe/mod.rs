@@ -1,0 +1,172 @@
+//! Filesystem, RAID, crypto and partition-table signatures: a read-only,
+//! pure-Rust prober whose results match util-linux libblkid's.
+//!
+//! A superblock prober is data plus one small function: a [`Prober`] names the
+//! type, its usage, the magic strings that announce it and the function that
+//! checks the rest and sets the tags. The table of all of them, in libblkid's
+//! order (which decides ambivalence and tag order), is in [`superblocks`].
+#![forbid(unsafe_code)]
+
+pub mod reader;
+pub mod superblocks;
+
+pub use reader::Reader;
+use std::io;
+
+/// What a signature is used for, as libblkid's `USAGE` tag says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Usage {
+    Filesystem,
+    Raid,
+    Crypto,
+    Other,
+}
+
+impl Usage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Usage::Filesystem => "filesystem",
+            Usage::Raid => "raid",
+            Usage::Crypto => "crypto",
+            Usage::Other => "other",
+        }
+    }
+}
+
+/// One `NAME=value` result. Values are bytes: labels need not be UTF-8.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tag {
+    pub name: &'static str,
+    pub value: Vec<u8>,
+}
+
+/// A magic string at `kboff * 1024 + sboff` bytes from the start of the device,
+/// as util-linux's `struct blkid_idmag` places it.
+#[derive(Debug)]
+pub struct Magic {
+    pub bytes: &'static [u8],
+    pub kboff: u64,
+    pub sboff: u64,
+}
+
+impl Magic {
+    /// Byte offset of the magic string.
+    pub const fn offset(&self) -> u64 {
+        self.kboff * 1024 + self.sboff
+    }
+}
+
+/// A superblock prober: its identity, its magics and its check.
+pub struct Prober {
+    /// The `TYPE` value.
+    pub name: &'static str,
+    pub usage: Usage,
+    /// May coexist with another signature without making the result ambivalent
+    /// (libblkid's `BLKID_IDINFO_TOLERANT`: iso9660, udf, hfs…).
+    pub tolerant: bool,
+    /// The function is called only if one of these is found (for the first
+    /// one found, in this order); with none, it is always called.
+    pub magics: &'static [Magic],
+    /// Check the signature and set tags. `Ok(false)`: not this type.
+    /// A read past the end of the device also means "not this type".
+    pub probe: fn(&mut Ctx) -> io::Result<bool>,
+}
+
+/// What a prober gets: the device, the magic that matched, and where tags go.
+pub struct Ctx<'r> {
+    pub reader: &'r mut Reader,
+    /// The magic that matched, if the prober has magics.
+    pub magic: Option<&'static Magic>,
+    tags: Vec<Tag>,
+}
+
+impl<'r> Ctx<'r> {
+    pub fn new(reader: &'r mut Reader, magic: Option<&'static Magic>) -> Ctx<'r> {
+        Ctx { reader, magic, tags: Vec::new() }
+    }
+
+    /// `len` bytes at `off`; see [`Reader::read`].
+    pub fn read(&mut self, off: u64, len: usize) -> io::Result<Vec<u8>> {
+        self.reader.read(off, len)
+    }
+
+    /// The tags set so far, in order.
+    pub fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+
+    pub fn into_tags(self) -> Vec<Tag> {
+        self.tags
+    }
+
+    /// Set a tag, replacing an earlier value of the same name in place.
+    pub fn set(&mut self, name: &'static str, value: impl Into<Vec<u8>>) {
+        let value = value.into();
+        match self.tags.iter_mut().find(|t| t.name == name) {
+            Some(t) => t.value = value,
+            None => self.tags.push(Tag { name, value }),
+        }
+    }
+
+    /// Set a label-like tag the way libblkid's `blkid_probe_set_label` does: cut at
+    /// the first NUL, trailing whitespace removed, nothing set when empty.
+    pub fn set_label_tag(&mut self, name: &'static str, raw: &[u8]) {
+        let cut = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+        let mut v = &raw[..cut];
+        while let [rest @ .., last] = v {
+            if last.is_ascii_whitespace() {
+                v = rest;
+            } else {
+                break;
+            }
+        }
+        if !v.is_empty() {
+            self.set(name, v.to_vec());
+        }
+    }
+
+    /// `LABEL` from raw bytes (see [`Ctx::set_label_tag`]).
+    pub fn set_label(&mut self, raw: &[u8]) {
+        self.set_label_tag("LABEL", raw)
+    }
+
+    /// `LABEL` from UTF-16 code units (`big_endian` or little), converted to UTF-8
+    /// as libblkid's `blkid_probe_set_utf8label` does: up to the first NUL.
+    pub fn set_utf16_label(&mut self, raw: &[u8], big_endian: bool) {
+        let units = raw.chunks_exact(2).map(|c| {
+            if big_endian {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from_le_bytes([c[0], c[1]])
+            }
+        });
+        let units: Vec<u16> = units.take_while(|&u| u != 0).collect();
+        let s: String = char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect();
+        self.set_label_tag("LABEL", s.as_bytes());
+    }
+
+    /// A 16-byte UUID as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` under `name`;
+    /// an all-zero UUID is not set (libblkid's `blkid_uuid_is_empty`).
+    pub fn set_uuid_tag(&mut self, name: &'static str, raw: &[u8; 16]) {
+        if raw.iter().all(|&b| b == 0) {
+            return;
+        }
+        let s = uuid::Uuid::from_bytes(*raw).hyphenated().to_string();
+        self.set(name, s.into_bytes());
+    }
+
+    /// `UUID` from 16 raw bytes.
+    pub fn set_uuid(&mut self, raw: &[u8; 16]) {
+        self.set_uuid_tag("UUID", raw)
+    }
+
+    /// `VERSION`.
+    pub fn set_version(&mut self, v: impl Into<String>) {
+        self.set("VERSION", v.into().into_bytes());
+    }
+
+    /// `BLOCK_SIZE`, in bytes.
+    pub fn set_block_size(&mut self, size: u64) {
+        self.set("BLOCK_SIZE", size.to_string().into_bytes());
+    }
+}
