@@ -12,6 +12,7 @@ pub mod superblocks;
 
 pub use reader::Reader;
 use std::io;
+use superblocks::PROBERS;
 
 /// What a signature is used for, as libblkid's `USAGE` tag says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,4 +170,92 @@ impl<'r> Ctx<'r> {
     pub fn set_block_size(&mut self, size: u64) {
         self.set("BLOCK_SIZE", size.to_string().into_bytes());
     }
+}
+
+/// A signature found on the device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// The `TYPE`.
+    pub name: &'static str,
+    pub usage: Usage,
+    /// The prober's tags in the order it set them (`TYPE` and `USAGE` not included).
+    pub tags: Vec<Tag>,
+}
+
+impl Found {
+    /// The value of tag `name`, if set.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.tags.iter().find(|t| t.name == name).map(|t| t.value.as_slice())
+    }
+}
+
+/// The superblock chain's verdict on a device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Nothing,
+    Found(Found),
+    /// Two or more signatures, not all of them tolerant (libblkid's
+    /// `BLKID_PROBE_AMBIGUOUS`): every one that matched, in table order.
+    Ambivalent(Vec<Found>),
+}
+
+/// Run one prober at the device: magics first, then its function.
+fn run_one(reader: &mut Reader, prober: &'static Prober) -> io::Result<Option<Found>> {
+    let magic = if prober.magics.is_empty() {
+        None
+    } else {
+        let mut hit = None;
+        for m in prober.magics {
+            match reader.read(m.offset(), m.bytes.len()) {
+                Ok(b) if b == m.bytes => {
+                    hit = Some(m);
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {}
+                Err(e) => return Err(e),
+            }
+        }
+        match hit {
+            Some(m) => Some(m),
+            None => return Ok(None),
+        }
+    };
+    let mut ctx = Ctx::new(reader, magic);
+    match (prober.probe)(&mut ctx) {
+        Ok(true) => Ok(Some(Found { name: prober.name, usage: prober.usage, tags: ctx.into_tags() })),
+        Ok(false) => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Probe for filesystem, RAID and crypto signatures as libblkid's
+/// `superblocks_safeprobe` does: the first RAID or crypto signature ends the
+/// search; otherwise every prober runs and more than one result, unless all
+/// are tolerant, is ambivalent.
+pub fn probe_superblocks(reader: &mut Reader) -> io::Result<Outcome> {
+    // libblkid ignores devices of 1024 bytes or less (extended-partition stubs).
+    if reader.size() <= 1024 {
+        return Ok(Outcome::Nothing);
+    }
+    let mut found: Vec<Found> = Vec::new();
+    let mut intolerant = 0;
+    for &prober in PROBERS {
+        let Some(f) = run_one(reader, prober)? else { continue };
+        let ends = matches!(f.usage, Usage::Raid | Usage::Crypto);
+        if !prober.tolerant && !ends {
+            intolerant += 1;
+        }
+        found.push(f);
+        if ends {
+            break;
+        }
+    }
+    Ok(match found.len() {
+        0 => Outcome::Nothing,
+        1 => Outcome::Found(found.remove(0)),
+        _ if intolerant == 0 => Outcome::Found(found.remove(0)),
+        _ => Outcome::Ambivalent(found),
+    })
 }
