@@ -2,5 +2,6 @@
 //! The applets in `applets/` are thin faces over these modules.
 #![deny(unsafe_code)]
 
+pub mod htpasswd;
 pub mod install;
 pub mod probe;
