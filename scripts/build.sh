@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Static release builds of krazybox for the Raspberry Pi (aarch64) and amd64.
+#
+#   scripts/build.sh [--features LIST] [TARGET...]
+#
+# TARGET defaults to aarch64-unknown-linux-musl and x86_64-unknown-linux-musl.
+# --features builds only those applets (comma-separated; no default features).
+# Binaries land in target/TARGET/release/krazybox; rust-lld (shipped with the
+# toolchain, see .cargo/config.toml) links them, so no cross C toolchain is needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+features=()
+targets=()
+while (($#)); do
+  case $1 in
+    --features) features=(--no-default-features --features "$2"); shift 2 ;;
+    *) targets+=("$1"); shift ;;
+  esac
+done
+((${#targets[@]})) || targets=(aarch64-unknown-linux-musl x86_64-unknown-linux-musl)
+
+for t in "${targets[@]}"; do
+  cargo build --quiet --release --locked --target "$t" "${features[@]}"
+  echo "target/$t/release/krazybox"
+done
