@@ -3,4 +3,5 @@
 #![deny(unsafe_code)]
 
 pub mod install;
+pub mod mount;
 pub mod probe;
