@@ -461,3 +461,87 @@ fn btrfs_raid1_over_two_loop_devices() {
     assert_eq!(err.exit_status(), 1);
     assert!(err.message.contains("matches several devices"), "{err}");
 }
+
+#[test]
+fn same_file_twice_shares_its_loop_device() {
+    let _lock = serial();
+    let dir = TempDir::new("twice");
+    let img = image(&dir, "ext4.img", 32, &["mkfs.ext4", "-q", "-F"]);
+    let a = dir.subdir("a");
+    let b = dir.subdir("b");
+    let c = dir.subdir("c");
+
+    let first = mount::mount(&MountSpec::new(s(&img), &a).options("ro")).unwrap();
+    let _ga = MountGuard::from(&first);
+    let device = first.loop_device.clone().unwrap();
+    assert!(loopdev::status(&device).unwrap().unwrap().lo_flags & loopdev::LO_FLAGS_READ_ONLY != 0);
+
+    // Again on the same target: refused before mount(2), as util-linux does.
+    let err = mount::mount(&MountSpec::new(s(&img), &a)).unwrap_err();
+    let (real, code) = real_mount(&[s(&img), s(&a)]);
+    assert_eq!(format!("mount: {err}"), real);
+    assert_eq!((err.exit_status(), code), (1, 1));
+    assert!(!err.syscall_failed());
+
+    // Elsewhere: the read-only device is shared, so the mount falls back to
+    // read-only with util-linux's warning.
+    let second = mount::mount(&MountSpec::new(s(&img), &b)).unwrap();
+    let _gb = MountGuard::from(&second);
+    assert_eq!(second.loop_device.as_ref(), Some(&device));
+    assert!(second.forced_read_only);
+    assert!(entry(&b).is_read_only());
+    let out = Command::new("mount").args([s(&img), s(&c)]).output().unwrap();
+    let _gc = MountGuard::new(&c);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        format!("mount: {}: {}", c.display(), mount::READ_ONLY_WARNING)
+    );
+    assert_eq!(Path::new(&entry(&c).source), device);
+    drop(_gc);
+
+    // Explicit rw cannot share a read-only device.
+    let mut spec = MountSpec::new(s(&img), &c);
+    spec.read_write = true;
+    let err = mount::mount(&spec).unwrap_err();
+    assert_eq!(err.exit_status(), 32);
+    let (real, code) = real_mount(&["-w", s(&img), s(&c)]);
+    assert_eq!(format!("mount: {err}"), real);
+    assert_eq!(code, 32);
+
+    // A different but overlapping range of the file is refused.
+    let err = mount::mount(&MountSpec::new(s(&img), &c).options("offset=1024")).unwrap_err();
+    let (real, code) = real_mount(&["-o", "offset=1024", s(&img), s(&c)]);
+    assert_eq!(format!("mount: {err}"), real);
+    assert_eq!((err.exit_status(), code), (32, 32));
+    assert_eq!(loopdev::find_by_backing_file(&img).unwrap(), vec![device]);
+}
+
+#[test]
+fn concurrent_attaches_get_distinct_devices() {
+    let _lock = serial();
+    let dir = TempDir::new("race");
+    let files: Vec<PathBuf> = (0..4).map(|i| image(&dir, &format!("{i}.img"), 1, &[])).collect();
+    // Threads asking LOOP_CTL_GET_FREE together are told the same number;
+    // all but one get EBUSY from LOOP_CONFIGURE and must try again.
+    let barrier = std::sync::Barrier::new(files.len());
+    let guards: Vec<LoopGuard> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .iter()
+            .map(|f| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    LoopGuard::attach(f, false).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut devices: Vec<PathBuf> = guards.iter().map(|g| g.path().to_path_buf()).collect();
+    for (g, f) in guards.iter().zip(&files) {
+        assert_eq!(loopdev::backing_file(g.path()).unwrap().as_deref(), Some(f.as_path()));
+    }
+    devices.sort();
+    devices.dedup();
+    assert_eq!(devices.len(), files.len());
+}

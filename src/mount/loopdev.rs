@@ -208,6 +208,15 @@ impl LoopDevice {
         ))
     }
 
+    /// Opens a device that is already attached, to keep it from being
+    /// autocleared while it is used; `ENXIO` when it has no backing file.
+    pub fn open(path: &Path) -> io::Result<LoopDevice> {
+        // Read-only: a read-only loop device refuses to be opened for writing.
+        let file = File::open(path)?;
+        let info = get_status(&file)?;
+        Ok(LoopDevice { path: path.to_path_buf(), file, read_only: info.lo_flags & LO_FLAGS_READ_ONLY != 0 })
+    }
+
     /// The device node, `/dev/loopN`.
     pub fn path(&self) -> &Path {
         &self.path
@@ -359,4 +368,43 @@ pub fn find_by_backing_file(file: &Path) -> io::Result<Vec<PathBuf>> {
     }
     found.sort();
     Ok(found)
+}
+
+/// An existing loop device over the same file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Overlap {
+    /// Same offset and size limit: the device can be shared.
+    Same(PathBuf),
+    /// The byte ranges overlap but differ: two devices would let two
+    /// filesystems write the same blocks.
+    Overlapping(PathBuf),
+}
+
+/// Looks for a loop device over `file` whose range overlaps
+/// `[offset, offset + sizelimit)` (0: to the end), as util-linux does before
+/// attaching a file again (lib/loopdev.c `loopcxt_find_overlap`).
+pub fn find_overlap(file: &Path, offset: u64, sizelimit: u64) -> io::Result<Option<Overlap>> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = file.metadata()?;
+    let end = |offset: u64, sizelimit: u64| {
+        if sizelimit == 0 {
+            meta.len()
+        } else {
+            offset.saturating_add(sizelimit).min(meta.len())
+        }
+    };
+    for dev in find_by_backing_file(file)? {
+        // Unbound meanwhile, or not ours to read: not a conflict.
+        let Ok(Some(info)) = status(&dev) else { continue };
+        if info.lo_inode != meta.ino() {
+            continue;
+        }
+        if info.lo_offset == offset && info.lo_sizelimit == sizelimit {
+            return Ok(Some(Overlap::Same(dev)));
+        }
+        if info.lo_offset < end(offset, sizelimit) && offset < end(info.lo_offset, info.lo_sizelimit) {
+            return Ok(Some(Overlap::Overlapping(dev)));
+        }
+    }
+    Ok(None)
 }

@@ -255,30 +255,21 @@ pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
     let single_type = spec.fstype.as_deref().filter(|t| !t.contains(',') && *t != "auto");
     let block_type = single_type.map_or(true, |t| !nodev.iter().any(|n| n == t));
     let mut loop_device = None;
+    let mut forced_read_only = false;
     let regular = device.metadata().ok().filter(|m| m.is_file());
     if let Some(meta) = regular {
         if opts.wants_loop() || (block_type && meta.len() > 1024) {
-            let lo = LoopDevice::attach(
-                &device,
-                &LoopOptions {
-                    offset: opts.offset.unwrap_or(0),
-                    sizelimit: opts.sizelimit.unwrap_or(0),
-                    read_only: opts.flags.contains(MsFlags::MS_RDONLY),
-                    autoclear: true,
-                    device: opts.loop_device.as_ref().map(PathBuf::from),
-                },
-            )
-            .map_err(|e| {
-                let mut err = Error::new(
-                    Category::Failure,
-                    &tgt,
-                    format!("failed to setup loop device for {}", device.display()),
-                );
-                err.hint = Some(e.to_string());
-                err
-            })?;
-            // A read-only loop device makes the mount read-only, silently.
-            if lo.is_read_only() {
+            let (lo, reused) = loop_for_file(&device, &target, &tgt, &opts)?;
+            if lo.is_read_only() && !opts.flags.contains(MsFlags::MS_RDONLY) {
+                // A new device is read-only when the file is: the mount
+                // follows silently. A shared read-only device is the
+                // read-only fallback, with its warning, unless rw was explicit.
+                if reused && opts.read_only == Some(false) {
+                    let mut err = Error::new(Category::Failure, &tgt, "mount failed: Read-only file system");
+                    err.hint = Some(format!("{} is attached read-only", lo.path().display()));
+                    return Err(err);
+                }
+                forced_read_only = reused;
                 opts.flags.insert(MsFlags::MS_RDONLY);
             }
             device = lo.path().to_path_buf();
@@ -303,7 +294,7 @@ pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
             t.split(',').filter_map(|t| if t == "auto" { probed(&device) } else { Some(t.to_string()) }).collect(),
         ),
         Some(t) if t != "auto" => Attempts::One(t.to_string()),
-        _ => match probed(&device) {
+        _ => match probed(&device).or_else(|| type_mounted_from(&device)) {
             Some(t) => Attempts::One(t),
             None => Attempts::Pattern(kernel_filesystems_matching("")),
         },
@@ -322,7 +313,6 @@ pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
         registered = devices.clone();
     }
 
-    let mut forced_read_only = false;
     loop {
         match try_types(&attempts, &src, &target, &opts) {
             Ok((fstype, flags)) => {
@@ -362,6 +352,66 @@ pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
             }
         }
     }
+}
+
+/// The loop device for a regular file: an existing one over the same range
+/// of the file is shared (two devices would be two independent caches of
+/// the same blocks), a partly overlapping one is an error, else a new one is
+/// attached with autoclear (libmount `mnt_context_setup_loopdev`).
+fn loop_for_file(file: &Path, target: &Path, tgt: &str, opts: &MountOptions) -> Result<(LoopDevice, bool), Error> {
+    let offset = opts.offset.unwrap_or(0);
+    let sizelimit = opts.sizelimit.unwrap_or(0);
+    let failed = |e: io::Error| {
+        let mut err = Error::new(Category::Failure, tgt, format!("failed to setup loop device for {}", file.display()));
+        err.hint = Some(e.to_string());
+        err
+    };
+    // Already mounted here: the same file and offset on the same target.
+    if let Some(top) = mountinfo::read().ok().as_deref().and_then(|t| mountinfo::find_by_mount_point(t, target)) {
+        let dev = Path::new(&top.source);
+        let same_file = loopdev::backing_file(dev).ok().flatten().is_some_and(|b| Some(b) == file.canonicalize().ok());
+        if same_file && loopdev::status(dev).ok().flatten().is_some_and(|i| i.lo_offset == offset) {
+            return Err(Error::new(Category::Usage, tgt, format!("{} is already mounted", file.display())));
+        }
+    }
+    if opts.loop_device.is_none() {
+        match loopdev::find_overlap(file, offset, sizelimit).map_err(failed)? {
+            Some(loopdev::Overlap::Same(dev)) => {
+                if let Ok(lo) = LoopDevice::open(&dev) {
+                    return Ok((lo, true));
+                }
+                // Autocleared meanwhile: attach a new one.
+            }
+            Some(loopdev::Overlap::Overlapping(_)) => {
+                return Err(Error::new(
+                    Category::Failure,
+                    tgt,
+                    format!("overlapping loop device exists for {}", file.display()),
+                ))
+            }
+            None => {}
+        }
+    }
+    LoopDevice::attach(
+        file,
+        &LoopOptions {
+            offset,
+            sizelimit,
+            read_only: opts.flags.contains(MsFlags::MS_RDONLY),
+            autoclear: true,
+            device: opts.loop_device.as_ref().map(PathBuf::from),
+        },
+    )
+    .map(|lo| (lo, false))
+    .map_err(failed)
+}
+
+/// The type a device is already mounted as. Without a prober this saves
+/// guessing: trying another type on a device in use gives `EBUSY`, which
+/// ends the walk through /proc/filesystems.
+fn type_mounted_from(device: &Path) -> Option<String> {
+    let table = mountinfo::read().ok()?;
+    mountinfo::find_by_source(&table, device).last().map(|m| m.fstype.clone())
 }
 
 /// Types to try.
