@@ -434,6 +434,9 @@ fn btrfs_raid1_over_two_loop_devices() {
     let err = mount::mount(&MountSpec::new(&spec, &target).resolver(&resolver).prober(&prober)).unwrap_err();
     assert_eq!(err.exit_status(), 32);
     assert!(err.hint.as_deref().unwrap_or("").contains("missing member devices"), "{err:?}");
+    // The same message as util-linux, which has no hint.
+    let (real, code) = real_mount(&["-t", "btrfs", s(lb.path()), s(&target)]);
+    assert_eq!((format!("mount: {err}"), 32), (real, code));
     assert!(!btrfs::devices_ready(lb.path()).unwrap());
     btrfs::forget(Some(lb.path())).unwrap();
 

@@ -138,6 +138,11 @@ pub struct Mounted {
 }
 
 impl Mounted {
+    /// The warning mount(8) prints after this mount, if any.
+    pub fn warning(&self) -> Option<&'static str> {
+        self.forced_read_only.then_some(READ_ONLY_WARNING)
+    }
+
     fn plain(source: PathBuf, target: PathBuf, flags: MsFlags) -> Mounted {
         Mounted {
             source,
@@ -278,34 +283,23 @@ pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
     }
     let src = device.display().to_string();
 
-    // The type list: given, probed, or everything the kernel has.
     let probed = |dev: &Path| -> Option<String> {
-        spec.prober.and_then(|p| match p(dev) {
-            Ok(t) => t,
-            Err(e) => {
+        spec.prober.and_then(|p| {
+            p(dev).unwrap_or_else(|e| {
                 log::debug!("probing {}: {e}", dev.display());
                 None
-            }
+            })
         })
     };
-    let attempts: Attempts = match spec.fstype.as_deref() {
-        Some(t) if t.starts_with("no") => Attempts::Pattern(kernel_filesystems_matching(t)),
-        Some(t) if t.contains(',') => Attempts::List(
-            t.split(',').filter_map(|t| if t == "auto" { probed(&device) } else { Some(t.to_string()) }).collect(),
-        ),
-        Some(t) if t != "auto" => Attempts::One(t.to_string()),
-        _ => match probed(&device).or_else(|| type_mounted_from(&device)) {
-            Some(t) => Attempts::One(t),
-            None => Attempts::Pattern(kernel_filesystems_matching("")),
-        },
-    };
+    let attempts = type_attempts(spec.fstype.as_deref(), &device, &probed);
 
     // Several devices share the tag: fine for btrfs, whose members must all
     // be registered before the mount.
     let mut registered = Vec::new();
     let btrfs_type = match &attempts {
         Attempts::One(t) => Some(t.clone()),
-        _ => probed(&device),
+        _ if devices.len() > 1 => probed(&device),
+        _ => None,
     };
     source::check_devices(&parsed, &devices, btrfs_type.as_deref()).map_err(|e| source_error(e, &tgt, false))?;
     if devices.len() > 1 {
@@ -344,7 +338,8 @@ pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
                 if btrfs_type.as_deref() == Some("btrfs") || fstype.as_deref() == Some("btrfs") {
                     if let Ok(false) = btrfs::devices_ready(&device) {
                         err.hint = Some(format!(
-                            "the btrfs filesystem on {src} is missing member devices: attach them all (they are registered with BTRFS_IOC_SCAN_DEV) or use -o degraded"
+                            "the btrfs filesystem on {src} is missing member devices: \
+                             make all of them available (a UUID= source registers them) or mount with -o degraded"
                         ));
                     }
                 }
@@ -404,6 +399,23 @@ fn loop_for_file(file: &Path, target: &Path, tgt: &str, opts: &MountOptions) -> 
     )
     .map(|lo| (lo, false))
     .map_err(failed)
+}
+
+/// The types to try on `device`: `-t` as given (a list, `auto` in a list
+/// probing, a `no…` pattern over /proc/filesystems), else the probed type,
+/// else the type the device is mounted as already, else /proc/filesystems.
+fn type_attempts(fstype: Option<&str>, device: &Path, probed: &dyn Fn(&Path) -> Option<String>) -> Attempts {
+    match fstype {
+        Some(t) if t.starts_with("no") => Attempts::Pattern(kernel_filesystems_matching(t)),
+        Some(t) if t.contains(',') => Attempts::List(
+            t.split(',').filter_map(|t| if t == "auto" { probed(device) } else { Some(t.to_string()) }).collect(),
+        ),
+        Some(t) if t != "auto" => Attempts::One(t.to_string()),
+        _ => match probed(device).or_else(|| type_mounted_from(device)) {
+            Some(t) => Attempts::One(t),
+            None => Attempts::Pattern(kernel_filesystems_matching("")),
+        },
+    }
 }
 
 /// The type a device is already mounted as. Without a prober this saves
