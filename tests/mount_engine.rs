@@ -548,3 +548,24 @@ fn concurrent_attaches_get_distinct_devices() {
     devices.dedup();
     assert_eq!(devices.len(), files.len());
 }
+
+#[test]
+fn flags_render_as_proc_mounts_shows_them() {
+    let dir = TempDir::new("render");
+    let target = dir.subdir("mnt");
+    for words in ["ro,sync,nosuid,nodev,noexec,noatime,nodiratime", "dirsync,nosymfollow,lazytime", "strictatime"] {
+        let mounted =
+            mount::mount(&MountSpec::new("krazybox", &target).fstype("tmpfs").options(format!("{words},size=1m")))
+                .unwrap();
+        let _guard = MountGuard::from(&mounted);
+        let mut flags = mounted.flags;
+        // The kernel's default atime policy, unless another one was asked for.
+        if !flags.intersects(nix::mount::MsFlags::MS_NOATIME | nix::mount::MsFlags::MS_STRICTATIME) {
+            flags |= nix::mount::MsFlags::MS_RELATIME;
+        }
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        let line = mounts.lines().rev().find(|l| l.split(' ').nth(1) == Some(s(&target))).unwrap();
+        let shown = line.split(' ').nth(3).unwrap();
+        assert!(shown.starts_with(&format!("{},", krazybox::mount::options::flags_to_string(flags))), "{shown}");
+    }
+}

@@ -216,7 +216,10 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Mounts as mount(8) does. See the module documentation.
+/// Mounts as mount(8) does, with mount(2) calls (one per type tried, then one
+/// per propagation change and the `bind,ro` remount). A regular file is
+/// attached to a loop device first (loop(4)); several btrfs members found
+/// for one tag are registered first (`BTRFS_IOC_SCAN_DEV`).
 pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
     let target = canonical_or_given(&spec.target);
     let tgt = target.display().to_string();
@@ -649,7 +652,8 @@ fn mount_error(
     err.errno = Some(errno);
     err.nofail = nofail;
     if errno == Errno::ENODEV {
-        if let Some(t) = fstype {
+        let known = kernel_filesystems().unwrap_or_default().into_iter().any(|(n, _)| Some(n.as_str()) == fstype);
+        if let Some(t) = fstype.filter(|_| !known) {
             err.hint = Some(format!(
                 "the running kernel has no '{t}' driver (not in /proc/filesystems); \
                  gokrazy's default Raspberry Pi kernel has no btrfs, xfs or ntfs"
