@@ -846,3 +846,43 @@ impl Drop for LoopGuard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_statuses() {
+        assert_eq!(Category::Usage.exit_status(), 1);
+        assert_eq!(Category::System.exit_status(), 2);
+        assert_eq!(Category::Failure.exit_status(), 32);
+        let e = Error::new(Category::Failure, "/mnt", "mount point does not exist");
+        assert_eq!(e.to_string(), "/mnt: mount point does not exist.");
+        assert!(!e.syscall_failed());
+    }
+
+    #[test]
+    fn type_patterns() {
+        let all = kernel_filesystems_matching("");
+        let nodev = nodev_filesystems();
+        assert!(!all.is_empty());
+        assert!(all.iter().all(|t| !nodev.contains(t)), "nodev types are never tried");
+        let first = all[0].clone();
+        let without = kernel_filesystems_matching(&format!("no{first},nosuchtype"));
+        assert_eq!(without, all[1..]);
+    }
+
+    #[test]
+    fn type_attempts_follow_the_request() {
+        let probe = |_: &Path| Some("ext4".to_string());
+        let dev = Path::new("/nonexistent/device");
+        assert!(matches!(type_attempts(Some("xfs"), dev, &probe), Attempts::One(t) if t == "xfs"));
+        assert!(matches!(type_attempts(None, dev, &probe), Attempts::One(t) if t == "ext4"));
+        assert!(matches!(type_attempts(Some("auto"), dev, &probe), Attempts::One(t) if t == "ext4"));
+        assert!(
+            matches!(type_attempts(Some("vfat,auto,xfs"), dev, &probe), Attempts::List(l) if l == ["vfat", "ext4", "xfs"])
+        );
+        let nothing = |_: &Path| None;
+        assert!(matches!(type_attempts(None, dev, &nothing), Attempts::Pattern(_)));
+    }
+}
