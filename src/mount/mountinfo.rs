@@ -190,7 +190,9 @@ pub fn mount_at(path: &Path) -> io::Result<Option<MountInfo>> {
     Ok(find_by_mount_point(&table, &canonical).cloned())
 }
 
-/// True when `path` is the root of a mount.
+/// True when `path` is the root of a mount. (A mount hidden by a later mount
+/// on one of its parents is still listed; such a path would count as a mount
+/// root too.)
 pub fn is_mount_root(path: &Path) -> io::Result<bool> {
     Ok(mount_at(path)?.is_some())
 }
