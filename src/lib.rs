@@ -4,4 +4,5 @@
 
 pub mod htpasswd;
 pub mod install;
+pub mod mount;
 pub mod probe;

@@ -1,0 +1,263 @@
+//! The mount table of this process's namespace, `/proc/self/mountinfo`, as
+//! proc(5) ("/proc/pid/mountinfo") describes it:
+//!
+//! ```text
+//! 36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
+//! (1)(2)(3)   (4)   (5)      (6)      (7)   (8) (9)   (10)         (11)
+//! ```
+//!
+//! The kernel escapes space, tab, newline and backslash in paths as `\ooo`
+//! (fs/proc_namespace.c `mangle`), so a line always has space-separated fields.
+#![forbid(unsafe_code)]
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// Where the kernel publishes this namespace's mounts.
+pub const MOUNTINFO: &str = "/proc/self/mountinfo";
+
+/// One line of mountinfo.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountInfo {
+    /// (1) unique mount id.
+    pub id: u32,
+    /// (2) the parent's mount id (its own id for the namespace root).
+    pub parent: u32,
+    /// (3) `st_dev` of the filesystem.
+    pub major: u32,
+    pub minor: u32,
+    /// (4) the directory of the filesystem that is mounted here (not `/` for
+    /// bind mounts and btrfs subvolumes).
+    pub root: PathBuf,
+    /// (5) the mount point.
+    pub mount_point: PathBuf,
+    /// (6) per-mount options (`ro`, `nosuid`, `relatime`...).
+    pub options: String,
+    /// (7) optional fields such as `shared:1` or `master:2`.
+    pub optional: Vec<String>,
+    /// (9) filesystem type.
+    pub fstype: String,
+    /// (10) mount source, as the filesystem names it (`none` for some).
+    pub source: String,
+    /// (11) superblock options.
+    pub super_options: String,
+}
+
+/// A line that does not have mountinfo's shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: usize,
+    pub text: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} line {}: unexpected format: {:?}", MOUNTINFO, self.line, self.text)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+impl MountInfo {
+    /// The per-mount options contain `ro`.
+    pub fn is_read_only(&self) -> bool {
+        self.options.split(',').any(|o| o == "ro")
+    }
+}
+
+/// Undoes the kernel's `\ooo` escapes; a backslash not followed by three
+/// octal digits stays as it is.
+pub fn unescape(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let octal = |b: u8| (b'0'..=b'7').contains(&b);
+        if field[i] == b'\\' && field.len() - i > 3 {
+            let d = &field[i + 1..i + 4];
+            if d.iter().all(|&b| octal(b)) {
+                let v = (u32::from(d[0] - b'0') << 6) | (u32::from(d[1] - b'0') << 3) | u32::from(d[2] - b'0');
+                if let Ok(byte) = u8::try_from(v) {
+                    out.push(byte);
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        out.push(field[i]);
+        i += 1;
+    }
+    out
+}
+
+fn path_field(field: &[u8]) -> PathBuf {
+    PathBuf::from(OsString::from_vec(unescape(field)))
+}
+
+fn text_field(field: &[u8]) -> String {
+    String::from_utf8_lossy(&unescape(field)).into_owned()
+}
+
+/// Parses one mountinfo line.
+pub fn parse_line(line: &[u8]) -> Option<MountInfo> {
+    let fields: Vec<&[u8]> = line.split(|&b| b == b' ').filter(|f| !f.is_empty()).collect();
+    let sep = fields.iter().position(|f| *f == b"-")?;
+    if sep < 6 || fields.len() < sep + 3 {
+        return None;
+    }
+    let num = |f: &[u8]| std::str::from_utf8(f).ok()?.parse::<u32>().ok();
+    let (major, minor) = {
+        let s = std::str::from_utf8(fields[2]).ok()?;
+        let (a, b) = s.split_once(':')?;
+        (a.parse().ok()?, b.parse().ok()?)
+    };
+    Some(MountInfo {
+        id: num(fields[0])?,
+        parent: num(fields[1])?,
+        major,
+        minor,
+        root: path_field(fields[3]),
+        mount_point: path_field(fields[4]),
+        options: text_field(fields[5]),
+        optional: fields[6..sep].iter().map(|f| text_field(f)).collect(),
+        fstype: text_field(fields[sep + 1]),
+        source: text_field(fields[sep + 2]),
+        super_options: fields.get(sep + 3).map(|f| text_field(f)).unwrap_or_default(),
+    })
+}
+
+/// Parses a whole mountinfo file.
+pub fn parse(text: &[u8]) -> Result<Vec<MountInfo>, ParseError> {
+    text.split(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(i, l)| {
+            parse_line(l).ok_or_else(|| ParseError { line: i + 1, text: String::from_utf8_lossy(l).into_owned() })
+        })
+        .collect()
+}
+
+/// Reads and parses `/proc/self/mountinfo` (proc(5)).
+pub fn read() -> io::Result<Vec<MountInfo>> {
+    let text = std::fs::read(MOUNTINFO)?;
+    parse(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// The mount whose mount point is `path` (compared as given: pass a
+/// canonical path). When several mounts are stacked there, the last one
+/// listed is the one on top.
+pub fn find_by_mount_point<'a>(table: &'a [MountInfo], path: &Path) -> Option<&'a MountInfo> {
+    table.iter().rev().find(|m| m.mount_point == path)
+}
+
+/// The mount with this mount id.
+pub fn find_by_id(table: &[MountInfo], id: u32) -> Option<&MountInfo> {
+    table.iter().find(|m| m.id == id)
+}
+
+/// Mounts of a block device: those naming `source` and those whose
+/// `major:minor` is the device's number (the kernel may show another name for
+/// the same device, e.g. the lowest-devid member of a btrfs filesystem).
+pub fn find_by_source<'a>(table: &'a [MountInfo], source: &Path) -> Vec<&'a MountInfo> {
+    let rdev = source.metadata().ok().filter(|m| m.file_type().is_block_device()).map(|m| m.rdev());
+    let canonical = source.canonicalize().ok();
+    table
+        .iter()
+        .filter(|m| {
+            let named = Path::new(&m.source) == source || canonical.as_deref() == Some(Path::new(&m.source));
+            let numbered = rdev.is_some_and(|r| {
+                nix::sys::stat::major(r) == u64::from(m.major) && nix::sys::stat::minor(r) == u64::from(m.minor)
+            });
+            named || numbered
+        })
+        .collect()
+}
+
+/// Mounts whose filesystem has this `st_dev`.
+pub fn find_by_devno(table: &[MountInfo], major: u32, minor: u32) -> Vec<&MountInfo> {
+    table.iter().filter(|m| m.major == major && m.minor == minor).collect()
+}
+
+/// The mount whose root `path` is, if any: the top mount on the canonical
+/// path in mountinfo. (Comparing `st_dev` with the parent directory would be
+/// wrong for bind mounts of one filesystem and for btrfs subvolumes.)
+pub fn mount_at(path: &Path) -> io::Result<Option<MountInfo>> {
+    let canonical = path.canonicalize()?;
+    let table = read()?;
+    Ok(find_by_mount_point(&table, &canonical).cloned())
+}
+
+/// True when `path` is the root of a mount. (A mount hidden by a later mount
+/// on one of its parents is still listed; such a path would count as a mount
+/// root too.)
+pub fn is_mount_root(path: &Path) -> io::Result<bool> {
+    Ok(mount_at(path)?.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &[u8] = b"22 27 0:21 / /proc rw,relatime - proc proc rw
+27 1 254:0 / / rw,relatime shared:1 master:2 - ext4 /dev/vda rw,discard
+90 27 7:3 /sub\\040dir /mnt/with\\040space\\011tab\\012nl\\134bs ro,nosuid - ext4 /dev/loop3 ro
+91 27 0:55 /@data /srv rw - btrfs /dev/loop4 rw,space_cache=v2,subvolid=256,subvol=/@data
+92 27 0:56 / /srv rw - tmpfs none rw
+";
+
+    #[test]
+    fn fields() {
+        let t = parse(SAMPLE).unwrap();
+        assert_eq!(t.len(), 5);
+        assert_eq!(t[1].optional, vec!["shared:1", "master:2"]);
+        assert_eq!((t[1].major, t[1].minor), (254, 0));
+        assert_eq!(t[1].super_options, "rw,discard");
+        let m = &t[2];
+        assert_eq!(m.root, Path::new("/sub dir"));
+        assert_eq!(m.mount_point, Path::new("/mnt/with space\ttab\nnl\\bs"));
+        assert!(m.is_read_only());
+        assert!(m.optional.is_empty());
+        assert_eq!(m.source, "/dev/loop3");
+        assert_eq!(t[3].root, Path::new("/@data"));
+    }
+
+    #[test]
+    fn lookups() {
+        let t = parse(SAMPLE).unwrap();
+        // Stacked mounts: the last one is on top.
+        assert_eq!(find_by_mount_point(&t, Path::new("/srv")).unwrap().id, 92);
+        assert!(find_by_mount_point(&t, Path::new("/mnt")).is_none());
+        assert_eq!(find_by_id(&t, 90).unwrap().fstype, "ext4");
+        assert_eq!(find_by_devno(&t, 0, 55).len(), 1);
+        assert_eq!(find_by_source(&t, Path::new("/dev/loop4"))[0].id, 91);
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(unescape(b"a\\040b"), b"a b");
+        assert_eq!(unescape(b"\\134\\011\\012"), b"\\\t\n");
+        // Not an escape: left alone.
+        assert_eq!(unescape(b"a\\x"), b"a\\x");
+        assert_eq!(unescape(b"a\\04"), b"a\\04");
+        assert_eq!(unescape(b"a\\"), b"a\\");
+        assert_eq!(unescape(b"\\777"), b"\\777");
+    }
+
+    #[test]
+    fn malformed() {
+        assert!(parse(b"1 2 3\n").is_err());
+        assert!(parse(b"1 2 0:1 / /x rw - ext4\n").is_err());
+        assert!(parse_line(b"1 2 0:1 / /x rw - ext4 /dev/x").is_some());
+    }
+
+    #[test]
+    fn this_process_has_a_root() {
+        assert!(is_mount_root(Path::new("/")).unwrap());
+        assert!(is_mount_root(Path::new("/proc")).unwrap());
+        // A symlink to a directory inside /proc, not a mount root itself.
+        assert!(!is_mount_root(Path::new("/proc/self")).unwrap());
+    }
+}
