@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod device;
+pub mod highlevel;
 pub mod reader;
 pub mod superblocks;
 
