@@ -9,6 +9,7 @@
 
 pub mod device;
 pub mod highlevel;
+pub mod partitions;
 pub mod reader;
 pub mod superblocks;
 
@@ -77,32 +78,119 @@ pub enum Probed {
 
 /// libblkid low-level result, all tags in libblkid's order including TYPE, USAGE, (SEC_TYPE…),
 /// PTUUID, PTTYPE, PART_ENTRY_* — exactly what `blkid -p -o export` prints after DEVNAME.
+///
+/// A window (`offset`, `size`) that does not fit the device is an
+/// [`io::ErrorKind::InvalidInput`] error, as libblkid refuses it.
 pub fn probe_path(path: &Path, opts: &Options) -> io::Result<Probed> {
     let file = std::fs::File::open(path)?;
-    let mut reader = Reader::from_file(file, opts.offset, opts.size)?;
-    probe_reader(&mut reader, opts)
+    let meta = file.metadata()?;
+    let dev = device::DeviceInfo::of(&meta);
+    let mut reader = Reader::from_file(file, 0, None)?;
+    let total = reader.size();
+    let size = match opts.size {
+        Some(s) => s,
+        None => total.checked_sub(opts.offset).ok_or(io::ErrorKind::InvalidInput)?,
+    };
+    if opts.offset.checked_add(size).map_or(true, |end| end > total) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "probing area is beyond the end of the device"));
+    }
+    if opts.offset != 0 || size != total {
+        reader = Reader::from_file(std::fs::File::open(path)?, opts.offset, Some(size))?;
+    }
+    probe_device(&mut reader, opts, dev.as_ref())
 }
 
 /// [`probe_path`] over an open reader; no `PART_ENTRY_*` (there is no parent disk to read).
 pub fn probe_reader(r: &mut Reader, opts: &Options) -> io::Result<Probed> {
-    let _ = opts;
-    Ok(match probe_superblocks(r)? {
-        Outcome::Nothing => Probed::Nothing,
-        Outcome::Ambivalent(v) => Probed::Ambivalent(v),
-        Outcome::Found(f) => {
-            let mut tags = f.tags;
-            tags.push(Tag { name: "TYPE", value: f.name.as_bytes().to_vec() });
-            tags.push(Tag { name: "USAGE", value: f.usage.as_str().as_bytes().to_vec() });
-            Probed::Tags(tags)
+    probe_device(r, opts, None)
+}
+
+/// libblkid's `blkid_do_safeprobe` as `blkid -p` drives it (`lowprobe_superblocks`
+/// in misc-utils/blkid.c): superblocks, then the partition table and the
+/// partition's entry in its disk's table.
+fn probe_device(r: &mut Reader, opts: &Options, dev: Option<&device::DeviceInfo>) -> io::Result<Probed> {
+    let sector_size = dev.map_or(512, |d| d.sector_size);
+    // A small whole disk that is partitioned is not also searched for a
+    // filesystem: floppy-sized images often carry both.
+    if opts.partitions && r.size() <= TINY && dev.is_some_and(|d| d.whole_disk) {
+        let disk = partitions::Disk { sector_size, fs_type: None };
+        if let Some(t) = partitions::probe_table(r, disk)? {
+            return Ok(Probed::Tags(finish(table_tags(&t))));
         }
-    })
+    }
+    let mut tags = Vec::new();
+    let mut fs_type = None;
+    let mut ignore_pt = false;
+    if opts.superblocks {
+        let allowed = |p: &Prober| match (&opts.usages, &opts.types) {
+            // blkid applies -u and ignores -n when both are given.
+            (Some(u), _) => u.allows(p.usage.as_str()),
+            (None, Some(t)) => t.allows(p.name),
+            (None, None) => true,
+        };
+        match safeprobe(r, &allowed)? {
+            Outcome::Nothing => {}
+            Outcome::Ambivalent(v) => return Ok(Probed::Ambivalent(v)),
+            Outcome::Found(f) => {
+                // A RAID member shows its array's partition table too (RAID1
+                // mirrors it); that table does not belong to the member.
+                ignore_pt = f.usage == Usage::Raid;
+                fs_type = Some(f.name);
+                tags = f.tags;
+                tags.push(Tag { name: "TYPE", value: f.name.as_bytes().to_vec() });
+                tags.push(Tag { name: "USAGE", value: f.usage.as_str().as_bytes().to_vec() });
+            }
+        }
+    }
+    if opts.partitions {
+        if !ignore_pt {
+            let disk = partitions::Disk { sector_size, fs_type };
+            if let Some(t) = partitions::probe_table(r, disk)? {
+                tags.extend(table_tags(&t));
+            }
+        }
+        if opts.part_entry {
+            if let Some(d) = dev {
+                tags.extend(device::part_entry_tags(d)?);
+            }
+        }
+    }
+    Ok(if tags.is_empty() { Probed::Nothing } else { Probed::Tags(finish(tags)) })
+}
+
+/// libblkid's "tiny device" (`BLKID_FL_TINY_DEV`): floppy-sized or smaller.
+const TINY: u64 = 1440 * 1024;
+
+fn table_tags(t: &partitions::Table) -> Vec<Tag> {
+    let mut tags = Vec::new();
+    if let Some(id) = &t.id {
+        tags.push(Tag { name: "PTUUID", value: id.clone().into_bytes() });
+    }
+    tags.push(Tag { name: "PTTYPE", value: t.scheme.as_bytes().to_vec() });
+    tags
+}
+
+/// Values are C strings in libblkid: `blkid` prints each up to its first NUL.
+fn finish(mut tags: Vec<Tag>) -> Vec<Tag> {
+    for t in &mut tags {
+        if let Some(n) = t.value.iter().position(|&b| b == 0) {
+            t.value.truncate(n);
+        }
+    }
+    tags
 }
 
 /// Every device whose high-level tag `name` equals `value` (UUID, LABEL, PARTUUID, PARTLABEL, TYPE…),
-/// in [`block_devices`] order.
+/// in [`block_devices`] order. Devices that cannot be read are skipped.
 pub fn find_devices(name: &str, value: &[u8]) -> io::Result<Vec<PathBuf>> {
-    let _ = (name, value);
-    Ok(Vec::new())
+    let mut out = Vec::new();
+    for dev in block_devices()? {
+        let Ok(Some(tags)) = highlevel::probe(&dev) else { continue };
+        if tags.iter().any(|t| t.name == name && t.value == value) {
+            out.push(dev);
+        }
+    }
+    Ok(out)
 }
 
 /// What a signature is used for, as libblkid's `USAGE` tag says it.
@@ -297,12 +385,16 @@ fn run_one(reader: &mut Reader, prober: &'static Prober) -> io::Result<Option<Fo
     } else {
         let mut hit = None;
         for m in prober.magics {
-            match reader.read(m.offset(), m.bytes.len()) {
-                Ok(b) if b == m.bytes => {
-                    hit = Some(m);
-                    break;
+            // libblkid reads the whole KiB holding the magic: it must fit the device.
+            let kib = m.offset() & !1023;
+            match reader.read(kib, 1024) {
+                Ok(b) => {
+                    let at = (m.offset() - kib) as usize;
+                    if b.get(at..at + m.bytes.len()) == Some(m.bytes) {
+                        hit = Some(m);
+                        break;
+                    }
                 }
-                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {}
                 Err(e) => return Err(e),
             }
@@ -326,14 +418,31 @@ fn run_one(reader: &mut Reader, prober: &'static Prober) -> io::Result<Option<Fo
 /// search; otherwise every prober runs and more than one result, unless all
 /// are tolerant, is ambivalent.
 pub fn probe_superblocks(reader: &mut Reader) -> io::Result<Outcome> {
+    safeprobe(reader, &|_| true)
+}
+
+/// [`probe_superblocks`] with only the probers `allowed` lets through (`-n`, `-u`).
+fn safeprobe(reader: &mut Reader, allowed: &dyn Fn(&Prober) -> bool) -> io::Result<Outcome> {
     // libblkid ignores devices of 1024 bytes or less (extended-partition stubs).
     if reader.size() <= 1024 {
         return Ok(Outcome::Nothing);
     }
+    let tiny = reader.size() <= TINY;
     let mut found: Vec<Found> = Vec::new();
     let mut intolerant = 0;
     for &prober in PROBERS {
+        if !allowed(prober) {
+            continue;
+        }
+        // No RAID on floppies.
+        if tiny && prober.usage == Usage::Raid {
+            continue;
+        }
         let Some(f) = run_one(reader, prober)? else { continue };
+        // On a floppy-sized device the first signature is the answer.
+        if tiny && found.is_empty() {
+            return Ok(Outcome::Found(f));
+        }
         let ends = matches!(f.usage, Usage::Raid | Usage::Crypto);
         if !prober.tolerant && !ends {
             intolerant += 1;
@@ -349,4 +458,150 @@ pub fn probe_superblocks(reader: &mut Reader) -> io::Result<Outcome> {
         _ if intolerant == 0 => Outcome::Found(found.remove(0)),
         _ => Outcome::Ambivalent(found),
     })
+}
+
+/// Helpers for tests that compare the prober with util-linux on real images.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::{probe_path, Options, Probed};
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    pub const BLKID: &str = "/usr/sbin/blkid";
+
+    /// A fresh directory, removed with everything in it when dropped.
+    pub struct TempDir(pub PathBuf);
+
+    impl TempDir {
+        pub fn new(tag: &str) -> TempDir {
+            static N: AtomicU32 = AtomicU32::new(0);
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+            let dir = std::env::temp_dir().join(format!("krazybox-{tag}-{}-{n}-{nanos}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("create temp dir");
+            TempDir(dir)
+        }
+
+        pub fn path(&self, name: &str) -> PathBuf {
+            self.0.join(name)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Whether `tool` can be run (found in PATH or the sbin directories).
+    pub fn have(tool: &str) -> bool {
+        ["/usr/sbin", "/sbin", "/usr/bin", "/bin"].iter().any(|d| Path::new(d).join(tool).exists())
+    }
+
+    /// Run a command, panicking with its stderr when it fails.
+    pub fn run(cmd: &str, args: &[&str]) {
+        let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+        assert!(out.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// An image file of `size` bytes, all zero.
+    pub fn zero_image(path: &Path, size: u64) {
+        let f = std::fs::File::create(path).expect("create image");
+        f.set_len(size).expect("size image");
+    }
+
+    /// `blkid -p -o export` as lines after `DEVNAME`, or `None` when blkid found
+    /// nothing or an ambivalent result (exit status 2 or 8).
+    pub fn blkid_export(path: &Path, extra: &[&str]) -> Option<Vec<Vec<u8>>> {
+        let out = Command::new(BLKID).args(["-p", "-o", "export"]).args(extra).arg(path).output().expect("run blkid");
+        if !out.status.success() {
+            return None;
+        }
+        let lines: Vec<Vec<u8>> = out
+            .stdout
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty() && !l.starts_with(b"DEVNAME="))
+            .map(<[u8]>::to_vec)
+            .collect();
+        Some(lines)
+    }
+
+    /// A value as `blkid -o export` prints it: `M-` for high bytes, `^` for
+    /// control characters, and a backslash before shell-special characters.
+    pub fn export_escape(v: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &b in v {
+            let mut c = b;
+            if c >= 128 {
+                out.extend_from_slice(b"M-");
+                c -= 128;
+            }
+            if c < 32 || c == 0x7f {
+                out.push(b'^');
+                c ^= 0x40;
+            } else if b" \\\"'$`<>".contains(&c) {
+                out.push(b'\\');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    /// Our result in the same form as [`blkid_export`].
+    pub fn our_export(path: &Path, opts: &Options) -> Option<Vec<Vec<u8>>> {
+        match probe_path(path, opts).expect("probe") {
+            Probed::Tags(tags) => Some(
+                tags.iter()
+                    .map(|t| {
+                        let mut l = t.name.as_bytes().to_vec();
+                        l.push(b'=');
+                        l.extend(export_escape(&t.value));
+                        l
+                    })
+                    .collect(),
+            ),
+            Probed::Nothing | Probed::Ambivalent(_) => None,
+        }
+    }
+
+    /// Assert that krazybox and util-linux blkid report the same tags for `path`.
+    pub fn assert_same_as_blkid(path: &Path) {
+        let want = blkid_export(path, &[]);
+        let got = our_export(path, &Options::default());
+        let show = |v: &Option<Vec<Vec<u8>>>| {
+            v.as_ref().map(|l| l.iter().map(|x| String::from_utf8_lossy(x).into_owned()).collect::<Vec<_>>())
+        };
+        assert!(want.is_some(), "blkid found nothing on {}", path.display());
+        assert_eq!(show(&got), show(&want), "{}", path.display());
+    }
+
+    /// A loop device over an image, with its partitions made visible
+    /// (`losetup -P` then `partx -a`), detached when dropped.
+    pub struct LoopDev(pub PathBuf);
+
+    impl LoopDev {
+        pub fn attach(img: &Path) -> LoopDev {
+            let out = Command::new("losetup").args(["-f", "--show", "-P"]).arg(img).output().expect("run losetup");
+            assert!(out.status.success(), "losetup: {}", String::from_utf8_lossy(&out.stderr));
+            let dev = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            let guard = LoopDev(dev);
+            // partx -a fails harmlessly when the kernel already added them.
+            let _ = Command::new("partx").arg("-a").arg(&guard.0).output();
+            let _ = Command::new("udevadm").args(["settle", "-t", "5"]).output();
+            guard
+        }
+
+        /// The node of partition `n`, e.g. `/dev/loop3p1`.
+        pub fn part(&self, n: u32) -> PathBuf {
+            PathBuf::from(format!("{}p{n}", self.0.display()))
+        }
+    }
+
+    impl Drop for LoopDev {
+        fn drop(&mut self) {
+            let _ = Command::new("partx").arg("-d").arg(&self.0).output();
+            let _ = Command::new("losetup").arg("-d").arg(&self.0).output();
+        }
+    }
 }
