@@ -195,4 +195,59 @@ mod tests {
         // Large minors spill into the high bits.
         assert_eq!(split_dev(0x0010_0700), (7, 0x100));
     }
+
+    /// Our scan, restricted to the loop devices this test made, is what
+    /// `blkid -c /dev/null -o device` lists of them, in the same order.
+    #[test]
+    fn scan_matches_blkid_on_own_loop_devices() {
+        use crate::probe::testutil::{have, run, zero_image, LoopDev, TempDir};
+        use std::process::{Command, Stdio};
+        if !have("sfdisk") || !have("mkfs.ext4") || !Path::new("/dev/loop-control").exists() {
+            eprintln!("skipped: sfdisk, mkfs.ext4 or loop devices missing");
+            return;
+        }
+        let dir = TempDir::new("scan");
+        let disk = dir.path("disk.img");
+        zero_image(&disk, 16 << 20);
+        let mut child = Command::new("sfdisk")
+            .args(["-q", "--no-reread", "--no-tell-kernel"])
+            .arg(&disk)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("sfdisk");
+        let script = "label: dos\nstart=2048, size=4096, type=83\nstart=6144, size=8192, type=5\n\
+                      start=8192, size=2048, type=83\nstart=12288, size=2048, type=83\n";
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), script.as_bytes()).expect("write");
+        assert!(child.wait().expect("sfdisk").success());
+        let plain = dir.path("plain.img");
+        zero_image(&plain, 8 << 20);
+        run("mkfs.ext4", &["-q", "-F", plain.to_str().expect("utf-8")]);
+
+        let lo_disk = LoopDev::attach(&disk);
+        let lo_plain = LoopDev::attach(&plain);
+        run("mkfs.ext4", &["-q", "-F", lo_disk.part(1).to_str().expect("utf-8")]);
+
+        let disk_s = lo_disk.0.to_string_lossy().into_owned();
+        let mine = |p: &Path| {
+            let s = p.to_string_lossy();
+            p == lo_plain.0 || s == disk_s || s.strip_prefix(&disk_s).is_some_and(|n| n.starts_with('p'))
+        };
+        let ours: Vec<PathBuf> = block_devices().expect("scan").into_iter().filter(|p| mine(p)).collect();
+        let expect: Vec<PathBuf> = [lo_disk.part(1), lo_disk.part(5), lo_disk.part(6)].into_iter().collect();
+        for p in &expect {
+            assert!(ours.contains(p), "{} not scanned: {ours:?}", p.display());
+        }
+        assert!(ours.contains(&lo_plain.0));
+        assert!(!ours.contains(&lo_disk.0), "a partitioned disk is replaced by its partitions");
+        assert!(!ours.contains(&lo_disk.part(2)), "extended-partition stubs are skipped");
+
+        let out = Command::new(crate::probe::testutil::BLKID)
+            .args(["-c", "/dev/null", "-o", "device"])
+            .output()
+            .expect("blkid");
+        let theirs: Vec<PathBuf> =
+            String::from_utf8_lossy(&out.stdout).lines().map(PathBuf::from).filter(|p| mine(p)).collect();
+        assert_eq!(ours, theirs);
+    }
 }

@@ -294,7 +294,8 @@ impl<'r> Ctx<'r> {
         let cut = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
         let mut v = &raw[..cut];
         while let [rest @ .., last] = v {
-            if last.is_ascii_whitespace() {
+            // C isspace(): vertical tab (0x0b) counts, unlike Rust's ASCII whitespace.
+            if partitions::is_c_space(*last) {
                 v = rest;
             } else {
                 break;
@@ -311,18 +312,11 @@ impl<'r> Ctx<'r> {
     }
 
     /// `LABEL` from UTF-16 code units (`big_endian` or little), converted to UTF-8
-    /// as libblkid's `blkid_probe_set_utf8label` does: up to the first NUL.
+    /// as libblkid's `blkid_probe_set_utf8label` does: up to the first NUL; an
+    /// unpaired surrogate is encoded as it is (3 bytes), not replaced.
     pub fn set_utf16_label(&mut self, raw: &[u8], big_endian: bool) {
-        let units = raw.chunks_exact(2).map(|c| {
-            if big_endian {
-                u16::from_be_bytes([c[0], c[1]])
-            } else {
-                u16::from_le_bytes([c[0], c[1]])
-            }
-        });
-        let units: Vec<u16> = units.take_while(|&u| u != 0).collect();
-        let s: String = char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect();
-        self.set_label_tag("LABEL", s.as_bytes());
+        let utf8 = partitions::utf16_to_utf8(raw, !big_endian, raw.len() * 3 + 1);
+        self.set_label_tag("LABEL", &utf8);
     }
 
     /// A 16-byte UUID as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` under `name`;
@@ -603,5 +597,112 @@ pub(crate) mod testutil {
             let _ = Command::new("partx").arg("-d").arg(&self.0).output();
             let _ = Command::new("losetup").arg("-d").arg(&self.0).output();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::{blkid_export, have, our_export, run, zero_image, TempDir};
+    use super::*;
+
+    fn filter(spec: &str) -> Filter {
+        let (negate, list) = match spec.strip_prefix("no") {
+            Some(rest) => (true, rest),
+            None => (false, spec),
+        };
+        Filter { negate, names: list.split(',').map(str::to_string).collect() }
+    }
+
+    /// An ext4 filesystem 1 MiB into a larger file, with junk-free space around it.
+    fn embedded_ext4(dir: &TempDir) -> Option<std::path::PathBuf> {
+        if !have("mkfs.ext4") {
+            eprintln!("skipped: mkfs.ext4 not installed");
+            return None;
+        }
+        let fs = dir.path("fs.img");
+        zero_image(&fs, 8 << 20);
+        run("mkfs.ext4", &["-q", "-F", "-L", "inner", fs.to_str().expect("utf-8")]);
+        let outer = dir.path("outer.img");
+        let mut data = vec![0u8; 1 << 20];
+        data.extend(std::fs::read(&fs).expect("read fs"));
+        data.extend(vec![0u8; 1 << 20]);
+        std::fs::write(&outer, data).expect("write outer");
+        Some(outer)
+    }
+
+    #[test]
+    fn offset_and_size_windows_like_blkid() {
+        let dir = TempDir::new("window");
+        let Some(img) = embedded_ext4(&dir) else { return };
+        for (o, s) in [(Some(1u64 << 20), None), (Some(1 << 20), Some(8u64 << 20)), (None, None), (Some(4096), None)] {
+            let mut args = Vec::new();
+            let (os, ss) = (o.map(|v| v.to_string()), s.map(|v| v.to_string()));
+            if let Some(v) = &os {
+                args.extend(["-O", v.as_str()]);
+            }
+            if let Some(v) = &ss {
+                args.extend(["-S", v.as_str()]);
+            }
+            let opts = Options { offset: o.unwrap_or(0), size: s, ..Options::default() };
+            assert_eq!(our_export(&img, &opts), blkid_export(&img, &args), "{args:?}");
+        }
+        // A window past the end is refused, as blkid refuses it.
+        let opts = Options { offset: 100 << 20, ..Options::default() };
+        assert_eq!(probe_path(&img, &opts).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        let opts = Options { offset: 1 << 20, size: Some(100 << 20), ..Options::default() };
+        assert!(probe_path(&img, &opts).is_err());
+        assert_eq!(blkid_export(&img, &["-O", "1048576", "-S", "104857600"]), None);
+    }
+
+    #[test]
+    fn type_and_usage_filters_like_blkid() {
+        let dir = TempDir::new("filter");
+        let Some(img) = embedded_ext4(&dir) else { return };
+        // blkid keeps one "no" flag for -n and -u together: a "no" on either negates both.
+        let opts = |types: Option<&str>, usages: Option<&str>| {
+            let negate = types.into_iter().chain(usages).any(|l| l.starts_with("no"));
+            let shared = |l: &str| Filter { negate, ..filter(l) };
+            Options { offset: 1 << 20, types: types.map(shared), usages: usages.map(shared), ..Options::default() }
+        };
+        let cases: [(Option<&str>, Option<&str>); 8] = [
+            (Some("ext4"), None),
+            (Some("ext3,vfat"), None),
+            (Some("noext4"), None),
+            (Some("noext3"), None),
+            (None, Some("filesystem")),
+            (None, Some("nofilesystem")),
+            (None, Some("raid,other")),
+            (Some("noext4"), Some("filesystem")),
+        ];
+        for (t, u) in cases {
+            let mut args = vec!["-O", "1048576"];
+            if let Some(t) = t {
+                args.extend(["-n", t]);
+            }
+            if let Some(u) = u {
+                args.extend(["-u", u]);
+            }
+            assert_eq!(our_export(&img, &opts(t, u)), blkid_export(&img, &args), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn labels_trim_c_whitespace() {
+        let mut r = Reader::from_bytes(vec![0; 8]);
+        let mut ctx = Ctx::new(&mut r, None);
+        ctx.set_label(b"ab \x0b\t\0junk");
+        assert_eq!(ctx.tags()[0].value, b"ab");
+        // A lone surrogate is kept in libblkid's 3-byte form.
+        ctx.set_utf16_label(&[0x41, 0, 0x00, 0xd8, 0x42, 0], false);
+        assert_eq!(ctx.tags()[0].value, b"A\xed\xa0\x80B");
+    }
+
+    #[test]
+    fn tiny_and_stub_devices() {
+        // 1 KiB or less: nothing, whatever it holds.
+        let mut r = Reader::from_bytes(vec![0xff; 1024]);
+        assert_eq!(probe_reader(&mut r, &Options::default()).unwrap(), Probed::Nothing);
+        let mut r = Reader::from_bytes(Vec::new());
+        assert_eq!(probe_reader(&mut r, &Options::default()).unwrap(), Probed::Nothing);
     }
 }

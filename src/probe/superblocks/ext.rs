@@ -167,7 +167,7 @@ pub static JBD: Prober = Prober { name: "jbd", usage: Usage::Other, tolerant: fa
 
 #[cfg(test)]
 mod tests {
-    use crate::probe::testutil::{assert_same_as_blkid, have, run, zero_image, TempDir};
+    use crate::probe::testutil::{assert_same_as_blkid, have, run, zero_image, LoopDev, TempDir};
 
     /// mkfs.ext* into a file of `size` bytes with `args`, then compare with blkid.
     fn check(mkfs: &str, size: u64, args: &[&str]) {
@@ -217,19 +217,21 @@ mod tests {
 
     #[test]
     fn external_journal_like_blkid() {
-        if !have("mkfs.ext4") {
-            eprintln!("skipped: mkfs.ext4 not installed");
+        if !have("mkfs.ext4") || !have("losetup") || !std::path::Path::new("/dev/loop-control").exists() {
+            eprintln!("skipped: mkfs.ext4 or loop devices missing");
             return;
         }
         let dir = TempDir::new("extjournal");
         let (j, fs) = (dir.path("journal.img"), dir.path("fs.img"));
         zero_image(&j, 4 << 20);
         zero_image(&fs, 16 << 20);
-        let (js, fss) = (j.to_str().expect("utf-8"), fs.to_str().expect("utf-8"));
-        run("mkfs.ext4", &["-q", "-F", "-O", "journal_dev", "-b", "4096", "-L", "jlabel", js]);
+        run("mkfs.ext4", &["-q", "-F", "-O", "journal_dev", "-b", "4096", "-L", "jlabel", j.to_str().expect("utf-8")]);
         assert_same_as_blkid(&j);
-        // mke2fs needs the journal as a block device; without one, the
-        // journal-dev image alone is still compared.
-        let _ = fss;
+        // mke2fs takes an external journal only as a block device.
+        let lo = LoopDev::attach(&j);
+        let journal = format!("device={}", lo.0.display());
+        run("mkfs.ext4", &["-q", "-F", "-b", "4096", "-J", &journal, fs.to_str().expect("utf-8")]);
+        assert_same_as_blkid(&fs);
+        assert_same_as_blkid(&lo.0);
     }
 }
