@@ -127,7 +127,8 @@ img ambivalent 8M ambivalent IMG
 img empty 1M true
 
 # Partitioned disks: filesystems are made in separate images and copied into
-# their partitions, so no loop devices are needed here.
+# their partitions, so no loop devices are needed here. They hold ext
+# filesystems and empty partitions; the other types have images of their own.
 part_fs() { # part_fs OUT SIZE CMD... : a filesystem image for a partition
 	img "$@" && mv "$dir/$1.img" "$dir/$1.part"
 }
@@ -136,8 +137,8 @@ copy_into() { # copy_into DISK PART START_SECTOR
 	rm -f "$2"
 }
 part_fs p-ext4 8M mkfs.ext4 -q -F -L 'gpt root' IMG
-part_fs p-vfat 8M mkfs.fat -n 'GPT EFI' IMG
-part_fs p-swap 4M mkswap -L 'gpt swap' IMG
+part_fs p-ext2 8M mkfs.ext2 -q -F -b 2048 -L 'GPT "2"' IMG
+part_fs p-jbd 4M mke2fs -q -F -O journal_dev -L 'gpt journal' IMG
 gpt() {
 	sfdisk -q "$1" <<-EOF
 		label: gpt
@@ -152,11 +153,11 @@ gpt() {
 }
 if img gpt 24M gpt IMG; then
 	copy_into gpt.img p-ext4.part 2048
-	copy_into gpt.img p-vfat.part 18432
-	copy_into gpt.img p-swap.part 34816
+	copy_into gpt.img p-ext2.part 18432
+	copy_into gpt.img p-jbd.part 34816
 fi
 part_fs m-ext4 8M mkfs.ext4 -q -F -b 1024 -L 'mbr one' IMG
-part_fs m-vfat 4M mkfs.fat -n 'LOGICAL' IMG
+part_fs m-ext3 4M mkfs.ext3 -q -F -L 'logical' IMG
 mbr() {
 	sfdisk -q "$1" <<-EOF
 		label: dos
@@ -170,7 +171,7 @@ mbr() {
 }
 if img mbr 24M mbr IMG; then
 	copy_into mbr.img m-ext4.part 2048
-	copy_into mbr.img m-vfat.part 20480
+	copy_into mbr.img m-ext3.part 20480
 fi
 rm -f ./*.part
 ls "$dir"/*.img
