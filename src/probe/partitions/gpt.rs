@@ -53,7 +53,7 @@ fn guid(b: &[u8]) -> String {
 }
 
 /// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), as the UEFI spec uses.
-pub(crate) fn crc32(data: &[u8]) -> u32 {
+pub fn crc32(data: &[u8]) -> u32 {
     const TABLE: [u32; 256] = {
         let mut t = [0u32; 256];
         let mut i = 0;

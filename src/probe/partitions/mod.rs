@@ -11,6 +11,8 @@
 mod dos;
 mod gpt;
 
+pub use gpt::crc32;
+
 use super::Reader;
 use std::io;
 
