@@ -82,21 +82,26 @@ pub enum Probed {
 /// A window (`offset`, `size`) that does not fit the device is an
 /// [`io::ErrorKind::InvalidInput`] error, as libblkid refuses it.
 pub fn probe_path(path: &Path, opts: &Options) -> io::Result<Probed> {
-    let file = std::fs::File::open(path)?;
+    use std::io::Seek;
+    use std::os::unix::fs::FileTypeExt;
+    let mut file = std::fs::File::open(path)?;
     let meta = file.metadata()?;
+    // libblkid probes regular files and block devices (and UBI character
+    // devices, which krazybox does not know).
+    if !meta.is_file() && !meta.file_type().is_block_device() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a block device or regular file"));
+    }
     let dev = device::DeviceInfo::of(&meta);
-    let mut reader = Reader::from_file(file, 0, None)?;
-    let total = reader.size();
-    let size = match opts.size {
+    let total = file.seek(io::SeekFrom::End(0))?;
+    // As in libblkid, a size of 0 means "to the end".
+    let size = match opts.size.filter(|&s| s != 0) {
         Some(s) => s,
         None => total.checked_sub(opts.offset).ok_or(io::ErrorKind::InvalidInput)?,
     };
     if opts.offset.checked_add(size).map_or(true, |end| end > total) {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "probing area is beyond the end of the device"));
     }
-    if opts.offset != 0 || size != total {
-        reader = Reader::from_file(std::fs::File::open(path)?, opts.offset, Some(size))?;
-    }
+    let mut reader = Reader::from_file(file, opts.offset, Some(size))?;
     probe_device(&mut reader, opts, dev.as_ref())
 }
 
@@ -651,6 +656,7 @@ mod tests {
         assert_eq!(probe_path(&img, &opts).unwrap_err().kind(), io::ErrorKind::InvalidInput);
         let opts = Options { offset: 1 << 20, size: Some(100 << 20), ..Options::default() };
         assert!(probe_path(&img, &opts).is_err());
+        assert_eq!(probe_path(dir.0.as_path(), &Options::default()).unwrap_err().kind(), io::ErrorKind::InvalidInput);
         assert_eq!(blkid_export(&img, &["-O", "1048576", "-S", "104857600"]), None);
     }
 
@@ -684,6 +690,27 @@ mod tests {
             }
             assert_eq!(our_export(&img, &opts(t, u)), blkid_export(&img, &args), "{args:?}");
         }
+    }
+
+    #[test]
+    fn find_devices_finds_own_loop_device_by_label_and_uuid() {
+        use super::testutil::LoopDev;
+        if !have("mkfs.ext4") || !std::path::Path::new("/dev/loop-control").exists() {
+            eprintln!("skipped: mkfs.ext4 or loop devices missing");
+            return;
+        }
+        let dir = TempDir::new("find");
+        let img = dir.path("fs.img");
+        zero_image(&img, 8 << 20);
+        // A label no other device has.
+        let label = format!("kbx{}", std::process::id());
+        run("mkfs.ext4", &["-q", "-F", "-L", &label, img.to_str().expect("utf-8")]);
+        let lo = LoopDev::attach(&img);
+        assert_eq!(find_devices("LABEL", label.as_bytes()).expect("scan"), vec![lo.0.clone()]);
+        let Probed::Tags(tags) = probe_path(&lo.0, &Options::default()).expect("probe") else { panic!("no tags") };
+        let uuid = &tags.iter().find(|t| t.name == "UUID").expect("UUID").value;
+        assert!(find_devices("UUID", uuid).expect("scan").contains(&lo.0));
+        assert!(find_devices("LABEL", b"no such label at all").expect("scan").is_empty());
     }
 
     #[test]
