@@ -5,6 +5,11 @@
 //! type, its usage, the magic strings that announce it and the function that
 //! checks the rest and sets the tags. The table of all of them, in libblkid's
 //! order (which decides ambivalence and tag order), is in [`superblocks`].
+//!
+//! [`probe_path`] runs them the way `blkid -p` does (util-linux 2.38.1
+//! `blkid_do_safeprobe`): the superblock chain, then the partition table of
+//! the device ([`partitions`]) and, for a partition, its entry in the parent
+//! disk's table ([`device`]).
 #![forbid(unsafe_code)]
 
 pub mod device;
@@ -26,14 +31,18 @@ pub struct Options {
     pub offset: u64,
     /// Length of the window (`-S`); to the end of the device when `None`.
     pub size: Option<u64>,
-    /// superblock probing (-p default on; blkid -n/-u filters)
+    /// Superblock probing (filesystems, RAID, crypto, …): on for `blkid -p`.
     pub superblocks: bool,
     /// Only (or, negated, all but) these types (`-n`).
     pub types: Option<Filter>,
-    /// Only (or, negated, all but) these usages (`-u`: filesystem, raid, crypto, other).
+    /// Only (or, negated, all but) these usages (`-u`: filesystem, raid, crypto,
+    /// other). When set, `types` is ignored, as `blkid -p` ignores `-n` with `-u`.
+    /// blkid keeps one "no" flag for both options: the caller sets `negate` alike.
     pub usages: Option<Filter>,
-    /// partition-table probing of whole disks (PTUUID/PTTYPE) and PART_ENTRY_* for partitions
+    /// Partition-table probing: `PTUUID`/`PTTYPE` of the device itself.
     pub partitions: bool,
+    /// With `partitions`: `PART_ENTRY_*` for a partition device, read from its
+    /// disk (off with `blkid -D`).
     pub part_entry: bool,
 }
 
