@@ -79,6 +79,8 @@ impl Filter {
 pub enum Probed {
     Nothing,
     /// More than one signature and not all tolerant: `blkid -p` exits 8.
+    /// Every signature of the table that matched, in table order, as
+    /// `blkid -o udev` lists them in `ID_FS_AMBIVALENT`.
     Ambivalent(Vec<Found>),
     /// All tags in libblkid's order, `TYPE`, `USAGE`, `PTUUID`, `PTTYPE`,
     /// `PART_ENTRY_*` included: what `blkid -p -o export` prints after `DEVNAME`.
@@ -438,6 +440,9 @@ fn safeprobe(reader: &mut Reader, allowed: &dyn Fn(&Prober) -> bool) -> io::Resu
     let tiny = reader.size() <= TINY;
     let mut found: Vec<Found> = Vec::new();
     let mut intolerant = 0;
+    // Once the verdict is "ambivalent", the rest of the table is still run:
+    // the list of candidates (`ID_FS_AMBIVALENT`) names every match.
+    let mut ambivalent = false;
     for &prober in PROBERS {
         if !allowed(prober) {
             continue;
@@ -451,12 +456,20 @@ fn safeprobe(reader: &mut Reader, allowed: &dyn Fn(&Prober) -> bool) -> io::Resu
         if tiny && found.is_empty() {
             return Ok(Outcome::Found(f));
         }
+        if ambivalent {
+            found.push(f);
+            continue;
+        }
         let ends = matches!(f.usage, Usage::Raid | Usage::Crypto);
         if !prober.tolerant && !ends {
             intolerant += 1;
         }
         found.push(f);
         if ends {
+            if found.len() > 1 && intolerant > 0 {
+                ambivalent = true;
+                continue;
+            }
             break;
         }
     }
