@@ -1,14 +1,12 @@
 //! The MBR ("dos") partition table, primary and logical partitions.
 #![forbid(unsafe_code)]
 
-use super::{has_mbr_magic, mbr_entries, Disk, MbrEntry, Partition, Table, MBR_GPT_PARTITION};
+use super::{has_mbr_magic, mbr_entries, Disk, MbrEntry, Partition, Table, AIX_MAGIC, MBR_GPT_PARTITION};
 use crate::probe::Reader;
 use std::io;
 
 /// The optional 32-bit disk signature, which becomes `PTUUID`.
 const DISK_ID_OFF: usize = 440;
-/// AIX disks carry an MBR signature too; libblkid leaves them to its AIX prober.
-const AIX_MAGIC: &[u8] = b"\xc9\xc2\xd4\xc1";
 /// Extended-partition types: DOS (0x05), W95 LBA (0x0f) and Linux (0x85).
 const EXTENDED_TYPES: [u8; 3] = [0x05, 0x0f, 0x85];
 /// An EBR chain without any data partition for this many links is a loop.
@@ -23,6 +21,7 @@ fn is_extended(e: &MbrEntry) -> bool {
 pub(super) fn probe(r: &mut Reader, disk: Disk) -> io::Result<Option<Table>> {
     // The magic check reads the first KiB as libblkid's does.
     let head = r.read(0, 1024)?;
+    // AIX disks may end their first sector in 55 AA too.
     if !has_mbr_magic(&head) || head.starts_with(AIX_MAGIC) {
         return Ok(None);
     }

@@ -239,3 +239,16 @@ fn covered_by_partition_table() {
     let mut r = Reader::from_bytes(disk);
     assert!(!super::is_covered_by_pt(&mut r, 2048 * 512, 4096).expect("probe"));
 }
+
+#[test]
+fn aix_magic_is_a_table_of_its_own() {
+    let dir = TempDir::new("aix");
+    let img = dir.path("aix.img");
+    let mut data = vec![0u8; 2 << 20];
+    data[..4].copy_from_slice(b"\xc9\xc2\xd4\xc1");
+    // An MBR signature does not make it dos.
+    data[510] = 0x55;
+    data[511] = 0xaa;
+    std::fs::write(&img, data).expect("write image");
+    assert_same_as_blkid(&img);
+}
