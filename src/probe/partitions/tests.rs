@@ -86,6 +86,7 @@ fn gpt_backup_header_and_protective_mbr_like_blkid() {
 fn boot_sectors_are_not_tables() {
     let dir = TempDir::new("bootsec");
     for (tool, args, size) in [
+        ("mkfs.vfat", &["-F", "12"][..], 2u64 << 20),
         ("mkfs.vfat", &["-F", "16"][..], 16u64 << 20),
         ("mkfs.vfat", &["-F", "32"][..], 40 << 20),
         ("mkfs.ntfs", &["-F", "-Q", "-f"][..], 8 << 20),
