@@ -91,6 +91,17 @@ impl<'r> Ctx<'r> {
         self.reader.read(off, len)
     }
 
+    /// Like [`Ctx::read`], but a range outside the device is `None` rather than an
+    /// error: for walks where libblkid stops at an unreadable block instead of
+    /// rejecting the signature.
+    pub fn read_opt(&mut self, off: u64, len: usize) -> io::Result<Option<Vec<u8>>> {
+        match self.reader.read(off, len) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The tags set so far, in order.
     pub fn tags(&self) -> &[Tag] {
         &self.tags
@@ -112,17 +123,20 @@ impl<'r> Ctx<'r> {
     /// Set a label-like tag the way libblkid's `blkid_probe_set_label` does: cut at
     /// the first NUL, trailing whitespace removed, nothing set when empty.
     pub fn set_label_tag(&mut self, name: &'static str, raw: &[u8]) {
-        let cut = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-        let mut v = &raw[..cut];
-        while let [rest @ .., last] = v {
-            if last.is_ascii_whitespace() {
-                v = rest;
-            } else {
-                break;
-            }
-        }
+        let v = trim_end_c_space(cut_at_nul(raw));
         if !v.is_empty() {
             self.set(name, v.to_vec());
+        }
+    }
+
+    /// Set a label-like tag the way libblkid's `blkid_probe_set_id_label` does
+    /// (used for secondary labels such as `LABEL_FATBOOT`): like
+    /// [`Ctx::set_label_tag`], but leading whitespace is removed too.
+    pub fn set_id_label_tag(&mut self, name: &'static str, raw: &[u8]) {
+        let v = trim_end_c_space(cut_at_nul(raw));
+        let start = v.iter().position(|&b| !is_c_space(b)).unwrap_or(v.len());
+        if start < v.len() {
+            self.set(name, v[start..].to_vec());
         }
     }
 
@@ -132,18 +146,10 @@ impl<'r> Ctx<'r> {
     }
 
     /// `LABEL` from UTF-16 code units (`big_endian` or little), converted to UTF-8
-    /// as libblkid's `blkid_probe_set_utf8label` does: up to the first NUL.
+    /// as libblkid's `blkid_probe_set_utf8label` does: up to the first NUL, see
+    /// [`utf16_to_utf8`].
     pub fn set_utf16_label(&mut self, raw: &[u8], big_endian: bool) {
-        let units = raw.chunks_exact(2).map(|c| {
-            if big_endian {
-                u16::from_be_bytes([c[0], c[1]])
-            } else {
-                u16::from_le_bytes([c[0], c[1]])
-            }
-        });
-        let units: Vec<u16> = units.take_while(|&u| u != 0).collect();
-        let s: String = char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect();
-        self.set_label_tag("LABEL", s.as_bytes());
+        self.set_label_tag("LABEL", &utf16_to_utf8(raw, big_endian));
     }
 
     /// A 16-byte UUID as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` under `name`;
@@ -161,6 +167,15 @@ impl<'r> Ctx<'r> {
         self.set_uuid_tag("UUID", raw)
     }
 
+    /// `UUID` as already formatted `text` (a FAT serial `XXXX-XXXX`, an NTFS
+    /// serial…), not set when the `raw` bytes it was made from are all zero, as
+    /// libblkid's `blkid_probe_sprintf_uuid` does.
+    pub fn set_uuid_formatted(&mut self, raw: &[u8], text: impl Into<String>) {
+        if raw.iter().any(|&b| b != 0) {
+            self.set("UUID", text.into().into_bytes());
+        }
+    }
+
     /// `VERSION`.
     pub fn set_version(&mut self, v: impl Into<String>) {
         self.set("VERSION", v.into().into_bytes());
@@ -170,6 +185,64 @@ impl<'r> Ctx<'r> {
     pub fn set_block_size(&mut self, size: u64) {
         self.set("BLOCK_SIZE", size.to_string().into_bytes());
     }
+}
+
+/// C's `isspace` in the C locale, which libblkid trims labels with (Rust's
+/// `is_ascii_whitespace` leaves out the vertical tab).
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+fn cut_at_nul(raw: &[u8]) -> &[u8] {
+    raw.iter().position(|&b| b == 0).map_or(raw, |n| &raw[..n])
+}
+
+fn trim_end_c_space(v: &[u8]) -> &[u8] {
+    let end = v.iter().rposition(|&b| !is_c_space(b)).map_or(0, |i| i + 1);
+    &v[..end]
+}
+
+/// UTF-16 to UTF-8 as util-linux's `ul_encode_to_utf8` converts labels: up to the
+/// first NUL unit, a trailing odd byte ignored, and a surrogate that is not half
+/// of a valid pair encoded as a three-byte sequence of its own (so the result
+/// need not be valid UTF-8, exactly as blkid prints it).
+pub fn utf16_to_utf8(raw: &[u8], big_endian: bool) -> Vec<u8> {
+    let unit = |i: usize| {
+        let (a, b) = (raw[i], raw[i + 1]);
+        if big_endian {
+            u16::from_be_bytes([a, b])
+        } else {
+            u16::from_le_bytes([a, b])
+        }
+    };
+    let mut out = Vec::with_capacity(raw.len() * 3 / 2);
+    let mut i = 0;
+    while i + 2 <= raw.len() {
+        let mut c = u32::from(unit(i));
+        i += 2;
+        if (0xd800..=0xdbff).contains(&c) && i + 2 <= raw.len() {
+            let low = u32::from(unit(i));
+            if (0xdc00..=0xdfff).contains(&low) {
+                c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
+                i += 2;
+            }
+        }
+        match c {
+            0 => break,
+            0..=0x7f => out.push(c as u8),
+            0x80..=0x7ff => out.extend([0xc0 | (c >> 6) as u8, 0x80 | (c & 0x3f) as u8]),
+            0x800..=0xffff => {
+                out.extend([0xe0 | (c >> 12) as u8, 0x80 | ((c >> 6) & 0x3f) as u8, 0x80 | (c & 0x3f) as u8])
+            }
+            _ => out.extend([
+                0xf0 | (c >> 18) as u8,
+                0x80 | ((c >> 12) & 0x3f) as u8,
+                0x80 | ((c >> 6) & 0x3f) as u8,
+                0x80 | (c & 0x3f) as u8,
+            ]),
+        }
+    }
+    out
 }
 
 /// A signature found on the device.
