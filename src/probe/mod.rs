@@ -229,7 +229,7 @@ pub fn utf16_to_utf8(raw: &[u8], big_endian: bool) -> Vec<u8> {
         }
         match c {
             0 => break,
-            0..=0x7f => out.push(c as u8),
+            1..=0x7f => out.push(c as u8),
             0x80..=0x7ff => out.extend([0xc0 | (c >> 6) as u8, 0x80 | (c & 0x3f) as u8]),
             0x800..=0xffff => {
                 out.extend([0xe0 | (c >> 12) as u8, 0x80 | ((c >> 6) & 0x3f) as u8, 0x80 | (c & 0x3f) as u8])

@@ -44,9 +44,16 @@ const ATTR_VALUE_OFFSET: usize = 20;
 const ATTR_VOLUME_NAME: u32 = 0x60;
 const ATTR_END: u32 = 0xffff_ffff;
 
-/// The checks and MFT record reads of libblkid's `__probe_ntfs`; returns the
-/// boot sector, the sector size and the `$Volume` record when they hold.
-fn check(ctx: &mut Ctx) -> io::Result<Option<(Vec<u8>, u16, Vec<u8>)>> {
+/// What the checks leave for the tags.
+struct Checked {
+    boot: Vec<u8>,
+    sector_size: u16,
+    /// The `$Volume` MFT record.
+    volume: Vec<u8>,
+}
+
+/// The checks and MFT record reads of libblkid's `__probe_ntfs`.
+fn check(ctx: &mut Ctx) -> io::Result<Option<Checked>> {
     let ns = ctx.read(0, SB_LEN)?;
     let sector_size = LE::read_u16(&ns[SECTOR_SIZE..]);
     if !(256..=4096).contains(&sector_size) {
@@ -97,7 +104,7 @@ fn check(ctx: &mut Ctx) -> io::Result<Option<(Vec<u8>, u16, Vec<u8>)>> {
     if &volume[..4] != b"FILE" {
         return Ok(None);
     }
-    Ok(Some((ns, sector_size, volume)))
+    Ok(Some(Checked { boot: ns, sector_size, volume }))
 }
 
 /// The `$VOLUME_NAME` value of the `$Volume` record, read as libblkid reads it
@@ -127,12 +134,12 @@ fn volume_name(rec: &[u8]) -> Option<&[u8]> {
 }
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
-    let Some((ns, sector_size, volume)) = check(ctx)? else { return Ok(false) };
-    if let Some(name) = volume_name(&volume) {
+    let Some(found) = check(ctx)? else { return Ok(false) };
+    if let Some(name) = volume_name(&found.volume) {
         ctx.set_utf16_label(name, false);
     }
-    ctx.set_block_size(u64::from(sector_size));
-    let serial = &ns[VOLUME_SERIAL..VOLUME_SERIAL + 8];
+    ctx.set_block_size(u64::from(found.sector_size));
+    let serial = &found.boot[VOLUME_SERIAL..VOLUME_SERIAL + 8];
     ctx.set_uuid_formatted(serial, format!("{:016X}", LE::read_u64(serial)));
     Ok(true)
 }
