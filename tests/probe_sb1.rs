@@ -750,3 +750,99 @@ fn label_trimming_follows_libblkid() {
     let tags: Vec<_> = ctx.tags().iter().map(|t| (t.name, t.value.as_slice())).collect();
     assert_eq!(tags, [("LABEL", &b" a b"[..]), ("LABEL_FATBOOT", b"a b")]);
 }
+
+/// Real images with bytes of their superblock (or what the prober reads next to
+/// it) overwritten at random: whatever krazybox makes of them, blkid must make
+/// the same. This exercises the checks and the odd arithmetic on values no
+/// mkfs writes.
+#[test]
+fn mutated_superblocks_match_blkid() {
+    let tools = ["mkfs.vfat", "mkfs.exfat", "mkfs.btrfs", "mkfs.xfs", "mkfs.ntfs", "mkfs.f2fs", "mkswap"];
+    let more = ["mkfs.nilfs2", "mkfs.jfs", "mkreiserfs", "mkfs.erofs", "mksquashfs"];
+    if !have(&tools) || !have(&more) {
+        return;
+    }
+    let s = Scratch::new("mutated");
+    let content = s.path("content");
+    fs::create_dir(&content).unwrap();
+    fs::write(content.join("file"), b"hello").unwrap();
+    // (image, byte ranges to mutate)
+    let mut cases: Vec<(PathBuf, Vec<std::ops::Range<u64>>)> = Vec::new();
+    let mut add = |name: &str, size: u64, tool: &str, args: &[&str], ranges: Vec<std::ops::Range<u64>>| {
+        let img = s.sparse(name, size);
+        mkfs(tool, args, &img);
+        cases.push((img, ranges));
+    };
+    add("fat12.img", 4 << 20, "mkfs.vfat", &["-F", "12", "-n", "M12"], vec![0..0x40, 0x1fe..0x200]);
+    add("fat16.img", 32 << 20, "mkfs.vfat", &["-F", "16", "-n", "M16"], vec![0..0x40]);
+    add("fat32.img", 64 << 20, "mkfs.vfat", &["-F", "32", "-n", "M32"], vec![0..0x60, 512..1024]);
+    add("exfat.img", 16 << 20, "mkfs.exfat", &["-L", "mex"], vec![64..113]);
+    add("btrfs.img", 128 << 20, "mkfs.btrfs", &["-q", "-f", "-L", "mbt"], vec![0x10000..0x10000 + 555]);
+    add("xfs.img", 300 << 20, "mkfs.xfs", &["-q", "-f", "-L", "mxfs"], vec![0..160]);
+    add("ntfs.img", 16 << 20, "mkfs.ntfs", &["-q", "-F", "-f", "-L", "mntfs"], vec![0..84]);
+    add("f2fs.img", 64 << 20, "mkfs.f2fs", &["-q", "-f", "-l", "mf2"], vec![1024..1040, 1024 + 0x7c..1024 + 0x90]);
+    add("swap.img", 1 << 20, "mkswap", &["-q", "-L", "msw"], vec![1024..1236, 4086..4096]);
+    add("jfs.img", 32 << 20, "mkfs.jfs", &["-q", "-L", "mjfs"], vec![32768..32768 + 184]);
+    add("reiser.img", 64 << 20, "mkreiserfs", &["-q", "-f", "-l", "mr"], vec![65536..65536 + 116]);
+    add("nilfs.img", 200 << 20, "mkfs.nilfs2", &["-q", "-f", "-L", "mnil"], vec![1024..1280]);
+    let sq = s.path("sq.img");
+    run(Command::new("mksquashfs").arg(&content).arg(&sq).args(["-quiet", "-noappend"]));
+    cases.push((sq, vec![0..32]));
+    let ero = s.path("erofs.img");
+    run(Command::new("mkfs.erofs").arg(&ero).arg(&content));
+    cases.push((ero, vec![1024..1152]));
+
+    // And where the labels are: the FAT16 root directory, the exFAT root
+    // directory and the NTFS $Volume record.
+    for (img, ranges) in cases.iter_mut() {
+        let name = img.file_name().unwrap().to_str().unwrap();
+        let bs = read_at(img, 0, 512);
+        let extra = match name {
+            "fat16.img" => (le16(&bs, 0x0e) + u64::from(bs[0x10]) * le16(&bs, 0x16)) * le16(&bs, 0x0b),
+            "exfat.img" => (le32(&bs, 88) + ((le32(&bs, 96) - 2) << bs[109])) << bs[108],
+            "ntfs.img" => {
+                let cluster = le16(&bs, 11) * u64::from(bs[13]);
+                u64::from_le_bytes(bs[48..56].try_into().unwrap()) * cluster + 3 * 1024
+            }
+            _ => continue,
+        };
+        let len = if name == "ntfs.img" { 1024 } else { 96 };
+        let area = read_at(img, extra, len);
+        let hit = match name {
+            "fat16.img" => area.starts_with(b"M16"),
+            "exfat.img" => area.chunks(32).any(|e| e[0] == 0x83),
+            _ => area.starts_with(b"FILE"),
+        };
+        assert!(hit, "{name}: no label structure at {extra}");
+        ranges.push(extra..extra + len as u64);
+    }
+    let mut noise = Noise(8);
+    let mut rnd = [0u8; 8];
+    let mut next = |n: u64| {
+        noise.fill(&mut rnd);
+        u64::from_le_bytes(rnd) % n
+    };
+    for (img, ranges) in &cases {
+        for _ in 0..40 {
+            let mut saved = Vec::new();
+            for _ in 0..1 + next(3) {
+                let r = &ranges[next(ranges.len() as u64) as usize];
+                let off = r.start + next(r.end - r.start);
+                let old = read_at(img, off, 1);
+                // Mostly the interesting extremes, sometimes anything.
+                let new = match next(4) {
+                    0 => 0,
+                    1 => 0xff,
+                    2 => old[0] ^ (1 << next(8)),
+                    _ => next(256) as u8,
+                };
+                write_at(img, off, &[new]);
+                saved.push((off, old));
+            }
+            agree(img);
+            for (off, old) in saved.into_iter().rev() {
+                write_at(img, off, &old);
+            }
+        }
+    }
+}
