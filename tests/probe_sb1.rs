@@ -766,31 +766,31 @@ fn mutated_superblocks_match_blkid() {
     let content = s.path("content");
     fs::create_dir(&content).unwrap();
     fs::write(content.join("file"), b"hello").unwrap();
-    // (image, byte ranges to mutate)
-    let mut cases: Vec<(PathBuf, Vec<std::ops::Range<u64>>)> = Vec::new();
-    let mut add = |name: &str, size: u64, tool: &str, args: &[&str], ranges: Vec<std::ops::Range<u64>>| {
+    // (image, byte ranges [start, end) to mutate)
+    let mut cases: Vec<(PathBuf, Vec<(u64, u64)>)> = Vec::new();
+    let mut add = |name: &str, size: u64, tool: &str, args: &[&str], ranges: Vec<(u64, u64)>| {
         let img = s.sparse(name, size);
         mkfs(tool, args, &img);
         cases.push((img, ranges));
     };
-    add("fat12.img", 4 << 20, "mkfs.vfat", &["-F", "12", "-n", "M12"], vec![0..0x40, 0x1fe..0x200]);
-    add("fat16.img", 32 << 20, "mkfs.vfat", &["-F", "16", "-n", "M16"], vec![0..0x40]);
-    add("fat32.img", 64 << 20, "mkfs.vfat", &["-F", "32", "-n", "M32"], vec![0..0x60, 512..1024]);
-    add("exfat.img", 16 << 20, "mkfs.exfat", &["-L", "mex"], vec![64..113]);
-    add("btrfs.img", 128 << 20, "mkfs.btrfs", &["-q", "-f", "-L", "mbt"], vec![0x10000..0x10000 + 555]);
-    add("xfs.img", 300 << 20, "mkfs.xfs", &["-q", "-f", "-L", "mxfs"], vec![0..160]);
-    add("ntfs.img", 16 << 20, "mkfs.ntfs", &["-q", "-F", "-f", "-L", "mntfs"], vec![0..84]);
-    add("f2fs.img", 64 << 20, "mkfs.f2fs", &["-q", "-f", "-l", "mf2"], vec![1024..1040, 1024 + 0x7c..1024 + 0x90]);
-    add("swap.img", 1 << 20, "mkswap", &["-q", "-L", "msw"], vec![1024..1236, 4086..4096]);
-    add("jfs.img", 32 << 20, "mkfs.jfs", &["-q", "-L", "mjfs"], vec![32768..32768 + 184]);
-    add("reiser.img", 64 << 20, "mkreiserfs", &["-q", "-f", "-l", "mr"], vec![65536..65536 + 116]);
-    add("nilfs.img", 200 << 20, "mkfs.nilfs2", &["-q", "-f", "-L", "mnil"], vec![1024..1280]);
+    add("fat12.img", 4 << 20, "mkfs.vfat", &["-F", "12", "-n", "M12"], vec![(0, 0x40), (0x1fe, 0x200)]);
+    add("fat16.img", 32 << 20, "mkfs.vfat", &["-F", "16", "-n", "M16"], vec![(0, 0x40)]);
+    add("fat32.img", 64 << 20, "mkfs.vfat", &["-F", "32", "-n", "M32"], vec![(0, 0x60), (512, 1024)]);
+    add("exfat.img", 16 << 20, "mkfs.exfat", &["-L", "mex"], vec![(64, 113)]);
+    add("btrfs.img", 128 << 20, "mkfs.btrfs", &["-q", "-f", "-L", "mbt"], vec![(0x10000, 0x10000 + 555)]);
+    add("xfs.img", 300 << 20, "mkfs.xfs", &["-q", "-f", "-L", "mxfs"], vec![(0, 160)]);
+    add("ntfs.img", 16 << 20, "mkfs.ntfs", &["-q", "-F", "-f", "-L", "mntfs"], vec![(0, 84)]);
+    add("f2fs.img", 64 << 20, "mkfs.f2fs", &["-q", "-f", "-l", "mf2"], vec![(1024, 1040), (1024 + 0x7c, 1024 + 0x90)]);
+    add("swap.img", 1 << 20, "mkswap", &["-q", "-L", "msw"], vec![(1024, 1236), (4086, 4096)]);
+    add("jfs.img", 32 << 20, "mkfs.jfs", &["-q", "-L", "mjfs"], vec![(32768, 32768 + 184)]);
+    add("reiser.img", 64 << 20, "mkreiserfs", &["-q", "-f", "-l", "mr"], vec![(65536, 65536 + 116)]);
+    add("nilfs.img", 200 << 20, "mkfs.nilfs2", &["-q", "-f", "-L", "mnil"], vec![(1024, 1280)]);
     let sq = s.path("sq.img");
     run(Command::new("mksquashfs").arg(&content).arg(&sq).args(["-quiet", "-noappend"]));
-    cases.push((sq, vec![0..32]));
+    cases.push((sq, vec![(0, 32)]));
     let ero = s.path("erofs.img");
     run(Command::new("mkfs.erofs").arg(&ero).arg(&content));
-    cases.push((ero, vec![1024..1152]));
+    cases.push((ero, vec![(1024, 1152)]));
 
     // And where the labels are: the FAT16 root directory, the exFAT root
     // directory and the NTFS $Volume record.
@@ -814,7 +814,7 @@ fn mutated_superblocks_match_blkid() {
             _ => area.starts_with(b"FILE"),
         };
         assert!(hit, "{name}: no label structure at {extra}");
-        ranges.push(extra..extra + len as u64);
+        ranges.push((extra, extra + len as u64));
     }
     let mut noise = Noise(8);
     let mut rnd = [0u8; 8];
@@ -823,11 +823,11 @@ fn mutated_superblocks_match_blkid() {
         u64::from_le_bytes(rnd) % n
     };
     for (img, ranges) in &cases {
-        for _ in 0..40 {
+        for _ in 0..80 {
             let mut saved = Vec::new();
             for _ in 0..1 + next(3) {
-                let r = &ranges[next(ranges.len() as u64) as usize];
-                let off = r.start + next(r.end - r.start);
+                let (start, end) = ranges[next(ranges.len() as u64) as usize];
+                let off = start + next(end - start);
                 let old = read_at(img, off, 1);
                 // Mostly the interesting extremes, sometimes anything.
                 let new = match next(4) {
