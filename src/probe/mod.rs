@@ -272,27 +272,28 @@ pub enum Outcome {
     Ambivalent(Vec<Found>),
 }
 
+/// The first of `prober`'s magics present on the device, as libblkid's
+/// `blkid_probe_get_idmag` finds it.
+pub fn find_magic(reader: &mut Reader, prober: &'static Prober) -> io::Result<Option<&'static Magic>> {
+    for m in prober.magics {
+        // libblkid reads the whole KiB holding the magic: a device that ends
+        // inside it does not have the magic even if its bytes are there.
+        let within = (m.offset() % 1024) as usize;
+        match reader.read(m.offset() - within as u64, 1024) {
+            Ok(b) if b[within..].starts_with(m.bytes) => return Ok(Some(m)),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
 /// Run one prober at the device: magics first, then its function.
 fn run_one(reader: &mut Reader, prober: &'static Prober) -> io::Result<Option<Found>> {
-    let magic = if prober.magics.is_empty() {
-        None
-    } else {
-        let mut hit = None;
-        for m in prober.magics {
-            match reader.read(m.offset(), m.bytes.len()) {
-                Ok(b) if b == m.bytes => {
-                    hit = Some(m);
-                    break;
-                }
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {}
-                Err(e) => return Err(e),
-            }
-        }
-        match hit {
-            Some(m) => Some(m),
-            None => return Ok(None),
-        }
+    let magic = match find_magic(reader, prober)? {
+        None if !prober.magics.is_empty() => return Ok(None),
+        found => found,
     };
     let mut ctx = Ctx::new(reader, magic);
     match (prober.probe)(&mut ctx) {

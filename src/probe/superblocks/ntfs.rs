@@ -2,7 +2,7 @@
 //! `$Volume` file, the fourth record of the master file table.
 #![forbid(unsafe_code)]
 
-use crate::probe::{Ctx, Magic, Prober, Reader, Usage};
+use crate::probe::{find_magic, Ctx, Magic, Prober, Reader, Usage};
 use byteorder::{ByteOrder, LittleEndian as LE};
 use std::io;
 
@@ -147,13 +147,7 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 /// Whether the device holds NTFS, as libblkid's `blkid_probe_is_ntfs` decides
 /// for the DOS partition table parser (an NTFS boot sector carries 0x55AA too).
 pub fn is_ntfs(reader: &mut Reader) -> io::Result<bool> {
-    let magic = &NTFS.magics[0];
-    match reader.read(magic.offset(), magic.bytes.len()) {
-        Ok(b) if b == magic.bytes => {}
-        Ok(_) => return Ok(false),
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
-        Err(e) => return Err(e),
-    }
+    let Some(magic) = find_magic(reader, &NTFS)? else { return Ok(false) };
     match check(&mut Ctx::new(reader, Some(magic))) {
         Ok(found) => Ok(found.is_some()),
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),

@@ -122,11 +122,11 @@ fn probe_swsuspend(ctx: &mut Ctx) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::{Reader, Tag};
+    use crate::probe::{find_magic, Reader, Tag};
 
     fn run(prober: &'static Prober, img: Vec<u8>) -> Option<Vec<Tag>> {
         let mut r = Reader::from_bytes(img);
-        let magic = prober.magics.iter().find(|m| r.read(m.offset(), m.bytes.len()).is_ok_and(|b| b == m.bytes));
+        let magic = find_magic(&mut r, prober).unwrap();
         magic?;
         let mut ctx = Ctx::new(&mut r, magic);
         matches!((prober.probe)(&mut ctx), Ok(true)).then(|| ctx.into_tags())

@@ -7,7 +7,7 @@
 //! directory; the boot sector's copy is reported as `LABEL_FATBOOT`.
 #![forbid(unsafe_code)]
 
-use crate::probe::{Ctx, Magic, Prober, Reader, Usage};
+use crate::probe::{find_magic, Ctx, Magic, Prober, Reader, Usage};
 use byteorder::{ByteOrder, LittleEndian as LE};
 use std::io;
 
@@ -320,10 +320,7 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 /// `blkid_probe_is_vfat` decides for the DOS partition table parser (a FAT boot
 /// sector carries 0x55AA too, and is not a partition table).
 pub fn is_vfat(reader: &mut Reader) -> io::Result<bool> {
-    let Some(magic) = VFAT.magics.iter().find(|m| reader.read(m.offset(), m.bytes.len()).is_ok_and(|b| b == m.bytes))
-    else {
-        return Ok(false);
-    };
+    let Some(magic) = find_magic(reader, &VFAT)? else { return Ok(false) };
     let bs = match reader.read(0, BS_LEN) {
         Ok(bs) => bs,
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
@@ -366,7 +363,7 @@ mod tests {
 
     fn run(img: Vec<u8>) -> Option<Vec<Tag>> {
         let mut r = Reader::from_bytes(img);
-        let magic = VFAT.magics.iter().find(|m| r.read(m.offset(), m.bytes.len()).is_ok_and(|b| b == m.bytes));
+        let magic = find_magic(&mut r, &VFAT).unwrap();
         let mut ctx = Ctx::new(&mut r, magic);
         match probe(&mut ctx) {
             Ok(true) => Some(ctx.into_tags()),
