@@ -256,6 +256,27 @@ fn vfat_patched_labels_match_blkid() {
     assert_eq!(tag(&tags, "LABEL"), Some("ROOTLBL"));
 }
 
+#[test]
+fn vfat_root_directory_past_the_end_matches_blkid() {
+    if !have(&["mkfs.vfat"]) {
+        return;
+    }
+    let s = Scratch::new("vfat-rootdir");
+    // 65535 root entries (2 MiB) on a device cut short: libblkid reads the root
+    // directory whole, and finds nothing when it runs past the end, except on
+    // devices of 1440 KiB or less, where it reads entry by entry.
+    let img = s.sparse("bigroot.img", 32 << 20);
+    mkfs("mkfs.vfat", &["-F", "16", "-n", "BIGROOT"], &img);
+    write_at(&img, 0x11, &0xffffu16.to_le_bytes());
+    for (cut, label) in
+        [(3_000_000, true), (2_000_000, false), (1_474_561, false), (1_474_560, true), (1_400_000, true)]
+    {
+        File::options().write(true).open(&img).unwrap().set_len(cut).unwrap();
+        let tags = agree_on(&img, "vfat");
+        assert_eq!(tag(&tags, "LABEL").is_some(), label, "cut at {cut}");
+    }
+}
+
 /// A FAT32 image whose root directory is clusters 2 → 3 (or 2 ⇄ 3 when
 /// `cyclic`), cluster 2 full of file entries, and the label entry in cluster 3
 /// (none when `cyclic`).
@@ -460,6 +481,11 @@ fn swap_matches_blkid() {
         let ty = if magic == b"SWAP-SPACE" { "swap" } else { "swsuspend" };
         agree_on(&img, ty);
     }
+    // TuxOnIce marks the start of a swap area it keeps valid.
+    let img = s.sparse("swap-toi.img", 1 << 20);
+    mkfs("mkswap", &["-q", "-L", "toi"], &img);
+    write_at(&img, 0, b"\xed\xc3\x02\xe9\x98\x56\xe5\x0c");
+    assert_eq!(tag(&agree_on(&img, "swsuspend"), "VERSION"), Some("tuxonice"));
 }
 
 #[test]
