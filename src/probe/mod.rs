@@ -279,7 +279,7 @@ pub fn find_magic(reader: &mut Reader, prober: &'static Prober) -> io::Result<Op
         // libblkid reads the whole KiB holding the magic: a device that ends
         // inside it does not have the magic even if its bytes are there.
         let within = (m.offset() % 1024) as usize;
-        match reader.read(m.offset() - within as u64, 1024) {
+        match reader.read(m.offset() - within as u64, (within + m.bytes.len()).max(1024)) {
             Ok(b) if b[within..].starts_with(m.bytes) => return Ok(Some(m)),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {}
