@@ -42,3 +42,47 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     ctx.set_block_size(u64::from(LE::read_u32(&sb[SECTORSIZE..])));
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Reader;
+
+    fn image() -> Vec<u8> {
+        let mut img = vec![0u8; MIN_SIZE as usize];
+        let sb = (SB_KBOFF * 1024) as usize;
+        img[sb + 0x40..sb + 0x48].copy_from_slice(b"_BHRfS_M");
+        img[sb + FSID] = 0xaa;
+        img[sb + DEV_UUID] = 0xbb;
+        LE::write_u32(&mut img[sb + SECTORSIZE..], 4096);
+        img[sb + LABEL..sb + LABEL + 4].copy_from_slice(b"bt  ");
+        img
+    }
+
+    fn run(img: Vec<u8>) -> Option<Vec<(&'static str, String)>> {
+        let mut r = Reader::from_bytes(img);
+        let mut ctx = Ctx::new(&mut r, BTRFS.magics.first());
+        probe(&mut ctx)
+            .unwrap()
+            .then(|| ctx.into_tags().into_iter().map(|t| (t.name, String::from_utf8(t.value).unwrap())).collect())
+    }
+
+    #[test]
+    fn fsid_is_uuid_and_device_uuid_is_uuid_sub() {
+        let tags = run(image()).unwrap();
+        let want = [
+            ("LABEL", "bt"),
+            ("UUID", "aa000000-0000-0000-0000-000000000000"),
+            ("UUID_SUB", "bb000000-0000-0000-0000-000000000000"),
+            ("BLOCK_SIZE", "4096"),
+        ];
+        assert_eq!(tags, want.map(|(k, v)| (k, v.to_string())));
+    }
+
+    #[test]
+    fn devices_under_one_mib_are_ignored() {
+        let mut img = image();
+        img.truncate(MIN_SIZE as usize - 1);
+        assert!(run(img).is_none());
+    }
+}

@@ -33,3 +33,27 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     }
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Reader;
+
+    #[test]
+    fn label_uuid_block_size_and_oversized_block_bits() {
+        let mut img = vec![0u8; 4096];
+        let sb = (SB_KBOFF * 1024) as usize;
+        img[sb..sb + 4].copy_from_slice(b"\xe2\xe1\xf5\xe0");
+        img[sb + VOLUME_NAME..sb + VOLUME_NAME + 5].copy_from_slice(b"ro fs");
+        img[sb + BLKSZBITS] = 12;
+        let tags = |img: Vec<u8>| {
+            let mut r = Reader::from_bytes(img);
+            let mut ctx = Ctx::new(&mut r, EROFS.magics.first());
+            assert!(probe(&mut ctx).unwrap());
+            ctx.into_tags().into_iter().map(|t| (t.name, t.value)).collect::<Vec<_>>()
+        };
+        assert_eq!(tags(img.clone()), [("LABEL", b"ro fs".to_vec()), ("BLOCK_SIZE", b"4096".to_vec())]);
+        img[sb + BLKSZBITS] = 40;
+        assert_eq!(tags(img), [("LABEL", b"ro fs".to_vec())]);
+    }
+}

@@ -46,3 +46,37 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     }
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Reader;
+
+    fn run(major: u16, minor: u16, name: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+        let mut img = vec![0u8; 4096];
+        let sb = (SB_KBOFF * 1024) as usize;
+        img[sb..sb + 4].copy_from_slice(b"\x10\x20\xf5\xf2");
+        LE::write_u16(&mut img[sb + MAJOR_VER..], major);
+        LE::write_u16(&mut img[sb + MINOR_VER..], minor);
+        LE::write_u32(&mut img[sb + LOG_BLOCKSIZE..], 12);
+        img[sb + VOLUME_NAME..sb + VOLUME_NAME + name.len()].copy_from_slice(name);
+        let mut r = Reader::from_bytes(img);
+        let mut ctx = Ctx::new(&mut r, F2FS.magics.first());
+        assert!(probe(&mut ctx).unwrap());
+        ctx.into_tags().into_iter().map(|t| (t.name, t.value)).collect()
+    }
+
+    #[test]
+    fn label_version_block_size() {
+        let tags = run(1, 15, b"f\0s\0");
+        let want: [(&str, &[u8]); 3] = [("LABEL", b"fs"), ("VERSION", b"1.15"), ("BLOCK_SIZE", b"4096")];
+        assert_eq!(tags.iter().filter(|t| t.0 != "UUID").map(|t| (t.0, t.1.as_slice())).collect::<Vec<_>>(), want);
+    }
+
+    #[test]
+    fn version_1_0_is_bare_and_only_the_first_label_byte_is_tested() {
+        assert!(run(1, 0, b"x\0").is_empty());
+        // U+0100 starts with a zero byte in little-endian: libblkid sees no label.
+        assert!(run(1, 2, b"\0\x01").iter().all(|t| t.0 != "LABEL"));
+    }
+}

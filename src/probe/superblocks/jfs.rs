@@ -51,3 +51,30 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     ctx.set_block_size(u64::from(bsize));
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Reader;
+
+    fn run(l2bsize: u16, bsize: u32) -> bool {
+        let mut img = vec![0u8; MIN_SIZE as usize];
+        let sb = (SB_KBOFF * 1024) as usize;
+        img[sb..sb + 4].copy_from_slice(b"JFS1");
+        LE::write_u32(&mut img[sb + BSIZE..], bsize);
+        LE::write_u16(&mut img[sb + L2BSIZE..], l2bsize);
+        LE::write_u16(&mut img[sb + L2BFACTOR..], l2bsize.wrapping_sub(9));
+        LE::write_u32(&mut img[sb + PBSIZE..], 512);
+        LE::write_u16(&mut img[sb + L2PBSIZE..], 9);
+        let mut r = Reader::from_bytes(img);
+        probe(&mut Ctx::new(&mut r, JFS.magics.first())).unwrap()
+    }
+
+    #[test]
+    fn block_size_fields_must_agree() {
+        assert!(run(12, 4096));
+        assert!(!run(12, 2048));
+        // A shift count of 44 is 12 to the machine libblkid runs on.
+        assert!(run(44, 4096));
+    }
+}

@@ -93,3 +93,39 @@ fn probe_reiser4(ctx: &mut Ctx) -> io::Result<bool> {
     ctx.set_block_size(u64::from(sb[R4_BLOCKSIZE]) * 256);
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Reader;
+
+    fn run(magic_index: usize, journal_block: u32) -> Option<Vec<&'static str>> {
+        let magic = &REISERFS.magics[magic_index];
+        let mut img = vec![0u8; MIN_SIZE as usize];
+        let sb = (magic.kboff * 1024) as usize;
+        img[sb + magic.sboff as usize..][..magic.bytes.len()].copy_from_slice(magic.bytes);
+        LE::write_u16(&mut img[sb + BLOCKSIZE..], 4096);
+        LE::write_u32(&mut img[sb + JOURNAL_BLOCK..], journal_block);
+        img[sb + LABEL] = b'r';
+        img[sb + UUID] = 1;
+        let mut r = Reader::from_bytes(img);
+        let mut ctx = Ctx::new(&mut r, Some(magic));
+        let found = probe_reiser(&mut ctx).unwrap();
+        found.then(|| ctx.tags().iter().map(|t| t.name).collect())
+    }
+
+    #[test]
+    fn only_3_6_and_jr_have_label_and_uuid() {
+        assert_eq!(run(1, 18).unwrap(), ["LABEL", "UUID", "VERSION", "BLOCK_SIZE"]);
+        assert_eq!(run(2, 18).unwrap(), ["LABEL", "UUID", "VERSION", "BLOCK_SIZE"]);
+        assert_eq!(run(3, 18).unwrap(), ["VERSION", "BLOCK_SIZE"]);
+    }
+
+    #[test]
+    fn a_superblock_inside_the_journal_is_rejected() {
+        // At 64 KiB with 4 KiB blocks the superblock is block 8: the journal
+        // must start at block 16 or later.
+        assert!(run(1, 15).is_none());
+        assert!(run(1, 16).is_some());
+    }
+}

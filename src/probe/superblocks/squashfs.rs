@@ -51,3 +51,31 @@ fn probe_squashfs3(ctx: &mut Ctx) -> io::Result<bool> {
     ctx.set_block_size(1024);
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Reader;
+
+    fn run(prober: &'static Prober, magic: &[u8; 4], version: [u8; 4]) -> Option<Vec<(&'static str, Vec<u8>)>> {
+        let mut img = vec![0u8; 4096];
+        img[..4].copy_from_slice(magic);
+        img[S_MAJOR..S_MAJOR + 4].copy_from_slice(&version);
+        let mut r = Reader::from_bytes(img);
+        let magic = prober.magics.iter().find(|m| m.bytes == magic);
+        let mut ctx = Ctx::new(&mut r, magic);
+        (prober.probe)(&mut ctx).unwrap().then(|| ctx.into_tags().into_iter().map(|t| (t.name, t.value)).collect())
+    }
+
+    #[test]
+    fn version_decides_between_squashfs_and_squashfs3() {
+        let v4 = [4, 0, 0, 0];
+        assert_eq!(run(&SQUASHFS, b"hsqs", v4), Some(vec![("VERSION", b"4.0".to_vec())]));
+        assert_eq!(run(&SQUASHFS3, b"hsqs", v4), None);
+        let v31_le = [3, 0, 1, 0];
+        assert_eq!(run(&SQUASHFS, b"hsqs", v31_le), None);
+        let want = vec![("VERSION", b"3.1".to_vec()), ("BLOCK_SIZE", b"1024".to_vec())];
+        assert_eq!(run(&SQUASHFS3, b"hsqs", v31_le), Some(want.clone()));
+        assert_eq!(run(&SQUASHFS3, b"sqsh", [0, 3, 0, 1]), Some(want));
+    }
+}
