@@ -936,3 +936,45 @@ fn truncated_images_match_blkid() {
         }
     }
 }
+
+/// A loop device over an image, detached when dropped.
+struct Loop(PathBuf);
+
+impl Loop {
+    fn attach(img: &Path) -> Option<Loop> {
+        let out = Command::new("losetup").args(["--find", "--show"]).arg(img).output().ok()?;
+        if !out.status.success() {
+            eprintln!("skipped: losetup: {}", String::from_utf8_lossy(&out.stderr));
+            return None;
+        }
+        Some(Loop(PathBuf::from(String::from_utf8(out.stdout).ok()?.trim())))
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").arg("-d").arg(&self.0).status();
+    }
+}
+
+/// The same comparisons on block devices rather than image files: sizes come
+/// from the device, and libblkid treats a whole disk differently in places.
+#[test]
+fn block_devices_match_blkid() {
+    if !have(&["losetup", "mkfs.vfat", "mkfs.btrfs", "mkfs.nilfs2", "mkfs.ntfs"]) {
+        return;
+    }
+    let s = Scratch::new("loop");
+    let images: [(&str, u64, &str, &[&str], &str); 4] = [
+        ("fat32.img", 64 << 20, "mkfs.vfat", &["-F", "32", "-n", "LOOPFAT"], "vfat"),
+        ("btrfs.img", 128 << 20, "mkfs.btrfs", &["-q", "-f", "-L", "loop btrfs"], "btrfs"),
+        ("nilfs.img", 200 << 20, "mkfs.nilfs2", &["-q", "-f", "-L", "loop nilfs"], "nilfs2"),
+        ("ntfs.img", 16 << 20, "mkfs.ntfs", &["-q", "-F", "-f", "-L", "loop ntfs"], "ntfs"),
+    ];
+    for (name, size, tool, args, ty) in images {
+        let img = s.sparse(name, size);
+        mkfs(tool, args, &img);
+        let Some(dev) = Loop::attach(&img) else { return };
+        agree_on(&dev.0, ty);
+    }
+}
