@@ -341,6 +341,29 @@ fn exfat_matches_blkid() {
         let tags = agree_on(&img, "exfat");
         assert_eq!(tag(&tags, "LABEL").is_some(), label.is_some());
     }
+    // Labels no mkfs writes: lone surrogates, and blanks and control characters
+    // at the ends.
+    let img = s.sparse("exfat-units.img", 16 << 20);
+    mkfs("mkfs.exfat", &["-L", "WXYZ"], &img);
+    let bs = read_at(&img, 0, 512);
+    let root = (le32(&bs, 88) + ((le32(&bs, 96) - 2) << bs[109])) << bs[108];
+    let dir = read_at(&img, root, 256);
+    let entry = root + dir.chunks(32).position(|e| e[0] == 0x83).expect("a label entry") as u64 * 32;
+    let cases: [&[u16]; 4] = [
+        &[0xd800, 0x41, 0xdc00, 0x20ac],
+        &[0xd83d, 0xde00, 0xdbff],
+        &[0x20, 0x41, 0x0b, 0x0c, 0x20],
+        &[0x41, 0, 0x42],
+    ];
+    for units in cases {
+        let mut name = [0u8; 22];
+        for (i, u) in units.iter().enumerate() {
+            name[2 * i..2 * i + 2].copy_from_slice(&u.to_le_bytes());
+        }
+        write_at(&img, entry + 1, &[units.len() as u8]);
+        write_at(&img, entry + 2, &name);
+        assert!(tag(&agree_on(&img, "exfat"), "LABEL").is_some());
+    }
     let img = s.sparse("exfat-64k.img", 64 << 20);
     mkfs("mkfs.exfat", &["-c", "65536", "-L", "big"], &img);
     agree_on(&img, "exfat");
