@@ -349,12 +349,8 @@ fn exfat_matches_blkid() {
     let root = (le32(&bs, 88) + ((le32(&bs, 96) - 2) << bs[109])) << bs[108];
     let dir = read_at(&img, root, 256);
     let entry = root + dir.chunks(32).position(|e| e[0] == 0x83).expect("a label entry") as u64 * 32;
-    let cases: [&[u16]; 4] = [
-        &[0xd800, 0x41, 0xdc00, 0x20ac],
-        &[0xd83d, 0xde00, 0xdbff],
-        &[0x20, 0x41, 0x0b, 0x0c, 0x20],
-        &[0x41, 0, 0x42],
-    ];
+    let cases: [&[u16]; 4] =
+        [&[0xd800, 0x41, 0xdc00, 0x20ac], &[0xd83d, 0xde00, 0xdbff], &[0x20, 0x41, 0x0b, 0x0c, 0x20], &[0x41, 0, 0x42]];
     for units in cases {
         let mut name = [0u8; 22];
         for (i, u) in units.iter().enumerate() {
