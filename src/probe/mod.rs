@@ -291,6 +291,17 @@ impl<'r> Ctx<'r> {
         self.reader.read(off, len)
     }
 
+    /// Like [`Ctx::read`], but a range outside the device is `None` rather than an
+    /// error: for walks where libblkid stops at an unreadable block instead of
+    /// rejecting the signature.
+    pub fn read_opt(&mut self, off: u64, len: usize) -> io::Result<Option<Vec<u8>>> {
+        match self.reader.read(off, len) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The tags set so far, in order.
     pub fn tags(&self) -> &[Tag] {
         &self.tags
@@ -312,18 +323,20 @@ impl<'r> Ctx<'r> {
     /// Set a label-like tag the way libblkid's `blkid_probe_set_label` does: cut at
     /// the first NUL, trailing whitespace removed, nothing set when empty.
     pub fn set_label_tag(&mut self, name: &'static str, raw: &[u8]) {
-        let cut = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-        let mut v = &raw[..cut];
-        while let [rest @ .., last] = v {
-            // C isspace(): vertical tab (0x0b) counts, unlike Rust's ASCII whitespace.
-            if partitions::is_c_space(*last) {
-                v = rest;
-            } else {
-                break;
-            }
-        }
+        let v = trim_end_c_space(cut_at_nul(raw));
         if !v.is_empty() {
             self.set(name, v.to_vec());
+        }
+    }
+
+    /// Set a label-like tag the way libblkid's `blkid_probe_set_id_label` does
+    /// (used for secondary labels such as `LABEL_FATBOOT`): like
+    /// [`Ctx::set_label_tag`], but leading whitespace is removed too.
+    pub fn set_id_label_tag(&mut self, name: &'static str, raw: &[u8]) {
+        let v = trim_end_c_space(cut_at_nul(raw));
+        let start = v.iter().position(|&b| !is_c_space(b)).unwrap_or(v.len());
+        if start < v.len() {
+            self.set(name, v[start..].to_vec());
         }
     }
 
@@ -333,11 +346,10 @@ impl<'r> Ctx<'r> {
     }
 
     /// `LABEL` from UTF-16 code units (`big_endian` or little), converted to UTF-8
-    /// as libblkid's `blkid_probe_set_utf8label` does: up to the first NUL; an
-    /// unpaired surrogate is encoded as it is (3 bytes), not replaced.
+    /// as libblkid's `blkid_probe_set_utf8label` does: up to the first NUL, see
+    /// [`utf16_to_utf8`].
     pub fn set_utf16_label(&mut self, raw: &[u8], big_endian: bool) {
-        let utf8 = partitions::utf16_to_utf8(raw, !big_endian, raw.len() * 3 + 1);
-        self.set_label_tag("LABEL", &utf8);
+        self.set_label_tag("LABEL", &utf16_to_utf8(raw, big_endian));
     }
 
     /// A 16-byte UUID as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` under `name`;
@@ -355,6 +367,15 @@ impl<'r> Ctx<'r> {
         self.set_uuid_tag("UUID", raw)
     }
 
+    /// `UUID` as already formatted `text` (a FAT serial `XXXX-XXXX`, an NTFS
+    /// serial…), not set when the `raw` bytes it was made from are all zero, as
+    /// libblkid's `blkid_probe_sprintf_uuid` does.
+    pub fn set_uuid_formatted(&mut self, raw: &[u8], text: impl Into<String>) {
+        if raw.iter().any(|&b| b != 0) {
+            self.set("UUID", text.into().into_bytes());
+        }
+    }
+
     /// `VERSION`.
     pub fn set_version(&mut self, v: impl Into<String>) {
         self.set("VERSION", v.into().into_bytes());
@@ -364,6 +385,64 @@ impl<'r> Ctx<'r> {
     pub fn set_block_size(&mut self, size: u64) {
         self.set("BLOCK_SIZE", size.to_string().into_bytes());
     }
+}
+
+/// C's `isspace` in the C locale, which libblkid trims labels with (Rust's
+/// `is_ascii_whitespace` leaves out the vertical tab).
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+fn cut_at_nul(raw: &[u8]) -> &[u8] {
+    raw.iter().position(|&b| b == 0).map_or(raw, |n| &raw[..n])
+}
+
+fn trim_end_c_space(v: &[u8]) -> &[u8] {
+    let end = v.iter().rposition(|&b| !is_c_space(b)).map_or(0, |i| i + 1);
+    &v[..end]
+}
+
+/// UTF-16 to UTF-8 as util-linux's `ul_encode_to_utf8` converts labels: up to the
+/// first NUL unit, a trailing odd byte ignored, and a surrogate that is not half
+/// of a valid pair encoded as a three-byte sequence of its own (so the result
+/// need not be valid UTF-8, exactly as blkid prints it).
+pub fn utf16_to_utf8(raw: &[u8], big_endian: bool) -> Vec<u8> {
+    let unit = |i: usize| {
+        let (a, b) = (raw[i], raw[i + 1]);
+        if big_endian {
+            u16::from_be_bytes([a, b])
+        } else {
+            u16::from_le_bytes([a, b])
+        }
+    };
+    let mut out = Vec::with_capacity(raw.len() * 3 / 2);
+    let mut i = 0;
+    while i + 2 <= raw.len() {
+        let mut c = u32::from(unit(i));
+        i += 2;
+        if (0xd800..=0xdbff).contains(&c) && i + 2 <= raw.len() {
+            let low = u32::from(unit(i));
+            if (0xdc00..=0xdfff).contains(&low) {
+                c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
+                i += 2;
+            }
+        }
+        match c {
+            0 => break,
+            1..=0x7f => out.push(c as u8),
+            0x80..=0x7ff => out.extend([0xc0 | (c >> 6) as u8, 0x80 | (c & 0x3f) as u8]),
+            0x800..=0xffff => {
+                out.extend([0xe0 | (c >> 12) as u8, 0x80 | ((c >> 6) & 0x3f) as u8, 0x80 | (c & 0x3f) as u8])
+            }
+            _ => out.extend([
+                0xf0 | (c >> 18) as u8,
+                0x80 | ((c >> 12) & 0x3f) as u8,
+                0x80 | ((c >> 6) & 0x3f) as u8,
+                0x80 | (c & 0x3f) as u8,
+            ]),
+        }
+    }
+    out
 }
 
 /// A signature found on the device.
@@ -393,31 +472,28 @@ pub enum Outcome {
     Ambivalent(Vec<Found>),
 }
 
+/// The first of `prober`'s magics present on the device, as libblkid's
+/// `blkid_probe_get_idmag` finds it.
+pub fn find_magic(reader: &mut Reader, prober: &'static Prober) -> io::Result<Option<&'static Magic>> {
+    for m in prober.magics {
+        // libblkid reads the whole KiB holding the magic: a device that ends
+        // inside it does not have the magic even if its bytes are there.
+        let within = (m.offset() % 1024) as usize;
+        match reader.read(m.offset() - within as u64, (within + m.bytes.len()).max(1024)) {
+            Ok(b) if b[within..].starts_with(m.bytes) => return Ok(Some(m)),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
 /// Run one prober at the device: magics first, then its function.
 fn run_one(reader: &mut Reader, prober: &'static Prober) -> io::Result<Option<Found>> {
-    let magic = if prober.magics.is_empty() {
-        None
-    } else {
-        let mut hit = None;
-        for m in prober.magics {
-            // libblkid reads the whole KiB holding the magic: it must fit the device.
-            let kib = m.offset() & !1023;
-            match reader.read(kib, 1024) {
-                Ok(b) => {
-                    let at = (m.offset() - kib) as usize;
-                    if b.get(at..at + m.bytes.len()) == Some(m.bytes) {
-                        hit = Some(m);
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {}
-                Err(e) => return Err(e),
-            }
-        }
-        match hit {
-            Some(m) => Some(m),
-            None => return Ok(None),
-        }
+    let magic = match find_magic(reader, prober)? {
+        None if !prober.magics.is_empty() => return Ok(None),
+        found => found,
     };
     let mut ctx = Ctx::new(reader, magic);
     match (prober.probe)(&mut ctx) {

@@ -6,7 +6,22 @@
 
 use super::Prober;
 
+mod btrfs;
+mod erofs;
+mod exfat;
 mod ext;
+mod f2fs;
+mod jfs;
+mod nilfs;
+mod ntfs;
+mod reiserfs;
+mod squashfs;
+mod swap;
+mod vfat;
+mod xfs;
+
+pub use ntfs::is_ntfs;
+pub use vfat::is_vfat;
 
 /// Every superblock prober, in libblkid 2.38.1's order: the order decides which
 /// result comes first, and so the tags and ambivalence. Types libblkid knows and
@@ -22,36 +37,38 @@ pub static PROBERS: &[&Prober] = &[
     // LVM1_member, DM_snapshot_cow, DM_verity_hash, DM_integrity
     // crypto_LUKS
     // VMFS_volume_member, ubi, vdo, stratis, BitLocker
-    // vfat
-    // swsuspend
-    // swap
-    // xfs
-    // xfs_external_log, exfs
+    &vfat::VFAT,
+    &swap::SWSUSPEND,
+    &swap::SWAP,
+    &xfs::XFS,
+    &xfs::XFS_EXTERNAL_LOG,
+    // exfs
     &ext::EXT4DEV,
     &ext::EXT4,
     &ext::EXT3,
     &ext::EXT2,
     &ext::JBD,
-    // reiserfs
-    // reiser4
-    // jfs
+    &reiserfs::REISERFS,
+    &reiserfs::REISER4,
+    &jfs::JFS,
     // udf
     // iso9660
     // zfs_member
     // hfsplus
     // hfs
     // ufs, hpfs, sysv, xenix
-    // ntfs
+    &ntfs::NTFS,
     // ReFS, cramfs, romfs, minix, gfs, gfs2, ocfs, ocfs2, oracleasm, vxfs
-    // squashfs
-    // squashfs3, netware
-    // btrfs
+    &squashfs::SQUASHFS,
+    &squashfs::SQUASHFS3,
+    // netware
+    &btrfs::BTRFS,
     // ubifs, bfs, VMFS, befs
-    // nilfs2
-    // exfat
-    // f2fs
+    &nilfs::NILFS2,
+    &exfat::EXFAT,
+    &f2fs::F2FS,
     // mpool
     // apfs
     // zonefs
-    // erofs
+    &erofs::EROFS,
 ];

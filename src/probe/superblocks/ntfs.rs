@@ -1,0 +1,185 @@
+//! NTFS (libblkid `ntfs.c`). The label is the `$VOLUME_NAME` attribute of the
+//! `$Volume` file, the fourth record of the master file table.
+#![forbid(unsafe_code)]
+
+use crate::probe::{find_magic, Ctx, Magic, Prober, Reader, Usage};
+use byteorder::{ByteOrder, LittleEndian as LE};
+use std::io;
+
+pub static NTFS: Prober = Prober {
+    name: "ntfs",
+    usage: Usage::Filesystem,
+    tolerant: false,
+    magics: &[Magic { bytes: b"NTFS    ", kboff: 0, sboff: 3 }],
+    probe,
+};
+
+// Boot sector.
+const SB_LEN: usize = 84;
+const SECTOR_SIZE: usize = 11;
+const SECTORS_PER_CLUSTER: usize = 13;
+const RESERVED_SECTORS: usize = 14;
+const FATS: usize = 16;
+const ROOT_ENTRIES: usize = 17;
+const SECTORS: usize = 19;
+const SECTORS_PER_FAT: usize = 22;
+const LARGE_SECTORS: usize = 32;
+const NUMBER_OF_SECTORS: usize = 40;
+const MFT_CLUSTER: usize = 48;
+const MFT_MIRROR_CLUSTER: usize = 56;
+const CLUSTERS_PER_MFT_RECORD: usize = 64;
+const VOLUME_SERIAL: usize = 72;
+
+/// Windows 10 allows clusters of up to 2 MiB.
+const MAX_CLUSTER_SIZE: u32 = 2 * 1024 * 1024;
+const MFT_RECORD_VOLUME: u32 = 3;
+// MFT record header and attribute header.
+const MFT_ATTRS_OFFSET: usize = 20;
+const MFT_BYTES_ALLOCATED: usize = 28;
+const ATTR_HEADER_LEN: u64 = 22;
+const ATTR_TYPE: usize = 0;
+const ATTR_LEN: usize = 4;
+const ATTR_VALUE_LEN: usize = 16;
+const ATTR_VALUE_OFFSET: usize = 20;
+const ATTR_VOLUME_NAME: u32 = 0x60;
+const ATTR_END: u32 = 0xffff_ffff;
+
+/// What the checks leave for the tags.
+struct Checked {
+    boot: Vec<u8>,
+    sector_size: u16,
+    /// The `$Volume` MFT record.
+    volume: Vec<u8>,
+}
+
+/// The checks and MFT record reads of libblkid's `__probe_ntfs`.
+fn check(ctx: &mut Ctx) -> io::Result<Option<Checked>> {
+    let ns = ctx.read(0, SB_LEN)?;
+    let sector_size = LE::read_u16(&ns[SECTOR_SIZE..]);
+    if !(256..=4096).contains(&sector_size) {
+        return Ok(None);
+    }
+    let spc = ns[SECTORS_PER_CLUSTER];
+    let sectors_per_cluster: u32 = match spc {
+        1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 => u32::from(spc),
+        // Larger clusters are given as a negative power of two.
+        240..=249 => 1 << (256 - u32::from(spc)),
+        _ => return Ok(None),
+    };
+    if u32::from(sector_size) * sectors_per_cluster > MAX_CLUSTER_SIZE {
+        return Ok(None);
+    }
+    // Fields that FAT uses must be zero.
+    let le16 = |o: usize| LE::read_u16(&ns[o..]);
+    if le16(RESERVED_SECTORS) != 0
+        || le16(ROOT_ENTRIES) != 0
+        || le16(SECTORS) != 0
+        || le16(SECTORS_PER_FAT) != 0
+        || LE::read_u32(&ns[LARGE_SECTORS..]) != 0
+        || ns[FATS] != 0
+    {
+        return Ok(None);
+    }
+    let cpmr = ns[CLUSTERS_PER_MFT_RECORD] as i8;
+    let record_size: u32 = match cpmr {
+        1 | 2 | 4 | 8 | 16 | 32 | 64 => {
+            (cpmr as u32).wrapping_mul(sectors_per_cluster).wrapping_mul(u32::from(sector_size))
+        }
+        // A negative value n means records of 2^-n bytes.
+        -31..=-9 => 1u32 << -i32::from(cpmr),
+        _ => return Ok(None),
+    };
+    let nr_clusters = LE::read_u64(&ns[NUMBER_OF_SECTORS..]) / u64::from(sectors_per_cluster);
+    let mft = LE::read_u64(&ns[MFT_CLUSTER..]);
+    if mft > nr_clusters || LE::read_u64(&ns[MFT_MIRROR_CLUSTER..]) > nr_clusters {
+        return Ok(None);
+    }
+    let mut off = mft.wrapping_mul(u64::from(sector_size)).wrapping_mul(u64::from(sectors_per_cluster));
+    let record = ctx.read(off, record_size as usize)?;
+    if &record[..4] != b"FILE" {
+        return Ok(None);
+    }
+    off = off.wrapping_add(u64::from(MFT_RECORD_VOLUME.wrapping_mul(record_size)));
+    let volume = ctx.read(off, record_size as usize)?;
+    if &volume[..4] != b"FILE" {
+        return Ok(None);
+    }
+    Ok(Some(Checked { boot: ns, sector_size, volume }))
+}
+
+/// The `$VOLUME_NAME` value of the `$Volume` record, read as libblkid reads it
+/// (without applying the update sequence fixups).
+fn volume_name(rec: &[u8]) -> Option<&[u8]> {
+    let size = rec.len() as u64;
+    let allocated = u64::from(LE::read_u32(&rec[MFT_BYTES_ALLOCATED..]));
+    let mut off = u64::from(LE::read_u16(&rec[MFT_ATTRS_OFFSET..]));
+    while off + ATTR_HEADER_LEN <= size && off <= allocated {
+        let attr = &rec[off as usize..];
+        let len = LE::read_u32(&attr[ATTR_LEN..]);
+        let kind = LE::read_u32(&attr[ATTR_TYPE..]);
+        if len == 0 || kind == ATTR_END {
+            break;
+        }
+        if kind == ATTR_VOLUME_NAME {
+            let val_off = u64::from(LE::read_u16(&attr[ATTR_VALUE_OFFSET..]));
+            let val_len = u64::from(LE::read_u32(&attr[ATTR_VALUE_LEN..]));
+            if off + val_off + val_len > size {
+                return None;
+            }
+            return Some(&attr[val_off as usize..(val_off + val_len) as usize]);
+        }
+        off += u64::from(len);
+    }
+    None
+}
+
+fn probe(ctx: &mut Ctx) -> io::Result<bool> {
+    let Some(found) = check(ctx)? else { return Ok(false) };
+    if let Some(name) = volume_name(&found.volume) {
+        ctx.set_utf16_label(name, false);
+    }
+    ctx.set_block_size(u64::from(found.sector_size));
+    let serial = &found.boot[VOLUME_SERIAL..VOLUME_SERIAL + 8];
+    ctx.set_uuid_formatted(serial, format!("{:016X}", LE::read_u64(serial)));
+    Ok(true)
+}
+
+/// Whether the device holds NTFS, as libblkid's `blkid_probe_is_ntfs` decides
+/// for the DOS partition table parser (an NTFS boot sector carries 0x55AA too).
+pub fn is_ntfs(reader: &mut Reader) -> io::Result<bool> {
+    let Some(magic) = find_magic(reader, &NTFS)? else { return Ok(false) };
+    match check(&mut Ctx::new(reader, Some(magic))) {
+        Ok(found) => Ok(found.is_some()),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volume_name_walk_is_bounded_by_the_record() {
+        let mut rec = vec![0u8; 1024];
+        rec[..4].copy_from_slice(b"FILE");
+        LE::write_u16(&mut rec[MFT_ATTRS_OFFSET..], 56);
+        LE::write_u32(&mut rec[MFT_BYTES_ALLOCATED..], 1024);
+        // A $STANDARD_INFORMATION-like attribute, then the name, then the end.
+        LE::write_u32(&mut rec[56 + ATTR_TYPE..], 0x10);
+        LE::write_u32(&mut rec[56 + ATTR_LEN..], 24);
+        let a = 80;
+        LE::write_u32(&mut rec[a + ATTR_TYPE..], ATTR_VOLUME_NAME);
+        LE::write_u32(&mut rec[a + ATTR_LEN..], 32);
+        LE::write_u32(&mut rec[a + ATTR_VALUE_LEN..], 4);
+        LE::write_u16(&mut rec[a + ATTR_VALUE_OFFSET..], 24);
+        rec[a + 24..a + 28].copy_from_slice(&[b'h', 0, b'i', 0]);
+        assert_eq!(volume_name(&rec), Some(&[b'h', 0, b'i', 0][..]));
+        // A value running past the record is ignored.
+        LE::write_u32(&mut rec[a + ATTR_VALUE_LEN..], 2000);
+        assert_eq!(volume_name(&rec), None);
+        // A zero-length attribute ends the walk.
+        LE::write_u32(&mut rec[56 + ATTR_LEN..], 0);
+        assert_eq!(volume_name(&rec), None);
+    }
+}
