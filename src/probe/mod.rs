@@ -115,7 +115,7 @@ impl<'r> Ctx<'r> {
         let cut = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
         let mut v = &raw[..cut];
         while let [rest @ .., last] = v {
-            if last.is_ascii_whitespace() {
+            if is_c_space(*last) {
                 v = rest;
             } else {
                 break;
@@ -134,16 +134,8 @@ impl<'r> Ctx<'r> {
     /// `LABEL` from UTF-16 code units (`big_endian` or little), converted to UTF-8
     /// as libblkid's `blkid_probe_set_utf8label` does: up to the first NUL.
     pub fn set_utf16_label(&mut self, raw: &[u8], big_endian: bool) {
-        let units = raw.chunks_exact(2).map(|c| {
-            if big_endian {
-                u16::from_be_bytes([c[0], c[1]])
-            } else {
-                u16::from_le_bytes([c[0], c[1]])
-            }
-        });
-        let units: Vec<u16> = units.take_while(|&u| u != 0).collect();
-        let s: String = char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect();
-        self.set_label_tag("LABEL", s.as_bytes());
+        let enc = if big_endian { Encoding::Utf16Be } else { Encoding::Utf16Le };
+        self.set_label_tag("LABEL", &encode_to_utf8(enc, raw));
     }
 
     /// A 16-byte UUID as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` under `name`;
@@ -169,6 +161,120 @@ impl<'r> Ctx<'r> {
     /// `BLOCK_SIZE`, in bytes.
     pub fn set_block_size(&mut self, size: u64) {
         self.set("BLOCK_SIZE", size.to_string().into_bytes());
+    }
+}
+
+/// `isspace()` in the C locale, which libblkid's trimming uses: unlike
+/// [`u8::is_ascii_whitespace`] it includes the vertical tab.
+pub fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// Character sets of on-disk strings that libblkid converts to UTF-8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Utf16Be,
+    Utf16Le,
+    Latin1,
+}
+
+/// Convert on-disk text to UTF-8 as util-linux's `ul_encode_to_utf8` does: stop
+/// at the first NUL character, join valid surrogate pairs, and encode anything
+/// else (lone surrogates too) as its own 1-3 byte sequence, so the result is
+/// not always valid UTF-8. A trailing odd byte of UTF-16 is dropped.
+pub fn encode_to_utf8(enc: Encoding, src: &[u8]) -> Vec<u8> {
+    encode_to_utf8_max(enc, src, usize::MAX)
+}
+
+/// [`encode_to_utf8`] into a C buffer of `cap` bytes: at most `cap - 1` bytes
+/// come out, and the first character that does not fit ends the conversion.
+pub fn encode_to_utf8_max(enc: Encoding, src: &[u8], cap: usize) -> Vec<u8> {
+    let unit = |i: usize| -> u32 {
+        match enc {
+            Encoding::Utf16Be => u32::from(src[i]) << 8 | u32::from(src[i + 1]),
+            Encoding::Utf16Le => u32::from(src[i + 1]) << 8 | u32::from(src[i]),
+            Encoding::Latin1 => u32::from(src[i]),
+        }
+    };
+    let step = if enc == Encoding::Latin1 { 1 } else { 2 };
+    let mut out = Vec::with_capacity(src.len() * 2);
+    let mut i = 0;
+    while i + step <= src.len() {
+        let mut c = unit(i);
+        i += step;
+        if step == 2 && (0xd800..=0xdbff).contains(&c) && i + 2 <= src.len() {
+            let low = unit(i);
+            if (0xdc00..=0xdfff).contains(&low) {
+                c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
+                i += 2;
+            }
+        }
+        let need = match c {
+            0 => break,
+            1..=0x7f => 1,
+            0x80..=0x7ff => 2,
+            0x800..=0xffff => 3,
+            _ => 4,
+        };
+        if out.len() + need >= cap {
+            break;
+        }
+        match c {
+            0..=0x7f => out.push(c as u8),
+            0x80..=0x7ff => out.extend([0xc0 | (c >> 6) as u8, 0x80 | (c & 0x3f) as u8]),
+            0x800..=0xffff => {
+                out.extend([0xe0 | (c >> 12) as u8, 0x80 | ((c >> 6) & 0x3f) as u8, 0x80 | (c & 0x3f) as u8])
+            }
+            _ => out.extend([
+                0xf0 | (c >> 18) as u8,
+                0x80 | ((c >> 12) & 0x3f) as u8,
+                0x80 | ((c >> 6) & 0x3f) as u8,
+                0x80 | (c & 0x3f) as u8,
+            ]),
+        }
+    }
+    out
+}
+
+/// Helpers for libblkid's other ways of setting a value.
+impl Ctx<'_> {
+    /// Add a tag even if one of the same name exists, as libblkid's value list
+    /// does (blkid then prints both).
+    pub fn push(&mut self, name: &'static str, value: impl Into<Vec<u8>>) {
+        self.tags.push(Tag { name, value: value.into() });
+    }
+
+    /// An identifier tag (`SYSTEM_ID`, `SUBSYSTEM`…) as libblkid's
+    /// `blkid_probe_set_id_label` sets it: cut at the first NUL, whitespace
+    /// trimmed at both ends, nothing set when empty.
+    pub fn set_id_label(&mut self, name: &'static str, raw: &[u8]) {
+        let cut = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+        let v = &raw[..cut];
+        let start = v.iter().position(|&b| !is_c_space(b)).unwrap_or(v.len());
+        let end = v.iter().rposition(|&b| !is_c_space(b)).map_or(start, |e| e + 1);
+        if start < end {
+            self.set(name, v[start..end].to_vec());
+        }
+    }
+
+    /// `LABEL` from text in `enc`, as `blkid_probe_set_utf8label` (trailing
+    /// whitespace trimmed).
+    pub fn set_encoded_label(&mut self, raw: &[u8], enc: Encoding) {
+        self.set_label_tag("LABEL", &encode_to_utf8(enc, raw));
+    }
+
+    /// An identifier tag from text in `enc`, as `blkid_probe_set_utf8_id_label`
+    /// (whitespace trimmed at both ends).
+    pub fn set_encoded_id_label(&mut self, name: &'static str, raw: &[u8], enc: Encoding) {
+        self.set_id_label(name, &encode_to_utf8(enc, raw));
+    }
+
+    /// `UUID` stored as a string, as `blkid_probe_strncpy_uuid`: not set when
+    /// the first byte is NUL, cut at a NUL, trailing whitespace trimmed.
+    pub fn set_uuid_string(&mut self, raw: &[u8]) {
+        if raw.first().is_some_and(|&b| b != 0) {
+            self.set_label_tag("UUID", raw);
+        }
     }
 }
 

@@ -6,19 +6,29 @@
 
 use super::Prober;
 
+mod apfs;
+mod bcache;
+mod hfs;
+mod iso9660;
+mod luks;
+mod lvm;
+mod mdraid;
+mod udf;
+mod zfs;
+
 /// Every superblock prober, in libblkid 2.38.1's order: the order decides which
 /// result comes first, and so the tags and ambivalence. Types libblkid knows and
 /// krazybox does not yet are listed as comments, so the place of a new one is clear.
 pub static PROBERS: &[&Prober] = &[
-    // linux_raid_member
+    &mdraid::LINUX_RAID,
     // ddf_raid_member, isw_raid_member, lsi_mega_raid_member, via_raid_member,
     // silicon_medley_raid_member, nvidia_raid_member, promise_fasttrack_raid_member,
     // hpt45x_raid_member, hpt37x_raid_member, adaptec_raid_member, jmicron_raid_member
-    // bcache
+    &bcache::BCACHE,
     // ceph_bluestore, drbd, drbdmanage_control_volume, drbdproxy_datalog
-    // LVM2_member
+    &lvm::LVM2,
     // LVM1_member, DM_snapshot_cow, DM_verity_hash, DM_integrity
-    // crypto_LUKS
+    &luks::LUKS,
     // VMFS_volume_member, ubi, vdo, stratis, BitLocker
     // vfat
     // swsuspend
@@ -33,11 +43,11 @@ pub static PROBERS: &[&Prober] = &[
     // reiserfs
     // reiser4
     // jfs
-    // udf
-    // iso9660
-    // zfs_member
-    // hfsplus
-    // hfs
+    &udf::UDF,
+    &iso9660::ISO9660,
+    &zfs::ZFS,
+    &hfs::HFSPLUS,
+    &hfs::HFS,
     // ufs, hpfs, sysv, xenix
     // ntfs
     // ReFS, cramfs, romfs, minix, gfs, gfs2, ocfs, ocfs2, oracleasm, vxfs
@@ -49,7 +59,7 @@ pub static PROBERS: &[&Prober] = &[
     // exfat
     // f2fs
     // mpool
-    // apfs
+    &apfs::APFS,
     // zonefs
     // erofs
 ];
