@@ -33,6 +33,7 @@ const BLOCK_SIZES: [u32; 4] = [512, 1024, 2048, 4096];
 /// The anchor is at block 256, or 512 on unclosed write-once media.
 const ANCHOR_BLOCKS: [u32; 2] = [256, 512];
 /// A cap on the descriptor sequence walk; real sequences are a few blocks long.
+/// Beyond it the volume is taken as corrupt.
 const VDS_MAX: u32 = 4096;
 
 /// Size libblkid reads per descriptor (tag + largest body it knows).
@@ -119,7 +120,11 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let (mut lvid_len, mut lvid_loc) = (0u32, 0u32);
     let mut udf_rev = 0u16;
 
-    for b in 0..count.min(VDS_MAX) {
+    for b in 0..count {
+        if b == VDS_MAX {
+            // Too long to be real: libblkid would walk on to the end of the device and fail there.
+            return Ok(false);
+        }
         // Block numbers are 32-bit on disk; libblkid's sum wraps the same way.
         let block = loc.wrapping_add(b);
         let vd = ctx.read(u64::from(block) * u64::from(bs), VD_LEN)?;
