@@ -82,8 +82,7 @@ def nv_list(pairs):
     return struct.pack(">IIII", 19, 1, 0, 1) + b"".join(pairs) + b"\0" * 8
 
 
-def zfs(big_endian):
-    size = 64 << 20
+def zfs(big_endian, size=64 << 20, labels=(0, 1, 2, 3)):
     buf = image(size)
     pool_guid, guid = 0x1234567890ABCDEF, 0x0FEDCBA987654321
     pairs = [
@@ -107,11 +106,34 @@ def zfs(big_endian):
     nvlist = struct.pack(">BBBBII", 1, 1, 0, 0, 0, 1) + b"".join(pairs) + b"\0" * 8
     e = ">" if big_endian else "<"
     label = 256 << 10
-    for base in (0, label, size - 2 * label, size - label):
+    # the end labels sit on a 256 KiB boundary, whatever the device size
+    align = size % label
+    offsets = (0, label, size - 2 * label - align, size - label - align)
+    for base in (offsets[i] for i in labels):
         put(buf, base + (16 << 10), nvlist)
         # ashift 12: uberblock slots are 4 KiB apart; two written in each label
         for slot in (0, 3):
             put(buf, base + (128 << 10) + slot * 4096, struct.pack(e + "QQQ", 0x00BAB10C, 5000, 4 + slot))
+    return buf
+
+
+# --- High Sierra ----------------------------------------------------------------
+
+def high_sierra():
+    """The CD format before ISO 9660: "CDROM" at 32 KiB + 9."""
+    buf = image(64 << 10)
+    d = bytearray(2048)
+    struct.pack_into("<I", d, 0, 16)  # the descriptor's own logical block
+    d[8] = 1
+    put(d, 9, b"CDROM")
+    d[14] = 1
+    put(d, 16, b"FIXTURE SYSTEM".ljust(32))
+    put(d, 48, b"HIGH_SIERRA_VOL".ljust(32))
+    put(buf, 0x8000, d)
+    d = bytearray(2048)
+    d[8] = 0xFF
+    put(d, 9, b"CDROM")
+    put(buf, 0x8800, d)
     return buf
 
 
@@ -195,6 +217,9 @@ FIXTURES = {
     "linux_raid_member-1.2.img": lambda: md_v1(4 << 20, "1.2", b"  spaced name  "),
     "zfs_member-le.img": lambda: zfs(False),
     "zfs_member-be.img": lambda: zfs(True),
+    # only the two labels at the end, on a device not a multiple of 256 KiB
+    "zfs_member-end.img": lambda: zfs(False, (64 << 20) + (100 << 10), labels=(2, 3)),
+    "iso9660-highsierra.img": high_sierra,
     "hfs.img": hfs,
     "hfsplus.img": lambda: hfsplus_volume("Fixture Plus \u00e9t\u00e9"),
     "hfsplus-wrapped.img": hfsplus_wrapped,

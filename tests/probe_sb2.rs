@@ -228,6 +228,22 @@ fn iso9660() {
         let tags = check(img.path(), "iso9660");
         assert!(tag(&tags, "UUID").is_some(), "{args:?}: {tags:?}");
     }
+
+    // An unset modification date ("0" digits, zone 0): the UUID comes from the creation date.
+    let img = Temp::new("iso9660-dates.iso");
+    sh("xorriso", &["-as", "mkisofs", "-quiet", "-o", img.s(), "-V", "DATES", src.s()], "xorriso");
+    {
+        use std::os::unix::fs::FileExt;
+        let f = fs::OpenOptions::new().read(true).write(true).open(img.path()).unwrap();
+        let mut kind = [0u8; 6];
+        f.read_exact_at(&mut kind, 0x8000).unwrap();
+        assert_eq!(&kind, b"\x01CD001", "the primary descriptor comes first");
+        f.write_all_at(b"2001020304050607\x04", 0x8000 + 813).unwrap();
+        f.write_all_at(b"0000000000000000\x00", 0x8000 + 830).unwrap();
+    }
+    assert_eq!(tag(&check(img.path(), "iso9660"), "UUID"), Some("2001-02-03-04-05-06-07"));
+
+    check_fixtures("iso9660");
 }
 
 #[test]
@@ -315,7 +331,7 @@ fn bcache() {
 
 #[test]
 fn zfs_member() {
-    assert_eq!(check_fixtures("zfs_member"), 2);
+    assert_eq!(check_fixtures("zfs_member"), 3);
 }
 
 #[test]
