@@ -365,3 +365,33 @@ pub fn probe_superblocks(reader: &mut Reader) -> io::Result<Outcome> {
         _ => Outcome::Ambivalent(found),
     })
 }
+
+#[cfg(test)]
+mod value_tests {
+    use super::*;
+
+    #[test]
+    fn encode_to_utf8_follows_util_linux() {
+        // A surrogate pair joins; a lone surrogate is encoded as it is; NUL ends.
+        let be = [0xd8, 0x3d, 0xde, 0x00, 0xd8, 0x00, 0x00, b'a', 0x00, 0x00, 0x00, b'b'];
+        assert_eq!(encode_to_utf8(Encoding::Utf16Be, &be), b"\xf0\x9f\x98\x80\xed\xa0\x80a");
+        assert_eq!(encode_to_utf8(Encoding::Utf16Le, b"a\0\xe9\0z"), "aé".as_bytes());
+        assert_eq!(encode_to_utf8(Encoding::Latin1, b"caf\xe9"), "café".as_bytes());
+        // A 5-byte buffer holds 4 bytes and the NUL: "é" does not fit after "abc".
+        assert_eq!(encode_to_utf8_max(Encoding::Latin1, b"abc\xe9", 5), b"abc");
+    }
+
+    #[test]
+    fn labels_trim_like_c_isspace() {
+        let mut r = Reader::from_bytes(vec![]);
+        let mut ctx = Ctx::new(&mut r, None);
+        ctx.set_label(b"lbl \x0b\t\0junk");
+        ctx.set_id_label("SYSTEM_ID", b"\x0b  id  ");
+        ctx.set_id_label("EMPTY", b"   ");
+        ctx.set_uuid_string(b"\0abc");
+        ctx.push("X", "1");
+        ctx.push("X", "2");
+        let tags: Vec<_> = ctx.tags().iter().map(|t| (t.name, t.value.as_slice())).collect();
+        assert_eq!(tags, [("LABEL", &b"lbl"[..]), ("SYSTEM_ID", b"id"), ("X", b"1"), ("X", b"2")]);
+    }
+}
