@@ -504,3 +504,106 @@ fn crafted_hfsplus_catalog_is_harmless() {
         check(file.path(), "hfsplus");
     }
 }
+
+/// Where UDF keeps what blkid reads in an image: the recognition sequence,
+/// the anchor, the descriptor sequence and the integrity descriptor.
+fn udf_regions(img: &Path) -> Vec<(u64, u64)> {
+    let d = fs::read(img).unwrap();
+    let le32 = |at: u64| u64::from(u32::from_le_bytes(d[at as usize..at as usize + 4].try_into().unwrap()));
+    let (bs, anchor) = (512u64, 256 * 512u64);
+    assert_eq!(d[anchor as usize], 2, "mkudffs puts the anchor at block 256");
+    let (vds_len, vds) = (le32(anchor + 16), le32(anchor + 20) * bs);
+    let mut regions = vec![(0x8000, 0x1800), (anchor, 0x200), (vds, vds_len)];
+    for at in (vds..vds + vds_len).step_by(bs as usize) {
+        if d[at as usize] == 6 {
+            regions.push((le32(at + 436) * bs, 0x200));
+        }
+    }
+    regions
+}
+
+/// Mutated copies of real and fixture images, a few bytes at a time inside
+/// the structures the probers read, must still give blkid's answer: labels
+/// with odd bytes, broken checksums, bad offsets and lengths alike.
+#[test]
+fn mutated_images_agree_with_blkid() {
+    let src = tree(&[("a.txt", b"a\n"), ("boot.img", &[0u8; 2048])]);
+    let mut subjects: Vec<(PathBuf, Vec<(u64, u64)>)> = Vec::new();
+    let mut keep = Vec::new();
+    for args in [&["-J", "-V", "Fuzzing Label Long Enough", "-publisher", "Pub"][..], &["-V", "X", "-b", "boot.img", "-no-emul-boot"]] {
+        let img = Temp::new("mut.iso");
+        let mut a = vec!["-as", "mkisofs", "-quiet", "-o", img.s()];
+        a.extend_from_slice(args);
+        a.push(src.s());
+        sh("xorriso", &a, "xorriso");
+        subjects.push((img.0.clone(), vec![(0x8000, 0x3800)]));
+        keep.push(img);
+    }
+    let udf = sized_file("mut-udf.img", 8 << 20);
+    sh("mkudffs", &["--label=mutant", "--owner=me", udf.s()], "udftools");
+    subjects.push((udf.0.clone(), udf_regions(udf.path())));
+    keep.push(udf);
+    let bc = sized_file("mut-bcache.img", 1 << 20);
+    sh("make-bcache", &["-B", bc.s()], "bcache-tools");
+    subjects.push((bc.0.clone(), vec![(0x1000, 0x80)]));
+    keep.push(bc);
+    let (_dir, files) = fixtures(&["linux_raid", "hfs", "apfs", "iso9660"]);
+    for f in files {
+        let size = fs::metadata(&f).unwrap().len();
+        let regions = match fixture_type(&f).as_str() {
+            "linux_raid_member" => {
+                vec![
+                    ((size & !0xffff) - 0x10000, 0x100),
+                    ((size & !0xfff) - 0x2000, 0x100),
+                    (0, 0x100),
+                    (0x1000, 0x100),
+                ]
+            }
+            "hfs" | "hfsplus" => vec![(0x400, 0x200), (0x2400, 0x8000)],
+            "apfs" => vec![(0, 0x100)],
+            _ => vec![(0x8000, 0x80)],
+        };
+        subjects.push((f, regions));
+    }
+
+    use std::os::unix::fs::FileExt;
+    const SPECIAL: [u8; 10] = [0, b' ', b'_', b'0', 0x0b, 0x09, 0xd8, 0xdc, 0xff, 8];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut outcomes = std::collections::HashSet::new();
+    for _ in 0..1500 {
+        let (path, regions) = &subjects[(rnd() % subjects.len() as u64) as usize];
+        let f = fs::OpenOptions::new().read(true).write(true).open(path).unwrap();
+        let mut saved = Vec::new();
+        for _ in 0..1 + rnd() % 8 {
+            let (start, len) = regions[(rnd() % regions.len() as u64) as usize];
+            let at = start + rnd() % len;
+            let mut old = [0u8];
+            if f.read_exact_at(&mut old, at).is_err() {
+                continue;
+            }
+            let r = rnd();
+            let new = if r % 2 == 0 { SPECIAL[(r >> 8) as usize % SPECIAL.len()] } else { (r >> 16) as u8 };
+            f.write_all_at(&[new], at).unwrap();
+            saved.push((at, old[0]));
+        }
+        let want = blkid(path);
+        assert_eq!(
+            ours(path),
+            want,
+            "krazybox (left) and blkid (right) differ on {} mutated at {saved:?}",
+            path.display()
+        );
+        outcomes.insert(format!("{want:?}"));
+        for (at, old) in saved.into_iter().rev() {
+            f.write_all_at(&[old], at).unwrap();
+        }
+    }
+    // The mutations reached the fields: many different answers came out.
+    assert!(outcomes.len() > 100, "only {} different results", outcomes.len());
+}
