@@ -82,12 +82,12 @@ def nv_list(pairs):
     return struct.pack(">IIII", 19, 1, 0, 1) + b"".join(pairs) + b"\0" * 8
 
 
-def zfs(big_endian, size=64 << 20, labels=(0, 1, 2, 3)):
+def zfs(big_endian, size=64 << 20, labels=(0, 1, 2, 3), names=("fixturepool",)):
     buf = image(size)
     pool_guid, guid = 0x1234567890ABCDEF, 0x0FEDCBA987654321
     pairs = [
         nvpair("version", nv_u64(5000)),
-        nvpair("name", nv_str("fixturepool")),
+        *(nvpair("name", nv_str(n)) for n in names),
         nvpair("state", nv_u64(0)),
         nvpair("txg", nv_u64(4)),
         nvpair("pool_guid", nv_u64(pool_guid)),
@@ -219,6 +219,8 @@ FIXTURES = {
     "zfs_member-be.img": lambda: zfs(True),
     # only the two labels at the end, on a device not a multiple of 256 KiB
     "zfs_member-end.img": lambda: zfs(False, (64 << 20) + (100 << 10), labels=(2, 3)),
+    # blkid reports every top-level "name" pair, trailing blanks trimmed
+    "zfs_member-twonames.img": lambda: zfs(False, names=("first", "second  ")),
     "iso9660-highsierra.img": high_sierra,
     "hfs.img": hfs,
     "hfsplus.img": lambda: hfsplus_volume("Fixture Plus \u00e9t\u00e9"),

@@ -331,7 +331,7 @@ fn bcache() {
 
 #[test]
 fn zfs_member() {
-    assert_eq!(check_fixtures("zfs_member"), 3);
+    assert_eq!(check_fixtures("zfs_member"), 4);
 }
 
 #[test]
@@ -530,7 +530,10 @@ fn mutated_images_agree_with_blkid() {
     let src = tree(&[("a.txt", b"a\n"), ("boot.img", &[0u8; 2048])]);
     let mut subjects: Vec<(PathBuf, Vec<(u64, u64)>)> = Vec::new();
     let mut keep = Vec::new();
-    for args in [&["-J", "-V", "Fuzzing Label Long Enough", "-publisher", "Pub"][..], &["-V", "X", "-b", "boot.img", "-no-emul-boot"]] {
+    for args in [
+        &["-J", "-V", "Fuzzing Label Long Enough", "-publisher", "Pub"][..],
+        &["-V", "X", "-b", "boot.img", "-no-emul-boot"],
+    ] {
         let img = Temp::new("mut.iso");
         let mut a = vec!["-as", "mkisofs", "-quiet", "-o", img.s()];
         a.extend_from_slice(args);
