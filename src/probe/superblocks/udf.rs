@@ -99,10 +99,10 @@ impl Dstring {
     }
 }
 
-/// C `strncmp(field, want, field.len()) == 0` for a fixed-size field.
+/// C `strncmp(field, want, field.len()) == 0` for a fixed-size field longer
+/// than `want`: the text in the field ends right after `want`.
 fn field_is(field: &[u8], want: &[u8]) -> bool {
-    let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
-    &field[..end] == want || (end == field.len() && field.starts_with(want) && want.len() >= field.len())
+    field.starts_with(want) && field.get(want.len()) == Some(&0)
 }
 
 /// The descriptor charset is "OSTA Compressed Unicode".
@@ -122,7 +122,8 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 
     for b in 0..count {
         if b == VDS_MAX {
-            // Too long to be real: libblkid would walk on to the end of the device and fail there.
+            // Corrupt. libblkid walks on to the first block that is not a descriptor,
+            // which in such images is usually past the end of the device: not UDF.
             return Ok(false);
         }
         // Block numbers are 32-bit on disk; libblkid's sum wraps the same way.
