@@ -244,6 +244,16 @@ impl Ctx<'_> {
         self.tags.push(Tag { name, value: value.into() });
     }
 
+    /// `LABEL` as [`Ctx::set_label`] makes it, but added even if a `LABEL`
+    /// exists (libblkid keeps both).
+    pub fn push_label(&mut self, raw: &[u8]) {
+        let v = &raw[..raw.iter().position(|&b| b == 0).unwrap_or(raw.len())];
+        let end = v.iter().rposition(|&b| !is_c_space(b)).map_or(0, |e| e + 1);
+        if end > 0 {
+            self.push("LABEL", &v[..end]);
+        }
+    }
+
     /// An identifier tag (`SYSTEM_ID`, `SUBSYSTEM`…) as libblkid's
     /// `blkid_probe_set_id_label` sets it: cut at the first NUL, whitespace
     /// trimmed at both ends, nothing set when empty.

@@ -5,7 +5,7 @@
 //! array of 128 uberblocks at 128 KiB. libblkid wants at least four uberblock
 //! magics over the labels, then reads the pool name and GUIDs from the nvlist.
 
-use crate::probe::{is_c_space, Ctx, Prober, Usage};
+use crate::probe::{Ctx, Prober, Usage};
 use byteorder::{BigEndian, ByteOrder, LittleEndian};
 use std::io;
 
@@ -135,7 +135,8 @@ fn pair(ctx: &mut Ctx, name: &[u8], value: &[u8], depth: u32) {
     if name_is(name, b"name") && value.len() >= NVSTRING_HEADER && depth == 0 {
         let len = BigEndian::read_u32(&value[8..]) as usize;
         if BigEndian::read_u32(value) == DATA_TYPE_STRING && len as u64 + NVSTRING_HEADER as u64 <= value.len() as u64 {
-            push_label(ctx, &value[NVSTRING_HEADER..NVSTRING_HEADER + len]);
+            // A second name adds a second LABEL, as in libblkid's value list.
+            ctx.push_label(&value[NVSTRING_HEADER..NVSTRING_HEADER + len]);
         }
     } else if name_is(name, b"guid") && value.len() >= NVUINT64_LEN && depth == 0 {
         if let Some(v) = u64_value(value) {
@@ -149,16 +150,6 @@ fn pair(ctx: &mut Ctx, name: &[u8], value: &[u8], depth: u32) {
         if let Some(v) = u64_value(value).filter(|&v| v < 32) {
             ctx.push("BLOCK_SIZE", (1u64 << v).to_string());
         }
-    }
-}
-
-/// `LABEL` as `blkid_probe_set_label` sets it (cut at NUL, trailing blanks
-/// trimmed), but added even when a pool name came before, as libblkid does.
-fn push_label(ctx: &mut Ctx, raw: &[u8]) {
-    let v = &raw[..raw.iter().position(|&b| b == 0).unwrap_or(raw.len())];
-    let end = v.iter().rposition(|&b| !is_c_space(b)).map_or(0, |e| e + 1);
-    if end > 0 {
-        ctx.push("LABEL", &v[..end]);
     }
 }
 
