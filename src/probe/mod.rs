@@ -329,17 +329,6 @@ impl<'r> Ctx<'r> {
         }
     }
 
-    /// Set a label-like tag the way libblkid's `blkid_probe_set_id_label` does
-    /// (used for secondary labels such as `LABEL_FATBOOT`): like
-    /// [`Ctx::set_label_tag`], but leading whitespace is removed too.
-    pub fn set_id_label_tag(&mut self, name: &'static str, raw: &[u8]) {
-        let v = trim_end_c_space(cut_at_nul(raw));
-        let start = v.iter().position(|&b| !is_c_space(b)).unwrap_or(v.len());
-        if start < v.len() {
-            self.set(name, v[start..].to_vec());
-        }
-    }
-
     /// `LABEL` from raw bytes (see [`Ctx::set_label_tag`]).
     pub fn set_label(&mut self, raw: &[u8]) {
         self.set_label_tag("LABEL", raw)
@@ -347,9 +336,10 @@ impl<'r> Ctx<'r> {
 
     /// `LABEL` from UTF-16 code units (`big_endian` or little), converted to UTF-8
     /// as libblkid's `blkid_probe_set_utf8label` does: up to the first NUL, see
-    /// [`utf16_to_utf8`].
+    /// [`encode_to_utf8`].
     pub fn set_utf16_label(&mut self, raw: &[u8], big_endian: bool) {
-        self.set_label_tag("LABEL", &utf16_to_utf8(raw, big_endian));
+        let enc = if big_endian { Encoding::Utf16Be } else { Encoding::Utf16Le };
+        self.set_label_tag("LABEL", &encode_to_utf8(enc, raw));
     }
 
     /// A 16-byte UUID as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` under `name`;
@@ -387,9 +377,9 @@ impl<'r> Ctx<'r> {
     }
 }
 
-/// C's `isspace` in the C locale, which libblkid trims labels with (Rust's
-/// `is_ascii_whitespace` leaves out the vertical tab).
-fn is_c_space(b: u8) -> bool {
+/// `isspace()` in the C locale, which libblkid's trimming uses: unlike
+/// [`u8::is_ascii_whitespace`] it includes the vertical tab.
+pub fn is_c_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
@@ -402,34 +392,57 @@ fn trim_end_c_space(v: &[u8]) -> &[u8] {
     &v[..end]
 }
 
-/// UTF-16 to UTF-8 as util-linux's `ul_encode_to_utf8` converts labels: up to the
-/// first NUL unit, a trailing odd byte ignored, and a surrogate that is not half
-/// of a valid pair encoded as a three-byte sequence of its own (so the result
-/// need not be valid UTF-8, exactly as blkid prints it).
-pub fn utf16_to_utf8(raw: &[u8], big_endian: bool) -> Vec<u8> {
-    let unit = |i: usize| {
-        let (a, b) = (raw[i], raw[i + 1]);
-        if big_endian {
-            u16::from_be_bytes([a, b])
-        } else {
-            u16::from_le_bytes([a, b])
+/// Character sets of on-disk strings that libblkid converts to UTF-8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Utf16Be,
+    Utf16Le,
+    Latin1,
+}
+
+/// Convert on-disk text to UTF-8 as util-linux's `ul_encode_to_utf8` does: stop
+/// at the first NUL character, join valid surrogate pairs, and encode anything
+/// else (lone surrogates too) as its own 1-3 byte sequence, so the result is
+/// not always valid UTF-8. A trailing odd byte of UTF-16 is dropped.
+pub fn encode_to_utf8(enc: Encoding, src: &[u8]) -> Vec<u8> {
+    encode_to_utf8_max(enc, src, usize::MAX)
+}
+
+/// [`encode_to_utf8`] into a C buffer of `cap` bytes: at most `cap - 1` bytes
+/// come out, and the first character that does not fit ends the conversion.
+pub fn encode_to_utf8_max(enc: Encoding, src: &[u8], cap: usize) -> Vec<u8> {
+    let unit = |i: usize| -> u32 {
+        match enc {
+            Encoding::Utf16Be => u32::from(src[i]) << 8 | u32::from(src[i + 1]),
+            Encoding::Utf16Le => u32::from(src[i + 1]) << 8 | u32::from(src[i]),
+            Encoding::Latin1 => u32::from(src[i]),
         }
     };
-    let mut out = Vec::with_capacity(raw.len() * 3 / 2);
+    let step = if enc == Encoding::Latin1 { 1 } else { 2 };
+    let mut out = Vec::with_capacity(src.len() * 2);
     let mut i = 0;
-    while i + 2 <= raw.len() {
-        let mut c = u32::from(unit(i));
-        i += 2;
-        if (0xd800..=0xdbff).contains(&c) && i + 2 <= raw.len() {
-            let low = u32::from(unit(i));
+    while i + step <= src.len() {
+        let mut c = unit(i);
+        i += step;
+        if step == 2 && (0xd800..=0xdbff).contains(&c) && i + 2 <= src.len() {
+            let low = unit(i);
             if (0xdc00..=0xdfff).contains(&low) {
                 c = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
                 i += 2;
             }
         }
-        match c {
+        let need = match c {
             0 => break,
-            1..=0x7f => out.push(c as u8),
+            1..=0x7f => 1,
+            0x80..=0x7ff => 2,
+            0x800..=0xffff => 3,
+            _ => 4,
+        };
+        if out.len() + need >= cap {
+            break;
+        }
+        match c {
+            0..=0x7f => out.push(c as u8),
             0x80..=0x7ff => out.extend([0xc0 | (c >> 6) as u8, 0x80 | (c & 0x3f) as u8]),
             0x800..=0xffff => {
                 out.extend([0xe0 | (c >> 12) as u8, 0x80 | ((c >> 6) & 0x3f) as u8, 0x80 | (c & 0x3f) as u8])
@@ -443,6 +456,55 @@ pub fn utf16_to_utf8(raw: &[u8], big_endian: bool) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Helpers for libblkid's other ways of setting a value.
+impl Ctx<'_> {
+    /// Add a tag even if one of the same name exists, as libblkid's value list
+    /// does (blkid then prints both).
+    pub fn push(&mut self, name: &'static str, value: impl Into<Vec<u8>>) {
+        self.tags.push(Tag { name, value: value.into() });
+    }
+
+    /// `LABEL` as [`Ctx::set_label`] makes it, but added even if a `LABEL`
+    /// exists (libblkid keeps both).
+    pub fn push_label(&mut self, raw: &[u8]) {
+        let v = trim_end_c_space(cut_at_nul(raw));
+        if !v.is_empty() {
+            self.push("LABEL", v);
+        }
+    }
+
+    /// An identifier tag (`SYSTEM_ID`, `SUBSYSTEM`…) as libblkid's
+    /// `blkid_probe_set_id_label` sets it: cut at the first NUL, whitespace
+    /// trimmed at both ends, nothing set when empty.
+    pub fn set_id_label(&mut self, name: &'static str, raw: &[u8]) {
+        let v = trim_end_c_space(cut_at_nul(raw));
+        let start = v.iter().position(|&b| !is_c_space(b)).unwrap_or(v.len());
+        if start < v.len() {
+            self.set(name, v[start..].to_vec());
+        }
+    }
+
+    /// `LABEL` from text in `enc`, as `blkid_probe_set_utf8label` (trailing
+    /// whitespace trimmed).
+    pub fn set_encoded_label(&mut self, raw: &[u8], enc: Encoding) {
+        self.set_label_tag("LABEL", &encode_to_utf8(enc, raw));
+    }
+
+    /// An identifier tag from text in `enc`, as `blkid_probe_set_utf8_id_label`
+    /// (whitespace trimmed at both ends).
+    pub fn set_encoded_id_label(&mut self, name: &'static str, raw: &[u8], enc: Encoding) {
+        self.set_id_label(name, &encode_to_utf8(enc, raw));
+    }
+
+    /// `UUID` stored as a string, as `blkid_probe_strncpy_uuid`: not set when
+    /// the first byte is NUL, cut at a NUL, trailing whitespace trimmed.
+    pub fn set_uuid_string(&mut self, raw: &[u8]) {
+        if raw.first().is_some_and(|&b| b != 0) {
+            self.set_label_tag("UUID", raw);
+        }
+    }
 }
 
 /// A signature found on the device.
@@ -834,5 +896,35 @@ mod tests {
         assert_eq!(probe_reader(&mut r, &Options::default()).unwrap(), Probed::Nothing);
         let mut r = Reader::from_bytes(Vec::new());
         assert_eq!(probe_reader(&mut r, &Options::default()).unwrap(), Probed::Nothing);
+    }
+}
+
+#[cfg(test)]
+mod value_tests {
+    use super::*;
+
+    #[test]
+    fn encode_to_utf8_follows_util_linux() {
+        // A surrogate pair joins; a lone surrogate is encoded as it is; NUL ends.
+        let be = [0xd8, 0x3d, 0xde, 0x00, 0xd8, 0x00, 0x00, b'a', 0x00, 0x00, 0x00, b'b'];
+        assert_eq!(encode_to_utf8(Encoding::Utf16Be, &be), b"\xf0\x9f\x98\x80\xed\xa0\x80a");
+        assert_eq!(encode_to_utf8(Encoding::Utf16Le, b"a\0\xe9\0z"), "aé".as_bytes());
+        assert_eq!(encode_to_utf8(Encoding::Latin1, b"caf\xe9"), "café".as_bytes());
+        // A 5-byte buffer holds 4 bytes and the NUL: "é" does not fit after "abc".
+        assert_eq!(encode_to_utf8_max(Encoding::Latin1, b"abc\xe9", 5), b"abc");
+    }
+
+    #[test]
+    fn labels_trim_like_c_isspace() {
+        let mut r = Reader::from_bytes(vec![]);
+        let mut ctx = Ctx::new(&mut r, None);
+        ctx.set_label(b"lbl \x0b\t\0junk");
+        ctx.set_id_label("SYSTEM_ID", b"\x0b  id  ");
+        ctx.set_id_label("EMPTY", b"   ");
+        ctx.set_uuid_string(b"\0abc");
+        ctx.push("X", "1");
+        ctx.push("X", "2");
+        let tags: Vec<_> = ctx.tags().iter().map(|t| (t.name, t.value.as_slice())).collect();
+        assert_eq!(tags, [("LABEL", &b"lbl"[..]), ("SYSTEM_ID", b"id"), ("X", b"1"), ("X", b"2")]);
     }
 }

@@ -1,9 +1,10 @@
 //! GUID partition tables, and the protective MBR left behind without one.
 #![forbid(unsafe_code)]
 
-use super::{has_mbr_magic, mbr_entries, utf16_to_utf8, Disk, Partition, Table, MBR_GPT_PARTITION};
+use super::{has_mbr_magic, mbr_entries, Disk, Partition, Table, MBR_GPT_PARTITION};
 use crate::probe::reader::MAX_READ;
 use crate::probe::Reader;
+use crate::probe::{encode_to_utf8_max, is_c_space, Encoding};
 use std::io;
 
 const SIGNATURE: &[u8] = b"EFI PART";
@@ -171,8 +172,8 @@ pub(super) fn probe(r: &mut Reader, disk: Disk) -> io::Result<Option<Table>> {
         if start < fu || start.wrapping_add(size).wrapping_sub(1) > lu {
             continue;
         }
-        let mut name = utf16_to_utf8(&e[E_NAME..E_NAME + E_NAME_LEN], true, 128);
-        while name.last().is_some_and(|&b| super::is_c_space(b)) {
+        let mut name = encode_to_utf8_max(Encoding::Utf16Le, &e[E_NAME..E_NAME + E_NAME_LEN], 128);
+        while name.last().is_some_and(|&b| is_c_space(b)) {
             name.pop();
         }
         t.partitions.push(Partition {

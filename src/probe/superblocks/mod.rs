@@ -6,19 +6,28 @@
 
 use super::Prober;
 
+mod apfs;
+mod bcache;
 mod btrfs;
 mod erofs;
 mod exfat;
 mod ext;
 mod f2fs;
+mod hfs;
+mod iso9660;
 mod jfs;
+mod luks;
+mod lvm;
+mod mdraid;
 mod nilfs;
 mod ntfs;
 mod reiserfs;
 mod squashfs;
 mod swap;
+mod udf;
 mod vfat;
 mod xfs;
+mod zfs;
 
 pub use ntfs::is_ntfs;
 pub use vfat::is_vfat;
@@ -27,15 +36,15 @@ pub use vfat::is_vfat;
 /// result comes first, and so the tags and ambivalence. Types libblkid knows and
 /// krazybox does not yet are listed as comments, so the place of a new one is clear.
 pub static PROBERS: &[&Prober] = &[
-    // linux_raid_member
+    &mdraid::LINUX_RAID,
     // ddf_raid_member, isw_raid_member, lsi_mega_raid_member, via_raid_member,
     // silicon_medley_raid_member, nvidia_raid_member, promise_fasttrack_raid_member,
     // hpt45x_raid_member, hpt37x_raid_member, adaptec_raid_member, jmicron_raid_member
-    // bcache
+    &bcache::BCACHE,
     // ceph_bluestore, drbd, drbdmanage_control_volume, drbdproxy_datalog
-    // LVM2_member
+    &lvm::LVM2,
     // LVM1_member, DM_snapshot_cow, DM_verity_hash, DM_integrity
-    // crypto_LUKS
+    &luks::LUKS,
     // VMFS_volume_member, ubi, vdo, stratis, BitLocker
     &vfat::VFAT,
     &swap::SWSUSPEND,
@@ -51,11 +60,11 @@ pub static PROBERS: &[&Prober] = &[
     &reiserfs::REISERFS,
     &reiserfs::REISER4,
     &jfs::JFS,
-    // udf
-    // iso9660
-    // zfs_member
-    // hfsplus
-    // hfs
+    &udf::UDF,
+    &iso9660::ISO9660,
+    &zfs::ZFS,
+    &hfs::HFSPLUS,
+    &hfs::HFS,
     // ufs, hpfs, sysv, xenix
     &ntfs::NTFS,
     // ReFS, cramfs, romfs, minix, gfs, gfs2, ocfs, ocfs2, oracleasm, vxfs
@@ -68,7 +77,7 @@ pub static PROBERS: &[&Prober] = &[
     &exfat::EXFAT,
     &f2fs::F2FS,
     // mpool
-    // apfs
+    &apfs::APFS,
     // zonefs
     &erofs::EROFS,
 ];

@@ -301,7 +301,7 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     }
 
     if let Some(l) = boot_label.filter(|l| l != NO_NAME) {
-        ctx.set_id_label_tag("LABEL_FATBOOT", l);
+        ctx.set_id_label("LABEL_FATBOOT", l);
     }
     if let Some(l) = vol_label {
         ctx.set_label(&l);

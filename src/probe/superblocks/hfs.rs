@@ -1,0 +1,252 @@
+//! Apple HFS and HFS+ (util-linux `hfs.c`).
+//!
+//! Both start with a volume header 1 KiB into the device. An HFS+ volume may
+//! be wrapped in an HFS one ("BD" with an embedded "H+" signature), which is
+//! then HFS+ and not HFS. The HFS+ label is the name of the root folder's
+//! thread record: the first record of the catalog B-tree's first leaf node.
+
+use crate::probe::{Ctx, Encoding, Magic, Prober, Usage};
+use byteorder::{BigEndian, ByteOrder};
+use std::io;
+
+pub static HFS: Prober = Prober {
+    name: "hfs",
+    usage: Usage::Filesystem,
+    tolerant: true,
+    magics: &[Magic { bytes: b"BD", kboff: 1, sboff: 0 }],
+    probe: probe_hfs,
+};
+
+pub static HFSPLUS: Prober = Prober {
+    name: "hfsplus",
+    usage: Usage::Filesystem,
+    tolerant: false,
+    magics: &[
+        Magic { bytes: b"BD", kboff: 1, sboff: 0 },
+        Magic { bytes: b"H+", kboff: 1, sboff: 0 },
+        Magic { bytes: b"HX", kboff: 1, sboff: 0 },
+    ],
+    probe: probe_hfsplus,
+};
+
+const SB_OFFSET: u64 = 1024;
+
+// HFS master directory block.
+const MDB_LEN: usize = 130;
+const MDB_AL_BLK_SIZE: usize = 20;
+const MDB_AL_BL_ST: usize = 28;
+const MDB_LABEL_LEN: usize = 36;
+const MDB_LABEL: usize = 37;
+const MDB_LABEL_MAX: usize = 27;
+const MDB_FINDER_ID: usize = 116;
+const MDB_EMBED_SIG: usize = 124;
+const MDB_EMBED_START: usize = 126;
+
+// HFS+ volume header.
+const VH_LEN: usize = 512;
+const VH_FINDER_ID: usize = 104;
+const VH_BLOCKSIZE: usize = 40;
+const VH_CAT_EXTENTS: usize = 288;
+const EXTENT_COUNT: usize = 8;
+
+// Catalog B-tree: node descriptor, then the header record.
+const NODE_DESC_LEN: usize = 14;
+const HDR_LEAF_COUNT: usize = NODE_DESC_LEN + 6;
+const HDR_LEAF_HEAD: usize = NODE_DESC_LEN + 10;
+const HDR_NODE_SIZE: usize = NODE_DESC_LEN + 18;
+const CATALOG_HEAD_READ: usize = 0x2000;
+const NODE_NUM_RECS: usize = 10;
+const NODE_TYPE: usize = 8;
+const LEAF_NODE: u8 = 0xff;
+/// Catalog key: length, parent id, name length, up to 255 UTF-16BE units.
+const KEY_PARENT: usize = NODE_DESC_LEN + 2;
+const KEY_NAME_LEN: usize = NODE_DESC_LEN + 6;
+const KEY_NAME: usize = NODE_DESC_LEN + 8;
+const KEY_LEN: usize = 8 + 255 * 2;
+/// The root folder's parent.
+const ROOT_PARENT_ID: u32 = 1;
+
+fn is_hfsplus_sig(sig: &[u8]) -> bool {
+    sig == b"H+" || sig == b"HX"
+}
+
+fn probe_hfs(ctx: &mut Ctx) -> io::Result<bool> {
+    let mdb = ctx.read(SB_OFFSET, MDB_LEN)?;
+    if is_hfsplus_sig(&mdb[MDB_EMBED_SIG..MDB_EMBED_SIG + 2]) {
+        return Ok(false);
+    }
+    let alloc = BigEndian::read_u32(&mdb[MDB_AL_BLK_SIZE..]);
+    if alloc == 0 || alloc % 512 != 0 {
+        return Ok(false);
+    }
+    set_uuid(ctx, &mdb[MDB_FINDER_ID..MDB_FINDER_ID + 8]);
+    let len = usize::from(mdb[MDB_LABEL_LEN]).min(MDB_LABEL_MAX);
+    ctx.set_label(&mdb[MDB_LABEL..MDB_LABEL + len]);
+    Ok(true)
+}
+
+fn probe_hfsplus(ctx: &mut Ctx) -> io::Result<bool> {
+    let mdb = ctx.read(SB_OFFSET, MDB_LEN)?;
+    // u32 arithmetic, wrapping, as in libblkid.
+    let mut off: u32 = 0;
+    if &mdb[..2] == b"BD" {
+        if !is_hfsplus_sig(&mdb[MDB_EMBED_SIG..MDB_EMBED_SIG + 2]) {
+            return Ok(false);
+        }
+        let alloc = BigEndian::read_u32(&mdb[MDB_AL_BLK_SIZE..]);
+        let first = u32::from(BigEndian::read_u16(&mdb[MDB_AL_BL_ST..]));
+        let embed = u32::from(BigEndian::read_u16(&mdb[MDB_EMBED_START..]));
+        off = first.wrapping_mul(512).wrapping_add(embed.wrapping_mul(alloc));
+    }
+    let off = u64::from(off);
+    let vh = ctx.read(off + SB_OFFSET, VH_LEN)?;
+    if !is_hfsplus_sig(&vh[..2]) {
+        return Ok(false);
+    }
+    set_uuid(ctx, &vh[VH_FINDER_ID..VH_FINDER_ID + 8]);
+    let blocksize = BigEndian::read_u32(&vh[VH_BLOCKSIZE..]);
+    if blocksize < 512 {
+        return Ok(false);
+    }
+    ctx.set_block_size(u64::from(blocksize));
+    // From here on, whatever is wrong only costs the label.
+    let extents: Vec<(u32, u32)> = (0..EXTENT_COUNT)
+        .map(|i| {
+            let e = &vh[VH_CAT_EXTENTS + 8 * i..];
+            (BigEndian::read_u32(e), BigEndian::read_u32(&e[4..]))
+        })
+        .collect();
+    if let Some(label) = catalog_root_name(ctx, off, blocksize, &extents)? {
+        ctx.set_encoded_label(&label, Encoding::Utf16Be);
+    }
+    Ok(true)
+}
+
+/// The root folder's name from the first catalog leaf node, if it can be
+/// reached; reads past the end of the device just mean no label.
+fn catalog_root_name(ctx: &mut Ctx, off: u64, blocksize: u32, extents: &[(u32, u32)]) -> io::Result<Option<Vec<u8>>> {
+    let bs = u64::from(blocksize);
+    let head = match ctx.read(off + u64::from(extents[0].0) * bs, CATALOG_HEAD_READ) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let leaf_head = BigEndian::read_u32(&head[HDR_LEAF_HEAD..]);
+    let node_size = BigEndian::read_u16(&head[HDR_NODE_SIZE..]);
+    let leaf_count = BigEndian::read_u32(&head[HDR_LEAF_COUNT..]);
+    if usize::from(node_size) < NODE_DESC_LEN + KEY_LEN || leaf_count == 0 {
+        return Ok(None);
+    }
+    // Which allocation block of the catalog file holds the node (u32, as libblkid).
+    let mut leaf_block = leaf_head.wrapping_mul(u32::from(node_size)) / blocksize;
+    let mut start = None;
+    for &(ext_start, ext_count) in extents {
+        if ext_count == 0 {
+            return Ok(None);
+        }
+        if leaf_block < ext_count {
+            start = Some(ext_start);
+            break;
+        }
+        leaf_block -= ext_count;
+    }
+    let Some(start) = start else { return Ok(None) };
+    let leaf_off = (u64::from(start) + u64::from(leaf_block)) * bs;
+    let node = match ctx.read(off + leaf_off, usize::from(node_size)) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if BigEndian::read_u16(&node[NODE_NUM_RECS..]) == 0 || node[NODE_TYPE] != LEAF_NODE {
+        return Ok(None);
+    }
+    let name_len = usize::from(BigEndian::read_u16(&node[KEY_NAME_LEN..]));
+    if BigEndian::read_u32(&node[KEY_PARENT..]) != ROOT_PARENT_ID || name_len > 255 {
+        return Ok(None);
+    }
+    Ok(Some(node[KEY_NAME..KEY_NAME + name_len * 2].to_vec()))
+}
+
+/// HFS has no UUID; like Mac OS X, libblkid derives a version-3 style one from
+/// the 64-bit volume id in the Finder info, hashed with MD5 after a fixed prefix.
+fn set_uuid(ctx: &mut Ctx, id: &[u8]) {
+    const PREFIX: [u8; 16] =
+        [0xb3, 0xe2, 0x0f, 0x39, 0xf2, 0x92, 0x11, 0xd6, 0x97, 0xa4, 0x00, 0x30, 0x65, 0x43, 0xec, 0xac];
+    if id.iter().all(|&b| b == 0) {
+        return;
+    }
+    let mut input = PREFIX.to_vec();
+    input.extend_from_slice(id);
+    let mut uuid = md5(&input);
+    uuid[6] = 0x30 | (uuid[6] & 0x0f);
+    uuid[8] = 0x80 | (uuid[8] & 0x3f);
+    ctx.set_uuid(&uuid);
+}
+
+/// MD5 (RFC 1321), for the HFS UUID only.
+fn md5(data: &[u8]) -> [u8; 16] {
+    const S: [u32; 64] = [
+        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14,
+        20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6,
+        10, 15, 21,
+    ];
+    let k: Vec<u32> = (0..64).map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32).collect();
+    let mut msg = data.to_vec();
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&((data.len() as u64).wrapping_mul(8)).to_le_bytes());
+    let mut h: [u32; 4] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
+    for chunk in msg.chunks_exact(64) {
+        let m: Vec<u32> = chunk.chunks_exact(4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect();
+        let [mut a, mut b, mut c, mut d] = h;
+        for i in 0..64 {
+            let (f, g) = match i / 16 {
+                0 => ((b & c) | (!b & d), i),
+                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
+                2 => (b ^ c ^ d, (3 * i + 5) % 16),
+                _ => (c ^ (b | !d), (7 * i) % 16),
+            };
+            let f = f.wrapping_add(a).wrapping_add(k[i]).wrapping_add(m[g]);
+            a = d;
+            d = c;
+            c = b;
+            b = b.wrapping_add(f.rotate_left(S[i]));
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    let mut out = [0u8; 16];
+    for (i, w) in h.iter().enumerate() {
+        out[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Reader;
+
+    #[test]
+    fn md5_known_answers() {
+        let hex = |d: [u8; 16]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        assert_eq!(hex(md5(b"")), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(hex(md5(b"The quick brown fox jumps over the lazy dog")), "9e107d9d372bb6826bd81d3542a419d6");
+        assert_eq!(hex(md5(&[b'a'; 64])), "014842d480b571495a4a0363793f7367");
+    }
+
+    #[test]
+    fn embedded_hfsplus_is_not_hfs() {
+        let mut img = vec![0u8; 4096];
+        img[1024..1026].copy_from_slice(b"BD");
+        img[1024 + MDB_AL_BLK_SIZE + 2] = 2; // 512
+        let mut r = Reader::from_bytes(img.clone());
+        assert!(probe_hfs(&mut Ctx::new(&mut r, None)).unwrap());
+        img[1024 + MDB_EMBED_SIG..1024 + MDB_EMBED_SIG + 2].copy_from_slice(b"H+");
+        let mut r = Reader::from_bytes(img);
+        assert!(!probe_hfs(&mut Ctx::new(&mut r, None)).unwrap());
+    }
+}

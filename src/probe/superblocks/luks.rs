@@ -1,0 +1,91 @@
+//! LUKS1 and LUKS2 encrypted volumes (util-linux `luks.c`).
+//!
+//! The primary header is at offset 0. LUKS2 also keeps a second header copy,
+//! with its own magic, at one of a few fixed offsets: libblkid looks there only
+//! when the primary magic is gone, and reports what the copy says.
+
+use crate::probe::{Ctx, Prober, Usage};
+use byteorder::{BigEndian, ByteOrder};
+use std::io;
+
+pub static LUKS: Prober = Prober { name: "crypto_LUKS", usage: Usage::Crypto, tolerant: false, magics: &[], probe };
+
+const MAGIC: &[u8] = b"LUKS\xba\xbe";
+const MAGIC_SECONDARY: &[u8] = b"SKUL\xba\xbe";
+/// Where cryptsetup may put the LUKS2 secondary header (it follows the
+/// primary header's JSON area, whose size is one of these).
+const SECONDARY_OFFSETS: [u64; 9] = [0x4000, 0x8000, 0x10000, 0x20000, 0x40000, 0x80000, 0x100000, 0x200000, 0x400000];
+
+/// Size of the binary LUKS2 header (the LUKS1 header fits inside it).
+const HEADER_LEN: usize = 512;
+const VERSION: usize = 6;
+const V2_LABEL: usize = 24;
+const LABEL_LEN: usize = 48;
+/// Both versions keep the UUID string at the same place.
+const UUID: usize = 168;
+const UUID_LEN: usize = 40;
+const V2_SUBSYSTEM: usize = 208;
+
+fn probe(ctx: &mut Ctx) -> io::Result<bool> {
+    let hdr = ctx.read(0, HEADER_LEN)?;
+    if hdr.starts_with(MAGIC) {
+        attributes(ctx, &hdr);
+        return Ok(true);
+    }
+    for off in SECONDARY_OFFSETS {
+        let hdr = ctx.read(off, HEADER_LEN)?;
+        if hdr.starts_with(MAGIC_SECONDARY) {
+            attributes(ctx, &hdr);
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn attributes(ctx: &mut Ctx, hdr: &[u8]) {
+    let version = BigEndian::read_u16(&hdr[VERSION..]);
+    ctx.set_version(version.to_string());
+    let uuid = &hdr[UUID..UUID + UUID_LEN];
+    match version {
+        1 => ctx.set_uuid_string(uuid),
+        2 => {
+            ctx.set_uuid_string(uuid);
+            ctx.set_label(&hdr[V2_LABEL..V2_LABEL + LABEL_LEN]);
+            ctx.set_id_label("SUBSYSTEM", &hdr[V2_SUBSYSTEM..V2_SUBSYSTEM + LABEL_LEN]);
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Reader;
+
+    fn run(img: Vec<u8>) -> Option<Vec<(&'static str, Vec<u8>)>> {
+        let mut r = Reader::from_bytes(img);
+        let mut ctx = Ctx::new(&mut r, None);
+        match probe(&mut ctx) {
+            Ok(true) => Some(ctx.into_tags().into_iter().map(|t| (t.name, t.value)).collect()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn secondary_header_is_used_when_primary_is_gone() {
+        let mut img = vec![0u8; 0x10000];
+        let h = &mut img[0x4000..];
+        h[..6].copy_from_slice(MAGIC_SECONDARY);
+        h[VERSION + 1] = 2;
+        h[UUID..UUID + 4].copy_from_slice(b"abcd");
+        h[V2_SUBSYSTEM..V2_SUBSYSTEM + 5].copy_from_slice(b"  sub");
+        let tags = run(img).unwrap();
+        assert_eq!(tags, vec![("VERSION", b"2".to_vec()), ("UUID", b"abcd".to_vec()), ("SUBSYSTEM", b"sub".to_vec())]);
+    }
+
+    #[test]
+    fn primary_without_magic_and_no_copy_is_nothing() {
+        assert_eq!(run(vec![0u8; 0x500000]), None);
+        assert_eq!(run(vec![0u8; 0x3000]), None);
+    }
+}
