@@ -8,7 +8,7 @@
 //! needs the oracle.
 
 use krazybox::probe::superblocks::PROBERS;
-use krazybox::probe::{find_magic, probe_superblocks, utf16_to_utf8, Ctx, Outcome, Prober, Reader};
+use krazybox::probe::{encode_to_utf8, find_magic, probe_superblocks, Ctx, Encoding, Outcome, Prober, Reader};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -782,12 +782,15 @@ fn corrupt_fat_and_exfat_chains_end() {
 #[test]
 fn utf16_conversion_follows_util_linux() {
     let units = |s: &[u16]| s.iter().flat_map(|u| u.to_le_bytes()).collect::<Vec<u8>>();
-    assert_eq!(utf16_to_utf8(&units(&[0x41, 0xe9, 0x20ac]), false), "Aé€".as_bytes());
+    assert_eq!(encode_to_utf8(Encoding::Utf16Le, &units(&[0x41, 0xe9, 0x20ac])), "Aé€".as_bytes());
     // A surrogate pair, then a lone high surrogate kept as three bytes.
-    assert_eq!(utf16_to_utf8(&units(&[0xd83d, 0xde00, 0xd800, 0x41]), false), b"\xf0\x9f\x98\x80\xed\xa0\x80A");
+    assert_eq!(
+        encode_to_utf8(Encoding::Utf16Le, &units(&[0xd83d, 0xde00, 0xd800, 0x41])),
+        b"\xf0\x9f\x98\x80\xed\xa0\x80A"
+    );
     // Up to the first NUL; an odd trailing byte is ignored.
-    assert_eq!(utf16_to_utf8(&[0x41, 0, 0, 0, 0x42, 0], false), b"A");
-    assert_eq!(utf16_to_utf8(&[0, 0x41, 0x42], true), b"A");
+    assert_eq!(encode_to_utf8(Encoding::Utf16Le, &[0x41, 0, 0, 0, 0x42, 0]), b"A");
+    assert_eq!(encode_to_utf8(Encoding::Utf16Be, &[0, 0x41, 0x42]), b"A");
 }
 
 #[test]
@@ -795,7 +798,7 @@ fn label_trimming_follows_libblkid() {
     let mut r = Reader::from_bytes(vec![0; 2048]);
     let mut ctx = Ctx::new(&mut r, None);
     ctx.set_label(b" a b \x0b\t\0junk");
-    ctx.set_id_label_tag("LABEL_FATBOOT", b" \x0b a b  ");
+    ctx.set_id_label("LABEL_FATBOOT", b" \x0b a b  ");
     ctx.set_label_tag("EMPTY", b" \x0b\t ");
     let tags: Vec<_> = ctx.tags().iter().map(|t| (t.name, t.value.as_slice())).collect();
     assert_eq!(tags, [("LABEL", &b" a b"[..]), ("LABEL_FATBOOT", b"a b")]);

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 use super::{has_mbr_magic, mbr_entries, Disk, MbrEntry, Partition, Table, AIX_MAGIC, MBR_GPT_PARTITION};
+use crate::probe::superblocks::{is_ntfs, is_vfat};
 use crate::probe::Reader;
 use std::io;
 
@@ -35,7 +36,7 @@ pub(super) fn probe(r: &mut Reader, disk: Disk) -> io::Result<Option<Table>> {
     // A FAT, NTFS or exFAT boot sector also ends in 55 AA and is not a table.
     // (util-linux 2.38.1 misses the exFAT case and reports PTTYPE="dos" on exFAT;
     // later releases do not, and neither does krazybox.)
-    if boot::is_fat(r)? || boot::is_ntfs(r)? || boot::is_exfat(r)? {
+    if is_vfat(r)? || is_ntfs(r)? || boot::is_exfat(r)? {
         return Ok(None);
     }
     // People boot from LVM volumes with an empty MBR in front: that is LVM, not a table.
@@ -144,170 +145,11 @@ fn logical(r: &mut Reader, t: &mut Table, next: &mut u32, ex_start: u32, ex_size
     }
 }
 
-/// Just enough of the FAT, NTFS and exFAT boot-sector checks of libblkid's
-/// `blkid_probe_is_vfat`, `blkid_probe_is_ntfs` and (util-linux 2.39)
-/// `blkid_probe_is_exfat`, to tell a boot sector from an MBR.
+/// util-linux 2.39's `blkid_probe_is_exfat`, to tell an exFAT boot sector
+/// from an MBR (FAT and NTFS use their probers' checks).
 mod boot {
     use crate::probe::Reader;
     use std::io;
-
-    fn le16(b: &[u8], at: usize) -> u32 {
-        u32::from(u16::from_le_bytes([b[at], b[at + 1]]))
-    }
-    fn le32(b: &[u8], at: usize) -> u32 {
-        u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-    }
-    fn le64(b: &[u8], at: usize) -> u64 {
-        let mut x = [0; 8];
-        x.copy_from_slice(&b[at..at + 8]);
-        u64::from_le_bytes(x)
-    }
-
-    /// The vfat magics in libblkid's order, (bytes, offset).
-    const FAT_MAGICS: &[(&[u8], usize)] = &[
-        (b"MSWIN", 0x52),
-        (b"FAT32   ", 0x52),
-        (b"MSDOS", 0x36),
-        (b"FAT16   ", 0x36),
-        (b"FAT12   ", 0x36),
-        (b"FAT     ", 0x36),
-        (b"\xeb", 0),
-        (b"\xe9", 0),
-        (b"\x55\xaa", 0x1fe),
-    ];
-    const NTFS_MAX_CLUSTER_SIZE: u32 = 2 * 1024 * 1024;
-    const FAT12_MAX: u32 = 0xff4;
-    const FAT16_MAX: u32 = 0xfff4;
-    const FAT32_MAX: u32 = 0x0fff_fff6;
-
-    pub(super) fn is_fat(r: &mut Reader) -> io::Result<bool> {
-        let b = r.read(0, 1024)?;
-        let Some(&(magic, _)) = FAT_MAGICS.iter().find(|(m, off)| b[*off..].starts_with(m)) else {
-            return Ok(false);
-        };
-        if magic.len() <= 2 {
-            // Magic-less FATs: need the boot signature and are not JFS/HPFS pseudo-headers.
-            if b[0x1fe] != 0x55 || b[0x1ff] != 0xaa {
-                return Ok(false);
-            }
-            if &b[0x36..0x3e] == b"JFS     " || &b[0x36..0x3e] == b"HPFS    " {
-                return Ok(false);
-            }
-        }
-        let (cluster_size, reserved, fats, media) = (u32::from(b[0x0d]), le16(&b, 0x0e), u32::from(b[0x10]), b[0x15]);
-        if fats == 0 || reserved == 0 || !(media >= 0xf8 || media == 0xf0) || !cluster_size.is_power_of_two() {
-            return Ok(false);
-        }
-        let sector_size = le16(&b, 0x0b);
-        if !sector_size.is_power_of_two() || !(512..=4096).contains(&sector_size) {
-            return Ok(false);
-        }
-        let dir_entries = le16(&b, 0x11);
-        let mut sectors = le16(&b, 0x13);
-        if sectors == 0 {
-            sectors = le32(&b, 0x20);
-        }
-        let fat16_length = le16(&b, 0x16);
-        let fat32_length = le32(&b, 0x24);
-        let fat_length = if fat16_length == 0 { fat32_length } else { fat16_length };
-        // C unsigned arithmetic: wraps rather than failing.
-        let fat_size = fat_length.wrapping_mul(fats);
-        let dir_size = (dir_entries * 32).div_ceil(sector_size);
-        let clusters = sectors.wrapping_sub(reserved.wrapping_add(fat_size).wrapping_add(dir_size)) / cluster_size;
-        let max = if fat16_length == 0 && fat32_length != 0 {
-            FAT32_MAX
-        } else if clusters > FAT12_MAX {
-            FAT16_MAX
-        } else {
-            FAT12_MAX
-        };
-        if clusters > max {
-            return Ok(false);
-        }
-        Ok(!is_bitlocker(r, &b)?)
-    }
-
-    fn is_bitlocker(r: &mut Reader, b: &[u8]) -> io::Result<bool> {
-        const VISTA: &[u8] = b"\xeb\x52\x90-FVE-FS-";
-        const WIN7: &[u8] = b"\xeb\x58\x90-FVE-FS-";
-        const TOGO: &[u8] = b"\xeb\x58\x90MSWIN4.1";
-        // Where each header keeps the offset of its FVE metadata block.
-        let fve_at = if b.starts_with(VISTA) {
-            return Ok(true);
-        } else if b.starts_with(WIN7) {
-            0xb0
-        } else if b.starts_with(TOGO) {
-            0x1b8
-        } else {
-            return Ok(false);
-        };
-        let off = le64(b, fve_at);
-        if off == 0 {
-            return Ok(false);
-        }
-        match r.read(off, 8) {
-            Ok(sig) => Ok(sig == b"-FVE-FS-"),
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// NTFS boot sector: BIOS parameter block, and `FILE` records where the MFT should be.
-    pub(super) fn is_ntfs(r: &mut Reader) -> io::Result<bool> {
-        let b = r.read(0, 512)?;
-        if &b[3..11] != b"NTFS    " {
-            return Ok(false);
-        }
-        let sector_size = le16(&b, 0x0b);
-        if !(256..=4096).contains(&sector_size) {
-            return Ok(false);
-        }
-        let spc = b[0x0d];
-        let sectors_per_cluster: u32 = match spc {
-            1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 => u32::from(spc),
-            240..=249 => 1 << (256 - u32::from(spc)),
-            _ => return Ok(false),
-        };
-        if sector_size * sectors_per_cluster > NTFS_MAX_CLUSTER_SIZE {
-            return Ok(false);
-        }
-        if le16(&b, 0x0e) != 0 || le16(&b, 0x11) != 0 || le16(&b, 0x13) != 0 || le16(&b, 0x16) != 0 {
-            return Ok(false);
-        }
-        if le32(&b, 0x20) != 0 || b[0x10] != 0 {
-            return Ok(false);
-        }
-        let cpm = b[0x40] as i8;
-        if !(0xe1..=0xf7).contains(&(cpm as u8)) && !matches!(cpm, 1 | 2 | 4 | 8 | 16 | 32 | 64) {
-            return Ok(false);
-        }
-        let record_size: u64 = if cpm > 0 {
-            u64::from(cpm as u8) * u64::from(sectors_per_cluster) * u64::from(sector_size)
-        } else {
-            1u64 << (-i32::from(cpm)).clamp(0, 63)
-        };
-        let clusters = le64(&b, 0x28) / u64::from(sectors_per_cluster);
-        let (mft, mirr) = (le64(&b, 0x30), le64(&b, 0x38));
-        if mft > clusters || mirr > clusters || record_size < 4 {
-            return Ok(false);
-        }
-        let Some(off) = mft.checked_mul(u64::from(sector_size) * u64::from(sectors_per_cluster)) else {
-            return Ok(false);
-        };
-        // The MFT record and the $Volume record (number 3) must both be there.
-        for rec in [0u64, 3] {
-            let Some(at) = record_size.checked_mul(rec).and_then(|x| x.checked_add(off)) else {
-                return Ok(false);
-            };
-            if at.checked_add(record_size).map_or(true, |end| end > r.size()) {
-                return Ok(false);
-            }
-            if r.read(at, 4)? != b"FILE" {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
 
     /// exFAT boot region: name, jump, zeroed legacy BPB and the boot checksum.
     pub(super) fn is_exfat(r: &mut Reader) -> io::Result<bool> {
