@@ -10,6 +10,8 @@
 #![forbid(unsafe_code)]
 
 mod args;
+#[cfg(feature = "blkid")]
+mod blkid;
 mod exit;
 #[cfg(feature = "htpasswd")]
 mod htpasswd;
@@ -26,6 +28,8 @@ struct Applet {
 
 /// Every applet this build has, in the order `--list` prints them.
 const APPLETS: &[Applet] = &[
+    #[cfg(feature = "blkid")]
+    Applet { name: "blkid", main: blkid::main },
     #[cfg(feature = "htpasswd")]
     Applet { name: "htpasswd", main: htpasswd::main },
 ];

@@ -7,12 +7,196 @@
 //! order (which decides ambivalence and tag order), is in [`superblocks`].
 #![forbid(unsafe_code)]
 
+pub mod device;
+pub mod highlevel;
+pub mod partitions;
 pub mod reader;
 pub mod superblocks;
 
+pub use device::block_devices;
 pub use reader::Reader;
 use std::io;
+use std::path::{Path, PathBuf};
 use superblocks::PROBERS;
+
+/// What to probe for, as `blkid -p` chooses it.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Start of the probed window in bytes (`-O`).
+    pub offset: u64,
+    /// Length of the window (`-S`); to the end of the device when `None`.
+    pub size: Option<u64>,
+    /// superblock probing (-p default on; blkid -n/-u filters)
+    pub superblocks: bool,
+    /// Only (or, negated, all but) these types (`-n`).
+    pub types: Option<Filter>,
+    /// Only (or, negated, all but) these usages (`-u`: filesystem, raid, crypto, other).
+    pub usages: Option<Filter>,
+    /// partition-table probing of whole disks (PTUUID/PTTYPE) and PART_ENTRY_* for partitions
+    pub partitions: bool,
+    pub part_entry: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            offset: 0,
+            size: None,
+            superblocks: true,
+            types: None,
+            usages: None,
+            partitions: true,
+            part_entry: true,
+        }
+    }
+}
+
+/// A list of names, or with `negate` everything but them (`-n noext4,vfat`, `-u nofilesystem`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Filter {
+    pub negate: bool,
+    pub names: Vec<String>,
+}
+
+impl Filter {
+    /// Whether `name` passes the filter.
+    pub fn allows(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name) != self.negate
+    }
+}
+
+/// The low-level verdict on a device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probed {
+    Nothing,
+    /// More than one signature and not all tolerant: `blkid -p` exits 8.
+    Ambivalent(Vec<Found>),
+    /// All tags in libblkid's order, `TYPE`, `USAGE`, `PTUUID`, `PTTYPE`,
+    /// `PART_ENTRY_*` included: what `blkid -p -o export` prints after `DEVNAME`.
+    Tags(Vec<Tag>),
+}
+
+/// libblkid low-level result, all tags in libblkid's order including TYPE, USAGE, (SEC_TYPE…),
+/// PTUUID, PTTYPE, PART_ENTRY_* — exactly what `blkid -p -o export` prints after DEVNAME.
+///
+/// A window (`offset`, `size`) that does not fit the device is an
+/// [`io::ErrorKind::InvalidInput`] error, as libblkid refuses it.
+pub fn probe_path(path: &Path, opts: &Options) -> io::Result<Probed> {
+    use std::io::Seek;
+    use std::os::unix::fs::FileTypeExt;
+    let mut file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    // libblkid probes regular files and block devices (and UBI character
+    // devices, which krazybox does not know).
+    if !meta.is_file() && !meta.file_type().is_block_device() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a block device or regular file"));
+    }
+    let dev = device::DeviceInfo::of(&meta);
+    let total = file.seek(io::SeekFrom::End(0))?;
+    // As in libblkid, a size of 0 means "to the end".
+    let size = match opts.size.filter(|&s| s != 0) {
+        Some(s) => s,
+        None => total.checked_sub(opts.offset).ok_or(io::ErrorKind::InvalidInput)?,
+    };
+    if opts.offset.checked_add(size).map_or(true, |end| end > total) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "probing area is beyond the end of the device"));
+    }
+    let mut reader = Reader::from_file(file, opts.offset, Some(size))?;
+    probe_device(&mut reader, opts, dev.as_ref())
+}
+
+/// [`probe_path`] over an open reader; no `PART_ENTRY_*` (there is no parent disk to read).
+pub fn probe_reader(r: &mut Reader, opts: &Options) -> io::Result<Probed> {
+    probe_device(r, opts, None)
+}
+
+/// libblkid's `blkid_do_safeprobe` as `blkid -p` drives it (`lowprobe_superblocks`
+/// in misc-utils/blkid.c): superblocks, then the partition table and the
+/// partition's entry in its disk's table.
+fn probe_device(r: &mut Reader, opts: &Options, dev: Option<&device::DeviceInfo>) -> io::Result<Probed> {
+    let sector_size = dev.map_or(512, |d| d.sector_size);
+    // A small whole disk that is partitioned is not also searched for a
+    // filesystem: floppy-sized images often carry both.
+    if opts.partitions && r.size() <= TINY && dev.is_some_and(|d| d.whole_disk) {
+        let disk = partitions::Disk { sector_size, fs_type: None };
+        if let Some(t) = partitions::probe_table(r, disk)? {
+            return Ok(Probed::Tags(finish(table_tags(&t))));
+        }
+    }
+    let mut tags = Vec::new();
+    let mut fs_type = None;
+    let mut ignore_pt = false;
+    if opts.superblocks {
+        let allowed = |p: &Prober| match (&opts.usages, &opts.types) {
+            // blkid applies -u and ignores -n when both are given.
+            (Some(u), _) => u.allows(p.usage.as_str()),
+            (None, Some(t)) => t.allows(p.name),
+            (None, None) => true,
+        };
+        match safeprobe(r, &allowed)? {
+            Outcome::Nothing => {}
+            Outcome::Ambivalent(v) => return Ok(Probed::Ambivalent(v)),
+            Outcome::Found(f) => {
+                // A RAID member shows its array's partition table too (RAID1
+                // mirrors it); that table does not belong to the member.
+                ignore_pt = f.usage == Usage::Raid;
+                fs_type = Some(f.name);
+                tags = f.tags;
+                tags.push(Tag { name: "TYPE", value: f.name.as_bytes().to_vec() });
+                tags.push(Tag { name: "USAGE", value: f.usage.as_str().as_bytes().to_vec() });
+            }
+        }
+    }
+    if opts.partitions {
+        if !ignore_pt {
+            let disk = partitions::Disk { sector_size, fs_type };
+            if let Some(t) = partitions::probe_table(r, disk)? {
+                tags.extend(table_tags(&t));
+            }
+        }
+        if opts.part_entry {
+            if let Some(d) = dev {
+                tags.extend(device::part_entry_tags(d)?);
+            }
+        }
+    }
+    Ok(if tags.is_empty() { Probed::Nothing } else { Probed::Tags(finish(tags)) })
+}
+
+/// libblkid's "tiny device" (`BLKID_FL_TINY_DEV`): floppy-sized or smaller.
+const TINY: u64 = 1440 * 1024;
+
+fn table_tags(t: &partitions::Table) -> Vec<Tag> {
+    let mut tags = Vec::new();
+    if let Some(id) = &t.id {
+        tags.push(Tag { name: "PTUUID", value: id.clone().into_bytes() });
+    }
+    tags.push(Tag { name: "PTTYPE", value: t.scheme.as_bytes().to_vec() });
+    tags
+}
+
+/// Values are C strings in libblkid: `blkid` prints each up to its first NUL.
+fn finish(mut tags: Vec<Tag>) -> Vec<Tag> {
+    for t in &mut tags {
+        if let Some(n) = t.value.iter().position(|&b| b == 0) {
+            t.value.truncate(n);
+        }
+    }
+    tags
+}
+
+/// Every device whose high-level tag `name` equals `value` (UUID, LABEL, PARTUUID, PARTLABEL, TYPE…),
+/// in [`block_devices`] order. Devices that cannot be read are skipped.
+pub fn find_devices(name: &str, value: &[u8]) -> io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for dev in block_devices()? {
+        let Ok(Some(tags)) = highlevel::probe(&dev) else { continue };
+        if tags.iter().any(|t| t.name == name && t.value == value) {
+            out.push(dev);
+        }
+    }
+    Ok(out)
+}
 
 /// What a signature is used for, as libblkid's `USAGE` tag says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,7 +299,8 @@ impl<'r> Ctx<'r> {
         let cut = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
         let mut v = &raw[..cut];
         while let [rest @ .., last] = v {
-            if last.is_ascii_whitespace() {
+            // C isspace(): vertical tab (0x0b) counts, unlike Rust's ASCII whitespace.
+            if partitions::is_c_space(*last) {
                 v = rest;
             } else {
                 break;
@@ -132,18 +317,11 @@ impl<'r> Ctx<'r> {
     }
 
     /// `LABEL` from UTF-16 code units (`big_endian` or little), converted to UTF-8
-    /// as libblkid's `blkid_probe_set_utf8label` does: up to the first NUL.
+    /// as libblkid's `blkid_probe_set_utf8label` does: up to the first NUL; an
+    /// unpaired surrogate is encoded as it is (3 bytes), not replaced.
     pub fn set_utf16_label(&mut self, raw: &[u8], big_endian: bool) {
-        let units = raw.chunks_exact(2).map(|c| {
-            if big_endian {
-                u16::from_be_bytes([c[0], c[1]])
-            } else {
-                u16::from_le_bytes([c[0], c[1]])
-            }
-        });
-        let units: Vec<u16> = units.take_while(|&u| u != 0).collect();
-        let s: String = char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect();
-        self.set_label_tag("LABEL", s.as_bytes());
+        let utf8 = partitions::utf16_to_utf8(raw, !big_endian, raw.len() * 3 + 1);
+        self.set_label_tag("LABEL", &utf8);
     }
 
     /// A 16-byte UUID as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` under `name`;
@@ -206,12 +384,16 @@ fn run_one(reader: &mut Reader, prober: &'static Prober) -> io::Result<Option<Fo
     } else {
         let mut hit = None;
         for m in prober.magics {
-            match reader.read(m.offset(), m.bytes.len()) {
-                Ok(b) if b == m.bytes => {
-                    hit = Some(m);
-                    break;
+            // libblkid reads the whole KiB holding the magic: it must fit the device.
+            let kib = m.offset() & !1023;
+            match reader.read(kib, 1024) {
+                Ok(b) => {
+                    let at = (m.offset() - kib) as usize;
+                    if b.get(at..at + m.bytes.len()) == Some(m.bytes) {
+                        hit = Some(m);
+                        break;
+                    }
                 }
-                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {}
                 Err(e) => return Err(e),
             }
@@ -235,14 +417,31 @@ fn run_one(reader: &mut Reader, prober: &'static Prober) -> io::Result<Option<Fo
 /// search; otherwise every prober runs and more than one result, unless all
 /// are tolerant, is ambivalent.
 pub fn probe_superblocks(reader: &mut Reader) -> io::Result<Outcome> {
+    safeprobe(reader, &|_| true)
+}
+
+/// [`probe_superblocks`] with only the probers `allowed` lets through (`-n`, `-u`).
+fn safeprobe(reader: &mut Reader, allowed: &dyn Fn(&Prober) -> bool) -> io::Result<Outcome> {
     // libblkid ignores devices of 1024 bytes or less (extended-partition stubs).
     if reader.size() <= 1024 {
         return Ok(Outcome::Nothing);
     }
+    let tiny = reader.size() <= TINY;
     let mut found: Vec<Found> = Vec::new();
     let mut intolerant = 0;
     for &prober in PROBERS {
+        if !allowed(prober) {
+            continue;
+        }
+        // No RAID on floppies.
+        if tiny && prober.usage == Usage::Raid {
+            continue;
+        }
         let Some(f) = run_one(reader, prober)? else { continue };
+        // On a floppy-sized device the first signature is the answer.
+        if tiny && found.is_empty() {
+            return Ok(Outcome::Found(f));
+        }
         let ends = matches!(f.usage, Usage::Raid | Usage::Crypto);
         if !prober.tolerant && !ends {
             intolerant += 1;
@@ -258,4 +457,279 @@ pub fn probe_superblocks(reader: &mut Reader) -> io::Result<Outcome> {
         _ if intolerant == 0 => Outcome::Found(found.remove(0)),
         _ => Outcome::Ambivalent(found),
     })
+}
+
+/// Helpers for tests that compare the prober with util-linux on real images.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::{probe_path, Options, Probed};
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    pub const BLKID: &str = "/usr/sbin/blkid";
+
+    /// A fresh directory, removed with everything in it when dropped.
+    pub struct TempDir(pub PathBuf);
+
+    impl TempDir {
+        pub fn new(tag: &str) -> TempDir {
+            static N: AtomicU32 = AtomicU32::new(0);
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+            let dir = std::env::temp_dir().join(format!("krazybox-{tag}-{}-{n}-{nanos}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("create temp dir");
+            TempDir(dir)
+        }
+
+        pub fn path(&self, name: &str) -> PathBuf {
+            self.0.join(name)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Whether `tool` can be run (found in PATH or the sbin directories).
+    pub fn have(tool: &str) -> bool {
+        ["/usr/sbin", "/sbin", "/usr/bin", "/bin"].iter().any(|d| Path::new(d).join(tool).exists())
+    }
+
+    /// Run a command, panicking with its stderr when it fails.
+    pub fn run(cmd: &str, args: &[&str]) {
+        let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+        assert!(out.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// An image file of `size` bytes, all zero.
+    pub fn zero_image(path: &Path, size: u64) {
+        let f = std::fs::File::create(path).expect("create image");
+        f.set_len(size).expect("size image");
+    }
+
+    /// `blkid -p -o export` as lines after `DEVNAME`, or `None` when blkid found
+    /// nothing or an ambivalent result (exit status 2 or 8).
+    pub fn blkid_export(path: &Path, extra: &[&str]) -> Option<Vec<Vec<u8>>> {
+        let out = Command::new(BLKID).args(["-p", "-o", "export"]).args(extra).arg(path).output().expect("run blkid");
+        if !out.status.success() {
+            return None;
+        }
+        let lines: Vec<Vec<u8>> = out
+            .stdout
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty() && !l.starts_with(b"DEVNAME="))
+            .map(<[u8]>::to_vec)
+            .collect();
+        Some(lines)
+    }
+
+    /// A value as `blkid -o export` prints it: `M-` for high bytes, `^` for
+    /// control characters, and a backslash before shell-special characters.
+    pub fn export_escape(v: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &b in v {
+            let mut c = b;
+            if c >= 128 {
+                out.extend_from_slice(b"M-");
+                c -= 128;
+            }
+            if c < 32 || c == 0x7f {
+                out.push(b'^');
+                c ^= 0x40;
+            } else if b" \\\"'$`<>".contains(&c) {
+                out.push(b'\\');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    /// Our result in the same form as [`blkid_export`].
+    pub fn our_export(path: &Path, opts: &Options) -> Option<Vec<Vec<u8>>> {
+        match probe_path(path, opts).expect("probe") {
+            Probed::Tags(tags) => Some(
+                tags.iter()
+                    .map(|t| {
+                        let mut l = t.name.as_bytes().to_vec();
+                        l.push(b'=');
+                        l.extend(export_escape(&t.value));
+                        l
+                    })
+                    .collect(),
+            ),
+            Probed::Nothing | Probed::Ambivalent(_) => None,
+        }
+    }
+
+    /// Assert that krazybox and util-linux blkid report the same tags for `path`.
+    pub fn assert_same_as_blkid(path: &Path) {
+        let want = blkid_export(path, &[]);
+        let got = our_export(path, &Options::default());
+        let show = |v: &Option<Vec<Vec<u8>>>| {
+            v.as_ref().map(|l| l.iter().map(|x| String::from_utf8_lossy(x).into_owned()).collect::<Vec<_>>())
+        };
+        assert!(want.is_some(), "blkid found nothing on {}", path.display());
+        assert_eq!(show(&got), show(&want), "{}", path.display());
+    }
+
+    /// A loop device over an image, with its partitions made visible
+    /// (`losetup -P` then `partx -a`), detached when dropped.
+    pub struct LoopDev(pub PathBuf);
+
+    impl LoopDev {
+        pub fn attach(img: &Path) -> LoopDev {
+            let out = Command::new("losetup").args(["-f", "--show", "-P"]).arg(img).output().expect("run losetup");
+            assert!(out.status.success(), "losetup: {}", String::from_utf8_lossy(&out.stderr));
+            let dev = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            let guard = LoopDev(dev);
+            // partx -a fails harmlessly when the kernel already added them.
+            let _ = Command::new("partx").arg("-a").arg(&guard.0).output();
+            let _ = Command::new("udevadm").args(["settle", "-t", "5"]).output();
+            guard
+        }
+
+        /// The node of partition `n`, e.g. `/dev/loop3p1`.
+        pub fn part(&self, n: u32) -> PathBuf {
+            PathBuf::from(format!("{}p{n}", self.0.display()))
+        }
+    }
+
+    impl Drop for LoopDev {
+        fn drop(&mut self) {
+            let _ = Command::new("partx").arg("-d").arg(&self.0).output();
+            let _ = Command::new("losetup").arg("-d").arg(&self.0).output();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::{blkid_export, have, our_export, run, zero_image, TempDir};
+    use super::*;
+
+    fn filter(spec: &str) -> Filter {
+        let (negate, list) = match spec.strip_prefix("no") {
+            Some(rest) => (true, rest),
+            None => (false, spec),
+        };
+        Filter { negate, names: list.split(',').map(str::to_string).collect() }
+    }
+
+    /// An ext4 filesystem 1 MiB into a larger file, with junk-free space around it.
+    fn embedded_ext4(dir: &TempDir) -> Option<std::path::PathBuf> {
+        if !have("mkfs.ext4") {
+            eprintln!("skipped: mkfs.ext4 not installed");
+            return None;
+        }
+        let fs = dir.path("fs.img");
+        zero_image(&fs, 8 << 20);
+        run("mkfs.ext4", &["-q", "-F", "-L", "inner", fs.to_str().expect("utf-8")]);
+        let outer = dir.path("outer.img");
+        let mut data = vec![0u8; 1 << 20];
+        data.extend(std::fs::read(&fs).expect("read fs"));
+        data.extend(vec![0u8; 1 << 20]);
+        std::fs::write(&outer, data).expect("write outer");
+        Some(outer)
+    }
+
+    #[test]
+    fn offset_and_size_windows_like_blkid() {
+        let dir = TempDir::new("window");
+        let Some(img) = embedded_ext4(&dir) else { return };
+        for (o, s) in [(Some(1u64 << 20), None), (Some(1 << 20), Some(8u64 << 20)), (None, None), (Some(4096), None)] {
+            let mut args = Vec::new();
+            let (os, ss) = (o.map(|v| v.to_string()), s.map(|v| v.to_string()));
+            if let Some(v) = &os {
+                args.extend(["-O", v.as_str()]);
+            }
+            if let Some(v) = &ss {
+                args.extend(["-S", v.as_str()]);
+            }
+            let opts = Options { offset: o.unwrap_or(0), size: s, ..Options::default() };
+            assert_eq!(our_export(&img, &opts), blkid_export(&img, &args), "{args:?}");
+        }
+        // A window past the end is refused, as blkid refuses it.
+        let opts = Options { offset: 100 << 20, ..Options::default() };
+        assert_eq!(probe_path(&img, &opts).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        let opts = Options { offset: 1 << 20, size: Some(100 << 20), ..Options::default() };
+        assert!(probe_path(&img, &opts).is_err());
+        assert_eq!(probe_path(dir.0.as_path(), &Options::default()).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(blkid_export(&img, &["-O", "1048576", "-S", "104857600"]), None);
+    }
+
+    #[test]
+    fn type_and_usage_filters_like_blkid() {
+        let dir = TempDir::new("filter");
+        let Some(img) = embedded_ext4(&dir) else { return };
+        // blkid keeps one "no" flag for -n and -u together: a "no" on either negates both.
+        let opts = |types: Option<&str>, usages: Option<&str>| {
+            let negate = types.into_iter().chain(usages).any(|l| l.starts_with("no"));
+            let shared = |l: &str| Filter { negate, ..filter(l) };
+            Options { offset: 1 << 20, types: types.map(shared), usages: usages.map(shared), ..Options::default() }
+        };
+        let cases: [(Option<&str>, Option<&str>); 8] = [
+            (Some("ext4"), None),
+            (Some("ext3,vfat"), None),
+            (Some("noext4"), None),
+            (Some("noext3"), None),
+            (None, Some("filesystem")),
+            (None, Some("nofilesystem")),
+            (None, Some("raid,other")),
+            (Some("noext4"), Some("filesystem")),
+        ];
+        for (t, u) in cases {
+            let mut args = vec!["-O", "1048576"];
+            if let Some(t) = t {
+                args.extend(["-n", t]);
+            }
+            if let Some(u) = u {
+                args.extend(["-u", u]);
+            }
+            assert_eq!(our_export(&img, &opts(t, u)), blkid_export(&img, &args), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn find_devices_finds_own_loop_device_by_label_and_uuid() {
+        use super::testutil::LoopDev;
+        if !have("mkfs.ext4") || !std::path::Path::new("/dev/loop-control").exists() {
+            eprintln!("skipped: mkfs.ext4 or loop devices missing");
+            return;
+        }
+        let dir = TempDir::new("find");
+        let img = dir.path("fs.img");
+        zero_image(&img, 8 << 20);
+        // A label no other device has.
+        let label = format!("kbx{}", std::process::id());
+        run("mkfs.ext4", &["-q", "-F", "-L", &label, img.to_str().expect("utf-8")]);
+        let lo = LoopDev::attach(&img);
+        assert_eq!(find_devices("LABEL", label.as_bytes()).expect("scan"), vec![lo.0.clone()]);
+        let Probed::Tags(tags) = probe_path(&lo.0, &Options::default()).expect("probe") else { panic!("no tags") };
+        let uuid = &tags.iter().find(|t| t.name == "UUID").expect("UUID").value;
+        assert!(find_devices("UUID", uuid).expect("scan").contains(&lo.0));
+        assert!(find_devices("LABEL", b"no such label at all").expect("scan").is_empty());
+    }
+
+    #[test]
+    fn labels_trim_c_whitespace() {
+        let mut r = Reader::from_bytes(vec![0; 8]);
+        let mut ctx = Ctx::new(&mut r, None);
+        ctx.set_label(b"ab \x0b\t\0junk");
+        assert_eq!(ctx.tags()[0].value, b"ab");
+        // A lone surrogate is kept in libblkid's 3-byte form.
+        ctx.set_utf16_label(&[0x41, 0, 0x00, 0xd8, 0x42, 0], false);
+        assert_eq!(ctx.tags()[0].value, b"A\xed\xa0\x80B");
+    }
+
+    #[test]
+    fn tiny_and_stub_devices() {
+        // 1 KiB or less: nothing, whatever it holds.
+        let mut r = Reader::from_bytes(vec![0xff; 1024]);
+        assert_eq!(probe_reader(&mut r, &Options::default()).unwrap(), Probed::Nothing);
+        let mut r = Reader::from_bytes(Vec::new());
+        assert_eq!(probe_reader(&mut r, &Options::default()).unwrap(), Probed::Nothing);
+    }
 }

@@ -6,6 +6,8 @@
 
 use super::Prober;
 
+mod ext;
+
 /// Every superblock prober, in libblkid 2.38.1's order: the order decides which
 /// result comes first, and so the tags and ambivalence. Types libblkid knows and
 /// krazybox does not yet are listed as comments, so the place of a new one is clear.
@@ -25,11 +27,11 @@ pub static PROBERS: &[&Prober] = &[
     // swap
     // xfs
     // xfs_external_log, exfs
-    // ext4dev
-    // ext4
-    // ext3
-    // ext2
-    // jbd
+    &ext::EXT4DEV,
+    &ext::EXT4,
+    &ext::EXT3,
+    &ext::EXT2,
+    &ext::JBD,
     // reiserfs
     // reiser4
     // jfs

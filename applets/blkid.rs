@@ -1,0 +1,1075 @@
+//! blkid: locate and print block device attributes, as util-linux 2.38.1 does.
+//!
+//! ```text
+//! blkid --label LABEL | --uuid UUID
+//! blkid [-c FILE] [-dgl] [-o FORMAT] [-s TAG]... [-t NAME=VALUE] [DEV...]
+//! blkid -p [-s TAG]... [-O OFFSET] [-S SIZE] [-o FORMAT] [-D]
+//!       [-n [no]TYPE,... | -u [no]USAGE,...] DEV...
+//! blkid -k | -V | -h
+//!
+//!  -c, --cache-file FILE      accepted; no cache is kept (as with -c /dev/null)
+//!  -d, --no-encoding          print values raw, without ^ and M- escapes
+//!  -g, --garbage-collect      nothing to collect without a cache; exits 0
+//!  -o, --output FORMAT        full (default), value, device, export, udev or list
+//!  -k, --list-filesystems     list the known signature types
+//!  -s, --match-tag TAG        show only TAG (repeatable; output keeps probe order)
+//!  -t, --match-token N=V      only devices whose tag N is V
+//!  -l, --list-one             only the first device matching -t
+//!  -L, --label LABEL          the device with this label
+//!  -U, --uuid UUID            the device with this UUID
+//!  -p, --probe                low-level probing: all tags, VERSION and USAGE included
+//!  -S, --size SIZE            probe SIZE bytes only (suffixes K, M, G... and KiB, KB)
+//!  -O, --offset OFFSET        probe at OFFSET
+//!  -u, --usages LIST          only (or with no: all but) filesystem, raid, crypto, other
+//!  -n, --match-types LIST     only (or with no: all but) these types
+//!  -D, --no-part-details      no PART_ENTRY_* tags
+//! ```
+//!
+//! Exit status: 0 something printed, 2 nothing found, 4 usage error, 8 more than
+//! one conflicting signature with -p, 1 unknown option.
+#![forbid(unsafe_code)]
+
+use crate::{args, exit};
+use argh::FromArgs;
+use krazybox::probe::{self, highlevel, Filter, Found, Options, Probed, Tag};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const NOT_FOUND: u8 = 2;
+const OTHER: u8 = 4;
+const AMBIVALENT: u8 = 8;
+
+#[derive(FromArgs)]
+/// locate and print block device attributes
+#[argh(help_triggers("--argh-help"))]
+struct Args {
+    /// cache file (accepted, no cache is kept)
+    #[argh(option, short = 'c', long = "cache-file")]
+    _cache_file: Vec<String>,
+    /// don't encode non-printing characters
+    #[argh(switch, short = 'd', long = "no-encoding")]
+    no_encoding: bool,
+    /// don't print info from the partition table
+    #[argh(switch, short = 'D', long = "no-part-details")]
+    no_part_details: bool,
+    /// garbage collect the cache
+    #[argh(switch, short = 'g', long = "garbage-collect")]
+    garbage_collect: bool,
+    /// output format
+    #[argh(option, short = 'o', long = "output")]
+    output: Vec<String>,
+    /// list all known types
+    #[argh(switch, short = 'k', long = "list-filesystems")]
+    list_filesystems: bool,
+    /// show only this tag
+    #[argh(option, short = 's', long = "match-tag")]
+    match_tag: Vec<String>,
+    /// NAME=value to search for (read in order with -L and -U by `search_token`)
+    #[argh(option, short = 't', long = "match-token")]
+    _match_token: Vec<String>,
+    /// only the first device with the token
+    #[argh(switch, short = 'l', long = "list-one")]
+    list_one: bool,
+    /// the device with this LABEL
+    #[argh(option, short = 'L', long = "label")]
+    label: Vec<String>,
+    /// the device with this UUID
+    #[argh(option, short = 'U', long = "uuid")]
+    uuid: Vec<String>,
+    /// low-level probing
+    #[argh(switch, short = 'p', long = "probe")]
+    probe: bool,
+    /// device size
+    #[argh(option, short = 'S', long = "size")]
+    size: Vec<String>,
+    /// probe offset
+    #[argh(option, short = 'O', long = "offset")]
+    offset: Vec<String>,
+    /// usage filter
+    #[argh(option, short = 'u', long = "usages")]
+    usages: Vec<String>,
+    /// type filter
+    #[argh(option, short = 'n', long = "match-types")]
+    match_types: Vec<String>,
+    /// print the version
+    #[argh(switch, short = 'V', long = "version")]
+    version: bool,
+    /// devices
+    #[argh(positional)]
+    devices: Vec<String>,
+}
+
+const SPEC: args::Spec = args::Spec {
+    flags: "DdghklpVv",
+    short_values: "cLnoOsStuUw",
+    long_values: &[
+        "--cache-file",
+        "--output",
+        "--match-tag",
+        "--match-token",
+        "--label",
+        "--uuid",
+        "--size",
+        "--offset",
+        "--usages",
+        "--match-types",
+    ],
+    permute: true,
+};
+
+const LONG_SWITCHES: &[&str] = &[
+    "--no-encoding",
+    "--no-part-details",
+    "--garbage-collect",
+    "--list-filesystems",
+    "--list-one",
+    "--probe",
+    "--version",
+    "--help",
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Full,
+    Value,
+    Device,
+    List,
+    Udev,
+    Export,
+}
+
+pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
+    let try_help = format!("Try '{name} --help' for more information.");
+    let words = args::normalize(&SPEC, argv).map_err(|e| exit::fail(1, format!("{e}\n{try_help}")))?;
+    let words = getopt_words(words).map_err(|e| exit::fail(1, format!("{e}\n{try_help}")))?;
+    // argh would answer -h with its own text; util-linux's is printed instead.
+    let end = words.iter().position(|w| w == "--").unwrap_or(words.len());
+    let mut i = 0;
+    while i < end {
+        match words[i].as_str() {
+            "-h" | "--help" => {
+                print!("{}", usage(name));
+                return Ok(ExitCode::SUCCESS);
+            }
+            w if takes_value(w) => i += 2,
+            _ => i += 1,
+        }
+    }
+    let a: Args = match args::from_words(name, &words) {
+        Ok(args::Parsed::Run(a)) => a,
+        Ok(args::Parsed::Exit(code)) => return Ok(code),
+        Err(e) => return Err(exit::fail(1, format!("{e}\n{try_help}"))),
+    };
+    if a.version {
+        println!("{name} from krazybox {}  (libblkid 2.38.1 compatible)", env!("CARGO_PKG_VERSION"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.list_filesystems {
+        let mut out = io::stdout().lock();
+        for p in probe::superblocks::PROBERS {
+            writeln!(out, "{}", p.name)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !a.usages.is_empty() && !a.match_types.is_empty() {
+        return Err(exit::fail(OTHER, "mutually exclusive arguments: --usages --match-types"));
+    }
+    if a.match_tag.len() >= 127 {
+        return Err(exit::fail(OTHER, format!("Too many tags specified\n{try_help}")));
+    }
+    let output = match a.output.last().map(String::as_str) {
+        None | Some("full") => Output::Full,
+        Some("value") => Output::Value,
+        Some("device") => Output::Device,
+        Some("list") => Output::List,
+        Some("udev") => Output::Udev,
+        Some("export") => Output::Export,
+        Some(other) => return Err(exit::fail(OTHER, format!("unsupported output format {other}"))),
+    };
+    let mut opts = Options { part_entry: !a.no_part_details, ..Options::default() };
+    if let Some(o) = a.offset.last() {
+        opts.offset = parse_size(o).map_err(|e| exit::fail(OTHER, format!("invalid offset argument: '{o}': {e}")))?;
+    }
+    if let Some(s) = a.size.last() {
+        let size = parse_size(s).map_err(|e| exit::fail(OTHER, format!("invalid size argument: '{s}': {e}")))?;
+        opts.size = (size > 0).then_some(size);
+    }
+    if let Some(u) = a.usages.last() {
+        opts.usages = Some(usage_filter(u).map_err(|m| exit::fail(OTHER, m))?);
+    }
+    if let Some(n) = a.match_types.last() {
+        opts.types = Some(type_filter(n).map_err(|m| exit::fail(OTHER, m))?);
+    }
+    let search = search_token(&words[..end]).map_err(|m| exit::fail(OTHER, format!("{m}\n{try_help}")))?;
+    let mut eval = !a.label.is_empty() || !a.uuid.is_empty();
+    let mut lookup = a.list_one;
+
+    // Like util-linux, arguments that are not block devices or regular files are dropped silently.
+    let devices: Vec<PathBuf> = a.devices.iter().map(PathBuf::from).filter(|d| probeable(d)).collect();
+    if !a.devices.is_empty() && devices.is_empty() {
+        return Ok(ExitCode::from(NOT_FOUND));
+    }
+    if lookup && output == Output::Device && matches!(&search, Some((t, _)) if t == "LABEL" || t == "UUID") {
+        eval = true;
+        lookup = false;
+    }
+    if a.garbage_collect {
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let mut p = Printer {
+        out: io::BufWriter::new(io::stdout().lock()),
+        output,
+        raw: a.no_encoding,
+        show: a.match_tag,
+        first: true,
+    };
+    if !eval && output == Output::List {
+        if a.probe {
+            return Err(exit::fail(OTHER, "The low-level probing mode does not support 'list' output format"));
+        }
+        p.list_header()?;
+    }
+    let status = if a.probe {
+        if devices.is_empty() {
+            return Err(exit::fail(OTHER, "The low-level probing mode requires a device"));
+        }
+        let mut status = 0;
+        for dev in &devices {
+            status = p.lowprobe_device(dev, &opts)?;
+            if status != 0 {
+                break;
+            }
+        }
+        status
+    } else if eval {
+        let (name, value) = search.unwrap_or_default();
+        match probe::find_devices(&name, value.as_bytes())?.first() {
+            Some(dev) => {
+                p.out.write_all(dev.as_os_str().as_bytes())?;
+                p.out.write_all(b"\n")?;
+                0
+            }
+            None => NOT_FOUND,
+        }
+    } else if lookup {
+        let Some((name, value)) = search else {
+            return Err(exit::fail(OTHER, "The lookup option requires a search type specified using -t"));
+        };
+        p.lookup(&devices, &name, value.as_bytes())?
+    } else {
+        let search = search.as_ref().map(|(n, v)| (n.as_str(), v.as_bytes()));
+        let scanned;
+        let list = if devices.is_empty() {
+            scanned = probe::block_devices()?;
+            &scanned
+        } else {
+            &devices
+        };
+        let mut status = NOT_FOUND;
+        for dev in list {
+            let Some(tags) = high_level_tags(dev) else { continue };
+            if let Some((name, value)) = search {
+                if !tags.iter().any(|t| t.name == name && t.value == value) {
+                    continue;
+                }
+            }
+            p.print_tags(dev, &tags)?;
+            status = 0;
+        }
+        status
+    };
+    p.out.flush()?;
+    Ok(ExitCode::from(status))
+}
+
+/// `-v` is `-V`; `-w VALUE` is an old option util-linux still accepts and ignores;
+/// long options argh would not name the way getopt does are refused here.
+fn getopt_words(words: Vec<String>) -> Result<Vec<String>, String> {
+    let mut out = Vec::with_capacity(words.len());
+    let mut it = words.into_iter();
+    while let Some(w) = it.next() {
+        match w.as_str() {
+            "--" => {
+                out.push(w);
+                out.extend(it);
+                break;
+            }
+            "-v" => out.push("-V".into()),
+            "-w" => {
+                it.next();
+            }
+            _ if takes_value(&w) => {
+                out.push(w);
+                out.extend(it.next());
+            }
+            l if l.starts_with("--") && !LONG_SWITCHES.contains(&l) => {
+                return Err(format!("unrecognized option '{l}'"));
+            }
+            _ => out.push(w),
+        }
+    }
+    Ok(out)
+}
+
+fn takes_value(word: &str) -> bool {
+    SPEC.long_values.contains(&word) || matches!(word.as_bytes(), [b'-', c] if SPEC.short_values.as_bytes().contains(c))
+}
+
+/// The one NAME=value pair of -t, -L or -U, in command-line order: -L and -U
+/// replace an earlier search, -t refuses to.
+fn search_token(options: &[String]) -> Result<Option<(String, String)>, &'static str> {
+    let mut search = None;
+    for pair in options.windows(2) {
+        let value = &pair[1];
+        match pair[0].as_str() {
+            "-L" | "--label" => search = Some(("LABEL".to_string(), value.clone())),
+            "-U" | "--uuid" => search = Some(("UUID".to_string(), value.clone())),
+            "-t" | "--match-token" => {
+                if search.is_some() {
+                    return Err("Can only search for one NAME=value pair");
+                }
+                search = Some(parse_tag_string(value).ok_or("-t needs NAME=value pair")?);
+            }
+            _ => {}
+        }
+    }
+    Ok(search)
+}
+
+/// libblkid's `blkid_parse_tag_string`: `NAME=value`, the value optionally in
+/// single or double quotes, never empty.
+fn parse_tag_string(token: &str) -> Option<(String, String)> {
+    let (name, mut value) = token.split_once('=')?;
+    if let Some(q) = value.chars().next().filter(|c| *c == '"' || *c == '\'') {
+        let inner = &value[1..];
+        value = &inner[..inner.rfind(q)?];
+    }
+    (!value.is_empty()).then(|| (name.to_string(), value.to_string()))
+}
+
+/// `-u [no]filesystem,raid,crypto,other`; words match by prefix as util-linux's do.
+fn usage_filter(list: &str) -> Result<Filter, String> {
+    let (negate, rest) = match list.strip_prefix("no") {
+        Some(r) => (true, r),
+        None => (false, list),
+    };
+    let bad = |word: &str| format!("unknown keyword in -u <list> argument: '{word}'");
+    if rest.is_empty() {
+        return Err(bad(list));
+    }
+    let mut names = Vec::new();
+    let mut word = rest;
+    loop {
+        let known = ["filesystem", "raid", "crypto", "other"].into_iter().find(|k| word.starts_with(k));
+        names.push(known.ok_or_else(|| bad(word))?.to_string());
+        match word.find(',') {
+            Some(c) => word = &word[c + 1..],
+            None => break,
+        }
+    }
+    Ok(Filter { negate, names })
+}
+
+/// `-n [no]type,type...`.
+fn type_filter(list: &str) -> Result<Filter, String> {
+    let (negate, rest) = match list.strip_prefix("no") {
+        Some(r) => (true, r),
+        None => (false, list),
+    };
+    if rest.is_empty() {
+        return Err("error: -u <list> argument is empty".into());
+    }
+    Ok(Filter { negate, names: rest.split(',').map(String::from).collect() })
+}
+
+/// util-linux `strtosize`: a number (decimal, 0x hex or 0 octal) with an optional
+/// K, M, G, T, P, E suffix, `iB` (powers of 1024, the default) or `B` (of 1000).
+fn parse_size(s: &str) -> Result<u64, &'static str> {
+    const EINVAL: &str = "Invalid argument";
+    const ERANGE: &str = "Numerical result out of range";
+    let t = s.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    let t = t.strip_prefix('+').unwrap_or(t);
+    if t.starts_with('-') {
+        return Err(EINVAL);
+    }
+    let (radix, digits) = match t.as_bytes() {
+        [b'0', b'x' | b'X', h, ..] if h.is_ascii_hexdigit() => (16, &t[2..]),
+        [b'0', ..] => (8, t),
+        _ => (10, t),
+    };
+    let len = digits.find(|c: char| !c.is_digit(radix)).unwrap_or(digits.len());
+    if len == 0 {
+        return Err(EINVAL);
+    }
+    let x = u64::from_str_radix(&digits[..len], radix).map_err(|_| ERANGE)?;
+    let suffix = &digits[len..];
+    if suffix.is_empty() {
+        return Ok(x);
+    }
+    let base: u64 = match &suffix.as_bytes()[1..] {
+        [] | [b'i', b'B' | b'b'] => 1024,
+        [b'B' | b'b'] => 1000,
+        _ => return Err(EINVAL),
+    };
+    let c = suffix.as_bytes()[0];
+    let power = b"KMGTPEZY".iter().chain(b"kmgtpezy").position(|&s| s == c).ok_or(EINVAL)? % 8 + 1;
+    (0..power).try_fold(x, |v, _| v.checked_mul(base)).ok_or(ERANGE)
+}
+
+/// What `stat` says util-linux probes: block devices and regular files (and UBI
+/// character devices).
+fn probeable(dev: &Path) -> bool {
+    let Ok(md) = std::fs::metadata(dev) else { return false };
+    let ft = md.file_type();
+    if ft.is_block_device() || ft.is_file() {
+        return true;
+    }
+    if ft.is_char_device() {
+        let (major, minor) = (nix::sys::stat::major(md.rdev()), nix::sys::stat::minor(md.rdev()));
+        let sys = format!("/sys/dev/char/{major}:{minor}");
+        return std::fs::read_link(sys).is_ok_and(|l| l.file_name().is_some_and(|n| n.as_bytes().starts_with(b"ubi")));
+    }
+    false
+}
+
+fn high_level_tags(dev: &Path) -> Option<Vec<Tag>> {
+    match highlevel::probe(dev) {
+        Ok(tags) => tags,
+        Err(e) => {
+            log::debug!("{}: {e}", dev.display());
+            None
+        }
+    }
+}
+
+/// The C library's message for an I/O error, without Rust's "(os error N)".
+fn strerror(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_string(),
+        None => e.to_string(),
+    }
+}
+
+struct Printer<W: Write> {
+    out: W,
+    output: Output,
+    raw: bool,
+    show: Vec<String>,
+    /// No device printed yet: export and udev put a blank line between devices.
+    first: bool,
+}
+
+impl<W: Write> Printer<W> {
+    fn shown(&self, name: &str) -> bool {
+        self.show.is_empty() || self.show.iter().any(|s| s == name)
+    }
+
+    fn separated(&self) -> bool {
+        matches!(self.output, Output::Udev | Output::Export)
+    }
+
+    /// One tag; `num` counts the tags printed for this device, from 1.
+    fn value(&mut self, num: usize, dev: &Path, name: &str, value: &[u8]) -> io::Result<()> {
+        let value = until_nul(value);
+        let dev = dev.as_os_str().as_bytes();
+        let o = &mut self.out;
+        match self.output {
+            Output::Value => {
+                o.write_all(value)?;
+                o.write_all(b"\n")
+            }
+            Output::Udev => o.write_all(&udev_line(name, value)),
+            Output::Export => {
+                if num == 1 {
+                    o.write_all(b"DEVNAME=")?;
+                    o.write_all(dev)?;
+                    o.write_all(b"\n")?;
+                }
+                write!(o, "{name}=")?;
+                o.write_all(&safe_print(value, b" \\\"'$`<>", self.raw))?;
+                o.write_all(b"\n")
+            }
+            _ => {
+                if num == 1 {
+                    o.write_all(dev)?;
+                    o.write_all(b":")?;
+                }
+                write!(o, " {name}=\"")?;
+                o.write_all(&safe_print(value, b"\"\\", self.raw))?;
+                o.write_all(b"\"")
+            }
+        }
+    }
+
+    /// `blkid -p DEV`: the exit status for this device.
+    fn lowprobe_device(&mut self, dev: &Path, opts: &Options) -> io::Result<u8> {
+        let probed = match probe::probe_path(dev, opts) {
+            Ok(p) => p,
+            Err(e) => {
+                if e.raw_os_error().is_some() {
+                    self.out.flush()?;
+                    eprintln!("blkid: error: {}: {}", dev.display(), strerror(&e));
+                } else {
+                    log::debug!("{}: {e}", dev.display());
+                }
+                return Ok(NOT_FOUND);
+            }
+        };
+        let tags = match probed {
+            Probed::Nothing => Vec::new(),
+            Probed::Tags(tags) => tags,
+            Probed::Ambivalent(found) => {
+                if self.output == Output::Udev {
+                    if let Some(line) = udev_ambivalent(&found) {
+                        self.out.write_all(&line)?;
+                    }
+                } else {
+                    self.out.flush()?;
+                    eprintln!(
+                        "blkid: {}: ambivalent result (probably more filesystems on the device, use wipefs(8) to see more details)",
+                        dev.display()
+                    );
+                }
+                return Ok(AMBIVALENT);
+            }
+        };
+        if !tags.is_empty() && !self.first && self.separated() {
+            self.out.write_all(b"\n")?;
+        }
+        if !tags.is_empty() && self.output == Output::Device {
+            self.out.write_all(dev.as_os_str().as_bytes())?;
+            self.out.write_all(b"\n")?;
+            return Ok(0);
+        }
+        let mut num = 1;
+        for t in &tags {
+            if self.shown(t.name) {
+                self.value(num, dev, t.name, &t.value)?;
+                num += 1;
+            }
+        }
+        self.first = false;
+        // util-linux ends the line even when -s left no tag to print.
+        if !tags.is_empty() && matches!(self.output, Output::Full | Output::List) {
+            self.out.write_all(b"\n")?;
+        }
+        Ok(if tags.is_empty() { NOT_FOUND } else { 0 })
+    }
+
+    /// A device's high-level tags (util-linux `print_tags`).
+    fn print_tags(&mut self, dev: &Path, tags: &[Tag]) -> io::Result<()> {
+        match self.output {
+            Output::List => return self.list_line(dev, tags),
+            Output::Device => {
+                self.out.write_all(dev.as_os_str().as_bytes())?;
+                return self.out.write_all(b"\n");
+            }
+            _ => {}
+        }
+        let mut num = 1;
+        for t in tags {
+            if !self.shown(t.name) {
+                continue;
+            }
+            if num == 1 && !self.first && self.separated() {
+                self.out.write_all(b"\n")?;
+            }
+            self.value(num, dev, t.name, &t.value)?;
+            num += 1;
+        }
+        if num > 1 {
+            if self.output == Output::Full {
+                self.out.write_all(b"\n")?;
+            }
+            self.first = false;
+        }
+        Ok(())
+    }
+
+    /// `-l -t NAME=value`: the first of the given devices that matches, else the
+    /// first matching device of the system.
+    fn lookup(&mut self, devices: &[PathBuf], name: &str, value: &[u8]) -> io::Result<u8> {
+        let matches = |tags: &[Tag]| tags.iter().any(|t| t.name == name && t.value == value);
+        for dev in devices {
+            if let Some(tags) = high_level_tags(dev).filter(|t| matches(t)) {
+                self.print_tags(dev, &tags)?;
+                return Ok(0);
+            }
+        }
+        for dev in probe::find_devices(name, value)? {
+            if let Some(tags) = high_level_tags(&dev).filter(|t| matches(t)) {
+                self.print_tags(&dev, &tags)?;
+                return Ok(0);
+            }
+        }
+        Ok(NOT_FOUND)
+    }
+
+    fn list_header(&mut self) -> io::Result<()> {
+        let line = list_line("device", "fs_type", "label", "mount point", "UUID", columns().unwrap_or(80));
+        self.out.write_all(&line)?;
+        let dashes = columns().unwrap_or(0).saturating_sub(1);
+        self.out.write_all(&b"-".repeat(dashes))?;
+        self.out.write_all(b"\n")
+    }
+
+    fn list_line(&mut self, dev: &Path, tags: &[Tag]) -> io::Result<()> {
+        if !dev.exists() {
+            return Ok(());
+        }
+        let get = |n: &str| tags.iter().find(|t| t.name == n).map(|t| until_nul(&t.value).to_vec()).unwrap_or_default();
+        let name = dev.as_os_str().as_bytes();
+        let line = list_line(
+            name,
+            get("TYPE"),
+            get("LABEL"),
+            mount_point(dev).as_bytes(),
+            get("UUID"),
+            columns().unwrap_or(80),
+        );
+        self.out.write_all(&line)
+    }
+}
+
+/// Column widths of the deprecated `-o list` table: wider terminals give the
+/// label and type columns up to 8 more, the device and mount point half the rest.
+fn list_line(
+    dev: impl AsRef<[u8]>,
+    fs: impl AsRef<[u8]>,
+    label: impl AsRef<[u8]>,
+    mtpt: impl AsRef<[u8]>,
+    uuid: impl AsRef<[u8]>,
+    width: usize,
+) -> Vec<u8> {
+    let (mut dev_w, mut fs_w, mut label_w, mut mtpt_w) = (10, 7, 8, 14);
+    if width > 80 {
+        let extra = width - 80;
+        let w = (extra / 10).min(8);
+        label_w += w;
+        fs_w += w;
+        let half = (extra - 2 * w) / 2;
+        dev_w += half;
+        mtpt_w += half;
+    }
+    let mut out = Vec::new();
+    let over = pad_word(&mut out, dev.as_ref(), dev_w, 0, true);
+    let over = pad_word(&mut out, fs.as_ref(), fs_w, over, false);
+    let over = pad_word(&mut out, label.as_ref(), label_w, over, false);
+    pad_word(&mut out, mtpt.as_ref(), mtpt_w, over, false);
+    out.extend_from_slice(uuid.as_ref());
+    out.push(b'\n');
+    out
+}
+
+/// A word and at least one space up to `max` columns; what overflowed is taken
+/// from the next column, or with `wrap` the rest goes to a new line.
+fn pad_word(out: &mut Vec<u8>, word: &[u8], max: usize, left: usize, wrap: bool) -> usize {
+    let mut len = word.len() + left;
+    let mut over = 0;
+    out.extend_from_slice(word);
+    if wrap && len > max {
+        out.push(b'\n');
+        len = 0;
+    } else if len > max {
+        over = len - max;
+    }
+    out.extend(std::iter::repeat(b' ').take(max.saturating_sub(len) + 1));
+    over
+}
+
+/// The terminal width from `COLUMNS`, as util-linux reads it when stdout is not a terminal.
+fn columns() -> Option<usize> {
+    std::env::var("COLUMNS").ok()?.parse::<usize>().ok().filter(|&c| c > 0 && c <= i32::MAX as usize)
+}
+
+/// Where `dev` is mounted, for `-o list`, in util-linux's words.
+fn mount_point(dev: &Path) -> String {
+    let Ok(md) = std::fs::metadata(dev) else { return "(not mounted)".into() };
+    let same = |src: &str| {
+        std::fs::metadata(src).is_ok_and(|m| {
+            if md.file_type().is_block_device() {
+                m.file_type().is_block_device() && m.rdev() == md.rdev()
+            } else {
+                m.dev() == md.dev() && m.ino() == md.ino()
+            }
+        })
+    };
+    let swaps = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
+    if swaps.lines().skip(1).filter_map(|l| l.split_whitespace().next()).any(|s| same(&unescape_mount(s))) {
+        return "[SWAP]".into();
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    for line in mounts.lines() {
+        let mut f = line.split(' ');
+        if let (Some(src), Some(dir)) = (f.next(), f.next()) {
+            if src.starts_with('/') && same(&unescape_mount(src)) {
+                return unescape_mount(dir);
+            }
+        }
+    }
+    let busy = md.file_type().is_block_device()
+        && std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::fcntl::OFlag::O_EXCL.bits())
+            .open(dev)
+            .is_err_and(|e| e.raw_os_error() == Some(nix::libc::EBUSY));
+    if busy { "(in use)" } else { "(not mounted)" }.into()
+}
+
+/// /proc/mounts writes space, tab, newline and backslash as `\ooo`.
+fn unescape_mount(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b.get(i..i + 4) {
+            Some([b'\\', o @ ..]) if o.iter().all(|c| (b'0'..=b'7').contains(c)) => {
+                out.push(o.iter().fold(0u8, |v, c| v.wrapping_mul(8) + (c - b'0')));
+                i += 4;
+            }
+            _ => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn until_nul(v: &[u8]) -> &[u8] {
+    &v[..v.iter().position(|&b| b == 0).unwrap_or(v.len())]
+}
+
+fn usage(name: &str) -> String {
+    format!(
+        "
+Usage:
+ {name} --label <label> | --uuid <uuid>
+
+ {name} [--cache-file <file>] [-ghlLv] [--output <format>] [--match-tag <tag>] 
+       [--match-token <token>] [<dev> ...]
+
+ {name} -p [--match-tag <tag>] [--offset <offset>] [--size <size>] 
+       [--output <format>] <dev> ...
+
+Options:
+ -c, --cache-file <file>    read from <file> instead of reading from the default
+                              cache file (-c /dev/null means no cache)
+ -d, --no-encoding          don't encode non-printing characters
+ -g, --garbage-collect      garbage collect the blkid cache
+ -o, --output <format>      output format; can be one of:
+                              value, device, export or full; (default: full)
+ -k, --list-filesystems     list all known filesystems/RAIDs and exit
+ -s, --match-tag <tag>      show specified tag(s) (default show all tags)
+ -t, --match-token <token>  find device with a specific token (NAME=value pair)
+ -l, --list-one             look up only first device with token specified by -t
+ -L, --label <label>        convert LABEL to device name
+ -U, --uuid <uuid>          convert UUID to device name
+
+Low-level probing options:
+ -p, --probe                low-level superblocks probing (bypass cache)
+ -S, --size <size>          overwrite device size
+ -O, --offset <offset>      probe at the given offset
+ -u, --usages <list>        filter by \"usage\" (e.g. -u filesystem,raid)
+ -n, --match-types <list>   filter by filesystem type (e.g. -n vfat,ext3)
+ -D, --no-part-details      don't print info from partition table
+
+ -h, --help                 display this help
+ -V, --version              display version
+
+Arguments:
+ <size> and <offset> arguments may be followed by the suffixes for
+   GiB, TiB, PiB, EiB, ZiB, and YiB (the \"iB\" is optional)
+
+ <dev> specify device(s) to probe (default: all devices)
+
+For more details see blkid(8).
+"
+    )
+}
+
+/// util-linux `safe_print`: bytes >= 0x80 as `M-` and the low seven bits, control
+/// characters as `^X` (DEL as `^?`), bytes in `esc` after a backslash.
+fn safe_print(value: &[u8], esc: &[u8], raw: bool) -> Vec<u8> {
+    if raw {
+        return value.to_vec();
+    }
+    let mut out = Vec::with_capacity(value.len());
+    for &b in value {
+        let mut c = b;
+        if c >= 0x80 {
+            out.extend_from_slice(b"M-");
+            c -= 0x80;
+        }
+        if c < 0x20 || c == 0x7f {
+            out.push(b'^');
+            c ^= 0x40;
+        } else if esc.contains(&c) {
+            out.push(b'\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The length of the valid UTF-8 sequence at the start of `s` (ASCII included),
+/// or `None`, by libblkid's rules: no overlong forms, surrogates, U+FDD0..U+FDEF
+/// or U+xxFFFF.
+fn utf8_char_len(s: &[u8]) -> Option<usize> {
+    let first = *s.first()?;
+    let (len, mut cp) = match first {
+        0x00..=0x7f => return Some(1),
+        _ if first & 0xe0 == 0xc0 => (2, u32::from(first & 0x1f)),
+        _ if first & 0xf0 == 0xe0 => (3, u32::from(first & 0x0f)),
+        _ if first & 0xf8 == 0xf0 => (4, u32::from(first & 0x07)),
+        _ if first & 0xfc == 0xf8 => (5, u32::from(first & 0x03)),
+        _ if first & 0xfe == 0xfc => (6, u32::from(first & 0x01)),
+        _ => return None,
+    };
+    let cont = s.get(1..len)?;
+    if cont.iter().any(|&c| c & 0xc0 != 0x80) {
+        return None;
+    }
+    for &c in cont {
+        cp = (cp << 6) | u32::from(c & 0x3f);
+    }
+    let encoded_len = match cp {
+        0..=0x7f => 1,
+        0x80..=0x7ff => 2,
+        0x800..=0xffff => 3,
+        0x10000..=0x1f_ffff => 4,
+        0x20_0000..=0x3ff_ffff => 5,
+        _ => 6,
+    };
+    let valid =
+        cp <= 0x10ffff && cp & 0xffff_f800 != 0xd800 && !(0xfdd0..=0xfdef).contains(&cp) && cp & 0xffff != 0xffff;
+    (encoded_len == len && valid).then_some(len)
+}
+
+/// libblkid `blkid_encode_string` into a buffer of `cap` bytes: valid UTF-8 and
+/// `[0-9A-Za-z#+-.:=@_]` stay, everything else becomes `\xNN`; output stops where
+/// the C buffer would be full.
+fn encode_string(s: &[u8], cap: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < s.len() {
+        match utf8_char_len(&s[i..]) {
+            Some(n) if n > 1 => {
+                if cap - out.len() < n {
+                    break;
+                }
+                out.extend_from_slice(&s[i..i + n]);
+                i += n;
+            }
+            _ => {
+                let c = s[i];
+                if c.is_ascii_alphanumeric() || b"#+-.:=@_".contains(&c) {
+                    out.push(c);
+                } else {
+                    if cap - out.len() < 4 {
+                        break;
+                    }
+                    out.extend_from_slice(format!("\\x{c:02x}").as_bytes());
+                }
+                i += 1;
+            }
+        }
+        if out.len() + 3 >= cap {
+            break;
+        }
+    }
+    out
+}
+
+/// libblkid `blkid_safe_string` into a buffer of `cap` bytes: whitespace runs
+/// collapsed to their first character and trimmed, then whitespace and invalid
+/// UTF-8 replaced by `_`.
+fn safe_string(s: &[u8], cap: usize) -> Vec<u8> {
+    let s = &s[..s.len().min(cap)];
+    let mut out = Vec::new();
+    let (mut spaces, mut in_text) = (0, false);
+    for &c in s {
+        if out.len() >= cap - 1 {
+            break;
+        }
+        if c.is_ascii_whitespace() || c == 0x0b {
+            spaces += 1;
+        } else {
+            spaces = 0;
+            in_text = true;
+        }
+        if spaces == 0 || (spaces == 1 && in_text) {
+            out.push(c);
+        }
+    }
+    if spaces > 0 && !out.is_empty() {
+        out.pop();
+    }
+    let mut i = 0;
+    while i < out.len() {
+        let c = out[i];
+        if c > 0x20 && c <= 0x7e {
+            i += 1;
+        } else if c.is_ascii_whitespace() || c == 0x0b {
+            out[i] = b'_';
+            i += 1;
+        } else if let Some(n) = utf8_char_len(&out[i..]) {
+            i += n;
+        } else {
+            out[i] = b'_';
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Sizes of the buffers util-linux encodes udev values into.
+const UDEV_ENC: usize = 265;
+const UDEV_SAFE: usize = 256;
+const AMBIVALENT_ENC: usize = 256;
+
+/// One tag in `-o udev` form (util-linux `print_udev_format`).
+fn udev_line(name: &str, value: &[u8]) -> Vec<u8> {
+    const ENCODED: &[&str] = &[
+        "TYPE",
+        "VERSION",
+        "SYSTEM_ID",
+        "PUBLISHER_ID",
+        "APPLICATION_ID",
+        "BOOT_SYSTEM_ID",
+        "VOLUME_ID",
+        "LOGICAL_VOLUME_ID",
+        "VOLUME_SET_ID",
+        "DATA_PREPARER_ID",
+    ];
+    let line = |key: String, v: &[u8]| [key.as_bytes(), b"=", v, b"\n"].concat();
+    if ENCODED.contains(&name) {
+        line(format!("ID_FS_{name}"), &encode_string(value, UDEV_ENC))
+    } else if name == "UUID" || name == "UUID_SUB" || name.starts_with("LABEL") {
+        let mut out = line(format!("ID_FS_{name}"), &safe_string(value, UDEV_SAFE));
+        out.extend(line(format!("ID_FS_{name}_ENC"), &encode_string(value, UDEV_ENC)));
+        out
+    } else if name == "PTUUID" {
+        line("ID_PART_TABLE_UUID".into(), value)
+    } else if name == "PTTYPE" {
+        line("ID_PART_TABLE_TYPE".into(), value)
+    } else if name == "PART_ENTRY_NAME" || name == "PART_ENTRY_TYPE" {
+        line(format!("ID_{name}"), &encode_string(value, UDEV_ENC))
+    } else if name.starts_with("PART_ENTRY_") {
+        line(format!("ID_{name}"), value)
+    } else if name.len() >= 15
+        && (name.ends_with("_SECTOR_SIZE") || name.ends_with("_IO_SIZE") || name == "ALIGNMENT_OFFSET")
+    {
+        line(format!("ID_IOLIMIT_{name}"), value)
+    } else {
+        line(format!("ID_FS_{name}"), value)
+    }
+}
+
+/// `ID_FS_AMBIVALENT=usage:type[:version] ...` for the signatures that conflict.
+fn udev_ambivalent(found: &[Found]) -> Option<Vec<u8>> {
+    if found.len() < 2 {
+        return None;
+    }
+    let mut items = Vec::new();
+    for f in found {
+        let mut item = encode_string(f.usage.as_str().as_bytes(), AMBIVALENT_ENC);
+        item.push(b':');
+        item.extend(encode_string(f.name.as_bytes(), AMBIVALENT_ENC));
+        if let Some(v) = f.get("VERSION") {
+            item.push(b':');
+            item.extend(encode_string(until_nul(v), AMBIVALENT_ENC));
+        }
+        items.push(item);
+    }
+    Some([b"ID_FS_AMBIVALENT=".as_slice(), &items.join(&b' '), b"\n"].concat())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_and_export_escapes() {
+        assert_eq!(safe_print(b"a b\"c\\$", b"\"\\", false), b"a b\\\"c\\\\$");
+        assert_eq!(safe_print(b"a b\"c\\$", b" \\\"'$`<>", false), b"a\\ b\\\"c\\\\\\$");
+        assert_eq!(safe_print(b"\t\x7f\xc3\xa9", b"", false), b"^I^?M-CM-)");
+        assert_eq!(safe_print(b"\x9b", b"", false), b"M-^[");
+        assert_eq!(safe_print(b"\t\"", b"\"", true), b"\t\"");
+    }
+
+    #[test]
+    fn encode_keeps_utf8_and_whitelist() {
+        assert_eq!(encode_string(b"a b\"c\\$", UDEV_ENC), b"a\\x20b\\x22c\\x5c\\x24");
+        assert_eq!(encode_string("é€#+-.:=@_".as_bytes(), UDEV_ENC), "é€#+-.:=@_".as_bytes());
+        // Lone continuation byte, overlong NUL, surrogate, noncharacter.
+        assert_eq!(encode_string(b"\x80\xc0\x80", UDEV_ENC), b"\\x80\\xc0\\x80");
+        assert_eq!(encode_string(b"\xed\xa0\x80", UDEV_ENC), b"\\xed\\xa0\\x80");
+        assert_eq!(encode_string("\u{fdd0}".as_bytes(), UDEV_ENC), b"\\xef\\xb7\\x90");
+        let long = encode_string(&[b' '; 100], UDEV_ENC);
+        assert!(long.len() + 3 >= UDEV_ENC && long.len() < UDEV_ENC);
+    }
+
+    #[test]
+    fn safe_string_collapses_and_replaces() {
+        assert_eq!(safe_string(b"  a  b\t\tc  ", UDEV_SAFE), b"a_b_c");
+        assert_eq!(safe_string(b"a\tb", UDEV_SAFE), b"a_b");
+        assert_eq!(safe_string(b"x\xffy\x01", UDEV_SAFE), b"x_y\x01");
+        assert_eq!(safe_string("é ü".as_bytes(), UDEV_SAFE), "é_ü".as_bytes());
+        assert_eq!(safe_string(b"   ", UDEV_SAFE), b"");
+    }
+
+    #[test]
+    fn udev_names() {
+        assert_eq!(udev_line("LABEL", b"a b"), b"ID_FS_LABEL=a_b\nID_FS_LABEL_ENC=a\\x20b\n");
+        assert_eq!(udev_line("PTTYPE", b"gpt"), b"ID_PART_TABLE_TYPE=gpt\n");
+        assert_eq!(udev_line("PART_ENTRY_NAME", b"my part"), b"ID_PART_ENTRY_NAME=my\\x20part\n");
+        assert_eq!(udev_line("PART_ENTRY_OFFSET", b"2048"), b"ID_PART_ENTRY_OFFSET=2048\n");
+        assert_eq!(udev_line("BLOCK_SIZE", b"4096"), b"ID_FS_BLOCK_SIZE=4096\n");
+        assert_eq!(udev_line("LOGICAL_SECTOR_SIZE", b"512"), b"ID_IOLIMIT_LOGICAL_SECTOR_SIZE=512\n");
+    }
+
+    #[test]
+    fn sizes_like_strtosize() {
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("1K"), Ok(1024));
+        assert_eq!(parse_size("1KiB"), Ok(1024));
+        assert_eq!(parse_size("1KB"), Ok(1000));
+        assert_eq!(parse_size("0x10"), Ok(16));
+        assert_eq!(parse_size("010"), Ok(8));
+        assert_eq!(parse_size("2m"), Ok(2 << 20));
+        assert_eq!(parse_size("-1"), Err("Invalid argument"));
+        assert_eq!(parse_size("abc"), Err("Invalid argument"));
+        assert_eq!(parse_size("1X"), Err("Invalid argument"));
+        assert_eq!(parse_size("1Y"), Err("Numerical result out of range"));
+    }
+
+    #[test]
+    fn filters_and_tokens() {
+        assert_eq!(
+            usage_filter("nofilesystem,raid").unwrap(),
+            Filter { negate: true, names: vec!["filesystem".into(), "raid".into()] }
+        );
+        assert_eq!(usage_filter("nofoo,raid").unwrap_err(), "unknown keyword in -u <list> argument: 'foo,raid'");
+        assert_eq!(usage_filter("no").unwrap_err(), "unknown keyword in -u <list> argument: 'no'");
+        assert_eq!(
+            type_filter("ext4,vfat").unwrap(),
+            Filter { negate: false, names: vec!["ext4".into(), "vfat".into()] }
+        );
+        assert_eq!(parse_tag_string("LABEL=\"a b\""), Some(("LABEL".into(), "a b".into())));
+        assert_eq!(parse_tag_string("TYPE="), None);
+        assert_eq!(parse_tag_string("TYPE"), None);
+    }
+
+    #[test]
+    fn list_columns() {
+        let l = list_line("e.img", "ext4", "lbl", b"(not mounted)", "u", 80);
+        assert_eq!(l, b"e.img      ext4    lbl      (not mounted)  u\n");
+        let l = list_line("/dev/a-very-long-name", "ext4", "", b"x", "u", 80);
+        assert!(l.starts_with(b"/dev/a-very-long-name\n           ext4"));
+    }
+}

@@ -1,0 +1,240 @@
+//! Robustness of the prober: real images made by mkfs and sfdisk, with random
+//! bytes of their first 256 KiB changed, must never make it panic, hang or
+//! return a malformed result.
+//!
+//! The generator is a fixed-seed xorshift, so a failure repeats; the failing
+//! image is written next to the test's temp dir name in the panic message.
+
+use krazybox::probe::partitions::crc32;
+use krazybox::probe::{probe_reader, Options, Probed, Reader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Mutated copies probed per image.
+const ROUNDS: usize = 600;
+/// The region whose bytes are changed.
+const FUZZ_SPAN: usize = 256 << 10;
+/// No single probe of these small images may take this long.
+const SLOW: Duration = Duration::from_secs(5);
+
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!("krazybox-fuzz-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn have(tool: &str) -> bool {
+    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"].iter().any(|d| Path::new(d).join(tool).exists())
+}
+
+/// Make an image of `size` bytes with `cmd args… IMAGE`, or say why not.
+fn make(dir: &TempDir, name: &str, size: u64, cmd: &str, args: &[&str], stdin: Option<&str>) -> Option<Vec<u8>> {
+    if !have(cmd) {
+        println!("skipped {name}: {cmd} not installed");
+        return None;
+    }
+    let path = dir.0.join(name);
+    std::fs::File::create(&path).and_then(|f| f.set_len(size)).expect("create image");
+    let mut child = Command::new(cmd)
+        .args(args)
+        .arg(&path)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mkfs");
+    if let Some(s) = stdin {
+        use std::io::Write;
+        child.stdin.take().expect("stdin").write_all(s.as_bytes()).expect("feed stdin");
+    }
+    let out = child.wait_with_output().expect("mkfs");
+    assert!(out.status.success(), "{cmd} for {name}: {}", String::from_utf8_lossy(&out.stderr));
+    Some(std::fs::read(&path).expect("read image"))
+}
+
+fn images(dir: &TempDir) -> Vec<(&'static str, Vec<u8>)> {
+    let gpt = "label: gpt\nstart=34, size=200, name=\"a\"\nstart=2048, size=2048\nstart=4096, type=linux\n";
+    let dos = "label: dos\nlabel-id: 0x11223344\nstart=1, size=100, type=83, bootable\n\
+               start=200, size=3000, type=5\nstart=300, size=200\nstart=600, size=200\nstart=900, size=2000, type=85\n";
+    type Recipe<'a> = (&'static str, u64, &'a str, Vec<&'a str>, Option<&'a str>);
+    let list: Vec<Recipe> = vec![
+        ("ext2", 2 << 20, "mkfs.ext2", vec!["-q", "-F", "-L", "fuzz"], None),
+        ("ext4", 4 << 20, "mkfs.ext4", vec!["-q", "-F", "-b", "4096"], None),
+        ("ext3-1k", 4 << 20, "mkfs.ext3", vec!["-q", "-F", "-b", "1024"], None),
+        ("jbd", 2 << 20, "mkfs.ext4", vec!["-q", "-F", "-O", "journal_dev"], None),
+        ("gpt", 4 << 20, "sfdisk", vec!["-q", "--no-reread", "--no-tell-kernel"], Some(gpt)),
+        ("dos", 4 << 20, "sfdisk", vec!["-q", "--no-reread", "--no-tell-kernel"], Some(dos)),
+        ("vfat", 4 << 20, "mkfs.vfat", vec![], None),
+        ("exfat", 4 << 20, "mkfs.exfat", vec![], None),
+        ("ntfs", 4 << 20, "mkfs.ntfs", vec!["-F", "-Q", "-f"], None),
+    ];
+    let mut out = Vec::new();
+    for (name, size, cmd, args, stdin) in list {
+        if let Some(img) = make(dir, name, size, cmd, &args, stdin) {
+            out.push((name, img));
+        }
+    }
+    out
+}
+
+/// Re-seal GPT checksums after mutation, so the parser behind them runs too.
+fn fix_gpt(img: &mut [u8]) {
+    for hdr in [512usize, img.len() - 512] {
+        if &img[hdr..hdr + 8] != b"EFI PART" {
+            continue;
+        }
+        let le32 = |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        let mut lba = [0u8; 8];
+        lba.copy_from_slice(&img[hdr + 72..hdr + 80]);
+        let entries = u64::from_le_bytes(lba).saturating_mul(512);
+        let len = u64::from(le32(img, hdr + 80)) * u64::from(le32(img, hdr + 84));
+        if let Some(end) = entries.checked_add(len).filter(|&e| e <= img.len() as u64) {
+            let crc = crc32(&img[entries as usize..end as usize]);
+            img[hdr + 88..hdr + 92].copy_from_slice(&crc.to_le_bytes());
+        }
+        let hsz = (le32(img, hdr + 12) as usize).clamp(92, 512);
+        img[hdr + 16..hdr + 20].fill(0);
+        let crc = crc32(&img[hdr..hdr + hsz]);
+        img[hdr + 16..hdr + 20].copy_from_slice(&crc.to_le_bytes());
+    }
+}
+
+fn well_formed(p: &Probed) -> Result<(), String> {
+    match p {
+        Probed::Nothing => Ok(()),
+        Probed::Ambivalent(v) if v.len() >= 2 => Ok(()),
+        Probed::Ambivalent(v) => Err(format!("ambivalent with {} results", v.len())),
+        Probed::Tags(tags) => {
+            if tags.is_empty() {
+                return Err("empty tag list".into());
+            }
+            for t in tags {
+                if t.name.is_empty()
+                    || !t.name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+                {
+                    return Err(format!("bad tag name {:?}", t.name));
+                }
+                if t.value.contains(&0) {
+                    return Err(format!("NUL in {}", t.name));
+                }
+            }
+            let has = |n: &str| tags.iter().any(|t| t.name == n);
+            if has("TYPE") != has("USAGE") {
+                return Err("TYPE without USAGE or the reverse".into());
+            }
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn mutated_images_never_panic() {
+    let dir = TempDir::new();
+    let imgs = images(&dir);
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    for (name, original) in &imgs {
+        let span = FUZZ_SPAN.min(original.len());
+        let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+        for round in 0..ROUNDS {
+            let flips = 1 + rng.below(16);
+            let edits: Vec<(usize, u8)> = (0..flips)
+                .map(|_| {
+                    // Mostly near the structures (first 8 KiB), sometimes anywhere.
+                    let at = if rng.below(4) == 0 { rng.below(span) } else { rng.below(8192.min(span)) };
+                    let byte = match rng.below(4) {
+                        0 => 0,
+                        1 => 0xff,
+                        _ => rng.next() as u8,
+                    };
+                    (at, byte)
+                })
+                .collect();
+            let mutate = || {
+                let mut img = original.clone();
+                for &(at, byte) in &edits {
+                    img[at] = byte;
+                }
+                if *name == "gpt" && round % 2 == 0 {
+                    fix_gpt(&mut img);
+                }
+                img
+            };
+            let started = Instant::now();
+            let mut r = Reader::from_bytes(mutate());
+            let result = probe_reader(&mut r, &Options::default());
+            let took = started.elapsed();
+            let failure = match &result {
+                Err(e) => Some(format!("I/O error on bytes: {e}")),
+                Ok(p) => well_formed(p).err(),
+            };
+            if failure.is_some() || took > SLOW {
+                let keep = std::env::temp_dir().join(format!("krazybox-fuzz-fail-{name}-{round}.img"));
+                let _ = std::fs::write(&keep, mutate());
+                panic!("{name} round {round}: {failure:?}, {took:?}; image kept at {}", keep.display());
+            }
+            let kind = match result.expect("checked above") {
+                Probed::Nothing => "nothing".to_string(),
+                Probed::Ambivalent(_) => "ambivalent".to_string(),
+                Probed::Tags(t) => t
+                    .iter()
+                    .filter(|t| t.name == "TYPE" || t.name == "PTTYPE")
+                    .map(|t| String::from_utf8_lossy(&t.value).into_owned())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+            };
+            *kinds.entry(kind).or_default() += 1;
+        }
+        println!("{name}: {ROUNDS} mutated copies, results {kinds:?}");
+    }
+}
+
+#[test]
+fn random_garbage_never_panics() {
+    let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
+    for round in 0..200 {
+        let len = [0, 1, 511, 512, 1023, 1024, 1025, 4096, 65536, 300_000][round % 10];
+        let mut img: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        // Plant the magics the probers look for, so they get past their first check.
+        if len >= 2048 {
+            img[0x438] = 0x53;
+            img[0x439] = 0xef;
+            img[510] = 0x55;
+            img[511] = 0xaa;
+        }
+        if len >= 1024 && round % 3 == 0 {
+            img[512..520].copy_from_slice(b"EFI PART");
+            img[446 + 4] = 0xee;
+        }
+        let mut r = Reader::from_bytes(img);
+        let p = probe_reader(&mut r, &Options::default()).expect("bytes never fail to read");
+        well_formed(&p).unwrap_or_else(|e| panic!("round {round}: {e}"));
+    }
+}
