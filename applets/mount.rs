@@ -144,6 +144,37 @@ const SPEC: args::Spec = args::Spec {
     permute: true,
 };
 
+/// Every long option, for getopt's message about an unknown one.
+const LONG: &[&str] = &[
+    "--all",
+    "--fake",
+    "--no-mtab",
+    "--read-only",
+    "--read-write",
+    "--verbose",
+    "--show-labels",
+    "--no-canonicalize",
+    "--internal-only",
+    "--types",
+    "--options",
+    "--fstab",
+    "--label",
+    "--uuid",
+    "--bind",
+    "--rbind",
+    "--move",
+    "--make-shared",
+    "--make-slave",
+    "--make-private",
+    "--make-unbindable",
+    "--make-rshared",
+    "--make-rslave",
+    "--make-rprivate",
+    "--make-runbindable",
+    "--version",
+    "--help",
+];
+
 /// The propagation switches in the order util-linux appends them.
 const PROPAGATION: &[&str] =
     &["shared", "slave", "private", "unbindable", "rshared", "rslave", "rprivate", "runbindable"];
@@ -189,6 +220,9 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
         .collect();
     let words = args::normalize(&SPEC, &argv).map_err(|e| bad(&e.to_string()))?;
     let end = words.iter().position(|w| w == "--").unwrap_or(words.len());
+    if let Some(w) = words[..end].iter().find(|w| w.starts_with("--") && !LONG.contains(&w.as_str())) {
+        return Err(bad(&format!("unrecognized option '{w}'")));
+    }
     let mut i = 0;
     while i < end {
         match words[i].as_str() {
@@ -343,12 +377,17 @@ struct Run<'a> {
 impl Run<'_> {
     /// One mount, with the prober plugged in; prints the read-only warning and,
     /// with -v, what was done.
-    fn one(&self, mut spec: MountSpec<'_>) -> Result<(), mount::Error> {
+    fn one(&self, spec: MountSpec<'_>) -> Result<(), mount::Error> {
+        self.mount(spec, self.verbose)
+    }
+
+    /// [`Run::one`]; `say` prints what was done (`mount -a` says it its own way).
+    fn mount(&self, mut spec: MountSpec<'_>, say: bool) -> Result<(), mount::Error> {
         spec.read_only |= self.read_only;
         spec.read_write |= self.read_write;
         let spec = spec.resolver(probe_glue::resolver()).prober(probe_glue::prober());
         if self.fake {
-            if self.verbose {
+            if say {
                 let target = spec.target.display();
                 println!("{}: {} mounted on {target}.", self.name, spec.source.as_deref().unwrap_or("none"));
             }
@@ -359,7 +398,7 @@ impl Run<'_> {
         if let Some(w) = mounted.warning() {
             eprintln!("{}: {tgt}: {w}", self.name);
         }
-        if self.verbose {
+        if say {
             let src = mounted.source.display();
             let flags = mounted.flags;
             use nix::mount::MsFlags;
@@ -401,7 +440,7 @@ impl Run<'_> {
                 continue;
             }
             out.flush()?;
-            match self.one(spec) {
+            match self.mount(spec, false) {
                 Ok(()) => {
                     succeeded += 1;
                     if self.verbose {

@@ -47,13 +47,13 @@ struct Args {
     quiet: bool,
     /// free loop devices (autoclear does)
     #[argh(switch, short = 'd', long = "detach-loop")]
-    _detach_loop: bool,
+    detach_loop: bool,
     /// don't write /etc/mtab
     #[argh(switch, short = 'n', long = "no-mtab")]
     _no_mtab: bool,
     /// don't canonicalize paths (accepted)
     #[argh(switch, short = 'c', long = "no-canonicalize")]
-    _no_canonicalize: bool,
+    no_canonicalize: bool,
     /// don't call umount helpers (there are none)
     #[argh(switch, short = 'i', long = "internal-only")]
     _internal_only: bool,
@@ -64,6 +64,21 @@ struct Args {
     #[argh(positional)]
     targets: Vec<String>,
 }
+
+/// Every long option, for getopt's message about an unknown one.
+const LONG: &[&str] = &[
+    "--lazy",
+    "--force",
+    "--recursive",
+    "--verbose",
+    "--quiet",
+    "--detach-loop",
+    "--no-mtab",
+    "--no-canonicalize",
+    "--internal-only",
+    "--version",
+    "--help",
+];
 
 const SPEC: args::Spec = args::Spec { flags: "cdfhilnqRvV", short_values: "", long_values: &[], permute: true };
 
@@ -87,6 +102,9 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
     let bad = |msg: &str| exit::fail(USAGE, format!("{msg}\n{try_help}"));
     let words = args::normalize(&SPEC, argv).map_err(|e| bad(&e.to_string()))?;
     let end = words.iter().position(|w| w == "--").unwrap_or(words.len());
+    if let Some(w) = words[..end].iter().find(|w| w.starts_with("--") && !LONG.contains(&w.as_str())) {
+        return Err(bad(&format!("unrecognized option '{w}'")));
+    }
     if words[..end].iter().any(|w| w == "-h" || w == "--help") {
         print!("{}", usage(name));
         return Ok(ExitCode::SUCCESS);
@@ -133,12 +151,15 @@ fn one(name: &str, a: &Args, spec: &str, shown: &str) -> u8 {
             .or_else(|| mountinfo::find_by_source(&table, &path).last().copied())
             .cloned()
     });
+    // util-linux skips reading the mount table for an absolute directory
+    // (statfs gives the type), and then does not know the source to name.
+    let fast = spec.starts_with('/') && !a.lazy && !a.force && !a.detach_loop && !a.no_canonicalize && path.is_dir();
     match mount::umount(&path, a.lazy, a.force) {
         Ok(()) => {
             if a.verbose {
                 match &entry {
-                    Some(m) => eprintln!("{name}: {} ({}) unmounted", m.mount_point.display(), m.source),
-                    None => eprintln!("{name}: {} unmounted", path.display()),
+                    Some(m) if !fast => eprintln!("{name}: {} ({}) unmounted", m.mount_point.display(), m.source),
+                    _ => eprintln!("{name}: {spec} unmounted"),
                 }
             }
             0
@@ -169,7 +190,11 @@ fn recursive(name: &str, a: &Args, spec: &str) -> u8 {
 }
 
 fn descend(name: &str, a: &Args, table: &[mountinfo::MountInfo], m: &mountinfo::MountInfo) -> u8 {
-    for child in table.iter().rev().filter(|c| c.parent == m.id && c.id != m.id) {
+    // A mount on top of this one first, then the others in mount id order
+    // (libmount `mnt_table_over_fs`, `mnt_table_next_child_fs`).
+    let mut children: Vec<&mountinfo::MountInfo> = table.iter().filter(|c| c.parent == m.id && c.id != m.id).collect();
+    children.sort_by_key(|c| (c.mount_point != m.mount_point, c.id));
+    for child in children {
         let status = descend(name, a, table, child);
         if status != 0 {
             return status;

@@ -633,8 +633,10 @@ fn mount_error(
                 "mount point is not a directory".to_string()
             }
         }
+        // The first mount listing the same source path (libmount
+        // `get_already_mounted_source`), not one found by device number.
         Errno::EBUSY => match mountinfo::read().ok().and_then(|t| {
-            mountinfo::find_by_source(&t, Path::new(src)).last().map(|m| m.mount_point.display().to_string())
+            t.iter().find(|m| Path::new(&m.source) == Path::new(src)).map(|m| m.mount_point.display().to_string())
         }) {
             Some(on) => format!("{src} already mounted on {on}"),
             None => format!("{src} already mounted or mount point busy"),
