@@ -364,6 +364,12 @@ fn loop_file_read_only_device_bind_and_remount() {
         }
         assert_eq!(tables[0], tables[1], "{opts}");
     }
+    // -f: everything but mount(2).
+    compare("mount", &["-f", "-v", "--bind", s(&src), s(&target)], &[&target]);
+    compare("mount", &["-f", "-v", s(&dir.path().join("nothing")), s(&target)], &[&target]);
+    compare("mount", &["-f", "UUID=00000000-0000-0000-0000-00000000beef", s(&target)], &[&target]);
+    assert!(listed(&target).is_empty());
+
     // Not mounted: EINVAL from the kernel.
     compare("mount", &["-o", "remount,ro", s(&other)], &[]);
 

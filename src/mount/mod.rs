@@ -259,7 +259,8 @@ pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
     let devices = parsed.resolve(spec.resolver).map_err(|e| match e {
         // util-linux names the source as it was written, quotes and all.
         SourceError::NotFound(_) => {
-            let mut err = Error::new(Category::Usage, &tgt, format!("can't find {given}"));
+            // Reported before util-linux canonicalizes the target: named as given.
+            let mut err = Error::new(Category::Usage, spec.target.display().to_string(), format!("can't find {given}"));
             err.nofail = opts.nofail;
             err
         }
@@ -278,7 +279,7 @@ pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
     let regular = device.metadata().ok().filter(|m| m.is_file());
     if let Some(meta) = regular {
         if opts.wants_loop() || (block_type && meta.len() > 1024) {
-            let (lo, reused) = loop_for_file(&device, &target, &tgt, &opts)?;
+            let (lo, reused) = loop_for_file(&device, &target, &spec.target, &tgt, &opts)?;
             if lo.is_read_only() && !opts.flags.contains(MsFlags::MS_RDONLY) {
                 // A new device is read-only when the file is: the mount
                 // follows silently. A shared read-only device is the
@@ -407,7 +408,13 @@ pub fn is_mounted(spec: &MountSpec<'_>) -> bool {
 /// of the file is shared (two devices would be two independent caches of
 /// the same blocks), a partly overlapping one is an error, else a new one is
 /// attached with autoclear (libmount `mnt_context_setup_loopdev`).
-fn loop_for_file(file: &Path, target: &Path, tgt: &str, opts: &MountOptions) -> Result<(LoopDevice, bool), Error> {
+fn loop_for_file(
+    file: &Path,
+    target: &Path,
+    given_target: &Path,
+    tgt: &str,
+    opts: &MountOptions,
+) -> Result<(LoopDevice, bool), Error> {
     let offset = opts.offset.unwrap_or(0);
     let sizelimit = opts.sizelimit.unwrap_or(0);
     let failed = |e: io::Error| {
@@ -420,7 +427,9 @@ fn loop_for_file(file: &Path, target: &Path, tgt: &str, opts: &MountOptions) -> 
         let dev = Path::new(&top.source);
         let same_file = loopdev::backing_file(dev).ok().flatten().is_some_and(|b| Some(b) == file.canonicalize().ok());
         if same_file && loopdev::status(dev).ok().flatten().is_some_and(|i| i.lo_offset == offset) {
-            return Err(Error::new(Category::Usage, tgt, format!("{} is already mounted", file.display())));
+            // Found before util-linux canonicalizes the target: named as given.
+            let given = given_target.display().to_string();
+            return Err(Error::new(Category::Usage, given, format!("{} is already mounted", file.display())));
         }
     }
     if opts.loop_device.is_none() {
