@@ -290,7 +290,8 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
     let types = a.types.last().cloned();
 
     if tag_source.is_none() && a.paths.is_empty() && !a.all {
-        if oper || !options.is_empty() {
+        // -r and -w are options too (`ro`, `rw`): not for a listing.
+        if oper || !options.is_empty() || a.read_only || a.read_write {
             return Err(bad("bad usage"));
         }
         list(types.as_deref(), a.show_labels)?;

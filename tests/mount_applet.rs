@@ -425,6 +425,8 @@ fn failures_match_util_linux() {
         vec!["-x"],
         vec!["--bind"],
         vec!["-o", "ro"],
+        vec!["-r"],
+        vec!["-t", "ext4", "-w"],
         vec!["a", "b", "c"],
         vec!["-B", "-M", "a", "b"],
         vec!["-U", "x", "-L", "y"],
