@@ -436,9 +436,15 @@ fn probeable(dev: &Path) -> bool {
     false
 }
 
+/// A device's high-level tags; `None` when nothing was found.
 fn high_level_tags(dev: &Path) -> Option<Vec<Tag>> {
     match highlevel::probe(dev) {
         Ok(tags) => tags,
+        // libblkid keeps a device it may not read, with whatever the cache knew
+        // of it: with no cache, nothing, so it is listed without tags.
+        Err(e) if matches!(e.raw_os_error(), Some(nix::libc::EPERM | nix::libc::EACCES | nix::libc::ENOENT)) => {
+            Some(Vec::new())
+        }
         Err(e) => {
             log::debug!("{}: {e}", dev.display());
             None

@@ -454,3 +454,36 @@ fn command_line() {
     assert_eq!(util_linux(&["-v"]).status, krazybox(&["-v"]).status);
     d.finish("command line");
 }
+
+/// No device arguments: every block device of the machine, with an ext4 image
+/// attached so there is something to find. Other programs may attach or detach
+/// loop devices between the two runs, so a mismatch is retried a few times.
+#[test]
+fn scan() {
+    let mut d = Diff::default();
+    let Some(_l) = Loop::attach(&images().join("ext4.img"), false) else { return };
+    let modes: &[&[&str]] = &[
+        &["-c", "/dev/null"],
+        &["-o", "export"],
+        &["-o", "device"],
+        &["-o", "udev"],
+        &["-o", "list"],
+        &["-t", "TYPE=ext4"],
+        &["-t", "TYPE=ext4", "-o", "device"],
+        &["-l", "-t", "TYPE=ext4", "-o", "device"],
+        &["-s", "TYPE", "-o", "value"],
+    ];
+    for args in modes {
+        for attempt in 1..=3 {
+            let mut once = Diff::default();
+            once.check("scan", args);
+            if once.failed.is_empty() || attempt == 3 {
+                d.compared += once.compared;
+                d.failed.extend(once.failed);
+                d.report.push_str(&once.report);
+                break;
+            }
+        }
+    }
+    d.finish("scan");
+}
