@@ -143,8 +143,9 @@ enum Output {
 
 pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
     let try_help = format!("Try '{name} --help' for more information.");
-    let words = args::normalize(&SPEC, argv).map_err(|e| exit::fail(1, format!("{e}\n{try_help}")))?;
-    let words = getopt_words(words).map_err(|e| exit::fail(1, format!("{e}\n{try_help}")))?;
+    let argv = long_options(argv).map_err(|e| exit::fail(1, format!("{e}\n{try_help}")))?;
+    let words = args::normalize(&SPEC, &argv).map_err(|e| exit::fail(1, format!("{e}\n{try_help}")))?;
+    let words = getopt_words(words);
     // argh would answer -h with its own text; util-linux's is printed instead.
     let end = words.iter().position(|w| w == "--").unwrap_or(words.len());
     let mut i = 0;
@@ -286,9 +287,65 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(status))
 }
 
-/// `-v` is `-V`; `-w VALUE` is an old option util-linux still accepts and ignores;
-/// long options argh would not name the way getopt does are refused here.
-fn getopt_words(words: Vec<String>) -> Result<Vec<String>, String> {
+/// getopt_long's handling of long options: a unique prefix stands for the
+/// option (`--lab`), an ambiguous or unknown one is refused, and a switch takes no
+/// `=value`. Returns the words with every long option spelled out.
+fn long_options(argv: &[String]) -> Result<Vec<String>, String> {
+    let known = || SPEC.long_values.iter().chain(LONG_SWITCHES);
+    let mut out = Vec::with_capacity(argv.len());
+    let mut words = argv.iter();
+    while let Some(w) = words.next() {
+        if w == "--" || !w.starts_with('-') {
+            out.push(w.clone());
+            if w == "--" {
+                out.extend(words.by_ref().cloned());
+            }
+            continue;
+        }
+        let Some(long) = w.strip_prefix("--") else {
+            // A short cluster whose last option takes a value: the next word is that value.
+            let value_at = w[1..].find(|c| SPEC.short_values.contains(c));
+            out.push(w.clone());
+            if value_at.is_some_and(|i| i + 2 == w.len()) {
+                out.extend(words.next().cloned());
+            }
+            continue;
+        };
+        let (name, value) = match long.split_once('=') {
+            Some((n, v)) => (format!("--{n}"), Some(v)),
+            None => (w.clone(), None),
+        };
+        let full = match known().find(|k| **k == name) {
+            Some(k) => *k,
+            None => {
+                let hits: Vec<&str> = known().copied().filter(|k| k.starts_with(name.as_str())).collect();
+                match hits[..] {
+                    [one] => one,
+                    [] => return Err(format!("unrecognized option '{w}'")),
+                    _ => {
+                        let list: Vec<String> = hits.iter().map(|h| format!("'{h}'")).collect();
+                        return Err(format!("option '{w}' is ambiguous; possibilities: {}", list.join(" ")));
+                    }
+                }
+            }
+        };
+        let takes_value = SPEC.long_values.contains(&full);
+        match value {
+            Some(_) if !takes_value => return Err(format!("option '{full}' doesn't allow an argument")),
+            Some(v) => out.push(format!("{full}={v}")),
+            None => {
+                out.push(full.to_string());
+                if takes_value {
+                    out.extend(words.next().cloned());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `-v` is `-V`; `-w VALUE` is an old option util-linux still accepts and ignores.
+fn getopt_words(words: Vec<String>) -> Vec<String> {
     let mut out = Vec::with_capacity(words.len());
     let mut it = words.into_iter();
     while let Some(w) = it.next() {
@@ -306,13 +363,10 @@ fn getopt_words(words: Vec<String>) -> Result<Vec<String>, String> {
                 out.push(w);
                 out.extend(it.next());
             }
-            l if l.starts_with("--") && !LONG_SWITCHES.contains(&l) => {
-                return Err(format!("unrecognized option '{l}'"));
-            }
             _ => out.push(w),
         }
     }
-    Ok(out)
+    out
 }
 
 fn takes_value(word: &str) -> bool {

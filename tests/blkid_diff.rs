@@ -446,6 +446,21 @@ fn command_line() {
         &["-p", "-S", "0", img],
         &["-c", "/dev/null", "-o", "list", img, "ext4-maxlabel.img", "empty.img"],
         &["-w", "x", "-c", "/dev/null", img],
+        &["--no", img],
+        &["--lab", "nosuchlabel"],
+        &["--out=value", "--match-t=LABEL", img],
+        &["--ou", "value", "--match-tag", "LABEL", img],
+        &["--probe=1", img],
+        &["--no-encoding=x"],
+        &["--foo=bar"],
+        &["--cache-file"],
+        &["-s", "--foo", img],
+        &["-ps", "--foo", img],
+        &["--", "-p", img],
+        &["-p", "--", img],
+        &["-p", "-o", "udev", "-o", "export", img],
+        &["-L", "x", "-U", "y"],
+        &["-t", "A=b", "-L", "nosuchlabel"],
     ];
     for args in cases {
         d.check("command line", args);
