@@ -190,20 +190,7 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
         Some("export") => Output::Export,
         Some(other) => return Err(exit::fail(OTHER, format!("unsupported output format {other}"))),
     };
-    let mut opts = Options { part_entry: !a.no_part_details, ..Options::default() };
-    if let Some(o) = a.offset.last() {
-        opts.offset = parse_size(o).map_err(|e| exit::fail(OTHER, format!("invalid offset argument: '{o}': {e}")))?;
-    }
-    if let Some(s) = a.size.last() {
-        let size = parse_size(s).map_err(|e| exit::fail(OTHER, format!("invalid size argument: '{s}': {e}")))?;
-        opts.size = (size > 0).then_some(size);
-    }
-    if let Some(u) = a.usages.last() {
-        opts.usages = Some(usage_filter(u).map_err(|m| exit::fail(OTHER, m))?);
-    }
-    if let Some(n) = a.match_types.last() {
-        opts.types = Some(type_filter(n).map_err(|m| exit::fail(OTHER, m))?);
-    }
+    let opts = probe_options(&a)?;
     let search = search_token(&words[..end]).map_err(|m| exit::fail(OTHER, format!("{m}\n{try_help}")))?;
     let mut eval = !a.label.is_empty() || !a.uuid.is_empty();
     let mut lookup = a.list_one;
@@ -247,11 +234,11 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
         }
         status
     } else if eval {
+        // Like libblkid's evaluation, this ignores the device arguments.
         let (name, value) = search.unwrap_or_default();
         match probe::find_devices(&name, value.as_bytes())?.first() {
             Some(dev) => {
-                p.out.write_all(dev.as_os_str().as_bytes())?;
-                p.out.write_all(b"\n")?;
+                p.device(dev)?;
                 0
             }
             None => NOT_FOUND,
@@ -261,30 +248,33 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
             return Err(exit::fail(OTHER, "The lookup option requires a search type specified using -t"));
         };
         p.lookup(&devices, &name, value.as_bytes())?
+    } else if devices.is_empty() {
+        p.high_level(&probe::block_devices()?, search.as_ref())?
     } else {
-        let search = search.as_ref().map(|(n, v)| (n.as_str(), v.as_bytes()));
-        let scanned;
-        let list = if devices.is_empty() {
-            scanned = probe::block_devices()?;
-            &scanned
-        } else {
-            &devices
-        };
-        let mut status = NOT_FOUND;
-        for dev in list {
-            let Some(tags) = high_level_tags(dev) else { continue };
-            if let Some((name, value)) = search {
-                if !tags.iter().any(|t| t.name == name && t.value == value) {
-                    continue;
-                }
-            }
-            p.print_tags(dev, &tags)?;
-            status = 0;
-        }
-        status
+        p.high_level(&devices, search.as_ref())?
     };
     p.out.flush()?;
     Ok(ExitCode::from(status))
+}
+
+/// What `-O`, `-S`, `-u`, `-n` and `-D` ask of the low-level probe.
+fn probe_options(a: &Args) -> anyhow::Result<Options> {
+    let mut opts = Options { part_entry: !a.no_part_details, ..Options::default() };
+    if let Some(o) = a.offset.last() {
+        opts.offset = parse_size(o).map_err(|e| exit::fail(OTHER, format!("invalid offset argument: '{o}': {e}")))?;
+    }
+    if let Some(s) = a.size.last() {
+        let size = parse_size(s).map_err(|e| exit::fail(OTHER, format!("invalid size argument: '{s}': {e}")))?;
+        // libblkid reads `-S 0` as "to the end of the device".
+        opts.size = (size > 0).then_some(size);
+    }
+    if let Some(u) = a.usages.last() {
+        opts.usages = Some(usage_filter(u).map_err(|m| exit::fail(OTHER, m))?);
+    }
+    if let Some(n) = a.match_types.last() {
+        opts.types = Some(type_filter(n).map_err(|m| exit::fail(OTHER, m))?);
+    }
+    Ok(opts)
 }
 
 /// getopt_long's handling of long options: a unique prefix stands for the
@@ -601,8 +591,7 @@ impl<W: Write> Printer<W> {
             self.out.write_all(b"\n")?;
         }
         if !tags.is_empty() && self.output == Output::Device {
-            self.out.write_all(dev.as_os_str().as_bytes())?;
-            self.out.write_all(b"\n")?;
+            self.device(dev)?;
             return Ok(0);
         }
         let mut num = 1;
@@ -620,14 +609,33 @@ impl<W: Write> Printer<W> {
         Ok(if tags.is_empty() { NOT_FOUND } else { 0 })
     }
 
+    fn device(&mut self, dev: &Path) -> io::Result<()> {
+        self.out.write_all(dev.as_os_str().as_bytes())?;
+        self.out.write_all(b"\n")
+    }
+
+    /// `blkid [DEV...]`: the high-level tags of every device that has some and
+    /// matches the `-t` search; the exit status.
+    fn high_level(&mut self, devices: &[PathBuf], search: Option<&(String, String)>) -> io::Result<u8> {
+        let mut status = NOT_FOUND;
+        for dev in devices {
+            let Some(tags) = high_level_tags(dev) else { continue };
+            if let Some((name, value)) = search {
+                if !tags.iter().any(|t| t.name == name && t.value == value.as_bytes()) {
+                    continue;
+                }
+            }
+            self.print_tags(dev, &tags)?;
+            status = 0;
+        }
+        Ok(status)
+    }
+
     /// A device's high-level tags (util-linux `print_tags`).
     fn print_tags(&mut self, dev: &Path, tags: &[Tag]) -> io::Result<()> {
         match self.output {
             Output::List => return self.list_line(dev, tags),
-            Output::Device => {
-                self.out.write_all(dev.as_os_str().as_bytes())?;
-                return self.out.write_all(b"\n");
-            }
+            Output::Device => return self.device(dev),
             _ => {}
         }
         let mut num = 1;
@@ -1091,6 +1099,18 @@ mod tests {
         assert_eq!(udev_line("PART_ENTRY_OFFSET", b"2048"), b"ID_PART_ENTRY_OFFSET=2048\n");
         assert_eq!(udev_line("BLOCK_SIZE", b"4096"), b"ID_FS_BLOCK_SIZE=4096\n");
         assert_eq!(udev_line("LOGICAL_SECTOR_SIZE", b"512"), b"ID_IOLIMIT_LOGICAL_SECTOR_SIZE=512\n");
+    }
+
+    #[test]
+    fn udev_ambivalent_lists_usage_type_version() {
+        let found = |name, usage, version: Option<&str>| Found {
+            name,
+            usage,
+            tags: version.map(|v| Tag { name: "VERSION", value: v.as_bytes().to_vec() }).into_iter().collect(),
+        };
+        let both = [found("ext4", probe::Usage::Filesystem, Some("1.0")), found("swap", probe::Usage::Other, None)];
+        assert_eq!(udev_ambivalent(&both).unwrap(), b"ID_FS_AMBIVALENT=filesystem:ext4:1.0 other:swap\n");
+        assert_eq!(udev_ambivalent(&both[..1]), None);
     }
 
     #[test]
