@@ -214,6 +214,7 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
         raw: a.no_encoding,
         show: a.match_tag,
         first: true,
+        columns: Columns::new(terminal_width().unwrap_or(80)),
     };
     if !eval && output == Output::List {
         if a.probe {
@@ -511,6 +512,8 @@ struct Printer<W: Write> {
     show: Vec<String>,
     /// No device printed yet: export and udev put a blank line between devices.
     first: bool,
+    /// The `-o list` table's column widths.
+    columns: Columns,
 }
 
 impl<W: Write> Printer<W> {
@@ -678,9 +681,9 @@ impl<W: Write> Printer<W> {
     }
 
     fn list_header(&mut self) -> io::Result<()> {
-        let line = list_line("device", "fs_type", "label", "mount point", "UUID", columns().unwrap_or(80));
+        let line = self.columns.line([b"device", b"fs_type", b"label", b"mount point", b"UUID"]);
         self.out.write_all(&line)?;
-        let dashes = columns().unwrap_or(0).saturating_sub(1);
+        let dashes = terminal_width().unwrap_or(0).saturating_sub(1);
         self.out.write_all(&b"-".repeat(dashes))?;
         self.out.write_all(b"\n")
     }
@@ -689,48 +692,50 @@ impl<W: Write> Printer<W> {
         if !dev.exists() {
             return Ok(());
         }
-        let get = |n: &str| tags.iter().find(|t| t.name == n).map(|t| until_nul(&t.value).to_vec()).unwrap_or_default();
-        let name = dev.as_os_str().as_bytes();
-        let line = list_line(
-            name,
-            get("TYPE"),
-            get("LABEL"),
-            mount_point(dev).as_bytes(),
-            get("UUID"),
-            columns().unwrap_or(80),
-        );
+        let get = |n: &str| tags.iter().find(|t| t.name == n).map_or(&[][..], |t| until_nul(&t.value));
+        let mtpt = mount_point(dev);
+        let cells = [dev.as_os_str().as_bytes(), get("TYPE"), get("LABEL"), mtpt.as_bytes(), get("UUID")];
+        let line = self.columns.line(cells);
         self.out.write_all(&line)
     }
 }
 
-/// Column widths of the deprecated `-o list` table: wider terminals give the
-/// label and type columns up to 8 more, the device and mount point half the rest.
-fn list_line(
-    dev: impl AsRef<[u8]>,
-    fs: impl AsRef<[u8]>,
-    label: impl AsRef<[u8]>,
-    mtpt: impl AsRef<[u8]>,
-    uuid: impl AsRef<[u8]>,
-    width: usize,
-) -> Vec<u8> {
-    let (mut dev_w, mut fs_w, mut label_w, mut mtpt_w) = (10, 7, 8, 14);
-    if width > 80 {
-        let extra = width - 80;
-        let w = (extra / 10).min(8);
-        label_w += w;
-        fs_w += w;
-        let half = (extra - 2 * w) / 2;
-        dev_w += half;
-        mtpt_w += half;
+/// Column widths of the deprecated `-o list` table. util-linux keeps them in
+/// statics and widens them on every line while the remaining terminal width is
+/// over 80: the label and type columns get up to 8 more, the device and mount
+/// point columns half of the rest. Very wide terminals so widen them twice.
+struct Columns {
+    term: usize,
+    widths: [usize; 4],
+}
+
+impl Columns {
+    fn new(term: usize) -> Columns {
+        Columns { term, widths: [10, 7, 8, 14] }
     }
-    let mut out = Vec::new();
-    let over = pad_word(&mut out, dev.as_ref(), dev_w, 0, true);
-    let over = pad_word(&mut out, fs.as_ref(), fs_w, over, false);
-    let over = pad_word(&mut out, label.as_ref(), label_w, over, false);
-    pad_word(&mut out, mtpt.as_ref(), mtpt_w, over, false);
-    out.extend_from_slice(uuid.as_ref());
-    out.push(b'\n');
-    out
+
+    /// One table line: device, type, label, mount point, UUID.
+    fn line(&mut self, cells: [&[u8]; 5]) -> Vec<u8> {
+        if self.term > 80 {
+            self.term -= 80;
+            let w = (self.term / 10).min(8);
+            self.term -= 2 * w;
+            let half = self.term / 2;
+            let [dev, fs, label, mtpt] = &mut self.widths;
+            *label += w;
+            *fs += w;
+            *dev += half;
+            *mtpt += half;
+        }
+        let mut out = Vec::new();
+        let mut over = 0;
+        for (i, (cell, width)) in cells.iter().zip(self.widths).enumerate() {
+            over = pad_word(&mut out, cell, width, over, i == 0);
+        }
+        out.extend_from_slice(cells[4]);
+        out.push(b'\n');
+        out
+    }
 }
 
 /// A word and at least one space up to `max` columns; what overflowed is taken
@@ -750,7 +755,7 @@ fn pad_word(out: &mut Vec<u8>, word: &[u8], max: usize, left: usize, wrap: bool)
 }
 
 /// The terminal width from `COLUMNS`, as util-linux reads it when stdout is not a terminal.
-fn columns() -> Option<usize> {
+fn terminal_width() -> Option<usize> {
     std::env::var("COLUMNS").ok()?.parse::<usize>().ok().filter(|&c| c > 0 && c <= i32::MAX as usize)
 }
 
@@ -1147,9 +1152,16 @@ mod tests {
 
     #[test]
     fn list_columns() {
-        let l = list_line("e.img", "ext4", "lbl", b"(not mounted)", "u", 80);
+        let mut c = Columns::new(80);
+        let l = c.line([b"e.img", b"ext4", b"lbl", b"(not mounted)", b"u"]);
         assert_eq!(l, b"e.img      ext4    lbl      (not mounted)  u\n");
-        let l = list_line("/dev/a-very-long-name", "ext4", "", b"x", "u", 80);
+        let l = c.line([b"/dev/a-very-long-name", b"ext4", b"", b"x", b"u"]);
         assert!(l.starts_with(b"/dev/a-very-long-name\n           ext4"));
+        // 200 columns: widened by 8 and 52, then by 2 and 10 on the next line.
+        let mut c = Columns::new(200);
+        c.line([b"", b"", b"", b"", b""]);
+        assert_eq!(c.widths, [62, 15, 16, 66]);
+        c.line([b"", b"", b"", b"", b""]);
+        assert_eq!(c.widths, [72, 17, 18, 76]);
     }
 }
