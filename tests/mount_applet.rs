@@ -489,10 +489,11 @@ fn fstab_all_with_good_noauto_and_broken_entries() {
     let noauto = dir.subdir("noauto");
     let broken = dir.subdir("broken");
     let wrong = dir.subdir("wrong");
-    let _clean: Vec<Unmount> =
-        [&good, &tmp, &noauto, &broken, &wrong].iter().map(|p| Unmount(p.to_path_buf())).collect();
     let lo = LoopGuard::attach(&img, false).unwrap();
     let lo2 = LoopGuard::attach(&img2, false).unwrap();
+    // Declared after the loop devices: unmounted before they are detached.
+    let _clean: Vec<Unmount> =
+        [&good, &tmp, &noauto, &broken, &wrong].iter().map(|p| Unmount(p.to_path_buf())).collect();
     let esc = |p: &Path| s(p).replace(' ', "\\040");
     let fstab = dir.path().join("fstab");
     let text = format!(
@@ -591,15 +592,14 @@ fn btrfs_two_devices_in_the_other_order() {
         run("mount", &[s(la.path()), s(&target)]);
         std::fs::write(target.join("kept"), b"on both disks").unwrap();
         Unmount(target.clone()).now();
-        if !prober_knows(la.path(), "btrfs") {
-            return;
-        }
-        (blkid("UUID", la.path()), [la.path().to_path_buf(), lb.path().to_path_buf()])
+        let known = prober_knows(la.path(), "btrfs");
+        (known.then(|| blkid("UUID", la.path())), [la.path().to_path_buf(), lb.path().to_path_buf()])
     };
     // Only these devices: other btrfs filesystems on this machine stay registered.
     for dev in &old {
         btrfs::forget(Some(dev)).unwrap();
     }
+    let Some(uuid) = uuid else { return };
 
     // One member back: a clear failure.
     let lb = LoopGuard::attach(&b, false).unwrap();
