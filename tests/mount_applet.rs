@@ -409,6 +409,12 @@ fn failures_match_util_linux() {
     for args in &cases {
         compare("mount", args, &[&target]);
     }
+    // Options that cannot be parsed: before mount(2), status 1.
+    for opts in ["offset=abc", "noatime,sizelimit=1x,ro"] {
+        compare("mount", &["-o", opts, s(&img), s(&target)], &[&target]);
+    }
+    compare("mount", &["-r", "-o", "offset=abc", s(&img), s(&target)], &[&target]);
+
     // Unknown type: we add why, for gokrazy's kernels.
     let o = ours("mount", &["-t", "krazyfs", &dev, s(&target)]);
     assert!(o.stderr.contains("unknown filesystem type 'krazyfs'"), "{o:?}");

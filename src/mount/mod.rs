@@ -226,7 +226,7 @@ impl std::error::Error for Error {}
 pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
     let target = canonical_or_given(&spec.target);
     let tgt = target.display().to_string();
-    let mut opts = MountOptions::parse(&spec.options).map_err(|e| Error::new(Category::Usage, &tgt, e.to_string()))?;
+    let mut opts = MountOptions::parse(&spec.options).map_err(|_| option_error(spec))?;
     if spec.read_only {
         opts.flags.insert(MsFlags::MS_RDONLY);
         opts.read_only = Some(true);
@@ -613,6 +613,19 @@ fn remount(spec: &MountSpec<'_>, target: &Path, opts: &MountOptions) -> Result<M
         forced_read_only: false,
         registered: Vec::new(),
     })
+}
+
+/// An option string that cannot be used, as util-linux reports it: before
+/// the target is canonicalized, and with the option string as libmount holds
+/// it then (`ro` or `rw` first, the other words after).
+fn option_error(spec: &MountSpec<'_>) -> Error {
+    let words: Vec<&str> = spec.options.split(',').filter(|w| !w.is_empty()).collect();
+    let last_ro = words.iter().rev().find(|w| **w == "ro" || **w == "rw").is_some_and(|w| *w == "ro");
+    let ro = (spec.read_only || last_ro) && !spec.read_write;
+    let rest = words.iter().filter(|w| **w != "ro" && **w != "rw").copied();
+    let shown: Vec<&str> = std::iter::once(if ro { "ro" } else { "rw" }).chain(rest).collect();
+    let message = format!("failed to parse mount options '{}': Invalid argument", shown.join(","));
+    Error::new(Category::Usage, spec.target.display().to_string(), message)
 }
 
 fn source_error(e: SourceError, tgt: &str, nofail: bool) -> Error {
