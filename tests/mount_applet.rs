@@ -380,6 +380,19 @@ fn loop_file_read_only_device_bind_and_remount() {
     // Not mounted: EINVAL from the kernel.
     compare("mount", &["-o", "remount,ro", s(&other)], &[]);
 
+    // --make-*: one mount(2) per change, -v says so.
+    for f in [ours, real] {
+        run("mount", &["-t", "tmpfs", "krazybox-propagation", s(&target)]);
+        let out = f("mount", &["-v", "--make-shared", s(&target)]);
+        assert_eq!(out.stdout, format!("mount: {} propagation flags changed.\n", target.display()));
+        let info = mountinfo::mount_at(&target).unwrap().unwrap();
+        assert!(info.optional.iter().any(|o| o.starts_with("shared:")), "{info:?}");
+        let out = f("mount", &["--make-private", s(&target)]);
+        assert_eq!((out.status, out.stderr.as_str()), (0, ""));
+        assert!(mountinfo::mount_at(&target).unwrap().unwrap().optional.is_empty());
+        Unmount(target.clone()).now();
+    }
+
     // --move
     for f in [ours, real] {
         run("mount", &["-t", "tmpfs", "krazybox-move", s(&target)]);
