@@ -230,7 +230,7 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
                 print!("{}", usage(name));
                 return Ok(ExitCode::SUCCESS);
             }
-            w if w.len() == 2 && SPEC.short_values.contains(&w[1..]) || SPEC.long_values.contains(&w) => i += 2,
+            w if (w.len() == 2 && SPEC.short_values.contains(&w[1..])) || SPEC.long_values.contains(&w) => i += 2,
             _ => i += 1,
         }
     }
