@@ -181,7 +181,7 @@ const PROPAGATION: &[&str] =
 
 fn usage(name: &str) -> String {
     format!(
-        "\nUsage:\n {name} [-lhV]\n {name} -a [options]\n {name} [options] [--source] <source> | [--target] <directory>\n \
+        "\nUsage:\n {name} [-lhV]\n {name} -a [options]\n {name} [options] <source> | <directory>\n \
          {name} [options] <source> <directory>\n {name} <operation> <mountpoint> [<target>]\n\n\
          Mount a filesystem.\n\n\
          Options:\n \
