@@ -15,6 +15,10 @@ mod blkid;
 mod exit;
 #[cfg(feature = "htpasswd")]
 mod htpasswd;
+#[cfg(feature = "mount")]
+mod mount;
+#[cfg(feature = "mount")]
+mod umount;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -32,6 +36,10 @@ const APPLETS: &[Applet] = &[
     Applet { name: "blkid", main: blkid::main },
     #[cfg(feature = "htpasswd")]
     Applet { name: "htpasswd", main: htpasswd::main },
+    #[cfg(feature = "mount")]
+    Applet { name: "mount", main: mount::main },
+    #[cfg(feature = "mount")]
+    Applet { name: "umount", main: umount::main },
 ];
 
 /// The exit status for an unknown applet name, as busybox and shells use it.

@@ -12,15 +12,18 @@
 //! would extend to them, so this file relies on the crate-wide `deny`.
 
 pub mod btrfs;
+pub mod fstab;
 pub mod loopdev;
 pub mod mountinfo;
 pub mod options;
+pub mod probe_glue;
 pub mod source;
 
 use std::fmt;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::Duration;
@@ -223,7 +226,7 @@ impl std::error::Error for Error {}
 pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
     let target = canonical_or_given(&spec.target);
     let tgt = target.display().to_string();
-    let mut opts = MountOptions::parse(&spec.options).map_err(|e| Error::new(Category::Usage, &tgt, e.to_string()))?;
+    let mut opts = MountOptions::parse(&spec.options).map_err(|_| option_error(spec))?;
     if spec.read_only {
         opts.flags.insert(MsFlags::MS_RDONLY);
         opts.read_only = Some(true);
@@ -253,7 +256,16 @@ pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
     }
 
     let parsed = if spec.bare_uuid { Source::parse_or_bare_uuid(given) } else { Source::parse(given) };
-    let devices = parsed.resolve(spec.resolver).map_err(|e| source_error(e, &tgt, opts.nofail))?;
+    let devices = parsed.resolve(spec.resolver).map_err(|e| match e {
+        // util-linux names the source as it was written, quotes and all.
+        SourceError::NotFound(_) => {
+            // Reported before util-linux canonicalizes the target: named as given.
+            let mut err = Error::new(Category::Usage, spec.target.display().to_string(), format!("can't find {given}"));
+            err.nofail = opts.nofail;
+            err
+        }
+        e => source_error(e, &tgt, opts.nofail),
+    })?;
     let devices: Vec<PathBuf> = devices.iter().map(|d| canonical_or_given(d)).collect();
     let mut device = devices[0].clone();
 
@@ -267,7 +279,7 @@ pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
     let regular = device.metadata().ok().filter(|m| m.is_file());
     if let Some(meta) = regular {
         if opts.wants_loop() || (block_type && meta.len() > 1024) {
-            let (lo, reused) = loop_for_file(&device, &target, &tgt, &opts)?;
+            let (lo, reused) = loop_for_file(&device, &target, &spec.target, &tgt, &opts)?;
             if lo.is_read_only() && !opts.flags.contains(MsFlags::MS_RDONLY) {
                 // A new device is read-only when the file is: the mount
                 // follows silently. A shared read-only device is the
@@ -352,11 +364,57 @@ pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
     }
 }
 
+/// Whether `spec` is mounted already, as `mount -a` decides it (libmount
+/// `mnt_table_is_fs_mounted`): a mount on the target whose source is one of
+/// the devices the source resolves to (by name or device number), the loop
+/// device of a source file, a member of the same multi-device btrfs, the
+/// filesystem of a bind source, or the same name for a pseudo filesystem.
+/// A source that cannot be resolved is not mounted.
+pub fn is_mounted(spec: &MountSpec<'_>) -> bool {
+    let Some(given) = spec.source.as_deref() else { return false };
+    let target = canonical_or_given(&spec.target);
+    let Ok(table) = mountinfo::read() else { return false };
+    let here: Vec<&mountinfo::MountInfo> = table.iter().filter(|m| m.mount_point == target).collect();
+    if here.is_empty() {
+        return false;
+    }
+    let bind = MountOptions::parse(&spec.options).is_ok_and(|o| o.flags.contains(MsFlags::MS_BIND));
+    if bind {
+        let Ok(meta) = Path::new(given).metadata() else { return false };
+        let dev = meta.dev();
+        return here.iter().any(|m| {
+            u64::from(m.major) == nix::sys::stat::major(dev) && u64::from(m.minor) == nix::sys::stat::minor(dev)
+        });
+    }
+    if here.iter().any(|m| m.source == given) {
+        return true;
+    }
+    let parsed = if spec.bare_uuid { Source::parse_or_bare_uuid(given) } else { Source::parse(given) };
+    let Ok(devices) = parsed.resolve(spec.resolver) else { return false };
+    devices.iter().any(|d| {
+        let d = canonical_or_given(d);
+        if source::is_regular_file(&d) {
+            return here.iter().any(|m| loopdev::backing_file(Path::new(&m.source)).ok().flatten() == Some(d.clone()));
+        }
+        let named = mountinfo::find_by_source(&table, &d);
+        here.iter().any(|m| {
+            named.iter().any(|n| n.id == m.id)
+                || (m.fstype == "btrfs" && btrfs::same_filesystem(Path::new(&m.source), &d))
+        })
+    })
+}
+
 /// The loop device for a regular file: an existing one over the same range
 /// of the file is shared (two devices would be two independent caches of
 /// the same blocks), a partly overlapping one is an error, else a new one is
 /// attached with autoclear (libmount `mnt_context_setup_loopdev`).
-fn loop_for_file(file: &Path, target: &Path, tgt: &str, opts: &MountOptions) -> Result<(LoopDevice, bool), Error> {
+fn loop_for_file(
+    file: &Path,
+    target: &Path,
+    given_target: &Path,
+    tgt: &str,
+    opts: &MountOptions,
+) -> Result<(LoopDevice, bool), Error> {
     let offset = opts.offset.unwrap_or(0);
     let sizelimit = opts.sizelimit.unwrap_or(0);
     let failed = |e: io::Error| {
@@ -369,7 +427,9 @@ fn loop_for_file(file: &Path, target: &Path, tgt: &str, opts: &MountOptions) -> 
         let dev = Path::new(&top.source);
         let same_file = loopdev::backing_file(dev).ok().flatten().is_some_and(|b| Some(b) == file.canonicalize().ok());
         if same_file && loopdev::status(dev).ok().flatten().is_some_and(|i| i.lo_offset == offset) {
-            return Err(Error::new(Category::Usage, tgt, format!("{} is already mounted", file.display())));
+            // Found before util-linux canonicalizes the target: named as given.
+            let given = given_target.display().to_string();
+            return Err(Error::new(Category::Usage, given, format!("{} is already mounted", file.display())));
         }
     }
     if opts.loop_device.is_none() {
@@ -555,6 +615,19 @@ fn remount(spec: &MountSpec<'_>, target: &Path, opts: &MountOptions) -> Result<M
     })
 }
 
+/// An option string that cannot be used, as util-linux reports it: before
+/// the target is canonicalized, and with the option string as libmount holds
+/// it then (`ro` or `rw` first, the other words after).
+fn option_error(spec: &MountSpec<'_>) -> Error {
+    let words: Vec<&str> = spec.options.split(',').filter(|w| !w.is_empty()).collect();
+    let last_ro = words.iter().rev().find(|w| **w == "ro" || **w == "rw").is_some_and(|w| *w == "ro");
+    let ro = (spec.read_only || last_ro) && !spec.read_write;
+    let rest = words.iter().filter(|w| **w != "ro" && **w != "rw").copied();
+    let shown: Vec<&str> = std::iter::once(if ro { "ro" } else { "rw" }).chain(rest).collect();
+    let message = format!("failed to parse mount options '{}': Invalid argument", shown.join(","));
+    Error::new(Category::Usage, spec.target.display().to_string(), message)
+}
+
 fn source_error(e: SourceError, tgt: &str, nofail: bool) -> Error {
     let mut err = Error::new(Category::Usage, tgt, e.to_string());
     err.nofail = nofail && matches!(e, SourceError::NotFound(_));
@@ -582,8 +655,10 @@ fn mount_error(
                 "mount point is not a directory".to_string()
             }
         }
+        // The first mount listing the same source path (libmount
+        // `get_already_mounted_source`), not one found by device number.
         Errno::EBUSY => match mountinfo::read().ok().and_then(|t| {
-            mountinfo::find_by_source(&t, Path::new(src)).last().map(|m| m.mount_point.display().to_string())
+            t.iter().find(|m| Path::new(&m.source) == Path::new(src)).map(|m| m.mount_point.display().to_string())
         }) {
             Some(on) => format!("{src} already mounted on {on}"),
             None => format!("{src} already mounted or mount point busy"),
