@@ -157,7 +157,14 @@ fn ours(applet: &str, args: &[&str]) -> Out {
 /// messages name argv[0]).
 fn real(applet: &str, args: &[&str]) -> Out {
     use std::os::unix::process::CommandExt;
-    let out = Command::new(format!("/usr/bin/{applet}")).arg0(applet).args(args).output().unwrap();
+    // A fresh libblkid cache for every run: loop device numbers are reused by
+    // other tests, and a stale /run/blkid/blkid.tab would send UUID= lookups to
+    // whatever that device held before.
+    let cache = std::env::temp_dir().join(format!("krazybox-blkid-cache-{}-{applet}", std::process::id()));
+    let _ = std::fs::remove_file(&cache);
+    let out =
+        Command::new(format!("/usr/bin/{applet}")).arg0(applet).args(args).env("BLKID_FILE", &cache).output().unwrap();
+    let _ = std::fs::remove_file(&cache);
     Out {
         status: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
