@@ -108,6 +108,29 @@ fn krazybox(args: &[&str]) -> Run {
     run(cmd)
 }
 
+/// util-linux 2.38.1 also reports a dos partition table on every exFAT (its MBR
+/// check does not know exFAT boot sectors); later releases fixed that and
+/// krazybox follows them (README, "Differences from util-linux 2.38.1"). This is
+/// util-linux's answer with that one fix applied, or None when it does not apply.
+fn exfat_fixed(args: &[&str], theirs: &Run) -> Option<Run> {
+    let out = &theirs.stdout;
+    let exfat = ["TYPE=\"exfat\"", "TYPE=exfat", "ID_FS_TYPE=exfat"].iter().any(|t| out.contains(t))
+        || (args.contains(&"value") && out.lines().any(|l| l == "exfat"));
+    if !exfat || !out.contains("dos") {
+        return None;
+    }
+    if args.iter().any(|a| a.starts_with("PTTYPE=")) {
+        // Asked for the table: there is none.
+        return Some(Run { stdout: String::new(), stderr: String::new(), status: Some(2) });
+    }
+    let stdout: String = out
+        .split_inclusive('\n')
+        .filter(|l| !matches!(l.trim_end(), "PTTYPE=dos" | "ID_PART_TABLE_TYPE=dos" | "dos"))
+        .map(|l| l.replace(" PTTYPE=\"dos\"", ""))
+        .collect();
+    Some(Run { stdout, stderr: theirs.stderr.clone(), status: theirs.status })
+}
+
 /// Mismatches of one test, reported together.
 #[derive(Default)]
 struct Diff {
@@ -122,7 +145,7 @@ impl Diff {
         let theirs = util_linux(args);
         let ours = krazybox(args);
         self.compared += 1;
-        if theirs != ours {
+        if theirs != ours && exfat_fixed(args, &theirs).as_ref() != Some(&ours) {
             self.failed.push(format!("{what}: blkid {}", args.join(" ")));
             let _ = write!(
                 self.report,

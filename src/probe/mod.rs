@@ -112,13 +112,20 @@ pub fn probe_path(path: &Path, opts: &Options) -> io::Result<Probed> {
     // As in libblkid, a size of 0 means "to the end".
     let size = match opts.size.filter(|&s| s != 0) {
         Some(s) => s,
+        // An offset past the end with no size: libblkid finds nothing, silently.
         None => total.checked_sub(opts.offset).ok_or(io::ErrorKind::InvalidInput)?,
     };
     if opts.offset.checked_add(size).map_or(true, |end| end > total) {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "probing area is beyond the end of the device"));
+        return Err(window_error());
     }
     let mut reader = Reader::from_file(file, opts.offset, Some(size))?;
     probe_device(&mut reader, opts, dev.as_ref())
+}
+
+/// libblkid's answer to a probing window past the end of the device: EINVAL,
+/// which blkid prints as `error: DEV: Invalid argument`.
+fn window_error() -> io::Error {
+    io::Error::from_raw_os_error(nix::errno::Errno::EINVAL as i32)
 }
 
 /// [`probe_path`] over an open reader; no `PART_ENTRY_*` (there is no parent disk to read).
