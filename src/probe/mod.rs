@@ -547,9 +547,12 @@ pub fn find_magic(reader: &mut Reader, prober: &'static Prober) -> io::Result<Op
     for m in prober.magics {
         // libblkid reads the whole KiB holding the magic: a device that ends
         // inside it does not have the magic even if its bytes are there.
-        let within = (m.offset() % 1024) as usize;
-        match reader.read(m.offset() - within as u64, (within + m.bytes.len()).max(1024)) {
-            Ok(b) if b[within..].starts_with(m.bytes) => return Ok(Some(m)),
+        let within = m.offset() % 1024;
+        if !reader.fits(m.offset() - within, (within + m.bytes.len() as u64).max(1024)) {
+            continue;
+        }
+        match reader.read(m.offset(), m.bytes.len()) {
+            Ok(b) if b == m.bytes => return Ok(Some(m)),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {}
             Err(e) => return Err(e),

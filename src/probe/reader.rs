@@ -1,16 +1,26 @@
 //! Cached, bounded, read-only access to a device or image for the probers.
+//!
+//! Probers ask for small pieces at scattered offsets (a 2-byte magic here, a
+//! 1 KiB superblock there, 128 eight-byte uberblock magics in a ZFS label), so
+//! the reader fetches exactly the bytes asked for, one pread(2) per miss, and
+//! keeps what it read: a later request inside an earlier one costs nothing.
+//! Reading whole blocks instead would multiply the I/O of a probe several times
+//! over (libblkid itself reads 1 MiB of a plain 64 MiB disk; krazybox reads a
+//! few KiB).
 #![forbid(unsafe_code)]
 
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
-/// Reads are served from whole blocks of this size, read once and kept.
-pub const BLOCK: u64 = 4096;
-/// At most this many blocks are kept; older ones are dropped first.
-const CACHE_BLOCKS: usize = 64;
 /// No single read may ask for more than this: corrupt sizes must not allocate gigabytes.
 pub const MAX_READ: usize = 8 << 20;
+/// At most this many bytes stay cached; the oldest pieces are dropped first.
+const CACHE_BYTES: usize = 16 << 20;
+/// A request is looked for in this many cached pieces that start at or before it.
+/// Missing a piece further back only costs a second read.
+const LOOK_BACK: usize = 8;
 
 enum Source {
     File(File),
@@ -26,7 +36,10 @@ pub struct Reader {
     source: Source,
     offset: u64,
     size: u64,
-    cache: Vec<(u64, Vec<u8>)>,
+    /// Pieces read so far by start offset, and their starts oldest first.
+    cache: BTreeMap<u64, Vec<u8>>,
+    order: VecDeque<u64>,
+    cached: usize,
     bytes_read: u64,
 }
 
@@ -38,13 +51,29 @@ impl Reader {
         let end = file.seek(io::SeekFrom::End(0))?;
         let avail = end.saturating_sub(offset);
         let size = size.map_or(avail, |s| s.min(avail));
-        Ok(Reader { source: Source::File(file), offset, size, cache: Vec::new(), bytes_read: 0 })
+        Ok(Reader {
+            source: Source::File(file),
+            offset,
+            size,
+            cache: BTreeMap::new(),
+            order: VecDeque::new(),
+            cached: 0,
+            bytes_read: 0,
+        })
     }
 
     /// A reader over bytes in memory (tests, fuzzing).
     pub fn from_bytes(bytes: Vec<u8>) -> Reader {
         let size = bytes.len() as u64;
-        Reader { source: Source::Bytes(bytes), offset: 0, size, cache: Vec::new(), bytes_read: 0 }
+        Reader {
+            source: Source::Bytes(bytes),
+            offset: 0,
+            size,
+            cache: BTreeMap::new(),
+            order: VecDeque::new(),
+            cached: 0,
+            bytes_read: 0,
+        }
     }
 
     /// Size of the window in bytes.
@@ -57,46 +86,55 @@ impl Reader {
         self.bytes_read
     }
 
-    /// `len` bytes at `off` within the window.
-    pub fn read(&mut self, off: u64, len: usize) -> io::Result<Vec<u8>> {
-        let end = off.checked_add(len as u64).filter(|&e| e <= self.size);
-        if len > MAX_READ || end.is_none() {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        let mut out = Vec::with_capacity(len);
-        let mut pos = off;
-        let end = off + len as u64;
-        while pos < end {
-            let block_start = pos - pos % BLOCK;
-            let block = self.block(block_start)?;
-            let from = (pos - block_start) as usize;
-            let to = ((end - block_start) as usize).min(block.len());
-            if from >= to {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            out.extend_from_slice(&block[from..to]);
-            pos = block_start + to as u64;
-        }
-        Ok(out)
+    /// Whether `len` bytes at `off` lie inside the window.
+    pub fn fits(&self, off: u64, len: u64) -> bool {
+        off.checked_add(len).is_some_and(|end| end <= self.size)
     }
 
-    /// The block starting at `start` (a multiple of [`BLOCK`]), shorter at the end of the window.
-    fn block(&mut self, start: u64) -> io::Result<&[u8]> {
-        if let Some(i) = self.cache.iter().position(|(s, _)| *s == start) {
-            return Ok(&self.cache[i].1);
+    /// Fill `buf` from `off` without keeping the bytes: for scans that look at a
+    /// few bytes in many places once (an XFS log's sector headers, ZFS
+    /// uberblock magics), where caching would cost more than it saves.
+    pub fn peek(&mut self, off: u64, buf: &mut [u8]) -> io::Result<()> {
+        if buf.len() > MAX_READ || !self.fits(off, buf.len() as u64) {
+            return Err(io::ErrorKind::UnexpectedEof.into());
         }
-        let len = BLOCK.min(self.size - start) as usize;
+        match &self.source {
+            Source::File(f) => f.read_exact_at(buf, self.offset + off)?,
+            Source::Bytes(b) => buf.copy_from_slice(&b[off as usize..off as usize + buf.len()]),
+        }
+        self.bytes_read += buf.len() as u64;
+        Ok(())
+    }
+
+    /// `len` bytes at `off` within the window.
+    pub fn read(&mut self, off: u64, len: usize) -> io::Result<Vec<u8>> {
+        if len > MAX_READ || !self.fits(off, len as u64) {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let end = off + len as u64;
+        let hit = self.cache.range(..=off).rev().take(LOOK_BACK).find(|(s, p)| end <= *s + p.len() as u64);
+        if let Some((start, piece)) = hit {
+            let from = (off - start) as usize;
+            return Ok(piece[from..from + len].to_vec());
+        }
         let mut buf = vec![0u8; len];
         match &self.source {
-            Source::File(f) => f.read_exact_at(&mut buf, self.offset + start)?,
-            Source::Bytes(b) => buf.copy_from_slice(&b[start as usize..start as usize + len]),
+            Source::File(f) => f.read_exact_at(&mut buf, self.offset + off)?,
+            Source::Bytes(b) => buf.copy_from_slice(&b[off as usize..end as usize]),
         }
         self.bytes_read += len as u64;
-        if self.cache.len() >= CACHE_BLOCKS {
-            self.cache.remove(0);
+        while self.cached + len > CACHE_BYTES {
+            let Some(oldest) = self.order.pop_front() else { break };
+            self.cached -= self.cache.remove(&oldest).map_or(0, |p| p.len());
         }
-        self.cache.push((start, buf));
-        Ok(&self.cache.last().expect("just pushed").1)
+        // A longer piece at the same start replaces a shorter one.
+        if let Some(old) = self.cache.insert(off, buf.clone()) {
+            self.cached -= old.len();
+            self.order.retain(|&s| s != off);
+        }
+        self.order.push_back(off);
+        self.cached += len;
+        Ok(buf)
     }
 }
 
@@ -105,12 +143,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_across_blocks_and_counts_once() {
-        let data: Vec<u8> = (0..3 * BLOCK as usize).map(|i| i as u8).collect();
+    fn reads_exactly_and_serves_repeats_from_the_cache() {
+        let data: Vec<u8> = (0..3 * 4096).map(|i| i as u8).collect();
         let mut r = Reader::from_bytes(data.clone());
         assert_eq!(r.read(4090, 12).unwrap(), &data[4090..4102]);
         assert_eq!(r.read(4095, 2).unwrap(), &data[4095..4097]);
-        assert_eq!(r.bytes_read(), 2 * BLOCK);
+        assert_eq!(r.bytes_read(), 12, "the second read lies inside the first");
+        assert_eq!(r.read(0, 1024).unwrap(), &data[..1024]);
+        assert_eq!(r.bytes_read(), 12 + 1024);
+        let mut word = [0u8; 4];
+        r.peek(8, &mut word).unwrap();
+        assert_eq!(word, data[8..12]);
+        assert_eq!(r.bytes_read(), 12 + 1024 + 4, "peeks are counted but not cached");
+        assert!(r.peek(3 * 4096 - 2, &mut word).is_err());
     }
 
     #[test]
@@ -120,5 +165,18 @@ mod tests {
         assert_eq!(r.read(91, 10).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
         assert!(r.read(u64::MAX - 2, 8).is_err());
         assert!(r.read(0, MAX_READ + 1).is_err());
+        assert!(r.fits(0, 100) && !r.fits(1, 100) && !r.fits(u64::MAX, 2));
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        let mut r = Reader::from_bytes(vec![7; 3 * MAX_READ]);
+        for i in 0..3 {
+            r.read((i * MAX_READ) as u64, MAX_READ).unwrap();
+        }
+        assert!(3 * MAX_READ > CACHE_BYTES);
+        assert!(r.cached <= CACHE_BYTES);
+        assert_eq!(r.cache.values().map(Vec::len).sum::<usize>(), r.cached);
+        assert_eq!(r.order.len(), r.cache.len());
     }
 }

@@ -116,13 +116,23 @@ fn probe_xfs_log(ctx: &mut Ctx) -> io::Result<bool> {
     if ctx.reader.size() < LOG_MIN_SIZE {
         return Ok(false);
     }
-    let buf = ctx.read(0, LOG_SCAN)?;
-    for sector in buf.chunks_exact(LOG_SECTOR) {
+    // libblkid reads the first 256 KiB at once; only each sector's first word
+    // decides anything, so read those alone (and a whole header when it is one).
+    if !ctx.reader.fits(0, LOG_SCAN as u64) {
+        return Ok(false);
+    }
+    for at in (0..LOG_SCAN).step_by(LOG_SECTOR) {
+        let mut word = [0u8; 4];
+        ctx.reader.peek(at as u64, &mut word)?;
         // A (possibly shifted) XFS superblock: that is the file system, not a log.
-        if &sector[..4] == b"XFSB" {
+        if &word == b"XFSB" {
             return Ok(false);
         }
-        if valid_rec_header(sector) {
+        if BE::read_u32(&word) != XLOG_HEADER_MAGIC {
+            continue;
+        }
+        let sector = ctx.read(at as u64, LOG_SECTOR)?;
+        if valid_rec_header(&sector) {
             let uuid: [u8; 16] = sector[H_UUID..H_UUID + 16].try_into().expect("16 bytes");
             ctx.set_uuid_tag("LOGUUID", &uuid);
             return Ok(true);

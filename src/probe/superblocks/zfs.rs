@@ -51,16 +51,23 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let mut label_off = 0;
     for off in labels {
         label_off = off;
-        let ubs = ctx.read(off + LABEL_UBERBLOCKS, UBERBLOCK_SIZE * UBERBLOCK_COUNT)?;
-        for ub in ubs.chunks_exact(UBERBLOCK_SIZE) {
-            let magic = LittleEndian::read_u64(ub);
-            if magic == UBERBLOCK_MAGIC {
+        // libblkid reads the whole label and fails when it does not fit.
+        if !ctx.reader.fits(off, LABEL_SIZE) {
+            return Ok(false);
+        }
+        // Only each uberblock's magic is needed (and the version of a match):
+        // reading those alone keeps a probe at a few KiB instead of 512 KiB.
+        for i in 0..UBERBLOCK_COUNT {
+            let ub = off + LABEL_UBERBLOCKS + (i * UBERBLOCK_SIZE) as u64;
+            let mut word = [0u8; 8];
+            ctx.reader.peek(ub, &mut word)?;
+            let magic = LittleEndian::read_u64(&word);
+            let swapped = magic == UBERBLOCK_MAGIC.swap_bytes();
+            if magic == UBERBLOCK_MAGIC || swapped {
                 found += 1;
-                last = Some((LittleEndian::read_u64(&ub[UB_VERSION..]), false));
-            }
-            if magic == UBERBLOCK_MAGIC.swap_bytes() {
-                found += 1;
-                last = Some((BigEndian::read_u64(&ub[UB_VERSION..]), true));
+                let version = ctx.read(ub + UB_VERSION as u64, 8)?;
+                let version = if swapped { BigEndian::read_u64(&version) } else { LittleEndian::read_u64(&version) };
+                last = Some((version, swapped));
             }
         }
         if found >= WANT_UBERBLOCKS {
