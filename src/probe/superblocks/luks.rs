@@ -33,8 +33,13 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
         return Ok(true);
     }
     for off in SECONDARY_OFFSETS {
-        let hdr = ctx.read(off, HEADER_LEN)?;
-        if hdr.starts_with(MAGIC_SECONDARY) {
+        // libblkid reads each whole header (and gives up when one does not
+        // fit); the magic alone says whether the rest is needed.
+        if !ctx.reader.fits(off, HEADER_LEN as u64) {
+            return Ok(false);
+        }
+        if ctx.read(off, MAGIC_SECONDARY.len())? == MAGIC_SECONDARY {
+            let hdr = ctx.read(off, HEADER_LEN)?;
             attributes(ctx, &hdr);
             return Ok(true);
         }

@@ -7,6 +7,7 @@
 //! directory; the boot sector's copy is reported as `LABEL_FATBOOT`.
 #![forbid(unsafe_code)]
 
+use crate::probe::reader::MAX_READ;
 use crate::probe::{find_magic, Ctx, Magic, Prober, Reader, Usage};
 use byteorder::{ByteOrder, LittleEndian as LE};
 use std::io;
@@ -63,6 +64,8 @@ const NO_NAME: &[u8; LABEL_LEN] = b"NO NAME    ";
 
 // Directory entries.
 const DIR_ENTRY_LEN: u64 = 32;
+/// How much of a root directory to read at a time while looking for the label.
+const DIR_CHUNK: u64 = 512;
 const ENT_ATTR: usize = 11;
 const ENT_CLUSTER_HIGH: usize = 20;
 const ENT_CLUSTER_LOW: usize = 26;
@@ -177,24 +180,28 @@ fn is_bitlocker(reader: &mut Reader) -> bool {
 /// `offset`, as libblkid's `search_fat_label` finds it.
 fn search_label(ctx: &mut Ctx, offset: u64, entries: u32) -> io::Result<Option<[u8; LABEL_LEN]>> {
     let tiny = ctx.reader.size() <= TINY_DEVICE;
-    let whole = if tiny {
-        None
-    } else {
-        match ctx.read_opt(offset, (u64::from(entries) * DIR_ENTRY_LEN) as usize)? {
-            Some(dir) => Some(dir),
-            None => return Ok(None),
-        }
-    };
+    let total = u64::from(entries) * DIR_ENTRY_LEN;
+    // libblkid reads the whole directory at once (entry by entry on tiny
+    // devices) and finds no label when that read fails. The label is usually
+    // the first entry, so read a sector's worth at a time, after the same check.
+    if !tiny && (total as usize > MAX_READ || !ctx.reader.fits(offset, total)) {
+        return Ok(None);
+    }
+    let mut chunk: (u64, Vec<u8>) = (0, Vec::new());
     for i in 0..u64::from(entries) {
-        let ent = match &whole {
-            Some(dir) => dir[(i * DIR_ENTRY_LEN) as usize..][..DIR_ENTRY_LEN as usize].to_vec(),
-            None => {
-                let Some(off) = offset.checked_add(i * DIR_ENTRY_LEN) else { break };
-                match ctx.read_opt(off, DIR_ENTRY_LEN as usize)? {
-                    Some(e) => e,
-                    None => break,
-                }
+        let Some(off) = offset.checked_add(i * DIR_ENTRY_LEN) else { break };
+        let ent = if tiny {
+            match ctx.read_opt(off, DIR_ENTRY_LEN as usize)? {
+                Some(e) => e,
+                None => break,
             }
+        } else {
+            if off >= chunk.0 + chunk.1.len() as u64 {
+                let len = DIR_CHUNK.min(offset + total - off);
+                chunk = (off, ctx.read(off, len as usize)?);
+            }
+            let at = (off - chunk.0) as usize;
+            chunk.1[at..at + DIR_ENTRY_LEN as usize].to_vec()
         };
         if ent[0] == 0 {
             break;
