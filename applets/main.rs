@@ -15,6 +15,8 @@ mod blkid;
 mod exit;
 #[cfg(feature = "htpasswd")]
 mod htpasswd;
+#[cfg(feature = "restic-rest-server")]
+mod restic_rest_server;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -32,6 +34,8 @@ const APPLETS: &[Applet] = &[
     Applet { name: "blkid", main: blkid::main },
     #[cfg(feature = "htpasswd")]
     Applet { name: "htpasswd", main: htpasswd::main },
+    #[cfg(feature = "restic-rest-server")]
+    Applet { name: "restic-rest-server", main: restic_rest_server::main },
 ];
 
 /// The exit status for an unknown applet name, as busybox and shells use it.
@@ -39,6 +43,12 @@ const NOT_FOUND: u8 = 127;
 
 fn find(name: &str) -> Option<&'static Applet> {
     APPLETS.iter().find(|a| a.name == name)
+}
+
+/// Whether this build has the applet `name` (the wrapper runs a native rest-server if so).
+#[cfg(feature = "restic-rest-server")]
+fn has_applet(name: &str) -> bool {
+    find(name).is_some()
 }
 
 fn main() -> ExitCode {
