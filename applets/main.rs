@@ -15,8 +15,12 @@ mod blkid;
 mod exit;
 #[cfg(feature = "htpasswd")]
 mod htpasswd;
+#[cfg(feature = "mount")]
+mod mount;
 #[cfg(feature = "restic-rest-server")]
 mod restic_rest_server;
+#[cfg(feature = "mount")]
+mod umount;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -34,8 +38,12 @@ const APPLETS: &[Applet] = &[
     Applet { name: "blkid", main: blkid::main },
     #[cfg(feature = "htpasswd")]
     Applet { name: "htpasswd", main: htpasswd::main },
+    #[cfg(feature = "mount")]
+    Applet { name: "mount", main: mount::main },
     #[cfg(feature = "restic-rest-server")]
     Applet { name: "restic-rest-server", main: restic_rest_server::main },
+    #[cfg(feature = "mount")]
+    Applet { name: "umount", main: umount::main },
 ];
 
 /// The exit status for an unknown applet name, as busybox and shells use it.

@@ -316,7 +316,8 @@ fn error_messages_match_util_linux() {
     // An unknown tag: exit 1, and nofail turns it into success.
     let resolver = |_: &str, _: &str| -> io::Result<Vec<PathBuf>> { Ok(Vec::new()) };
     let err = mount::mount(&MountSpec::new("UUID=\"0000\"", dir.path()).resolver(&resolver)).unwrap_err();
-    assert_eq!(err.to_string(), format!("{}: can't find UUID=0000.", dir.path().display()));
+    // Named as written, quotes included, as util-linux does.
+    assert_eq!(err.to_string(), format!("{}: can't find UUID=\"0000\".", dir.path().display()));
     assert_eq!(err.exit_status(), 1);
     assert!(!err.nofail);
     let err = mount::mount(&MountSpec::new("LABEL=x", dir.path()).resolver(&resolver).options("nofail")).unwrap_err();

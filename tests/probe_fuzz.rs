@@ -238,3 +238,111 @@ fn random_garbage_never_panics() {
         well_formed(&p).unwrap_or_else(|e| panic!("round {round}: {e}"));
     }
 }
+
+/// `blkid -o export` escaping of a value.
+fn export_escape(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &b in v {
+        let mut c = b;
+        if c >= 128 {
+            out.extend_from_slice(b"M-");
+            c -= 128;
+        }
+        if c < 32 || c == 0x7f {
+            out.push(b'^');
+            c ^= 0x40;
+        } else if b" \\\"'$`<>".contains(&c) {
+            out.push(b'\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Damaged images are where probers disagree first: compare with util-linux
+/// blkid on mutated copies, wherever blkid's answer only names types krazybox
+/// has a prober for.
+#[test]
+fn mutated_images_match_blkid() {
+    const BLKID: &str = "/usr/sbin/blkid";
+    const ROUNDS: usize = 120;
+    if !Path::new(BLKID).exists() {
+        println!("skipped: no {BLKID}");
+        return;
+    }
+    let known: Vec<&str> = krazybox::probe::superblocks::PROBERS.iter().map(|p| p.name).collect();
+    let dir = TempDir::new();
+    let imgs = images(&dir);
+    let path = dir.0.join("mutated.img");
+    let mut rng = XorShift(0x0123_4567_89ab_cdef);
+    for (name, original) in &imgs {
+        let (mut compared, mut skipped) = (0, 0);
+        for round in 0..ROUNDS {
+            let mut img = original.clone();
+            for _ in 0..1 + rng.below(8) {
+                let at = rng.below(8192.min(img.len()));
+                img[at] = rng.next() as u8;
+            }
+            if *name == "gpt" && round % 2 == 0 {
+                fix_gpt(&mut img);
+            }
+            std::fs::write(&path, &img).expect("write image");
+            let out = Command::new(BLKID).args(["-p", "-o", "export"]).arg(&path).output().expect("run blkid");
+            let theirs: Option<Vec<Vec<u8>>> = match out.status.code() {
+                Some(0) => Some(
+                    out.stdout
+                        .split(|&b| b == b'\n')
+                        .filter(|l| !l.is_empty() && !l.starts_with(b"DEVNAME="))
+                        .map(<[u8]>::to_vec)
+                        .collect(),
+                ),
+                Some(2) => None,
+                _ => {
+                    // Ambivalent: the other signature may be one krazybox does not know.
+                    skipped += 1;
+                    continue;
+                }
+            };
+            // util-linux 2.38.1 also reports a dos table on every exFAT; krazybox
+            // follows later releases, which do not.
+            let theirs = theirs.map(|lines| {
+                if lines.iter().any(|l| l == b"TYPE=exfat") {
+                    lines.into_iter().filter(|l| !l.starts_with(b"PTTYPE=dos") && !l.starts_with(b"PTUUID=")).collect()
+                } else {
+                    lines
+                }
+            });
+            let unknown = theirs
+                .iter()
+                .flatten()
+                .any(|l| l.strip_prefix(b"TYPE=").is_some_and(|t| !known.iter().any(|k| k.as_bytes() == t)));
+            if unknown {
+                skipped += 1;
+                continue;
+            }
+            let ours = match krazybox::probe::probe_path(&path, &Options::default()).expect("probe") {
+                Probed::Tags(tags) => Some(
+                    tags.iter()
+                        .map(|t| [t.name.as_bytes(), b"=", &export_escape(&t.value)].concat())
+                        .collect::<Vec<_>>(),
+                ),
+                Probed::Nothing | Probed::Ambivalent(_) => None,
+            };
+            if ours != theirs {
+                let keep = std::env::temp_dir().join(format!("krazybox-differs-{name}-{round}.img"));
+                let _ = std::fs::write(&keep, &img);
+                let show = |v: &Option<Vec<Vec<u8>>>| {
+                    v.as_ref().map(|l| l.iter().map(|x| String::from_utf8_lossy(x).into_owned()).collect::<Vec<_>>())
+                };
+                panic!(
+                    "{name} round {round}: ours {:?}, blkid {:?}; image kept at {}",
+                    show(&ours),
+                    show(&theirs),
+                    keep.display()
+                );
+            }
+            compared += 1;
+        }
+        println!("{name}: {compared} mutated copies agree with blkid, {skipped} name types krazybox lacks");
+    }
+}

@@ -95,6 +95,20 @@ pub fn forget(device: Option<&Path>) -> io::Result<()> {
     Ok(())
 }
 
+/// True when `a` and `b` are members of one registered btrfs filesystem:
+/// `/sys/fs/btrfs/<fsid>/devices/` lists the kernel names of its members.
+/// mountinfo shows one member as the source, not necessarily the one a
+/// caller named.
+pub fn same_filesystem(a: &Path, b: &Path) -> bool {
+    let name = |p: &Path| p.canonicalize().ok().and_then(|c| c.file_name().map(|n| n.to_os_string()));
+    let (Some(a), Some(b)) = (name(a), name(b)) else { return false };
+    let Ok(filesystems) = std::fs::read_dir("/sys/fs/btrfs") else { return false };
+    filesystems.flatten().any(|fs| {
+        let devices = fs.path().join("devices");
+        devices.join(&a).exists() && devices.join(&b).exists()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

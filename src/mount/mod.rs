@@ -12,15 +12,18 @@
 //! would extend to them, so this file relies on the crate-wide `deny`.
 
 pub mod btrfs;
+pub mod fstab;
 pub mod loopdev;
 pub mod mountinfo;
 pub mod options;
+pub mod probe_glue;
 pub mod source;
 
 use std::fmt;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::Duration;
@@ -253,7 +256,15 @@ pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
     }
 
     let parsed = if spec.bare_uuid { Source::parse_or_bare_uuid(given) } else { Source::parse(given) };
-    let devices = parsed.resolve(spec.resolver).map_err(|e| source_error(e, &tgt, opts.nofail))?;
+    let devices = parsed.resolve(spec.resolver).map_err(|e| match e {
+        // util-linux names the source as it was written, quotes and all.
+        SourceError::NotFound(_) => {
+            let mut err = Error::new(Category::Usage, &tgt, format!("can't find {given}"));
+            err.nofail = opts.nofail;
+            err
+        }
+        e => source_error(e, &tgt, opts.nofail),
+    })?;
     let devices: Vec<PathBuf> = devices.iter().map(|d| canonical_or_given(d)).collect();
     let mut device = devices[0].clone();
 
@@ -350,6 +361,46 @@ pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
             }
         }
     }
+}
+
+/// Whether `spec` is mounted already, as `mount -a` decides it (libmount
+/// `mnt_table_is_fs_mounted`): a mount on the target whose source is one of
+/// the devices the source resolves to (by name or device number), the loop
+/// device of a source file, a member of the same multi-device btrfs, the
+/// filesystem of a bind source, or the same name for a pseudo filesystem.
+/// A source that cannot be resolved is not mounted.
+pub fn is_mounted(spec: &MountSpec<'_>) -> bool {
+    let Some(given) = spec.source.as_deref() else { return false };
+    let target = canonical_or_given(&spec.target);
+    let Ok(table) = mountinfo::read() else { return false };
+    let here: Vec<&mountinfo::MountInfo> = table.iter().filter(|m| m.mount_point == target).collect();
+    if here.is_empty() {
+        return false;
+    }
+    let bind = MountOptions::parse(&spec.options).is_ok_and(|o| o.flags.contains(MsFlags::MS_BIND));
+    if bind {
+        let Ok(meta) = Path::new(given).metadata() else { return false };
+        let dev = meta.dev();
+        return here.iter().any(|m| {
+            u64::from(m.major) == nix::sys::stat::major(dev) && u64::from(m.minor) == nix::sys::stat::minor(dev)
+        });
+    }
+    if here.iter().any(|m| m.source == given) {
+        return true;
+    }
+    let parsed = if spec.bare_uuid { Source::parse_or_bare_uuid(given) } else { Source::parse(given) };
+    let Ok(devices) = parsed.resolve(spec.resolver) else { return false };
+    devices.iter().any(|d| {
+        let d = canonical_or_given(d);
+        if source::is_regular_file(&d) {
+            return here.iter().any(|m| loopdev::backing_file(Path::new(&m.source)).ok().flatten() == Some(d.clone()));
+        }
+        let named = mountinfo::find_by_source(&table, &d);
+        here.iter().any(|m| {
+            named.iter().any(|n| n.id == m.id)
+                || (m.fstype == "btrfs" && btrfs::same_filesystem(Path::new(&m.source), &d))
+        })
+    })
 }
 
 /// The loop device for a regular file: an existing one over the same range
@@ -582,8 +633,10 @@ fn mount_error(
                 "mount point is not a directory".to_string()
             }
         }
+        // The first mount listing the same source path (libmount
+        // `get_already_mounted_source`), not one found by device number.
         Errno::EBUSY => match mountinfo::read().ok().and_then(|t| {
-            mountinfo::find_by_source(&t, Path::new(src)).last().map(|m| m.mount_point.display().to_string())
+            t.iter().find(|m| Path::new(&m.source) == Path::new(src)).map(|m| m.mount_point.display().to_string())
         }) {
             Some(on) => format!("{src} already mounted on {on}"),
             None => format!("{src} already mounted or mount point busy"),

@@ -67,6 +67,127 @@ impl MountInfo {
     pub fn is_read_only(&self) -> bool {
         self.options.split(',').any(|o| o == "ro")
     }
+
+    /// Per-mount and superblock options as one list, the way mount(8) lists
+    /// them: one `ro` or `rw` first, then the rest in order (libmount
+    /// `merge_optstr`; the superblock's own `rw` is dropped, and its `ro` is
+    /// kept only as the leading word).
+    pub fn merged_options(&self) -> String {
+        let (vfs, fs) = (self.options.as_str(), self.super_options.as_str());
+        if fs.is_empty() || vfs == fs {
+            return if vfs.is_empty() { fs.to_string() } else { vfs.to_string() };
+        }
+        let mut words: Vec<&str> = vfs.split(',').chain(fs.split(',')).filter(|w| !w.is_empty()).collect();
+        let mut remove = |name: &str| match words.iter().position(|w| *w == name) {
+            Some(i) => {
+                words.remove(i);
+                1
+            }
+            None => 0,
+        };
+        let rw = remove("rw") + remove("rw");
+        let mut ro = 0;
+        if rw != 2 {
+            ro += remove("ro");
+            if ro + rw < 2 {
+                ro += remove("ro");
+            }
+        }
+        let first = if ro > 0 { "ro" } else { "rw" };
+        std::iter::once(first).chain(words).collect::<Vec<_>>().join(",")
+    }
+
+    /// A filesystem with no device behind it (proc, tmpfs, overlay...):
+    /// mount(8) prints its source as it is (libmount `mnt_fstype_is_pseudofs`).
+    pub fn is_pseudo(&self) -> bool {
+        PSEUDO_FILESYSTEMS.binary_search(&self.fstype.as_str()).is_ok()
+    }
+
+    /// A network filesystem (libmount `mnt_fstype_is_netfs`).
+    pub fn is_network(&self) -> bool {
+        let t = self.fstype.as_str();
+        ["cifs", "smb3", "smbfs", "afs", "ncpfs", "glusterfs", "fuse.curlftpfs", "fuse.sshfs"].contains(&t)
+            || t.starts_with("nfs")
+            || t.starts_with("9p")
+    }
+}
+
+/// libmount 2.38's list of pseudo filesystems, sorted.
+const PSEUDO_FILESYSTEMS: &[&str] = &[
+    "anon_inodefs",
+    "apparmorfs",
+    "autofs",
+    "bdev",
+    "binder",
+    "binfmt_misc",
+    "bpf",
+    "cgroup",
+    "cgroup2",
+    "configfs",
+    "cpuset",
+    "debugfs",
+    "devfs",
+    "devpts",
+    "devtmpfs",
+    "dlmfs",
+    "dmabuf",
+    "drm",
+    "efivarfs",
+    "fuse",
+    "fuse.archivemount",
+    "fuse.avfsd",
+    "fuse.dumpfs",
+    "fuse.encfs",
+    "fuse.gvfs-fuse-daemon",
+    "fuse.gvfsd-fuse",
+    "fuse.lxcfs",
+    "fuse.rofiles-fuse",
+    "fuse.vmware-vmblock",
+    "fuse.xwmfs",
+    "fusectl",
+    "hugetlbfs",
+    "ipathfs",
+    "mqueue",
+    "nfsd",
+    "none",
+    "nsfs",
+    "overlay",
+    "pipefs",
+    "proc",
+    "pstore",
+    "ramfs",
+    "resctrl",
+    "rootfs",
+    "rpc_pipefs",
+    "securityfs",
+    "selinuxfs",
+    "smackfs",
+    "sockfs",
+    "spufs",
+    "sysfs",
+    "tmpfs",
+    "tracefs",
+    "vboxsf",
+    "virtiofs",
+];
+
+/// A `-t` pattern as mount(8) and umount(8) match types: a comma list, a
+/// leading `no` negating the whole list, `noX` items excluding X
+/// (util-linux `match_fstype`; case-insensitive).
+pub fn match_fstype(fstype: &str, pattern: &str) -> bool {
+    let (negated, list) = match pattern.strip_prefix("no") {
+        Some(rest) => (true, rest),
+        None => (false, pattern),
+    };
+    for item in list.split(',') {
+        if item.strip_prefix("no").is_some_and(|i| i.eq_ignore_ascii_case(fstype)) {
+            return false;
+        }
+        if item.eq_ignore_ascii_case(fstype) {
+            return !negated;
+        }
+    }
+    negated
 }
 
 /// Undoes the kernel's `\ooo` escapes; a backslash not followed by three
@@ -244,6 +365,47 @@ mod tests {
         assert_eq!(unescape(b"a\\04"), b"a\\04");
         assert_eq!(unescape(b"a\\"), b"a\\");
         assert_eq!(unescape(b"\\777"), b"\\777");
+    }
+
+    fn info(options: &str, super_options: &str) -> MountInfo {
+        let mut m = parse_line(b"1 2 0:1 / /x rw - ext4 /dev/x rw").unwrap();
+        m.options = options.to_string();
+        m.super_options = super_options.to_string();
+        m
+    }
+
+    #[test]
+    fn merged_options_as_mount_lists_them() {
+        assert_eq!(info("rw,relatime", "rw").merged_options(), "rw,relatime");
+        assert_eq!(
+            info("rw,relatime", "rw,discard,errors=remount-ro").merged_options(),
+            "rw,relatime,discard,errors=remount-ro"
+        );
+        assert_eq!(info("ro,noatime", "ro,attr2").merged_options(), "ro,noatime,attr2");
+        // A read-only superblock under a read-write mount: ro wins.
+        assert_eq!(info("rw,nosuid", "ro,x").merged_options(), "ro,nosuid,x");
+        assert_eq!(info("ro", "rw").merged_options(), "ro");
+        assert_eq!(info("rw", "rw").merged_options(), "rw");
+        assert_eq!(info("rw,nodev", "").merged_options(), "rw,nodev");
+        assert_eq!(info("rw,nodev", "size=10k").merged_options(), "rw,nodev,size=10k");
+    }
+
+    #[test]
+    fn fstype_patterns() {
+        assert!(match_fstype("ext4", "ext4"));
+        assert!(match_fstype("ext4", "xfs,EXT4"));
+        assert!(!match_fstype("ext4", "xfs,btrfs"));
+        assert!(!match_fstype("ext4", "noext4,xfs"));
+        assert!(!match_fstype("xfs", "noext4,xfs"));
+        assert!(match_fstype("btrfs", "noext4,xfs"));
+        assert!(!match_fstype("ext4", "xfs,noext4"));
+        assert!(!match_fstype("ext", "ext4"));
+    }
+
+    #[test]
+    fn pseudo_list_is_sorted() {
+        assert!(PSEUDO_FILESYSTEMS.windows(2).all(|w| w[0] < w[1]));
+        assert!(!info("rw", "").is_pseudo());
     }
 
     #[test]

@@ -88,8 +88,9 @@ pub fn part_entry_tags(dev: &DeviceInfo) -> io::Result<Vec<Tag>> {
         set("PART_ENTRY_FLAGS", format!("0x{:x}", p.flags));
     }
     set("PART_ENTRY_NUMBER", p.number.to_string());
-    set("PART_ENTRY_OFFSET", p.start.to_string());
-    set("PART_ENTRY_SIZE", p.size.to_string());
+    // libblkid prints these as signed 64-bit numbers.
+    set("PART_ENTRY_OFFSET", (p.start as i64).to_string());
+    set("PART_ENTRY_SIZE", (p.size as i64).to_string());
     set("PART_ENTRY_DISK", format!("{disk_major}:{disk_minor}"));
     Ok(tags)
 }

@@ -5,6 +5,11 @@
 //! type, its usage, the magic strings that announce it and the function that
 //! checks the rest and sets the tags. The table of all of them, in libblkid's
 //! order (which decides ambivalence and tag order), is in [`superblocks`].
+//!
+//! [`probe_path`] runs them the way `blkid -p` does (util-linux 2.38.1
+//! `blkid_do_safeprobe`): the superblock chain, then the partition table of
+//! the device ([`partitions`]) and, for a partition, its entry in the parent
+//! disk's table ([`device`]).
 #![forbid(unsafe_code)]
 
 pub mod device;
@@ -26,14 +31,18 @@ pub struct Options {
     pub offset: u64,
     /// Length of the window (`-S`); to the end of the device when `None`.
     pub size: Option<u64>,
-    /// superblock probing (-p default on; blkid -n/-u filters)
+    /// Superblock probing (filesystems, RAID, crypto, …): on for `blkid -p`.
     pub superblocks: bool,
     /// Only (or, negated, all but) these types (`-n`).
     pub types: Option<Filter>,
-    /// Only (or, negated, all but) these usages (`-u`: filesystem, raid, crypto, other).
+    /// Only (or, negated, all but) these usages (`-u`: filesystem, raid, crypto,
+    /// other). When set, `types` is ignored, as `blkid -p` ignores `-n` with `-u`.
+    /// blkid keeps one "no" flag for both options: the caller sets `negate` alike.
     pub usages: Option<Filter>,
-    /// partition-table probing of whole disks (PTUUID/PTTYPE) and PART_ENTRY_* for partitions
+    /// Partition-table probing: `PTUUID`/`PTTYPE` of the device itself.
     pub partitions: bool,
+    /// With `partitions`: `PART_ENTRY_*` for a partition device, read from its
+    /// disk (off with `blkid -D`).
     pub part_entry: bool,
 }
 
@@ -70,6 +79,8 @@ impl Filter {
 pub enum Probed {
     Nothing,
     /// More than one signature and not all tolerant: `blkid -p` exits 8.
+    /// Every signature of the table that matched, in table order, as
+    /// `blkid -o udev` lists them in `ID_FS_AMBIVALENT`.
     Ambivalent(Vec<Found>),
     /// All tags in libblkid's order, `TYPE`, `USAGE`, `PTUUID`, `PTTYPE`,
     /// `PART_ENTRY_*` included: what `blkid -p -o export` prints after `DEVNAME`.
@@ -429,6 +440,9 @@ fn safeprobe(reader: &mut Reader, allowed: &dyn Fn(&Prober) -> bool) -> io::Resu
     let tiny = reader.size() <= TINY;
     let mut found: Vec<Found> = Vec::new();
     let mut intolerant = 0;
+    // Once the verdict is "ambivalent", the rest of the table is still run:
+    // the list of candidates (`ID_FS_AMBIVALENT`) names every match.
+    let mut ambivalent = false;
     for &prober in PROBERS {
         if !allowed(prober) {
             continue;
@@ -442,12 +456,20 @@ fn safeprobe(reader: &mut Reader, allowed: &dyn Fn(&Prober) -> bool) -> io::Resu
         if tiny && found.is_empty() {
             return Ok(Outcome::Found(f));
         }
+        if ambivalent {
+            found.push(f);
+            continue;
+        }
         let ends = matches!(f.usage, Usage::Raid | Usage::Crypto);
         if !prober.tolerant && !ends {
             intolerant += 1;
         }
         found.push(f);
         if ends {
+            if found.len() > 1 && intolerant > 0 {
+                ambivalent = true;
+                continue;
+            }
             break;
         }
     }

@@ -1,14 +1,12 @@
 //! The MBR ("dos") partition table, primary and logical partitions.
 #![forbid(unsafe_code)]
 
-use super::{has_mbr_magic, mbr_entries, Disk, MbrEntry, Partition, Table, MBR_GPT_PARTITION};
+use super::{has_mbr_magic, mbr_entries, Disk, MbrEntry, Partition, Table, AIX_MAGIC, MBR_GPT_PARTITION};
 use crate::probe::Reader;
 use std::io;
 
 /// The optional 32-bit disk signature, which becomes `PTUUID`.
 const DISK_ID_OFF: usize = 440;
-/// AIX disks carry an MBR signature too; libblkid leaves them to its AIX prober.
-const AIX_MAGIC: &[u8] = b"\xc9\xc2\xd4\xc1";
 /// Extended-partition types: DOS (0x05), W95 LBA (0x0f) and Linux (0x85).
 const EXTENDED_TYPES: [u8; 3] = [0x05, 0x0f, 0x85];
 /// An EBR chain without any data partition for this many links is a loop.
@@ -23,6 +21,7 @@ fn is_extended(e: &MbrEntry) -> bool {
 pub(super) fn probe(r: &mut Reader, disk: Disk) -> io::Result<Option<Table>> {
     // The magic check reads the first KiB as libblkid's does.
     let head = r.read(0, 1024)?;
+    // AIX disks may end their first sector in 55 AA too.
     if !has_mbr_magic(&head) || head.starts_with(AIX_MAGIC) {
         return Ok(None);
     }
@@ -48,21 +47,24 @@ pub(super) fn probe(r: &mut Reader, disk: Disk) -> io::Result<Option<Table>> {
         u32::from_le_bytes([head[DISK_ID_OFF], head[DISK_ID_OFF + 1], head[DISK_ID_OFF + 2], head[DISK_ID_OFF + 3]]);
     let id = (raw_id != 0).then(|| format!("{raw_id:08x}"));
     let mut t = Table { scheme: "dos", id, partitions: Vec::new() };
-    // Entries count in logical sectors; results are in 512-byte units.
-    let ssf = disk.sector_size / 512;
+    // Entries count in logical sectors; results are in 512-byte units, in
+    // libblkid's 32-bit arithmetic.
+    let ssf = (disk.sector_size / 512) as u32;
 
     for (number, e) in (1u32..).zip(entries.iter()) {
-        if e.size == 0 {
+        let (start, size) = (e.start.wrapping_mul(ssf), e.size.wrapping_mul(ssf));
+        if size == 0 {
             // Empty slots still use up their number.
             continue;
         }
-        add(&mut t, number, u64::from(e.start) * ssf, u64::from(e.size) * ssf, e);
+        add(&mut t, number, u64::from(start), u64::from(size), e);
     }
     // Logical partitions are numbered from 5, whatever the primaries are.
     let mut next = 5u32;
     for e in &entries {
-        if e.size != 0 && is_extended(e) {
-            logical(r, &mut t, &mut next, u64::from(e.start) * ssf, u64::from(e.size) * ssf, ssf)?;
+        let (start, size) = (e.start.wrapping_mul(ssf), e.size.wrapping_mul(ssf));
+        if size != 0 && is_extended(e) {
+            logical(r, &mut t, &mut next, start, size, ssf)?;
         }
     }
     Ok(Some(t))
@@ -88,7 +90,9 @@ fn add(t: &mut Table, number: u32, start: u64, size: u64, e: &MbrEntry) {
 /// Walk the chain of extended boot records of the extended partition at
 /// `ex_start` (512-byte sectors), as libblkid does: data entries are relative to
 /// the current EBR, the link to the next EBR relative to the extended partition.
-fn logical(r: &mut Reader, t: &mut Table, next: &mut u32, ex_start: u64, ex_size: u64, ssf: u64) -> io::Result<()> {
+/// The arithmetic is 32-bit and wraps, as in libblkid, so that the same
+/// (broken) tables give the same partitions.
+fn logical(r: &mut Reader, t: &mut Table, next: &mut u32, ex_start: u32, ex_size: u32, ssf: u32) -> io::Result<()> {
     if ex_start == 0 {
         return Ok(());
     }
@@ -99,8 +103,7 @@ fn logical(r: &mut Reader, t: &mut Table, next: &mut u32, ex_start: u64, ex_size
         if empty_links > MAX_EMPTY_LINKS || t.partitions.len() >= MAX_PARTITIONS {
             return Ok(());
         }
-        let Some(off) = cur_start.checked_mul(512) else { return Ok(()) };
-        let sector = match r.read(off, 512) {
+        let sector = match r.read(u64::from(cur_start) * 512, 512) {
             Ok(s) => s,
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(e) => return Err(e),
@@ -110,29 +113,34 @@ fn logical(r: &mut Reader, t: &mut Table, next: &mut u32, ex_start: u64, ex_size
         }
         let entries = mbr_entries(&sector);
         for (i, e) in entries.iter().enumerate() {
-            let start = u64::from(e.start) * ssf;
-            let size = u64::from(e.size) * ssf;
-            let abs_start = cur_start + start;
+            let start = e.start.wrapping_mul(ssf);
+            let size = e.size.wrapping_mul(ssf);
+            let abs_start = cur_start.wrapping_add(start);
             if size == 0 || is_extended(e) {
                 continue;
             }
             // The 3rd and 4th entries are used only by some systems (OS/2):
             // accept them only inside the extended partition.
-            if i >= 2 && (start + size > cur_size || abs_start < ex_start || abs_start + size > ex_start + ex_size) {
+            if i >= 2
+                && (start.wrapping_add(size) > cur_size
+                    || abs_start < ex_start
+                    || abs_start.wrapping_add(size) > ex_start.wrapping_add(ex_size))
+            {
                 continue;
             }
-            if t.partitions.iter().any(|p| p.start == abs_start) {
+            if t.partitions.iter().any(|p| p.start == u64::from(abs_start)) {
                 continue;
             }
-            add(t, *next, abs_start, size, e);
+            add(t, *next, u64::from(abs_start), u64::from(size), e);
             *next += 1;
             empty_links = 0;
         }
         // The first extended entry with a non-zero offset links to the next EBR.
-        let link = entries.iter().find(|e| e.size != 0 && is_extended(e) && e.start != 0);
+        let link =
+            entries.iter().find(|e| e.size.wrapping_mul(ssf) != 0 && is_extended(e) && e.start.wrapping_mul(ssf) != 0);
         let Some(link) = link else { return Ok(()) };
-        cur_start = ex_start + u64::from(link.start) * ssf;
-        cur_size = u64::from(link.size) * ssf;
+        cur_start = ex_start.wrapping_add(link.start.wrapping_mul(ssf));
+        cur_size = link.size.wrapping_mul(ssf);
     }
 }
 

@@ -3,9 +3,10 @@
 //!
 //! libblkid 2.38.1 (`partitions/partitions.c`) tries aix, sgi, sun, dos, gpt,
 //! PMBR, mac, ultrix, bsd, unixware, solaris, minix and atari in that order;
-//! krazybox reads the three a Linux appliance meets: dos (MBR), gpt and a
-//! protective MBR whose GPT is gone (PMBR). Nested tables inside dos
-//! partitions (BSD disklabels and the like) are not read.
+//! krazybox reads the ones a Linux appliance meets: dos (MBR), gpt and a
+//! protective MBR whose GPT is gone (PMBR), plus the AIX signature, which
+//! comes first and hides the rest. Nested tables inside dos partitions (BSD
+//! disklabels and the like) are not read.
 #![forbid(unsafe_code)]
 
 mod dos;
@@ -66,6 +67,10 @@ impl Default for Disk<'_> {
 pub fn probe_table(r: &mut Reader, disk: Disk) -> io::Result<Option<Table>> {
     // Sector sizes come from the kernel, but stay defensive about odd values.
     let disk = Disk { sector_size: disk.sector_size.clamp(512, 65536), ..disk };
+    // AIX: nothing is known of its layout but the magic at the start of the disk.
+    if eof_is_none(r.read(0, 1024).map(Some))?.is_some_and(|b| b.starts_with(AIX_MAGIC)) {
+        return Ok(Some(Table { scheme: "aix", id: None, partitions: Vec::new() }));
+    }
     if let Some(t) = eof_is_none(dos::probe(r, disk))? {
         return Ok(Some(t));
     }
@@ -111,6 +116,9 @@ fn eof_is_none<T>(r: io::Result<Option<T>>) -> io::Result<Option<T>> {
 fn has_mbr_magic(sector0: &[u8]) -> bool {
     sector0.len() >= 512 && sector0[510] == 0x55 && sector0[511] == 0xaa
 }
+
+/// The first bytes of an AIX disk ("IBMA" in EBCDIC).
+const AIX_MAGIC: &[u8] = b"\xc9\xc2\xd4\xc1";
 
 /// The dos partition type of a GPT protective MBR entry.
 const MBR_GPT_PARTITION: u8 = 0xee;

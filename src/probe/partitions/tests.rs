@@ -218,3 +218,37 @@ fn hand_made_tables_do_not_loop() {
     let p = probe_reader(&mut r, &Options::default()).expect("probe");
     assert_eq!(p, Probed::Tags(vec![crate::probe::Tag { name: "PTTYPE", value: b"PMBR".to_vec() }]));
 }
+
+#[test]
+fn covered_by_partition_table() {
+    // One dos partition at sectors 2048..6144 of a 4 MiB disk.
+    let mut disk = vec![0u8; 4 << 20];
+    disk[510] = 0x55;
+    disk[511] = 0xaa;
+    let e = &mut disk[446..462];
+    e[4] = 0x83;
+    e[8..12].copy_from_slice(&2048u32.to_le_bytes());
+    e[12..16].copy_from_slice(&4096u32.to_le_bytes());
+    let mut r = Reader::from_bytes(disk.clone());
+    assert!(super::is_covered_by_pt(&mut r, 2048 * 512, 4096).expect("probe"));
+    assert!(super::is_covered_by_pt(&mut r, 6143 * 512, 512).expect("probe"));
+    assert!(!super::is_covered_by_pt(&mut r, 0, 512).expect("probe"));
+    assert!(!super::is_covered_by_pt(&mut r, 6000 * 512, 1 << 20).expect("probe"));
+    // A table that does not fit the device covers nothing.
+    disk[446 + 12..446 + 16].copy_from_slice(&100_000u32.to_le_bytes());
+    let mut r = Reader::from_bytes(disk);
+    assert!(!super::is_covered_by_pt(&mut r, 2048 * 512, 4096).expect("probe"));
+}
+
+#[test]
+fn aix_magic_is_a_table_of_its_own() {
+    let dir = TempDir::new("aix");
+    let img = dir.path("aix.img");
+    let mut data = vec![0u8; 2 << 20];
+    data[..4].copy_from_slice(b"\xc9\xc2\xd4\xc1");
+    // An MBR signature does not make it dos.
+    data[510] = 0x55;
+    data[511] = 0xaa;
+    std::fs::write(&img, data).expect("write image");
+    assert_same_as_blkid(&img);
+}

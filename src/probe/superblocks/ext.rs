@@ -234,4 +234,42 @@ mod tests {
         assert_same_as_blkid(&fs);
         assert_same_as_blkid(&lo.0);
     }
+
+    /// ext2 with the test_fs flag is also ext4dev: ambivalent, except on a
+    /// floppy-sized device, where the first match (ext4dev) wins.
+    #[test]
+    fn test_fs_ext2_is_ambivalent_unless_tiny() {
+        use crate::probe::testutil::{blkid_export, BLKID};
+        use crate::probe::{probe_path, Options, Probed};
+        if !have("mkfs.ext2") || !have("tune2fs") {
+            eprintln!("skipped: mkfs.ext2 or tune2fs not installed");
+            return;
+        }
+        let dir = TempDir::new("ext4dev");
+        for size in [1u64 << 20, 4 << 20] {
+            let img = dir.path(&format!("{size}.img"));
+            zero_image(&img, size);
+            let s = img.to_str().expect("utf-8");
+            run("mkfs.ext2", &["-q", "-F", s]);
+            run("tune2fs", &["-E", "test_fs", s]);
+            if size <= 1440 * 1024 {
+                assert_same_as_blkid(&img);
+                continue;
+            }
+            assert_eq!(blkid_export(&img, &[]), None);
+            let udev = std::process::Command::new(BLKID).args(["-p", "-o", "udev", s]).output().expect("blkid");
+            let line = String::from_utf8_lossy(&udev.stdout).trim().to_string();
+            let Probed::Ambivalent(found) = probe_path(&img, &Options::default()).expect("probe") else {
+                panic!("not ambivalent")
+            };
+            let ours: Vec<String> = found
+                .iter()
+                .map(|f| {
+                    let v = String::from_utf8_lossy(f.get("VERSION").unwrap_or_default()).into_owned();
+                    format!("{}:{}:{v}", f.usage.as_str(), f.name)
+                })
+                .collect();
+            assert_eq!(format!("ID_FS_AMBIVALENT={}", ours.join(" ")), line);
+        }
+    }
 }

@@ -1,0 +1,590 @@
+//! mount: mount a filesystem, as util-linux 2.38.1 mount(8) does.
+//!
+//! ```text
+//! mount [-l] [-t TYPES]                                    list the mounts
+//! mount -a [-fnrvw] [-t TYPES] [-o OPTS] [-T FSTAB]        mount what fstab lists
+//! mount [-fnrvw] [-o OPTS] [-T FSTAB] SOURCE | TARGET      mount one fstab entry
+//! mount [-fnrvw] [-t TYPES] [-o OPTS] SOURCE TARGET
+//! mount [-fnrvw] [-t TYPES] [-o OPTS] -L LABEL | -U UUID [TARGET]
+//! mount --bind | --rbind | --move OLDDIR NEWDIR
+//! mount --make-[r]{shared,slave,private,unbindable} TARGET
+//!
+//!  -a, --all             mount fstab's entries, except noauto, swap and those already mounted
+//!  -f, --fake            do everything but the mount(2) call
+//!  -n, --no-mtab         accepted (there is no /etc/mtab to write)
+//!  -r, --read-only       mount read-only (-o ro)
+//!  -w, --read-write      mount read-write, and fail rather than fall back to read-only
+//!  -v, --verbose         say what was mounted
+//!  -l, --show-labels     list with [LABEL]
+//!  -t, --types TYPES     type, or a list tried in order; with -a and listing, a filter
+//!                        (noTYPE excludes)
+//!  -o, --options OPTS    comma-separated options (repeatable)
+//!  -T, --fstab FILE      another table than /etc/fstab
+//!  -L, --label LABEL     the device with this label
+//!  -U, --uuid UUID       the device with this UUID
+//!  -B, --bind            bind a directory elsewhere
+//!  -R, --rbind           bind a directory and the mounts below it
+//!  -M, --move            move a mount
+//! ```
+//!
+//! SOURCE is a device, a regular file (mounted through a loop device), a
+//! directory (with --bind), or `UUID=`, `LABEL=`, `PARTUUID=`, `PARTLABEL=`.
+//! Exit status: 0 mounted, 1 bad usage or source not found, 32 mount failure,
+//! 64 some of several mounts (-a) failed.
+#![forbid(unsafe_code)]
+
+use crate::{args, exit};
+use argh::FromArgs;
+use krazybox::mount::{self, fstab, loopdev, mountinfo, probe_glue, source::Source, MountSpec};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// mount(8) exit statuses.
+const USAGE: u8 = 1;
+const FAILURE: u8 = 32;
+const SOME_OK: u8 = 64;
+
+#[derive(FromArgs)]
+/// mount a filesystem
+#[argh(help_triggers("--argh-help"))]
+struct Args {
+    /// mount all filesystems of fstab
+    #[argh(switch, short = 'a', long = "all")]
+    all: bool,
+    /// dry run
+    #[argh(switch, short = 'f', long = "fake")]
+    fake: bool,
+    /// don't write /etc/mtab
+    #[argh(switch, short = 'n', long = "no-mtab")]
+    _no_mtab: bool,
+    /// mount read-only
+    #[argh(switch, short = 'r', long = "read-only")]
+    read_only: bool,
+    /// mount read-write
+    #[argh(switch, short = 'w', long = "read-write")]
+    read_write: bool,
+    /// say what is done
+    #[argh(switch, short = 'v', long = "verbose")]
+    verbose: bool,
+    /// list labels too
+    #[argh(switch, short = 'l', long = "show-labels")]
+    show_labels: bool,
+    /// don't canonicalize paths (accepted)
+    #[argh(switch, short = 'c', long = "no-canonicalize")]
+    _no_canonicalize: bool,
+    /// don't call mount helpers (there are none)
+    #[argh(switch, short = 'i', long = "internal-only")]
+    _internal_only: bool,
+    /// tolerate sloppy options (accepted)
+    #[argh(switch, short = 's')]
+    _sloppy: bool,
+    /// filesystem types
+    #[argh(option, short = 't', long = "types")]
+    types: Vec<String>,
+    /// mount options
+    #[argh(option, short = 'o', long = "options")]
+    options: Vec<String>,
+    /// alternative fstab
+    #[argh(option, short = 'T', long = "fstab")]
+    fstab: Vec<String>,
+    /// device by label
+    #[argh(option, short = 'L', long = "label")]
+    label: Vec<String>,
+    /// device by UUID
+    #[argh(option, short = 'U', long = "uuid")]
+    uuid: Vec<String>,
+    /// bind mount
+    #[argh(switch, short = 'B', long = "bind")]
+    bind: bool,
+    /// recursive bind mount
+    #[argh(switch, short = 'R', long = "rbind")]
+    rbind: bool,
+    /// move a mount
+    #[argh(switch, short = 'M', long = "move")]
+    move_: bool,
+    /// mark shared
+    #[argh(switch, long = "make-shared")]
+    make_shared: bool,
+    /// mark slave
+    #[argh(switch, long = "make-slave")]
+    make_slave: bool,
+    /// mark private
+    #[argh(switch, long = "make-private")]
+    make_private: bool,
+    /// mark unbindable
+    #[argh(switch, long = "make-unbindable")]
+    make_unbindable: bool,
+    /// mark shared, recursively
+    #[argh(switch, long = "make-rshared")]
+    make_rshared: bool,
+    /// mark slave, recursively
+    #[argh(switch, long = "make-rslave")]
+    make_rslave: bool,
+    /// mark private, recursively
+    #[argh(switch, long = "make-rprivate")]
+    make_rprivate: bool,
+    /// mark unbindable, recursively
+    #[argh(switch, long = "make-runbindable")]
+    make_runbindable: bool,
+    /// print the version
+    #[argh(switch, short = 'V', long = "version")]
+    version: bool,
+    /// source and target
+    #[argh(positional)]
+    paths: Vec<String>,
+}
+
+const SPEC: args::Spec = args::Spec {
+    flags: "aBcfhilMnrRsvVw",
+    short_values: "LoTtU",
+    long_values: &["--types", "--options", "--fstab", "--label", "--uuid"],
+    permute: true,
+};
+
+/// Every long option, for getopt's message about an unknown one.
+const LONG: &[&str] = &[
+    "--all",
+    "--fake",
+    "--no-mtab",
+    "--read-only",
+    "--read-write",
+    "--verbose",
+    "--show-labels",
+    "--no-canonicalize",
+    "--internal-only",
+    "--types",
+    "--options",
+    "--fstab",
+    "--label",
+    "--uuid",
+    "--bind",
+    "--rbind",
+    "--move",
+    "--make-shared",
+    "--make-slave",
+    "--make-private",
+    "--make-unbindable",
+    "--make-rshared",
+    "--make-rslave",
+    "--make-rprivate",
+    "--make-runbindable",
+    "--version",
+    "--help",
+];
+
+/// The propagation switches in the order util-linux appends them.
+const PROPAGATION: &[&str] =
+    &["shared", "slave", "private", "unbindable", "rshared", "rslave", "rprivate", "runbindable"];
+
+fn usage(name: &str) -> String {
+    format!(
+        "\nUsage:\n {name} [-lhV]\n {name} -a [options]\n {name} [options] [--source] <source> | [--target] <directory>\n \
+         {name} [options] <source> <directory>\n {name} <operation> <mountpoint> [<target>]\n\n\
+         Mount a filesystem.\n\n\
+         Options:\n \
+         -a, --all               mount all filesystems mentioned in fstab\n \
+         -f, --fake              dry run; skip the mount(2) syscall\n \
+         -n, --no-mtab           don't write to /etc/mtab\n \
+         -r, --read-only         mount the filesystem read-only (same as -o ro)\n \
+         -w, --rw, --read-write  mount the filesystem read-write (default)\n \
+         -v, --verbose           say what is being done\n \
+         -l, --show-labels       show also filesystem labels\n \
+         -t, --types <list>      limit the set of filesystem types\n \
+         -o, --options <list>    comma-separated list of mount options\n \
+         -T, --fstab <path>      alternative file to /etc/fstab\n \
+         -L, --label <label>     synonym for LABEL=<label>\n \
+         -U, --uuid <uuid>       synonym for UUID=<uuid>\n\n\
+         Operations:\n \
+         -B, --bind              mount a subtree somewhere else (same as -o bind)\n \
+         -M, --move              move a subtree to some other place\n \
+         -R, --rbind             mount a subtree and all submounts somewhere else\n \
+         --make-[r]shared, --make-[r]slave, --make-[r]private, --make-[r]unbindable\n\n\
+         Source: <device>, <file> (a loop device is set up), LABEL=, UUID=, PARTLABEL=, PARTUUID=\n"
+    )
+}
+
+pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
+    let try_help = format!("Try '{name} --help' for more information.");
+    let bad = |msg: &str| exit::fail(USAGE, format!("{msg}\n{try_help}"));
+    // getopt_long's aliases, which argh cannot declare.
+    let argv: Vec<String> = argv
+        .iter()
+        .map(|a| match a.as_str() {
+            "--ro" => "--read-only".to_string(),
+            "--rw" => "--read-write".to_string(),
+            _ => a.clone(),
+        })
+        .collect();
+    let words = args::normalize(&SPEC, &argv).map_err(|e| bad(&e.to_string()))?;
+    let end = words.iter().position(|w| w == "--").unwrap_or(words.len());
+    if let Some(w) = words[..end].iter().find(|w| w.starts_with("--") && !LONG.contains(&w.as_str())) {
+        return Err(bad(&format!("unrecognized option '{w}'")));
+    }
+    let mut i = 0;
+    while i < end {
+        match words[i].as_str() {
+            "-h" | "--help" => {
+                print!("{}", usage(name));
+                return Ok(ExitCode::SUCCESS);
+            }
+            w if w.len() == 2 && SPEC.short_values.contains(&w[1..]) || SPEC.long_values.contains(&w) => i += 2,
+            _ => i += 1,
+        }
+    }
+    let a: Args = match args::from_words(name, &words) {
+        Ok(args::Parsed::Run(a)) => a,
+        Ok(args::Parsed::Exit(code)) => return Ok(code),
+        Err(e) => return Err(bad(&e.to_string())),
+    };
+    if a.version {
+        println!("{name} from krazybox {} (util-linux 2.38.1 compatible)", env!("CARGO_PKG_VERSION"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if [a.bind, a.move_, a.rbind].iter().filter(|&&b| b).count() > 1 {
+        return Err(exit::fail(USAGE, "mutually exclusive arguments: --bind --move --rbind"));
+    }
+    if !a.label.is_empty() && !a.uuid.is_empty() {
+        return Err(exit::fail(USAGE, "mutually exclusive arguments: --label --uuid --source"));
+    }
+
+    let mut options: Vec<String> = a.options.clone();
+    let propagation = [
+        a.make_shared,
+        a.make_slave,
+        a.make_private,
+        a.make_unbindable,
+        a.make_rshared,
+        a.make_rslave,
+        a.make_rprivate,
+        a.make_runbindable,
+    ];
+    let propa = propagation.iter().any(|&p| p);
+    options.extend(PROPAGATION.iter().zip(propagation).filter(|(_, on)| *on).map(|(w, _)| w.to_string()));
+    // `move` in -o is the --move operation, as in util-linux.
+    let mut is_move = a.move_;
+    let mut options: Vec<String> = options
+        .join(",")
+        .split(',')
+        .filter(|w| {
+            let mv = *w == "move";
+            is_move |= mv;
+            !w.is_empty() && !mv
+        })
+        .map(String::from)
+        .collect();
+    if a.bind {
+        options.push("bind".into());
+    }
+    if a.rbind {
+        options.push("rbind".into());
+    }
+    if is_move {
+        options.push("move".into());
+    }
+    let oper = a.bind || a.rbind || is_move;
+    let tag_source =
+        a.label.last().map(|l| format!("LABEL=\"{l}\"")).or_else(|| a.uuid.last().map(|u| format!("UUID=\"{u}\"")));
+    let types = a.types.last().cloned();
+
+    if tag_source.is_none() && a.paths.is_empty() && !a.all {
+        if oper || !options.is_empty() {
+            return Err(bad("bad usage"));
+        }
+        list(types.as_deref(), a.show_labels)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if oper && (types.is_some() || a.all || tag_source.is_some()) {
+        return Err(bad("bad usage"));
+    }
+    let run = Run {
+        name,
+        options: options.join(","),
+        read_only: a.read_only,
+        read_write: a.read_write,
+        verbose: a.verbose,
+        fake: a.fake,
+    };
+    let fstab_paths: Vec<PathBuf> = if a.fstab.is_empty() {
+        vec![PathBuf::from(fstab::FSTAB)]
+    } else {
+        a.fstab.iter().map(PathBuf::from).collect()
+    };
+    if a.all {
+        return run.all(&fstab_paths, types.as_deref());
+    }
+
+    let (source, target) = match (tag_source, a.paths.as_slice()) {
+        (Some(tag), []) => (Some(tag), None),
+        (Some(_), [one]) if is_tag(one) => return Err(exit::fail(USAGE, "source specified more than once")),
+        (Some(tag), [one]) => (Some(tag), Some(one.clone())),
+        (None, [one]) if is_tag(one) => (Some(one.clone()), None),
+        (None, [one]) => (None, Some(one.clone())),
+        (None, [src, tgt]) => (Some(src.clone()), Some(tgt.clone())),
+        _ => return Err(bad("bad usage")),
+    };
+    let spec = match (source, target) {
+        (Some(source), Some(target)) => {
+            let mut spec = MountSpec::new(source, target).options(run.options.clone());
+            spec.fstype = types;
+            spec
+        }
+        (None, Some(target)) if propa || has_word(&run.options, "remount") => {
+            let mut spec = MountSpec::target_only(target).options(run.options.clone());
+            spec.fstype = types;
+            spec
+        }
+        // One of them: the rest comes from fstab.
+        (source, target) => {
+            let table = read_fstab(&fstab_paths)?;
+            let found = match (&source, &target) {
+                (_, Some(t)) => find_by_target(&table, t).or_else(|| find_by_source(&table, t)),
+                (Some(s), None) => find_by_source(&table, s),
+                (None, None) => None,
+            };
+            let Some(entry) = found else {
+                let message = match (&source, &target, a.label.is_empty() && a.uuid.is_empty()) {
+                    (_, Some(t), _) => format!("{t}: can't find in {}.", fstab::FSTAB),
+                    (Some(s), None, true) => format!("{s}: can't find in {}.", fstab::FSTAB),
+                    (Some(s), None, false) => format!("{s}: can't find mount source {s} in {}.", fstab::FSTAB),
+                    (None, None, _) => "bad usage".to_string(),
+                };
+                return Err(exit::fail(USAGE, message));
+            };
+            entry_spec(entry, &run.options, types.as_deref())
+        }
+    };
+    match run.one(spec) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.nofail => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(exit::fail(e.exit_status(), describe(&e))),
+    }
+}
+
+/// What the command line asks of every mount.
+struct Run<'a> {
+    name: &'a str,
+    /// `-o` and the operation switches, comma-joined.
+    options: String,
+    read_only: bool,
+    read_write: bool,
+    verbose: bool,
+    fake: bool,
+}
+
+impl Run<'_> {
+    /// One mount, with the prober plugged in; prints the read-only warning and,
+    /// with -v, what was done.
+    fn one(&self, spec: MountSpec<'_>) -> Result<(), mount::Error> {
+        self.mount(spec, self.verbose)
+    }
+
+    /// [`Run::one`]; `say` prints what was done (`mount -a` says it its own way).
+    fn mount(&self, mut spec: MountSpec<'_>, say: bool) -> Result<(), mount::Error> {
+        spec.read_only |= self.read_only;
+        spec.read_write |= self.read_write;
+        let spec = spec.resolver(probe_glue::resolver()).prober(probe_glue::prober());
+        if self.fake {
+            if say {
+                let target = spec.target.display();
+                println!("{}: {} mounted on {target}.", self.name, spec.source.as_deref().unwrap_or("none"));
+            }
+            return Ok(());
+        }
+        let mounted = mount::mount(&spec)?;
+        let tgt = mounted.target.display();
+        if let Some(w) = mounted.warning() {
+            eprintln!("{}: {tgt}: {w}", self.name);
+        }
+        if say {
+            let src = mounted.source.display();
+            let flags = mounted.flags;
+            use nix::mount::MsFlags;
+            if flags.contains(MsFlags::MS_MOVE) {
+                println!("{}: {src} moved to {tgt}.", self.name);
+            } else if flags.contains(MsFlags::MS_BIND) {
+                println!("{}: {src} bound on {tgt}.", self.name);
+            } else if mounted.fstype.is_none() {
+                println!("{}: {tgt} propagation flags changed.", self.name);
+            } else {
+                println!("{}: {src} mounted on {tgt}.", self.name);
+            }
+        }
+        Ok(())
+    }
+
+    /// `mount -a`: every entry that is not noauto, swap, the root, filtered
+    /// out by -t, or mounted already. Status 0 when none failed, 32 when all
+    /// tried failed, 64 when some did.
+    fn all(&self, paths: &[PathBuf], types: Option<&str>) -> anyhow::Result<ExitCode> {
+        let table = read_fstab(paths)?;
+        let (mut succeeded, mut failed) = (0, 0);
+        let mut out = io::stdout().lock();
+        for entry in &table {
+            let tgt = entry.target.display().to_string();
+            let root = entry.target == Path::new("/") || entry.target == Path::new("root");
+            let filtered = types.is_some_and(|t| !mountinfo::match_fstype(&entry.fstype, t));
+            if entry.is_swap() || root || entry.is_noauto() || filtered {
+                if self.verbose {
+                    writeln!(out, "{tgt:<25}: ignored")?;
+                }
+                continue;
+            }
+            let spec = entry_spec(entry, &self.options, None);
+            if mount::is_mounted(&spec.clone().resolver(probe_glue::resolver())) {
+                if self.verbose {
+                    writeln!(out, "{tgt:<25}: already mounted")?;
+                }
+                continue;
+            }
+            out.flush()?;
+            match self.mount(spec, false) {
+                Ok(()) => {
+                    succeeded += 1;
+                    if self.verbose {
+                        writeln!(out, "{tgt:<25}: successfully mounted")?;
+                    }
+                }
+                Err(e) if e.nofail => succeeded += 1,
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("{}: {}", self.name, describe(&e));
+                }
+            }
+        }
+        Ok(ExitCode::from(match (succeeded, failed) {
+            (_, 0) => 0,
+            (0, _) => FAILURE,
+            _ => SOME_OK,
+        }))
+    }
+}
+
+/// An error as mount(8) prints it: `TARGET: message.`, then the dmesg line
+/// when mount(2) failed, then what this system adds (the kernel lacking a
+/// driver, missing btrfs members).
+fn describe(e: &mount::Error) -> String {
+    let mut text = e.to_string();
+    if e.syscall_failed() {
+        text.push_str("\n       ");
+        text.push_str(mount::DMESG_HINT);
+    }
+    if let Some(hint) = &e.hint {
+        text.push_str("\n       ");
+        text.push_str(hint);
+        text.push('.');
+    }
+    text
+}
+
+/// The entries of the tables, in order; unparsable lines are reported and skipped.
+fn read_fstab(paths: &[PathBuf]) -> anyhow::Result<Vec<fstab::Entry>> {
+    let mut entries = Vec::new();
+    for path in paths {
+        let table = fstab::read(path).map_err(|_| exit::fail(USAGE, format!("{}: failed to parse", path.display())))?;
+        for line in &table.bad_lines {
+            eprintln!("mount: {}: parse error at line {line} -- ignored", path.display());
+        }
+        entries.extend(table.entries);
+    }
+    Ok(entries)
+}
+
+/// The request for an fstab entry: its options, then the command line's.
+fn entry_spec<'a>(entry: &fstab::Entry, extra: &str, types: Option<&str>) -> MountSpec<'a> {
+    let options = [entry.options.as_str(), extra].iter().filter(|o| !o.is_empty()).copied().collect::<Vec<_>>();
+    let mut spec = MountSpec::new(entry.source.clone(), entry.target.clone()).options(options.join(","));
+    spec.fstype = types.map(String::from).or_else(|| Some(entry.fstype.clone()).filter(|t| t != "auto"));
+    spec
+}
+
+fn is_tag(s: &str) -> bool {
+    matches!(Source::parse(s), Source::Tag { .. })
+}
+
+fn has_word(options: &str, word: &str) -> bool {
+    options.split(',').any(|w| w == word)
+}
+
+fn canonical(p: &Path) -> PathBuf {
+    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// The last entry mounted on `target` (libmount searches fstab backwards).
+fn find_by_target<'t>(table: &'t [fstab::Entry], target: &str) -> Option<&'t fstab::Entry> {
+    let wanted = canonical(Path::new(target));
+    table.iter().rev().find(|e| e.target == Path::new(target) || canonical(&e.target) == wanted)
+}
+
+/// The last entry whose source is `source`: the same tag, the same path, or
+/// a tag that resolves to the device `source` names.
+fn find_by_source<'t>(table: &'t [fstab::Entry], source: &str) -> Option<&'t fstab::Entry> {
+    let wanted = Source::parse(source);
+    let path = canonical(Path::new(source));
+    table.iter().rev().find(|e| {
+        let theirs = Source::parse(&e.source);
+        theirs == wanted
+            || match (&theirs, &wanted) {
+                (Source::Path(p), Source::Path(_)) => canonical(p) == path,
+                (Source::Tag { .. }, Source::Path(_)) => theirs
+                    .resolve(Some(probe_glue::resolver()))
+                    .is_ok_and(|devices| devices.iter().any(|d| canonical(d) == path)),
+                _ => false,
+            }
+    })
+}
+
+/// `mount` alone: `SOURCE on TARGET type TYPE (OPTIONS)` for every mount, as
+/// util-linux lists them: a device-backed source canonicalized, a loop device
+/// that mount set up (autoclear) shown as its file, control characters in the
+/// target as `?`; `-t` filters by type, `-l` adds ` [LABEL]`.
+fn list(types: Option<&str>, labels: bool) -> anyhow::Result<()> {
+    let table = mountinfo::read()?;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    for m in &table {
+        if types.is_some_and(|t| !mountinfo::match_fstype(&m.fstype, t)) {
+            continue;
+        }
+        let src = if m.is_pseudo() || m.is_network() || m.fstype == "swap" {
+            PathBuf::from(&m.source)
+        } else {
+            pretty_source(&m.source)
+        };
+        out.write_all(src.as_os_str().as_bytes())?;
+        out.write_all(b" on ")?;
+        let target: Vec<u8> =
+            m.mount_point.as_os_str().as_bytes().iter().map(|&b| if b.is_ascii_control() { b'?' } else { b }).collect();
+        out.write_all(&target)?;
+        write!(out, " type {} ({})", m.fstype, m.merged_options())?;
+        if labels {
+            let dev = Path::new(&m.source);
+            let block = dev.metadata().is_ok_and(|md| md.file_type().is_block_device());
+            if let Some(label) = block.then(|| probe_glue::tag(dev, "LABEL")).flatten() {
+                out.write_all(b" [")?;
+                out.write_all(&label)?;
+                out.write_all(b"]")?;
+            }
+        }
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// libmount `mnt_pretty_path`: the canonical path, and for a loop device with
+/// autoclear (one that mount set up) its backing file.
+fn pretty_source(source: &str) -> PathBuf {
+    let path = canonical(Path::new(source));
+    if path.as_os_str().as_bytes().starts_with(b"/dev/loop") {
+        let autoclear =
+            loopdev::status(&path).ok().flatten().is_some_and(|i| i.lo_flags & loopdev::LO_FLAGS_AUTOCLEAR != 0);
+        if autoclear {
+            if let Ok(Some(file)) = loopdev::backing_file(&path) {
+                return file;
+            }
+        }
+    }
+    path
+}

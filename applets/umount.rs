@@ -1,0 +1,210 @@
+//! umount: unmount filesystems, as util-linux 2.38.1 umount(8) does.
+//!
+//! ```text
+//! umount [-dflnqRv] TARGET|SOURCE...
+//!
+//!  -l, --lazy          detach now, clean up when the filesystem is no longer busy
+//!  -f, --force         force (network and FUSE filesystems)
+//!  -R, --recursive     unmount the mounts below TARGET first
+//!  -v, --verbose       say what was unmounted
+//!  -q, --quiet         no "not mounted" messages
+//!  -d, --detach-loop   accepted: loop devices that mount set up go away by themselves (autoclear)
+//!  -n, --no-mtab       accepted (there is no /etc/mtab to write)
+//! ```
+//!
+//! SOURCE may be a device or `UUID=`, `LABEL=`...; its most recent mount is
+//! unmounted. A busy filesystem is retried for a moment before giving up.
+//! Exit status: 0 done, 1 bad usage or nothing mounted (-R), 32 failure;
+//! with several arguments, the statuses add up.
+#![forbid(unsafe_code)]
+
+use crate::{args, exit};
+use argh::FromArgs;
+use krazybox::mount::{self, mountinfo, probe_glue, source::Source};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: u8 = 1;
+
+#[derive(FromArgs)]
+/// unmount filesystems
+#[argh(help_triggers("--argh-help"))]
+struct Args {
+    /// lazy unmount
+    #[argh(switch, short = 'l', long = "lazy")]
+    lazy: bool,
+    /// force unmount
+    #[argh(switch, short = 'f', long = "force")]
+    force: bool,
+    /// recursive unmount
+    #[argh(switch, short = 'R', long = "recursive")]
+    recursive: bool,
+    /// say what is done
+    #[argh(switch, short = 'v', long = "verbose")]
+    verbose: bool,
+    /// suppress "not mounted" errors
+    #[argh(switch, short = 'q', long = "quiet")]
+    quiet: bool,
+    /// free loop devices (autoclear does)
+    #[argh(switch, short = 'd', long = "detach-loop")]
+    detach_loop: bool,
+    /// don't write /etc/mtab
+    #[argh(switch, short = 'n', long = "no-mtab")]
+    _no_mtab: bool,
+    /// don't canonicalize paths (accepted)
+    #[argh(switch, short = 'c', long = "no-canonicalize")]
+    no_canonicalize: bool,
+    /// don't call umount helpers (there are none)
+    #[argh(switch, short = 'i', long = "internal-only")]
+    _internal_only: bool,
+    /// print the version
+    #[argh(switch, short = 'V', long = "version")]
+    version: bool,
+    /// mount points or devices
+    #[argh(positional)]
+    targets: Vec<String>,
+}
+
+/// Every long option, for getopt's message about an unknown one.
+const LONG: &[&str] = &[
+    "--lazy",
+    "--force",
+    "--recursive",
+    "--verbose",
+    "--quiet",
+    "--detach-loop",
+    "--no-mtab",
+    "--no-canonicalize",
+    "--internal-only",
+    "--version",
+    "--help",
+];
+
+const SPEC: args::Spec = args::Spec { flags: "cdfhilnqRvV", short_values: "", long_values: &[], permute: true };
+
+fn usage(name: &str) -> String {
+    format!(
+        "\nUsage:\n {name} [-hV]\n {name} [options] <source> | <directory>\n\n\
+         Unmount filesystems.\n\n\
+         Options:\n \
+         -f, --force             force unmount (in case of an unreachable NFS system)\n \
+         -l, --lazy              detach the filesystem now, clean up things later\n \
+         -R, --recursive         recursively unmount a target with all its children\n \
+         -q, --quiet             suppress 'not mounted' error messages\n \
+         -v, --verbose           say what is being done\n \
+         -d, --detach-loop       accepted; loop devices set up by mount are freed anyway\n \
+         -n, --no-mtab           don't write to /etc/mtab\n"
+    )
+}
+
+pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
+    let try_help = format!("Try '{name} --help' for more information.");
+    let bad = |msg: &str| exit::fail(USAGE, format!("{msg}\n{try_help}"));
+    let words = args::normalize(&SPEC, argv).map_err(|e| bad(&e.to_string()))?;
+    let end = words.iter().position(|w| w == "--").unwrap_or(words.len());
+    if let Some(w) = words[..end].iter().find(|w| w.starts_with("--") && !LONG.contains(&w.as_str())) {
+        return Err(bad(&format!("unrecognized option '{w}'")));
+    }
+    if words[..end].iter().any(|w| w == "-h" || w == "--help") {
+        print!("{}", usage(name));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let a: Args = match args::from_words(name, &words) {
+        Ok(args::Parsed::Run(a)) => a,
+        Ok(args::Parsed::Exit(code)) => return Ok(code),
+        Err(e) => return Err(bad(&e.to_string())),
+    };
+    if a.version {
+        println!("{name} from krazybox {} (util-linux 2.38.1 compatible)", env!("CARGO_PKG_VERSION"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.targets.is_empty() {
+        return Err(bad("bad usage"));
+    }
+    let mut total: u32 = 0;
+    for spec in &a.targets {
+        let status = if a.recursive { recursive(name, &a, spec) } else { one(name, &a, spec, spec) };
+        total += u32::from(status);
+    }
+    Ok(ExitCode::from(u8::try_from(total).unwrap_or(255)))
+}
+
+/// A tag stands for the first device that carries it; anything else is a path.
+fn resolve(spec: &str) -> PathBuf {
+    let parsed = Source::parse(spec);
+    if matches!(parsed, Source::Tag { .. }) {
+        if let Ok(devices) = parsed.resolve(Some(probe_glue::resolver())) {
+            return devices[0].clone();
+        }
+    }
+    PathBuf::from(spec)
+}
+
+/// Unmounts one target or source; returns its exit status. `shown` is the
+/// name errors use (the argument as given).
+fn one(name: &str, a: &Args, spec: &str, shown: &str) -> u8 {
+    let path = resolve(spec);
+    // What is about to go, for -v: the mount at the path, else the device's last mount.
+    let entry = mountinfo::read().ok().and_then(|table| {
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+        mountinfo::find_by_mount_point(&table, &canonical)
+            .or_else(|| mountinfo::find_by_source(&table, &path).last().copied())
+            .cloned()
+    });
+    // util-linux skips reading the mount table for an absolute directory
+    // (statfs gives the type), and then does not know the source to name.
+    let fast = spec.starts_with('/') && !a.lazy && !a.force && !a.detach_loop && !a.no_canonicalize && path.is_dir();
+    match mount::umount(&path, a.lazy, a.force) {
+        Ok(()) => {
+            if a.verbose {
+                match &entry {
+                    Some(m) if !fast => eprintln!("{name}: {} ({}) unmounted", m.mount_point.display(), m.source),
+                    _ => eprintln!("{name}: {spec} unmounted"),
+                }
+            }
+            0
+        }
+        Err(e) => {
+            let not_mounted = e.errno == Some(nix::errno::Errno::EINVAL);
+            if !(a.quiet && not_mounted) {
+                eprintln!("{name}: {shown}: {}.", e.message);
+            }
+            e.exit_status()
+        }
+    }
+}
+
+/// `umount -R`: the mounts on top of and below the target first, deepest
+/// first, then the target itself (util-linux `umount_do_recurse`).
+fn recursive(name: &str, a: &Args, spec: &str) -> u8 {
+    let table = mountinfo::read().unwrap_or_default();
+    let target = Path::new(spec).canonicalize().unwrap_or_else(|_| PathBuf::from(spec));
+    let Some(top) = table.iter().rev().find(|m| m.mount_point == target) else {
+        if !a.quiet {
+            let what = if Path::new(spec).exists() { "not mounted" } else { "not found" };
+            eprintln!("{name}: {spec}: {what}");
+        }
+        return USAGE;
+    };
+    descend(name, a, &table, top)
+}
+
+fn descend(name: &str, a: &Args, table: &[mountinfo::MountInfo], m: &mountinfo::MountInfo) -> u8 {
+    // A mount on top of this one first, then the others in mount id order
+    // (libmount `mnt_table_over_fs`, `mnt_table_next_child_fs`).
+    let mut children: Vec<&mountinfo::MountInfo> = table.iter().filter(|c| c.parent == m.id && c.id != m.id).collect();
+    children.sort_by_key(|c| (c.mount_point != m.mount_point, c.id));
+    for child in children {
+        let status = descend(name, a, table, child);
+        if status != 0 {
+            return status;
+        }
+    }
+    // Gone already (a lazy unmount of a parent took it along): nothing to do.
+    let still = mountinfo::read().is_ok_and(|t| mountinfo::find_by_id(&t, m.id).is_some());
+    if !still {
+        return 0;
+    }
+    let path = m.mount_point.to_string_lossy().into_owned();
+    one(name, a, &path, &path)
+}
