@@ -44,6 +44,10 @@ pub struct Options {
     /// With `partitions`: `PART_ENTRY_*` for a partition device, read from its
     /// disk (off with `blkid -D`).
     pub part_entry: bool,
+    /// `blkid -p`'s rule for floppy-sized (1440 KiB or less) whole disks: when
+    /// one has a partition table, only the table is reported. libblkid's cache,
+    /// which high-level `blkid` (no `-p`) reads, does not apply it: set `false` there.
+    pub small_disk_table_only: bool,
 }
 
 impl Default for Options {
@@ -56,6 +60,7 @@ impl Default for Options {
             usages: None,
             partitions: true,
             part_entry: true,
+            small_disk_table_only: true,
         }
     }
 }
@@ -128,7 +133,7 @@ fn probe_device(r: &mut Reader, opts: &Options, dev: Option<&device::DeviceInfo>
     let sector_size = dev.map_or(512, |d| d.sector_size);
     // A small whole disk that is partitioned is not also searched for a
     // filesystem: floppy-sized images often carry both.
-    if opts.partitions && r.size() <= TINY && dev.is_some_and(|d| d.whole_disk) {
+    if opts.small_disk_table_only && opts.partitions && r.size() <= TINY && dev.is_some_and(|d| d.whole_disk) {
         let disk = partitions::Disk { sector_size, fs_type: None };
         if let Some(t) = partitions::probe_table(r, disk)? {
             return Ok(Probed::Tags(finish(table_tags(&t))));

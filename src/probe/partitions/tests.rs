@@ -86,6 +86,7 @@ fn gpt_backup_header_and_protective_mbr_like_blkid() {
 fn boot_sectors_are_not_tables() {
     let dir = TempDir::new("bootsec");
     for (tool, args, size) in [
+        ("mkfs.vfat", &["-F", "12"][..], 2u64 << 20),
         ("mkfs.vfat", &["-F", "16"][..], 16u64 << 20),
         ("mkfs.vfat", &["-F", "32"][..], 40 << 20),
         ("mkfs.ntfs", &["-F", "-Q", "-f"][..], 8 << 20),
@@ -174,6 +175,11 @@ fn small_partitioned_disk_hides_its_filesystem() {
     assert_same_as_blkid(&img);
     let lo = LoopDev::attach(&img);
     assert_same_as_blkid(&lo.0);
+    // Without the rule (as libblkid's cache probes), the filesystem shows too.
+    let opts = Options { small_disk_table_only: false, ..Options::default() };
+    let Probed::Tags(tags) = crate::probe::probe_path(&lo.0, &opts).expect("probe") else { panic!("nothing") };
+    let names: Vec<&str> = tags.iter().map(|t| t.name).collect();
+    assert!(names.contains(&"TYPE") && names.contains(&"PTTYPE"), "{names:?}");
 }
 
 #[test]
