@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 use super::{Error, MountConfig, Signals};
 use crate::mount::mountinfo::MountInfo;
 use crate::mount::source::Source;
-use crate::mount::{btrfs, loopdev};
-use crate::probe;
+use crate::mount::{btrfs, loopdev, probe_glue};
 
 /// How often `/sys/class/block` is looked at.
 const POLL: Duration = Duration::from_millis(250);
@@ -34,18 +33,8 @@ pub struct Device {
     pub uuid: Option<Vec<u8>>,
 }
 
-/// The high-level tags of a device or image (`None`: unreadable or empty).
-fn tags(path: &Path) -> Option<Vec<probe::Tag>> {
-    probe::highlevel::probe(path).ok().flatten()
-}
-
-fn tag(tags: &[probe::Tag], name: &str) -> Option<Vec<u8>> {
-    tags.iter().find(|t| t.name == name).map(|t| t.value.clone()).filter(|v| !v.is_empty())
-}
-
-/// The filesystem type of `path`, as blkid reports it.
-pub fn probe_type(path: &Path) -> Option<String> {
-    tags(path).and_then(|t| tag(&t, "TYPE")).map(|v| String::from_utf8_lossy(&v).into_owned())
+fn probe_type(path: &Path) -> Option<String> {
+    probe_glue::probe_type(path).ok().flatten()
 }
 
 fn block_rdev(path: &Path) -> Option<(u64, u64)> {
@@ -76,12 +65,9 @@ impl Device {
                 return true;
             }
         }
-        match (&self.uuid, tags(source)) {
-            (Some(uuid), Some(t)) => {
-                tag(&t, "UUID").as_ref() == Some(uuid)
-                    && self.fstype.as_deref().map(str::as_bytes) == tag(&t, "TYPE").as_deref()
-            }
-            _ => false,
+        match &self.uuid {
+            Some(uuid) => probe_glue::tag(source, "UUID").as_ref() == Some(uuid) && probe_type(source) == self.fstype,
+            None => false,
         }
     }
 }
@@ -110,7 +96,10 @@ pub fn wait_for(mc: &MountConfig, wait: Duration, signals: &mut Signals) -> Resu
                 Look::Found(dev) => {
                     let names: Vec<String> = dev.paths.iter().map(|p| p.display().to_string()).collect();
                     let fstype = dev.fstype.as_deref().unwrap_or("unknown type");
-                    log::info!("found {} on {} ({fstype})", mc.source_text, names.join(", "));
+                    match &mc.source {
+                        Source::Path(p) if dev.paths.len() == 1 => log::info!("found {} ({fstype})", p.display()),
+                        _ => log::info!("found {} on {} ({fstype})", mc.source_text, names.join(", ")),
+                    }
                     return Ok(Some(dev));
                 }
                 Look::Waiting(what) => {
@@ -162,15 +151,14 @@ fn look(mc: &MountConfig) -> Result<Look, Error> {
             }
             vec![p.clone()]
         }
-        Source::Tag { name, value } => match probe::find_devices(name, value.as_bytes()) {
+        Source::Tag { name, value } => match probe_glue::find_devices(name, value) {
             Ok(found) if found.is_empty() => return Ok(Look::Waiting(format!("a device with {name}={value}"))),
             Ok(found) => found,
             Err(e) => return Ok(Look::Waiting(format!("a device with {name}={value} (scanning: {e})"))),
         },
     };
-    let t = tags(&paths[0]);
-    let fstype = t.as_ref().and_then(|t| tag(t, "TYPE")).map(|v| String::from_utf8_lossy(&v).into_owned());
-    let uuid = t.as_ref().and_then(|t| tag(t, "UUID"));
+    let fstype = probe_type(&paths[0]);
+    let uuid = probe_glue::tag(&paths[0], "UUID").filter(|u| !u.is_empty());
     if paths.len() > 1 && fstype.as_deref() != Some("btrfs") {
         let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         return Err(Error::config(format!(
@@ -182,7 +170,7 @@ fn look(mc: &MountConfig) -> Result<Look, Error> {
     if fstype.as_deref() == Some("btrfs") {
         // A path names one member; the others carry the same filesystem UUID.
         if let (Source::Path(_), Some(u)) = (&mc.source, &uuid) {
-            for p in probe::find_devices("UUID", u).unwrap_or_default() {
+            for p in probe_glue::find_devices("UUID", &String::from_utf8_lossy(u)).unwrap_or_default() {
                 if !paths.iter().any(|q| same_device(q, &p)) {
                     paths.push(p);
                 }

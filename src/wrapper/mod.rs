@@ -339,9 +339,8 @@ fn mount_or_accept(mc: &MountConfig, device: &Device, target: &Path) -> Result<(
         )));
     }
     let source = device.paths[0].display().to_string();
-    let prober = |p: &Path| -> std::io::Result<Option<String>> { Ok(device::probe_type(p)) };
     let fstype = mc.fstype.clone().or_else(|| device.fstype.clone());
-    let mut spec = MountSpec::new(source, target).options(mc.data.clone()).prober(&prober);
+    let mut spec = MountSpec::new(source, target).options(mc.data.clone()).prober(mount::probe_glue::prober());
     spec.fstype = fstype;
     match mount::mount(&spec) {
         Ok(m) => {
