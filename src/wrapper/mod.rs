@@ -292,6 +292,11 @@ pub fn run(config: &Config, args: &[String]) -> Result<u8, Error> {
         check_path_inside(p, &target)?;
     }
 
+    // A stop that came while mounting: do not start rest-server at all.
+    if signals.wait_stop(Duration::ZERO).map_err(|e| Error::transient(format!("reading signals: {e}")))? {
+        log::info!("stopped before rest-server started");
+        return Ok(0);
+    }
     let running = child::Running::spawn(&config.program, args)?;
     // Keep nothing of ours inside the mount: the child has its working directory already.
     if let Err(e) = std::env::set_current_dir("/") {
