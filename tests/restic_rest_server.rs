@@ -105,6 +105,8 @@ trap 'echo TERM >> "$d/signals"; exit 0' TERM
 trap 'echo INT >> "$d/signals"; exit 0' INT
 mkdir -p "$path" && echo "written by the stand-in" > "$path/standin-was-here" || exit 7
 stat -f -c %T "$path" > "$d/fstype"
+# Leave a process behind that keeps a file on the disk open.
+[ -n "$STANDIN_HOLD" ] && (exec sleep "$STANDIN_HOLD" < "$path/standin-was-here" > /dev/null 2>&1 &)
 [ -n "$STANDIN_EXIT" ] && exit "$STANDIN_EXIT"
 echo $$ > "$d/ready"
 while :; do sleep 0.05; done
@@ -427,6 +429,62 @@ fn device_that_never_appears_is_transient() {
     assert_eq!(code, 1, "{log}");
     assert!(log.contains("gave up after 1s waiting for a device with UUID=0b3c1f0e"), "{log}");
     assert!(!standin.started());
+}
+
+#[test]
+fn sigterm_while_waiting_for_the_device_stops_at_once() {
+    if !usable() {
+        return;
+    }
+    let tmp = TempDir::new("stopwait");
+    let standin = Standin::new(&tmp);
+    let target = tmp.join("mnt");
+    let vars = [("MNT_SOURCE", "LABEL=no-such-disk-here"), ("MNT_TARGET", target.to_str().unwrap())];
+    let mut w = Wrapper::start(&tmp, &standin, &vars, &[]);
+    let end = Instant::now() + Duration::from_secs(10);
+    while !w.stderr().contains("waiting up to 30s for a device with LABEL=no-such-disk-here") {
+        assert!(Instant::now() < end, "{}", w.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(w.pid(), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let stopped = Instant::now();
+    let status = w.wait(Duration::from_secs(5));
+    assert_eq!(status.code(), Some(0), "{}", w.stderr());
+    assert!(stopped.elapsed() < Duration::from_secs(2), "took {:?}", stopped.elapsed());
+    assert!(w.stderr().contains("stopped while waiting"), "{}", w.stderr());
+    assert!(!standin.started());
+}
+
+#[test]
+fn a_busy_disk_is_detached_lazily() {
+    if !usable() {
+        return;
+    }
+    let _s = serial();
+    let tmp = TempDir::new("busy");
+    let standin = Standin::new(&tmp);
+    let (_img, _lo, uuid) = ext4(&tmp, "disk.img");
+    let target = tmp.join("mnt");
+    fs::create_dir(&target).unwrap();
+    let _cleanup = MountGuard::new(&target);
+    let source = format!("UUID={uuid}");
+    let path = target.join("restic");
+    let hold = 4;
+    let vars = [
+        ("MNT_SOURCE", source.as_str()),
+        ("MNT_TARGET", target.to_str().unwrap()),
+        ("STANDIN_EXIT", "0"),
+        ("STANDIN_HOLD", &hold.to_string()),
+    ];
+    let started = Instant::now();
+    let (code, log) = Wrapper::start(&tmp, &standin, &vars, &["--path", path.to_str().unwrap()]).finish();
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("still busy: detaching lazily"), "{log}");
+    assert!(log.contains(&format!("detached {}", target.display())), "{log}");
+    assert!(mounted_at(&target).is_none(), "gone from the mount table: {log}");
+    assert!(started.elapsed() < Duration::from_secs(hold), "did not wait for the holder: {:?}", started.elapsed());
+    // Let the holder go before the loop device is detached.
+    std::thread::sleep(Duration::from_secs(hold).saturating_sub(started.elapsed()) + Duration::from_millis(300));
 }
 
 #[test]
