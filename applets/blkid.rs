@@ -143,8 +143,9 @@ enum Output {
 
 pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
     let try_help = format!("Try '{name} --help' for more information.");
-    let words = args::normalize(&SPEC, argv).map_err(|e| exit::fail(1, format!("{e}\n{try_help}")))?;
-    let words = getopt_words(words).map_err(|e| exit::fail(1, format!("{e}\n{try_help}")))?;
+    let argv = long_options(argv).map_err(|e| exit::fail(1, format!("{e}\n{try_help}")))?;
+    let words = args::normalize(&SPEC, &argv).map_err(|e| exit::fail(1, format!("{e}\n{try_help}")))?;
+    let words = getopt_words(words);
     // argh would answer -h with its own text; util-linux's is printed instead.
     let end = words.iter().position(|w| w == "--").unwrap_or(words.len());
     let mut i = 0;
@@ -189,20 +190,7 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
         Some("export") => Output::Export,
         Some(other) => return Err(exit::fail(OTHER, format!("unsupported output format {other}"))),
     };
-    let mut opts = Options { part_entry: !a.no_part_details, ..Options::default() };
-    if let Some(o) = a.offset.last() {
-        opts.offset = parse_size(o).map_err(|e| exit::fail(OTHER, format!("invalid offset argument: '{o}': {e}")))?;
-    }
-    if let Some(s) = a.size.last() {
-        let size = parse_size(s).map_err(|e| exit::fail(OTHER, format!("invalid size argument: '{s}': {e}")))?;
-        opts.size = (size > 0).then_some(size);
-    }
-    if let Some(u) = a.usages.last() {
-        opts.usages = Some(usage_filter(u).map_err(|m| exit::fail(OTHER, m))?);
-    }
-    if let Some(n) = a.match_types.last() {
-        opts.types = Some(type_filter(n).map_err(|m| exit::fail(OTHER, m))?);
-    }
+    let opts = probe_options(&a)?;
     let search = search_token(&words[..end]).map_err(|m| exit::fail(OTHER, format!("{m}\n{try_help}")))?;
     let mut eval = !a.label.is_empty() || !a.uuid.is_empty();
     let mut lookup = a.list_one;
@@ -226,6 +214,7 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
         raw: a.no_encoding,
         show: a.match_tag,
         first: true,
+        columns: Columns::new(terminal_width().unwrap_or(80)),
     };
     if !eval && output == Output::List {
         if a.probe {
@@ -246,11 +235,11 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
         }
         status
     } else if eval {
+        // Like libblkid's evaluation, this ignores the device arguments.
         let (name, value) = search.unwrap_or_default();
         match probe::find_devices(&name, value.as_bytes())?.first() {
             Some(dev) => {
-                p.out.write_all(dev.as_os_str().as_bytes())?;
-                p.out.write_all(b"\n")?;
+                p.device(dev)?;
                 0
             }
             None => NOT_FOUND,
@@ -260,35 +249,94 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
             return Err(exit::fail(OTHER, "The lookup option requires a search type specified using -t"));
         };
         p.lookup(&devices, &name, value.as_bytes())?
+    } else if devices.is_empty() {
+        p.high_level(&probe::block_devices()?, search.as_ref())?
     } else {
-        let search = search.as_ref().map(|(n, v)| (n.as_str(), v.as_bytes()));
-        let scanned;
-        let list = if devices.is_empty() {
-            scanned = probe::block_devices()?;
-            &scanned
-        } else {
-            &devices
-        };
-        let mut status = NOT_FOUND;
-        for dev in list {
-            let Some(tags) = high_level_tags(dev) else { continue };
-            if let Some((name, value)) = search {
-                if !tags.iter().any(|t| t.name == name && t.value == value) {
-                    continue;
-                }
-            }
-            p.print_tags(dev, &tags)?;
-            status = 0;
-        }
-        status
+        p.high_level(&devices, search.as_ref())?
     };
     p.out.flush()?;
     Ok(ExitCode::from(status))
 }
 
-/// `-v` is `-V`; `-w VALUE` is an old option util-linux still accepts and ignores;
-/// long options argh would not name the way getopt does are refused here.
-fn getopt_words(words: Vec<String>) -> Result<Vec<String>, String> {
+/// What `-O`, `-S`, `-u`, `-n` and `-D` ask of the low-level probe.
+fn probe_options(a: &Args) -> anyhow::Result<Options> {
+    let mut opts = Options { part_entry: !a.no_part_details, ..Options::default() };
+    if let Some(o) = a.offset.last() {
+        opts.offset = parse_size(o).map_err(|e| exit::fail(OTHER, format!("invalid offset argument: '{o}': {e}")))?;
+    }
+    if let Some(s) = a.size.last() {
+        let size = parse_size(s).map_err(|e| exit::fail(OTHER, format!("invalid size argument: '{s}': {e}")))?;
+        // libblkid reads `-S 0` as "to the end of the device".
+        opts.size = (size > 0).then_some(size);
+    }
+    if let Some(u) = a.usages.last() {
+        opts.usages = Some(usage_filter(u).map_err(|m| exit::fail(OTHER, m))?);
+    }
+    if let Some(n) = a.match_types.last() {
+        opts.types = Some(type_filter(n).map_err(|m| exit::fail(OTHER, m))?);
+    }
+    Ok(opts)
+}
+
+/// getopt_long's handling of long options: a unique prefix stands for the
+/// option (`--lab`), an ambiguous or unknown one is refused, and a switch takes no
+/// `=value`. Returns the words with every long option spelled out.
+fn long_options(argv: &[String]) -> Result<Vec<String>, String> {
+    let known = || SPEC.long_values.iter().chain(LONG_SWITCHES);
+    let mut out = Vec::with_capacity(argv.len());
+    let mut words = argv.iter();
+    while let Some(w) = words.next() {
+        if w == "--" || !w.starts_with('-') {
+            out.push(w.clone());
+            if w == "--" {
+                out.extend(words.by_ref().cloned());
+            }
+            continue;
+        }
+        let Some(long) = w.strip_prefix("--") else {
+            // A short cluster whose last option takes a value: the next word is that value.
+            let value_at = w[1..].find(|c| SPEC.short_values.contains(c));
+            out.push(w.clone());
+            if value_at.is_some_and(|i| i + 2 == w.len()) {
+                out.extend(words.next().cloned());
+            }
+            continue;
+        };
+        let (name, value) = match long.split_once('=') {
+            Some((n, v)) => (format!("--{n}"), Some(v)),
+            None => (w.clone(), None),
+        };
+        let full = match known().find(|k| **k == name) {
+            Some(k) => *k,
+            None => {
+                let hits: Vec<&str> = known().copied().filter(|k| k.starts_with(name.as_str())).collect();
+                match hits[..] {
+                    [one] => one,
+                    [] => return Err(format!("unrecognized option '{w}'")),
+                    _ => {
+                        let list: Vec<String> = hits.iter().map(|h| format!("'{h}'")).collect();
+                        return Err(format!("option '{w}' is ambiguous; possibilities: {}", list.join(" ")));
+                    }
+                }
+            }
+        };
+        let takes_value = SPEC.long_values.contains(&full);
+        match value {
+            Some(_) if !takes_value => return Err(format!("option '{full}' doesn't allow an argument")),
+            Some(v) => out.push(format!("{full}={v}")),
+            None => {
+                out.push(full.to_string());
+                if takes_value {
+                    out.extend(words.next().cloned());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `-v` is `-V`; `-w VALUE` is an old option util-linux still accepts and ignores.
+fn getopt_words(words: Vec<String>) -> Vec<String> {
     let mut out = Vec::with_capacity(words.len());
     let mut it = words.into_iter();
     while let Some(w) = it.next() {
@@ -306,13 +354,10 @@ fn getopt_words(words: Vec<String>) -> Result<Vec<String>, String> {
                 out.push(w);
                 out.extend(it.next());
             }
-            l if l.starts_with("--") && !LONG_SWITCHES.contains(&l) => {
-                return Err(format!("unrecognized option '{l}'"));
-            }
             _ => out.push(w),
         }
     }
-    Ok(out)
+    out
 }
 
 fn takes_value(word: &str) -> bool {
@@ -436,9 +481,15 @@ fn probeable(dev: &Path) -> bool {
     false
 }
 
+/// A device's high-level tags; `None` when nothing was found.
 fn high_level_tags(dev: &Path) -> Option<Vec<Tag>> {
     match highlevel::probe(dev) {
         Ok(tags) => tags,
+        // libblkid keeps a device it may not read, with whatever the cache knew
+        // of it: with no cache, nothing, so it is listed without tags.
+        Err(e) if matches!(e.raw_os_error(), Some(nix::libc::EPERM | nix::libc::EACCES | nix::libc::ENOENT)) => {
+            Some(Vec::new())
+        }
         Err(e) => {
             log::debug!("{}: {e}", dev.display());
             None
@@ -461,6 +512,8 @@ struct Printer<W: Write> {
     show: Vec<String>,
     /// No device printed yet: export and udev put a blank line between devices.
     first: bool,
+    /// The `-o list` table's column widths.
+    columns: Columns,
 }
 
 impl<W: Write> Printer<W> {
@@ -541,8 +594,7 @@ impl<W: Write> Printer<W> {
             self.out.write_all(b"\n")?;
         }
         if !tags.is_empty() && self.output == Output::Device {
-            self.out.write_all(dev.as_os_str().as_bytes())?;
-            self.out.write_all(b"\n")?;
+            self.device(dev)?;
             return Ok(0);
         }
         let mut num = 1;
@@ -560,14 +612,33 @@ impl<W: Write> Printer<W> {
         Ok(if tags.is_empty() { NOT_FOUND } else { 0 })
     }
 
+    fn device(&mut self, dev: &Path) -> io::Result<()> {
+        self.out.write_all(dev.as_os_str().as_bytes())?;
+        self.out.write_all(b"\n")
+    }
+
+    /// `blkid [DEV...]`: the high-level tags of every device that has some and
+    /// matches the `-t` search; the exit status.
+    fn high_level(&mut self, devices: &[PathBuf], search: Option<&(String, String)>) -> io::Result<u8> {
+        let mut status = NOT_FOUND;
+        for dev in devices {
+            let Some(tags) = high_level_tags(dev) else { continue };
+            if let Some((name, value)) = search {
+                if !tags.iter().any(|t| t.name == name && t.value == value.as_bytes()) {
+                    continue;
+                }
+            }
+            self.print_tags(dev, &tags)?;
+            status = 0;
+        }
+        Ok(status)
+    }
+
     /// A device's high-level tags (util-linux `print_tags`).
     fn print_tags(&mut self, dev: &Path, tags: &[Tag]) -> io::Result<()> {
         match self.output {
             Output::List => return self.list_line(dev, tags),
-            Output::Device => {
-                self.out.write_all(dev.as_os_str().as_bytes())?;
-                return self.out.write_all(b"\n");
-            }
+            Output::Device => return self.device(dev),
             _ => {}
         }
         let mut num = 1;
@@ -610,9 +681,9 @@ impl<W: Write> Printer<W> {
     }
 
     fn list_header(&mut self) -> io::Result<()> {
-        let line = list_line("device", "fs_type", "label", "mount point", "UUID", columns().unwrap_or(80));
+        let line = self.columns.line([b"device", b"fs_type", b"label", b"mount point", b"UUID"]);
         self.out.write_all(&line)?;
-        let dashes = columns().unwrap_or(0).saturating_sub(1);
+        let dashes = terminal_width().unwrap_or(0).saturating_sub(1);
         self.out.write_all(&b"-".repeat(dashes))?;
         self.out.write_all(b"\n")
     }
@@ -621,48 +692,50 @@ impl<W: Write> Printer<W> {
         if !dev.exists() {
             return Ok(());
         }
-        let get = |n: &str| tags.iter().find(|t| t.name == n).map(|t| until_nul(&t.value).to_vec()).unwrap_or_default();
-        let name = dev.as_os_str().as_bytes();
-        let line = list_line(
-            name,
-            get("TYPE"),
-            get("LABEL"),
-            mount_point(dev).as_bytes(),
-            get("UUID"),
-            columns().unwrap_or(80),
-        );
+        let get = |n: &str| tags.iter().find(|t| t.name == n).map_or(&[][..], |t| until_nul(&t.value));
+        let mtpt = mount_point(dev);
+        let cells = [dev.as_os_str().as_bytes(), get("TYPE"), get("LABEL"), mtpt.as_bytes(), get("UUID")];
+        let line = self.columns.line(cells);
         self.out.write_all(&line)
     }
 }
 
-/// Column widths of the deprecated `-o list` table: wider terminals give the
-/// label and type columns up to 8 more, the device and mount point half the rest.
-fn list_line(
-    dev: impl AsRef<[u8]>,
-    fs: impl AsRef<[u8]>,
-    label: impl AsRef<[u8]>,
-    mtpt: impl AsRef<[u8]>,
-    uuid: impl AsRef<[u8]>,
-    width: usize,
-) -> Vec<u8> {
-    let (mut dev_w, mut fs_w, mut label_w, mut mtpt_w) = (10, 7, 8, 14);
-    if width > 80 {
-        let extra = width - 80;
-        let w = (extra / 10).min(8);
-        label_w += w;
-        fs_w += w;
-        let half = (extra - 2 * w) / 2;
-        dev_w += half;
-        mtpt_w += half;
+/// Column widths of the deprecated `-o list` table. util-linux keeps them in
+/// statics and widens them on every line while the remaining terminal width is
+/// over 80: the label and type columns get up to 8 more, the device and mount
+/// point columns half of the rest. Very wide terminals so widen them twice.
+struct Columns {
+    term: usize,
+    widths: [usize; 4],
+}
+
+impl Columns {
+    fn new(term: usize) -> Columns {
+        Columns { term, widths: [10, 7, 8, 14] }
     }
-    let mut out = Vec::new();
-    let over = pad_word(&mut out, dev.as_ref(), dev_w, 0, true);
-    let over = pad_word(&mut out, fs.as_ref(), fs_w, over, false);
-    let over = pad_word(&mut out, label.as_ref(), label_w, over, false);
-    pad_word(&mut out, mtpt.as_ref(), mtpt_w, over, false);
-    out.extend_from_slice(uuid.as_ref());
-    out.push(b'\n');
-    out
+
+    /// One table line: device, type, label, mount point, UUID.
+    fn line(&mut self, cells: [&[u8]; 5]) -> Vec<u8> {
+        if self.term > 80 {
+            self.term -= 80;
+            let w = (self.term / 10).min(8);
+            self.term -= 2 * w;
+            let half = self.term / 2;
+            let [dev, fs, label, mtpt] = &mut self.widths;
+            *label += w;
+            *fs += w;
+            *dev += half;
+            *mtpt += half;
+        }
+        let mut out = Vec::new();
+        let mut over = 0;
+        for (i, (cell, width)) in cells.iter().zip(self.widths).enumerate() {
+            over = pad_word(&mut out, cell, width, over, i == 0);
+        }
+        out.extend_from_slice(cells[4]);
+        out.push(b'\n');
+        out
+    }
 }
 
 /// A word and at least one space up to `max` columns; what overflowed is taken
@@ -682,7 +755,7 @@ fn pad_word(out: &mut Vec<u8>, word: &[u8], max: usize, left: usize, wrap: bool)
 }
 
 /// The terminal width from `COLUMNS`, as util-linux reads it when stdout is not a terminal.
-fn columns() -> Option<usize> {
+fn terminal_width() -> Option<usize> {
     std::env::var("COLUMNS").ok()?.parse::<usize>().ok().filter(|&c| c > 0 && c <= i32::MAX as usize)
 }
 
@@ -1034,6 +1107,18 @@ mod tests {
     }
 
     #[test]
+    fn udev_ambivalent_lists_usage_type_version() {
+        let found = |name, usage, version: Option<&str>| Found {
+            name,
+            usage,
+            tags: version.map(|v| Tag { name: "VERSION", value: v.as_bytes().to_vec() }).into_iter().collect(),
+        };
+        let both = [found("ext4", probe::Usage::Filesystem, Some("1.0")), found("swap", probe::Usage::Other, None)];
+        assert_eq!(udev_ambivalent(&both).unwrap(), b"ID_FS_AMBIVALENT=filesystem:ext4:1.0 other:swap\n");
+        assert_eq!(udev_ambivalent(&both[..1]), None);
+    }
+
+    #[test]
     fn sizes_like_strtosize() {
         assert_eq!(parse_size("1024"), Ok(1024));
         assert_eq!(parse_size("1K"), Ok(1024));
@@ -1067,9 +1152,16 @@ mod tests {
 
     #[test]
     fn list_columns() {
-        let l = list_line("e.img", "ext4", "lbl", b"(not mounted)", "u", 80);
+        let mut c = Columns::new(80);
+        let l = c.line([b"e.img", b"ext4", b"lbl", b"(not mounted)", b"u"]);
         assert_eq!(l, b"e.img      ext4    lbl      (not mounted)  u\n");
-        let l = list_line("/dev/a-very-long-name", "ext4", "", b"x", "u", 80);
+        let l = c.line([b"/dev/a-very-long-name", b"ext4", b"", b"x", b"u"]);
         assert!(l.starts_with(b"/dev/a-very-long-name\n           ext4"));
+        // 200 columns: widened by 8 and 52, then by 2 and 10 on the next line.
+        let mut c = Columns::new(200);
+        c.line([b"", b"", b"", b"", b""]);
+        assert_eq!(c.widths, [62, 15, 16, 66]);
+        c.line([b"", b"", b"", b"", b""]);
+        assert_eq!(c.widths, [72, 17, 18, 76]);
     }
 }

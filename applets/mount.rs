@@ -181,7 +181,7 @@ const PROPAGATION: &[&str] =
 
 fn usage(name: &str) -> String {
     format!(
-        "\nUsage:\n {name} [-lhV]\n {name} -a [options]\n {name} [options] [--source] <source> | [--target] <directory>\n \
+        "\nUsage:\n {name} [-lhV]\n {name} -a [options]\n {name} [options] <source> | <directory>\n \
          {name} [options] <source> <directory>\n {name} <operation> <mountpoint> [<target>]\n\n\
          Mount a filesystem.\n\n\
          Options:\n \
@@ -230,7 +230,7 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
                 print!("{}", usage(name));
                 return Ok(ExitCode::SUCCESS);
             }
-            w if w.len() == 2 && SPEC.short_values.contains(&w[1..]) || SPEC.long_values.contains(&w) => i += 2,
+            w if (w.len() == 2 && SPEC.short_values.contains(&w[1..])) || SPEC.long_values.contains(&w) => i += 2,
             _ => i += 1,
         }
     }
@@ -290,7 +290,8 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
     let types = a.types.last().cloned();
 
     if tag_source.is_none() && a.paths.is_empty() && !a.all {
-        if oper || !options.is_empty() {
+        // -r and -w are options too (`ro`, `rw`): not for a listing.
+        if oper || !options.is_empty() || a.read_only || a.read_write {
             return Err(bad("bad usage"));
         }
         list(types.as_deref(), a.show_labels)?;
@@ -387,11 +388,7 @@ impl Run<'_> {
         spec.read_write |= self.read_write;
         let spec = spec.resolver(probe_glue::resolver()).prober(probe_glue::prober());
         if self.fake {
-            if say {
-                let target = spec.target.display();
-                println!("{}: {} mounted on {target}.", self.name, spec.source.as_deref().unwrap_or("none"));
-            }
-            return Ok(());
+            return self.fake(&spec, say);
         }
         let mounted = mount::mount(&spec)?;
         let tgt = mounted.target.display();
@@ -411,6 +408,39 @@ impl Run<'_> {
             } else {
                 println!("{}: {src} mounted on {tgt}.", self.name);
             }
+        }
+        Ok(())
+    }
+
+    /// `-f`: the source resolved and the paths canonicalized, no mount(2).
+    /// (util-linux also sets up the loop device for a file; this does not.)
+    fn fake(&self, spec: &MountSpec<'_>, say: bool) -> Result<(), mount::Error> {
+        let source = match spec.source.as_deref() {
+            None => None,
+            Some(given) => Some(match Source::parse(given).resolve(spec.resolver) {
+                Ok(devices) => canonical(&devices[0]),
+                Err(_) => {
+                    return Err(mount::Error {
+                        category: mount::Category::Usage,
+                        spec: spec.target.display().to_string(),
+                        message: format!("can't find {given}"),
+                        errno: None,
+                        hint: None,
+                        nofail: has_word(&spec.options, "nofail"),
+                    })
+                }
+            }),
+        };
+        if say {
+            let (src, tgt) = (source.as_deref().unwrap_or(Path::new("none")).display(), canonical(&spec.target));
+            let verb = if has_word(&spec.options, "bind") || has_word(&spec.options, "rbind") {
+                "bound on"
+            } else if has_word(&spec.options, "move") {
+                "moved to"
+            } else {
+                "mounted on"
+            };
+            println!("{}: {src} {verb} {}.", self.name, tgt.display());
         }
         Ok(())
     }

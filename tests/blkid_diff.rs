@@ -446,6 +446,21 @@ fn command_line() {
         &["-p", "-S", "0", img],
         &["-c", "/dev/null", "-o", "list", img, "ext4-maxlabel.img", "empty.img"],
         &["-w", "x", "-c", "/dev/null", img],
+        &["--no", img],
+        &["--lab", "nosuchlabel"],
+        &["--out=value", "--match-t=LABEL", img],
+        &["--ou", "value", "--match-tag", "LABEL", img],
+        &["--probe=1", img],
+        &["--no-encoding=x"],
+        &["--foo=bar"],
+        &["--cache-file"],
+        &["-s", "--foo", img],
+        &["-ps", "--foo", img],
+        &["--", "-p", img],
+        &["-p", "--", img],
+        &["-p", "-o", "udev", "-o", "export", img],
+        &["-L", "x", "-U", "y"],
+        &["-t", "A=b", "-L", "nosuchlabel"],
     ];
     for args in cases {
         d.check("command line", args);
@@ -453,4 +468,37 @@ fn command_line() {
     // The version line names the implementation; only the status is compared.
     assert_eq!(util_linux(&["-v"]).status, krazybox(&["-v"]).status);
     d.finish("command line");
+}
+
+/// No device arguments: every block device of the machine, with an ext4 image
+/// attached so there is something to find. Other programs may attach or detach
+/// loop devices between the two runs, so a mismatch is retried a few times.
+#[test]
+fn scan() {
+    let mut d = Diff::default();
+    let Some(_l) = Loop::attach(&images().join("ext4.img"), false) else { return };
+    let modes: &[&[&str]] = &[
+        &["-c", "/dev/null"],
+        &["-o", "export"],
+        &["-o", "device"],
+        &["-o", "udev"],
+        &["-o", "list"],
+        &["-t", "TYPE=ext4"],
+        &["-t", "TYPE=ext4", "-o", "device"],
+        &["-l", "-t", "TYPE=ext4", "-o", "device"],
+        &["-s", "TYPE", "-o", "value"],
+    ];
+    for args in modes {
+        for attempt in 1..=3 {
+            let mut once = Diff::default();
+            once.check("scan", args);
+            if once.failed.is_empty() || attempt == 3 {
+                d.compared += once.compared;
+                d.failed.extend(once.failed);
+                d.report.push_str(&once.report);
+                break;
+            }
+        }
+    }
+    d.finish("scan");
 }

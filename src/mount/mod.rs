@@ -226,7 +226,7 @@ impl std::error::Error for Error {}
 pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
     let target = canonical_or_given(&spec.target);
     let tgt = target.display().to_string();
-    let mut opts = MountOptions::parse(&spec.options).map_err(|e| Error::new(Category::Usage, &tgt, e.to_string()))?;
+    let mut opts = MountOptions::parse(&spec.options).map_err(|_| option_error(spec))?;
     if spec.read_only {
         opts.flags.insert(MsFlags::MS_RDONLY);
         opts.read_only = Some(true);
@@ -259,7 +259,8 @@ pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
     let devices = parsed.resolve(spec.resolver).map_err(|e| match e {
         // util-linux names the source as it was written, quotes and all.
         SourceError::NotFound(_) => {
-            let mut err = Error::new(Category::Usage, &tgt, format!("can't find {given}"));
+            // Reported before util-linux canonicalizes the target: named as given.
+            let mut err = Error::new(Category::Usage, spec.target.display().to_string(), format!("can't find {given}"));
             err.nofail = opts.nofail;
             err
         }
@@ -278,7 +279,7 @@ pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
     let regular = device.metadata().ok().filter(|m| m.is_file());
     if let Some(meta) = regular {
         if opts.wants_loop() || (block_type && meta.len() > 1024) {
-            let (lo, reused) = loop_for_file(&device, &target, &tgt, &opts)?;
+            let (lo, reused) = loop_for_file(&device, &target, &spec.target, &tgt, &opts)?;
             if lo.is_read_only() && !opts.flags.contains(MsFlags::MS_RDONLY) {
                 // A new device is read-only when the file is: the mount
                 // follows silently. A shared read-only device is the
@@ -407,7 +408,13 @@ pub fn is_mounted(spec: &MountSpec<'_>) -> bool {
 /// of the file is shared (two devices would be two independent caches of
 /// the same blocks), a partly overlapping one is an error, else a new one is
 /// attached with autoclear (libmount `mnt_context_setup_loopdev`).
-fn loop_for_file(file: &Path, target: &Path, tgt: &str, opts: &MountOptions) -> Result<(LoopDevice, bool), Error> {
+fn loop_for_file(
+    file: &Path,
+    target: &Path,
+    given_target: &Path,
+    tgt: &str,
+    opts: &MountOptions,
+) -> Result<(LoopDevice, bool), Error> {
     let offset = opts.offset.unwrap_or(0);
     let sizelimit = opts.sizelimit.unwrap_or(0);
     let failed = |e: io::Error| {
@@ -420,7 +427,9 @@ fn loop_for_file(file: &Path, target: &Path, tgt: &str, opts: &MountOptions) -> 
         let dev = Path::new(&top.source);
         let same_file = loopdev::backing_file(dev).ok().flatten().is_some_and(|b| Some(b) == file.canonicalize().ok());
         if same_file && loopdev::status(dev).ok().flatten().is_some_and(|i| i.lo_offset == offset) {
-            return Err(Error::new(Category::Usage, tgt, format!("{} is already mounted", file.display())));
+            // Found before util-linux canonicalizes the target: named as given.
+            let given = given_target.display().to_string();
+            return Err(Error::new(Category::Usage, given, format!("{} is already mounted", file.display())));
         }
     }
     if opts.loop_device.is_none() {
@@ -604,6 +613,19 @@ fn remount(spec: &MountSpec<'_>, target: &Path, opts: &MountOptions) -> Result<M
         forced_read_only: false,
         registered: Vec::new(),
     })
+}
+
+/// An option string that cannot be used, as util-linux reports it: before
+/// the target is canonicalized, and with the option string as libmount holds
+/// it then (`ro` or `rw` first, the other words after).
+fn option_error(spec: &MountSpec<'_>) -> Error {
+    let words: Vec<&str> = spec.options.split(',').filter(|w| !w.is_empty()).collect();
+    let last_ro = words.iter().rev().find(|w| **w == "ro" || **w == "rw").is_some_and(|w| *w == "ro");
+    let ro = (spec.read_only || last_ro) && !spec.read_write;
+    let rest = words.iter().filter(|w| **w != "ro" && **w != "rw").copied();
+    let shown: Vec<&str> = std::iter::once(if ro { "ro" } else { "rw" }).chain(rest).collect();
+    let message = format!("failed to parse mount options '{}': Invalid argument", shown.join(","));
+    Error::new(Category::Usage, spec.target.display().to_string(), message)
 }
 
 fn source_error(e: SourceError, tgt: &str, nofail: bool) -> Error {
