@@ -343,14 +343,11 @@ fn btrfs_over_two_loop_devices_attached_in_swapped_order() {
         return;
     }
     // The second member gets the lower loop number, as after a reboot that
-    // renamed the disks; the kernel knows neither until the wrapper says so.
+    // renamed the disks, and the first one comes later; the kernel knows
+    // neither until the wrapper registers them.
     let lo_b = LoopGuard::attach(&b, false).unwrap();
-    let lo_a = LoopGuard::attach(&a, false).unwrap();
-    for lo in [&lo_a, &lo_b] {
-        let _ = btrfs::forget(Some(lo.path()));
-    }
-    let uuid = blkid("UUID", lo_a.path());
-    assert_eq!(uuid, blkid("UUID", lo_b.path()));
+    let _ = btrfs::forget(Some(lo_b.path()));
+    let uuid = blkid("UUID", lo_b.path());
     let target = tmp.join("mnt");
     fs::create_dir(&target).unwrap();
     let _cleanup = MountGuard::new(&target);
@@ -358,7 +355,16 @@ fn btrfs_over_two_loop_devices_attached_in_swapped_order() {
     let source = format!("UUID={uuid}");
     let vars = [("MNT_SOURCE", source.as_str()), ("MNT_TARGET", target.to_str().unwrap()), ("STANDIN_EXIT", "0")];
     let args = ["--path", path.to_str().unwrap()];
-    let (code, log) = Wrapper::start(&tmp, &standin, &vars, &args).finish();
+    let w = Wrapper::start(&tmp, &standin, &vars, &args);
+    let end = Instant::now() + Duration::from_secs(10);
+    while !w.stderr().contains(&format!("waiting up to 30s for the other members of btrfs {source} (1 present)")) {
+        assert!(Instant::now() < end, "{}", w.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!standin.started());
+    let lo_a = LoopGuard::attach(&a, false).unwrap();
+    assert_eq!(uuid, blkid("UUID", lo_a.path()));
+    let (code, log) = w.finish();
     assert_eq!(code, 0, "{log}");
     assert_eq!(standin.read("fstype").unwrap().trim(), "btrfs", "{log}");
     assert!(mounted_at(&target).is_none(), "{log}");
@@ -554,7 +560,9 @@ fn path_outside_the_mount_is_refused() {
     std::os::unix::fs::symlink(&tmp.0, target.join("escape")).unwrap();
     let source = format!("UUID={uuid}");
     let vars = [("MNT_SOURCE", source.as_str()), ("MNT_TARGET", target.to_str().unwrap())];
-    for path in [tmp.join("elsewhere"), target.join("../elsewhere"), target.join("escape/x")] {
+    // `escape/..` is the mount point by its spelling, the temp folder's parent by the kernel's rules.
+    let paths = [tmp.join("elsewhere"), target.join("../elsewhere"), target.join("escape/x"), target.join("escape/..")];
+    for path in paths {
         let arg = format!("--path={}", path.display());
         let (code, log) = Wrapper::start(&tmp, &standin, &vars, &[&arg]).finish();
         assert_eq!(code, 125, "{}: {log}", path.display());

@@ -244,8 +244,10 @@ fn canonical_prefix(path: &Path) -> PathBuf {
 
 /// The check that keeps backups off the SD card: `--path` inside the mount.
 fn check_path_inside(path: &Path, target: &Path) -> Result<(), Error> {
-    let canonical = canonical_prefix(path);
-    let root = canonical_prefix(target);
+    // Symlinks and `..` resolved by the kernel's rules as far as the path
+    // exists; what is left does not exist and can only be taken lexically.
+    let canonical = absolute(&canonical_prefix(path), Path::new("/"));
+    let root = absolute(&canonical_prefix(target), Path::new("/"));
     if canonical.starts_with(&root) {
         Ok(())
     } else {
@@ -271,7 +273,7 @@ pub fn run(config: &Config, args: &[String]) -> Result<u8, Error> {
     };
 
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let path = path_argument(args).map(|p| absolute(&p, &cwd));
+    let path = path_argument(args).map(|p| cwd.join(p));
     let target = mc.target.canonicalize().unwrap_or_else(|_| absolute(&mc.target, &cwd));
     match &path {
         Some(p) => check_path_inside(p, &target)?,
