@@ -644,3 +644,29 @@ fn without_mnt_variables_runs_without_mounting() {
     let (code, log) = w.finish();
     assert_eq!(code, 128 + 9, "{log}");
 }
+
+#[test]
+fn missing_rest_server_is_a_configuration_error_and_unmounts() {
+    if !usable() {
+        return;
+    }
+    let _s = serial();
+    let tmp = TempDir::new("noprogram");
+    let standin = Standin::new(&tmp);
+    let (_img, _lo, uuid) = ext4(&tmp, "disk.img");
+    let target = tmp.join("mnt");
+    let _cleanup = MountGuard::new(&target);
+    let source = format!("UUID={uuid}");
+    let missing = tmp.join("no-such-rest-server");
+    let vars = [
+        ("MNT_SOURCE", source.as_str()),
+        ("MNT_TARGET", target.to_str().unwrap()),
+        ("REST_SERVER", missing.to_str().unwrap()),
+    ];
+    let path = target.join("restic");
+    let (code, log) = Wrapper::start(&tmp, &standin, &vars, &["--path", path.to_str().unwrap()]).finish();
+    assert_eq!(code, 125, "{log}");
+    assert!(log.contains("set REST_SERVER"), "{log}");
+    assert!(log.contains("unmounted"), "{log}");
+    assert!(mounted_at(&target).is_none());
+}
