@@ -22,8 +22,8 @@ use nix::errno::Errno;
 use crate::mount::source::Source;
 use crate::mount::{self, mountinfo, Category, MountSpec};
 
-pub use child::Signals;
-pub use device::Device;
+use child::Signals;
+use device::Device;
 
 /// Where gokrazy installs the Go package `github.com/restic/rest-server/cmd/rest-server`.
 pub const GOKRAZY_REST_SERVER: &str = "/user/rest-server";
