@@ -1,8 +1,8 @@
 #!/bin/bash
 # bench-blkid.sh [IMAGE_DIR]: util-linux blkid against krazybox blkid (static
-# release build), per image: whole-process time of `blkid -p IMAGE` (hyperfine) and bytes
-# read per probe (strace, summing the results of read and pread64), each with
-# the ratio ours/theirs. Goals: time <= 0.5, bytes <= 0.25.
+# release build), per image: the median whole-process time of `blkid -p IMAGE`
+# (hyperfine) and the bytes read per probe (strace, summing the results of read
+# and pread64), each with the ratio ours/theirs. Goals: time <= 0.5, bytes <= 0.25.
 #
 # "all" counts every byte the process reads (the dynamic loader included, which
 # only util-linux has); "image" counts reads from the image alone.
@@ -30,8 +30,9 @@ else
 	ours=$root/target/release/krazybox
 fi
 
-# mean_ms CSV: hyperfine's mean run time of the one command in CSV, in ms.
-mean_ms() { awk -F, 'NR == 2 { printf "%.3f", $2 * 1000 }' "$1"; }
+# median_ms CSV: hyperfine's median run time of the one command in CSV, in ms
+# (the median, because other work on the machine makes the mean jumpy).
+median_ms() { awk -F, 'NR == 2 { printf "%.3f", $4 * 1000 }' "$1"; }
 
 # bytes IMAGE CMD...: bytes read in total and from IMAGE, as "ALL IMG".
 bytes() {
@@ -53,9 +54,9 @@ cd "$dir"
 for img in *.img; do
 	path=$dir/$img
 	hyperfine -N -i --warmup 3 --min-runs 20 --style none --export-csv "$tmp/t.csv" "$theirs -p $path" >/dev/null 2>&1 || true
-	t_theirs=$(mean_ms "$tmp/t.csv")
+	t_theirs=$(median_ms "$tmp/t.csv")
 	hyperfine -N -i --warmup 3 --min-runs 20 --style none --export-csv "$tmp/o.csv" "$ours blkid -p $path" >/dev/null 2>&1 || true
-	t_ours=$(mean_ms "$tmp/o.csv")
+	t_ours=$(median_ms "$tmp/o.csv")
 	read -r all_theirs img_theirs < <(bytes "$path" "$theirs" -p "$path")
 	read -r all_ours img_ours < <(bytes "$path" "$ours" blkid -p "$path")
 	printf '%-26s %9s %9s %6s  %9s %9s %6s  %8s %8s %6s\n' "$img" \

@@ -173,5 +173,12 @@ if img mbr 24M mbr IMG; then
 	copy_into mbr.img m-ext4.part 2048
 	copy_into mbr.img m-ext3.part 20480
 fi
+# A floppy-sized disk with both a filesystem and a partition table: `blkid -p`
+# on its loop device reports only the table, the cache-based mode both.
+small() {
+	mkfs.ext2 -q -F -L 'small disk' "$1" &&
+		printf 'label: dos\nstart=1, size=100, type=83\n' | sfdisk -q --wipe never "$1"
+}
+img small-ext2-dos 1M small IMG
 rm -f ./*.part
 ls "$dir"/*.img

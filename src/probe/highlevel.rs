@@ -32,11 +32,13 @@ pub fn high_level(tags: &[Tag]) -> Vec<Tag> {
     out
 }
 
-/// Probe `path` as the cache does (whole device, partition details on) and
-/// return its high-level tags; `None` when nothing, or more than one
-/// conflicting signature, is found.
+/// Probe `path` as the cache does (whole device, partition details on, and no
+/// `-p` rule that a small partitioned disk shows only its table) and return its
+/// high-level tags; `None` when nothing, or more than one conflicting
+/// signature, is found.
 pub fn probe(path: &Path) -> io::Result<Option<Vec<Tag>>> {
-    Ok(match probe_path(path, &Options::default())? {
+    let opts = Options { small_disk_table_only: false, ..Options::default() };
+    Ok(match probe_path(path, &opts)? {
         Probed::Tags(tags) => Some(high_level(&tags)),
         Probed::Nothing | Probed::Ambivalent(_) => None,
     })
