@@ -623,6 +623,26 @@ fn configuration_errors_exit_125_with_one_line() {
 }
 
 #[test]
+fn a_mount_point_that_cannot_be_made_is_retried() {
+    let tmp = TempDir::new("notarget");
+    let standin = Standin::new(&tmp);
+    // As when /perm is not mounted yet: the parent does not exist.
+    let target = tmp.join("perm/rest-server");
+    let vars = [("MNT_SOURCE", "LABEL=backup"), ("MNT_TARGET", target.to_str().unwrap())];
+    let (code, log) = Wrapper::start(&tmp, &standin, &vars, &[]).finish();
+    assert_eq!(code, 1, "{log}");
+    assert!(log.contains("does not exist and cannot be created"), "{log}");
+    assert!(!standin.started());
+    // Not a directory: only a configuration change helps.
+    let file = tmp.join("file");
+    fs::write(&file, "x").unwrap();
+    let vars = [("MNT_SOURCE", "LABEL=backup"), ("MNT_TARGET", file.to_str().unwrap())];
+    let (code, log) = Wrapper::start(&tmp, &standin, &vars, &[]).finish();
+    assert_eq!(code, 125, "{log}");
+    assert!(log.contains("is not a directory"), "{log}");
+}
+
+#[test]
 fn without_mnt_variables_runs_without_mounting() {
     let tmp = TempDir::new("plain");
     let standin = Standin::new(&tmp);

@@ -312,6 +312,7 @@ pub fn run(config: &Config, args: &[String]) -> Result<u8, Error> {
 }
 
 /// The mount point must be a directory; one level is created if missing.
+/// A parent that is missing may be `/perm` not mounted yet: worth a retry.
 fn prepare_target(target: &Path) -> Result<(), Error> {
     match target.metadata() {
         Ok(m) if m.is_dir() => Ok(()),
@@ -321,8 +322,8 @@ fn prepare_target(target: &Path) -> Result<(), Error> {
                 log::info!("created mount point {}", target.display());
                 Ok(())
             }
-            Err(e) => Err(Error::config(format!(
-                "MNT_TARGET {} does not exist and cannot be created ({e}): create it or choose a folder under /perm",
+            Err(e) => Err(Error::transient(format!(
+                "MNT_TARGET {} does not exist and cannot be created ({e}): create it, under /perm",
                 target.display()
             ))),
         },
