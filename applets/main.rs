@@ -17,6 +17,8 @@ mod exit;
 mod htpasswd;
 #[cfg(feature = "mount")]
 mod mount;
+#[cfg(feature = "restic-rest-server")]
+mod restic_rest_server;
 #[cfg(feature = "mount")]
 mod umount;
 
@@ -38,6 +40,8 @@ const APPLETS: &[Applet] = &[
     Applet { name: "htpasswd", main: htpasswd::main },
     #[cfg(feature = "mount")]
     Applet { name: "mount", main: mount::main },
+    #[cfg(feature = "restic-rest-server")]
+    Applet { name: "restic-rest-server", main: restic_rest_server::main },
     #[cfg(feature = "mount")]
     Applet { name: "umount", main: umount::main },
 ];
@@ -47,6 +51,12 @@ const NOT_FOUND: u8 = 127;
 
 fn find(name: &str) -> Option<&'static Applet> {
     APPLETS.iter().find(|a| a.name == name)
+}
+
+/// Whether this build has the applet `name` (the wrapper runs a native rest-server if so).
+#[cfg(feature = "restic-rest-server")]
+fn has_applet(name: &str) -> bool {
+    find(name).is_some()
 }
 
 fn main() -> ExitCode {

@@ -15,4 +15,6 @@ for f in $features; do
 done
 cargo test --locked
 scripts/check-static.sh
+scripts/check-gokrazy-package.sh
+scripts/wrapper-rss.sh
 scripts/size.sh

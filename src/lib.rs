@@ -6,3 +6,4 @@ pub mod htpasswd;
 pub mod install;
 pub mod mount;
 pub mod probe;
+pub mod wrapper;

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Checks the gokrazy package that scripts/gokrazy-package.sh writes, from the
+# static binaries scripts/build.sh left in target/:
+# - the extrafiles tars hold exactly usr/local/bin/krazybox (0755, root, the
+#   binary's bytes) and one symlink to it per applet, nothing else;
+# - main.go passes go vet and builds for arm64 and amd64 (Debian's golang-go);
+# - the amd64 package runs end to end in a chroot laid out like a gokrazy
+#   image: /user/<pkg> (the Go program) execs /usr/local/bin/restic-rest-server,
+#   which runs the program named in REST_SERVER with the flags;
+# - the aarch64 binary answers under qemu-aarch64-static through applet links.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+module=example.org/gokrazy/krazybox-rest-server
+pkg=$tmp/pkg
+scripts/gokrazy-package.sh --no-build "$module" "$pkg" >/dev/null
+
+arm=target/aarch64-unknown-linux-musl/release/krazybox
+amd=target/x86_64-unknown-linux-musl/release/krazybox
+mapfile -t applets < <("$amd" --list)
+printf '%s\n' "${applets[@]}" | grep -qx restic-rest-server || { echo "no restic-rest-server applet"; exit 1; }
+
+python3 - "$pkg/_gokrazy" "$arm" "$amd" "${applets[@]}" <<'EOF'
+import sys, tarfile
+outdir, arm, amd, applets = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+for goarch, binary in (("arm64", arm), ("amd64", amd)):
+    path = f"{outdir}/extrafiles_{goarch}.tar"
+    with tarfile.open(path) as tar:
+        members = tar.getmembers()
+        names = [m.name for m in members]
+        want = ["usr/local/bin/krazybox"] + [f"usr/local/bin/{a}" for a in applets]
+        assert names == want, f"{path}: {names} != {want}"
+        for m in members:
+            assert (m.uid, m.gid, m.uname, m.gname) == (0, 0, "root", "root"), f"{m.name}: owner"
+            assert m.mtime == members[0].mtime, f"{m.name}: mtime"
+            assert not m.islnk() and not m.isdir(), f"{m.name}: no hard links or folders"
+        exe = members[0]
+        assert exe.isreg() and exe.mode == 0o755 and exe.size > 0, f"{exe.name}: {oct(exe.mode)} {exe.size}"
+        assert tar.extractfile(exe).read() == open(binary, "rb").read(), f"{path}: not {binary}"
+        for m in members[1:]:
+            assert m.issym() and m.linkname == "krazybox", f"{m.name} -> {m.linkname}"
+    print(f"{path}: krazybox 0755 and {len(members) - 1} applet links")
+EOF
+
+grep -qx "module $module" "$pkg/go.mod" || { echo "go.mod: $(cat "$pkg/go.mod")"; exit 1; }
+command -v go >/dev/null || { echo "go is needed: apt-get install golang-go"; exit 1; }
+export GOCACHE=$tmp/gocache GOPATH=$tmp/gopath GOFLAGS=-mod=mod CGO_ENABLED=0
+for goarch in arm64 amd64; do
+  (cd "$pkg" && GOARCH=$goarch go vet . && GOARCH=$goarch go build -o "$tmp/main-$goarch" .)
+done
+file -b "$tmp/main-arm64" | grep -q 'ARM aarch64' || { echo "not arm64: $(file -b "$tmp/main-arm64")"; exit 1; }
+
+# The amd64 image, as the packer lays it out: extra files at /, the Go
+# program in /user. It execs the applet, which (no MNT_*) runs REST_SERVER.
+root=$tmp/root
+mkdir -p "$root/user" "$root/tmp"
+tar -xf "$pkg/_gokrazy/extrafiles_amd64.tar" -C "$root"
+cp "$tmp/main-amd64" "$root/user/krazybox-rest-server"
+chroot=$(command -v chroot)
+out=$(env -i REST_SERVER=/usr/local/bin/htpasswd "$chroot" "$root" /user/krazybox-rest-server -nbB -C 4 pi secret 2>"$tmp/err")
+[[ $out == pi:\$2y\$04\$* ]] || { echo "chain through main.go failed: $out $(cat "$tmp/err")"; exit 1; }
+grep -q "started htpasswd\|started /usr/local/bin/htpasswd" "$tmp/err" || { echo "no start log: $(cat "$tmp/err")"; exit 1; }
+set +e
+env -i MNT_SOURCE=UUID=zz "$chroot" "$root" /user/krazybox-rest-server 2>"$tmp/err"
+status=$?
+set -e
+((status == 125)) || { echo "configuration error gave $status: $(cat "$tmp/err")"; exit 1; }
+
+# The aarch64 binary through applet links under qemu. Without binfmt_misc,
+# programs it starts run natively: /bin/echo stands in for rest-server.
+qemu=$(command -v qemu-aarch64-static) || { echo "qemu-aarch64-static is needed"; exit 1; }
+mkdir "$tmp/arm"
+tar -xf "$pkg/_gokrazy/extrafiles_arm64.tar" -C "$tmp/arm"
+bin=$tmp/arm/usr/local/bin
+out=$(env -i REST_SERVER=/bin/echo "$qemu" "$bin/restic-rest-server" --path /perm/x --no-auth 2>/dev/null)
+[[ $out == "--path /perm/x --no-auth" ]] || { echo "aarch64 restic-rest-server: $out"; exit 1; }
+"$qemu" "$bin/blkid" -V | grep -q "^blkid from krazybox" || { echo "aarch64 blkid -V failed"; exit 1; }
+echo "gokrazy package ok: go vet/build arm64+amd64, chroot chain, aarch64 links under qemu"

@@ -1,0 +1,526 @@
+//! The service gokrazy supervises: find the backup disk, mount it, run
+//! restic's rest-server on it, and leave the disk clean when it stops.
+//!
+//! Configuration comes from the environment (gokrazy's per-package
+//! `Environment` / `env.txt`), every command-line argument belongs to
+//! rest-server. Failures are sorted by what gokrazy's supervisor should do
+//! with them: retry in a second (exit 1) or give up (exit 125, which stops
+//! supervision) when only a configuration change can help.
+//!
+//! Only `child` needs `unsafe` (the child's signal mask); `forbid` here would
+//! extend to it, so this file relies on the crate-wide `deny`.
+
+mod child;
+mod device;
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use nix::errno::Errno;
+
+use crate::mount::source::Source;
+use crate::mount::{self, mountinfo, Category, MountSpec};
+
+use child::Signals;
+use device::Device;
+
+/// Where gokrazy installs the Go package `github.com/restic/rest-server/cmd/rest-server`.
+pub const GOKRAZY_REST_SERVER: &str = "/user/rest-server";
+
+/// How long to wait for the disk when `MNT_WAIT` is not set: USB disks show
+/// up a few seconds after boot, and gokrazy restarts us anyway afterwards.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+
+/// How long rest-server may take to stop after SIGTERM before it is killed,
+/// leaving time to sync and unmount within gokrazy's 100 s grace.
+pub const STOP_GRACE: Duration = Duration::from_secs(60);
+
+/// What gokrazy's supervisor should do after a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Try again: the device is not there yet, busy, a member missing. Exit 1.
+    Transient,
+    /// Retrying cannot help; the message says what to change. Exit 125.
+    Config,
+}
+
+/// A failure before or around rest-server, with the one line that explains it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    pub kind: Kind,
+    pub message: String,
+}
+
+impl Error {
+    pub fn transient(message: impl Into<String>) -> Error {
+        Error { kind: Kind::Transient, message: message.into() }
+    }
+
+    pub fn config(message: impl Into<String>) -> Error {
+        Error { kind: Kind::Config, message: message.into() }
+    }
+
+    /// 1 makes gokrazy restart the service after a second; 125 stops it for good.
+    pub fn exit_status(&self) -> u8 {
+        match self.kind {
+            Kind::Transient => 1,
+            Kind::Config => 125,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The program to run, and the name it sees as `argv[0]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Program {
+    /// A path, or a bare name looked up on `PATH`.
+    pub path: PathBuf,
+    /// `argv[0]` when it must differ from `path` (a multi-call applet).
+    pub arg0: Option<String>,
+}
+
+/// The disk to mount before starting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountConfig {
+    /// `MNT_SOURCE` as written.
+    pub source_text: String,
+    pub source: Source,
+    /// `MNT_TARGET`, absolute.
+    pub target: PathBuf,
+    /// `MNT_FSTYPE`, else probed.
+    pub fstype: Option<String>,
+    /// `MNT_DATA`, as for `mount -o`.
+    pub data: String,
+}
+
+/// Everything the environment says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// `None` when no `MNT_*` variable is set: run without mounting.
+    pub mount: Option<MountConfig>,
+    /// `MNT_WAIT`: how long to wait for the device.
+    pub wait: Duration,
+    pub program: Program,
+}
+
+impl Config {
+    /// Reads the configuration through `var` (the process environment in
+    /// production). `native` is this executable when it has a `rest-server`
+    /// applet: the fallback when `/user/rest-server` does not exist.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>, native: Option<&Path>) -> Result<Config, Error> {
+        // gokrazy hands env.txt values over verbatim; an empty value counts as unset.
+        let get = |k: &str| var(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let wait = match get("MNT_WAIT") {
+            None => DEFAULT_WAIT,
+            Some(v) => match unquote(&v).parse::<f64>() {
+                Ok(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s),
+                _ => return Err(Error::config(format!("MNT_WAIT={v} is not a number of seconds"))),
+            },
+        };
+        let program = match get("REST_SERVER") {
+            Some(p) => Program { path: PathBuf::from(unquote(&p)), arg0: None },
+            None if Path::new(GOKRAZY_REST_SERVER).exists() => {
+                Program { path: PathBuf::from(GOKRAZY_REST_SERVER), arg0: None }
+            }
+            None => match native {
+                Some(exe) => Program { path: exe.to_path_buf(), arg0: Some("rest-server".to_string()) },
+                None => Program { path: PathBuf::from("rest-server"), arg0: None },
+            },
+        };
+        let (source, target, fstype, data) = (get("MNT_SOURCE"), get("MNT_TARGET"), get("MNT_FSTYPE"), get("MNT_DATA"));
+        if source.is_none() && target.is_none() && fstype.is_none() && data.is_none() {
+            return Ok(Config { mount: None, wait, program });
+        }
+        let Some(source_text) = source else {
+            return Err(Error::config("MNT_TARGET, MNT_FSTYPE or MNT_DATA is set but MNT_SOURCE is not: set MNT_SOURCE to the disk (UUID=..., LABEL=... or /dev/...)"));
+        };
+        let Some(target) = target else {
+            return Err(Error::config(format!(
+                "MNT_SOURCE={source_text} is set but MNT_TARGET is not: set MNT_TARGET to the mount point (e.g. /perm/rest-server)"
+            )));
+        };
+        let target = PathBuf::from(unquote(&target));
+        if !target.is_absolute() {
+            return Err(Error::config(format!("MNT_TARGET={} must be an absolute path", target.display())));
+        }
+        let source = Source::parse_or_bare_uuid(&source_text);
+        if let Source::Tag { name, value } = &source {
+            check_tag(name, value)?;
+        }
+        let fstype = fstype.map(|t| unquote(&t).to_string()).filter(|t| t != "auto");
+        let data = data.map(|d| unquote(&d).to_string()).unwrap_or_default();
+        if let Err(e) = mount::options::MountOptions::parse(&data) {
+            return Err(Error::config(format!("MNT_DATA={data}: {e}")));
+        }
+        Ok(Config { mount: Some(MountConfig { source_text, source, target, fstype, data }), wait, program })
+    }
+}
+
+/// Removes one level of matching quotes, as env.txt files keep them.
+fn unquote(v: &str) -> &str {
+    for q in ['"', '\''] {
+        if let Some(inner) = v.strip_prefix(q).and_then(|v| v.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    v
+}
+
+/// A UUID as filesystems write them is hex digits and dashes (ISO 9660 uses
+/// decimal digits and dashes); anything else can never match a device.
+fn check_tag(name: &str, value: &str) -> Result<(), Error> {
+    let uuid_like = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    let ok = match name {
+        "UUID" | "PARTUUID" => uuid_like(value),
+        _ => !value.is_empty(),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::config(format!("MNT_SOURCE: {name}={value:?} is not a valid {name}: copy it from blkid's output")))
+    }
+}
+
+/// The value of rest-server's `--path` in `args` (`--path X` or
+/// `--path=X`; the last one wins, as in its flag parser).
+pub fn path_argument(args: &[String]) -> Option<PathBuf> {
+    let mut found = None;
+    let mut words = args.iter();
+    while let Some(w) = words.next() {
+        if w == "--" {
+            break;
+        }
+        if w == "--path" {
+            found = words.next().map(PathBuf::from);
+        } else if let Some(v) = w.strip_prefix("--path=") {
+            found = Some(PathBuf::from(v));
+        }
+    }
+    found
+}
+
+/// `path` made absolute against `cwd` with `.` and `..` removed lexically.
+fn absolute(path: &Path, cwd: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in cwd.join(path).components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `path` with symlinks resolved as far as it exists (rest-server's `--path`
+/// may not exist yet; it never creates it, but the check should say "outside"
+/// only when it is).
+fn canonical_prefix(path: &Path) -> PathBuf {
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(c) = existing.canonicalize() {
+            return rest.iter().rev().fold(c, |p: PathBuf, n: &std::ffi::OsString| p.join(n));
+        }
+        match (existing.file_name().map(|n| n.to_os_string()), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
+/// The check that keeps backups off the SD card: `--path` inside the mount.
+fn check_path_inside(path: &Path, target: &Path) -> Result<(), Error> {
+    // Symlinks and `..` resolved by the kernel's rules as far as the path
+    // exists; what is left does not exist and can only be taken lexically.
+    let canonical = absolute(&canonical_prefix(path), Path::new("/"));
+    let root = absolute(&canonical_prefix(target), Path::new("/"));
+    if canonical.starts_with(&root) {
+        Ok(())
+    } else {
+        Err(Error::config(format!(
+            "--path {} is outside the mounted disk {}: point --path below MNT_TARGET",
+            path.display(),
+            target.display()
+        )))
+    }
+}
+
+/// Mounts (when configured), runs rest-server with `args` until it exits or
+/// a signal stops it, then syncs and unmounts. Returns the exit status for
+/// the service: rest-server's own (128+N when killed by signal N), 0 after a
+/// stop by SIGTERM or SIGINT.
+pub fn run(config: &Config, args: &[String]) -> Result<u8, Error> {
+    // Block the stop signals first, so that a stop during the device wait or
+    // the mount is seen and handled rather than killing us halfway.
+    let mut signals = Signals::block().map_err(|e| Error::transient(format!("blocking signals: {e}")))?;
+    let Some(mc) = &config.mount else {
+        log::info!("no MNT_SOURCE: running {} without mounting", config.program.path.display());
+        return child::Running::spawn(&config.program, args)?.wait(&mut signals);
+    };
+
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let path = path_argument(args).map(|p| cwd.join(p));
+    let target = mc.target.canonicalize().unwrap_or_else(|_| absolute(&mc.target, &cwd));
+    match &path {
+        Some(p) => check_path_inside(p, &target)?,
+        None => log::warn!("no --path given: rest-server will use its default /tmp/restic, not the disk"),
+    }
+    prepare_target(&target)?;
+
+    let Some(device) = device::wait_for(mc, config.wait, &mut signals)? else {
+        log::info!("stopped while waiting for {}", mc.source_text);
+        return Ok(0);
+    };
+    mount_or_accept(mc, &device, &target)?;
+    // From here on the mount is ours: every way out unmounts it.
+    let mut guard = Unmount { target: Some(target.clone()) };
+    verify_mounted(&device, &target)?;
+    // Again now that symlinks inside the disk resolve.
+    if let Some(p) = &path {
+        check_path_inside(p, &target)?;
+    }
+
+    // A stop that came while mounting: do not start rest-server at all.
+    if signals.wait_stop(Duration::ZERO).map_err(|e| Error::transient(format!("reading signals: {e}")))? {
+        log::info!("stopped before rest-server started");
+        return Ok(0);
+    }
+    let running = child::Running::spawn(&config.program, args)?;
+    // Keep nothing of ours inside the mount: the child has its working directory already.
+    if let Err(e) = std::env::set_current_dir("/") {
+        log::warn!("leaving the working directory: {e}");
+    }
+    let status = running.wait(&mut signals);
+    let unmounted = guard.finish();
+    let status = status?;
+    unmounted?;
+    Ok(status)
+}
+
+/// The mount point must be a directory; one level is created if missing.
+/// A parent that is missing may be `/perm` not mounted yet: worth a retry.
+fn prepare_target(target: &Path) -> Result<(), Error> {
+    match target.metadata() {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(Error::config(format!("MNT_TARGET {} is not a directory", target.display()))),
+        Err(_) => match std::fs::create_dir(target) {
+            Ok(()) => {
+                log::info!("created mount point {}", target.display());
+                Ok(())
+            }
+            Err(e) => Err(Error::transient(format!(
+                "MNT_TARGET {} does not exist and cannot be created ({e}): create it, under /perm",
+                target.display()
+            ))),
+        },
+    }
+}
+
+/// Mounts the device on `target`, or accepts it there when a previous run
+/// left it mounted (gokrazy restarted us); refuses any other filesystem there.
+fn mount_or_accept(mc: &MountConfig, device: &Device, target: &Path) -> Result<(), Error> {
+    if let Some(existing) = mountinfo::mount_at(target).ok().flatten() {
+        if device.is_mounted_as(&existing) {
+            log::info!("{} already mounted on {}: reusing it", mc.source_text, target.display());
+            return Ok(());
+        }
+        return Err(Error::config(format!(
+            "{} already has {} ({}) mounted, not {}: unmount it or choose another MNT_TARGET",
+            target.display(),
+            existing.source,
+            existing.fstype,
+            mc.source_text
+        )));
+    }
+    let source = device.paths[0].display().to_string();
+    let fstype = mc.fstype.clone().or_else(|| device.fstype.clone());
+    let mut spec = MountSpec::new(source, target).options(mc.data.clone()).prober(mount::probe_glue::prober());
+    spec.fstype = fstype;
+    match mount::mount(&spec) {
+        Ok(m) => {
+            let what = m.fstype.as_deref().unwrap_or("?");
+            let ro = if m.forced_read_only { " read-only (device is write-protected)" } else { "" };
+            log::info!("mounted {} ({what}) on {}{ro}", m.source.display(), target.display());
+            Ok(())
+        }
+        Err(e) => Err(classify_mount_error(&e, mc)),
+    }
+}
+
+/// Which mount failures only a configuration change can fix.
+fn classify_mount_error(e: &mount::Error, mc: &MountConfig) -> Error {
+    let mut line = format!("mount {} on {}: {}", mc.source_text, mc.target.display(), e.message);
+    if let Some(h) = &e.hint {
+        line.push_str(" (");
+        line.push_str(h);
+        line.push(')');
+    }
+    match (e.category, e.errno) {
+        (Category::Usage, _) => Error::config(format!("{line}: check MNT_DATA")),
+        (_, Some(Errno::ENODEV)) => {
+            Error::config(format!("{line}: use a kernel with this filesystem or fix MNT_FSTYPE"))
+        }
+        (_, Some(Errno::ENOTDIR)) | (_, Some(Errno::ENOTBLK)) => Error::config(format!("{line}: check MNT_SOURCE")),
+        _ => Error::transient(line),
+    }
+}
+
+/// After mounting: the target must now be a mount point of that very
+/// filesystem (never let rest-server write to the directory underneath).
+fn verify_mounted(device: &Device, target: &Path) -> Result<(), Error> {
+    match mountinfo::mount_at(target) {
+        Ok(Some(m)) if device.is_mounted_as(&m) => Ok(()),
+        Ok(Some(m)) => Err(Error::transient(format!(
+            "{} shows {} ({}) on top, not the disk: not starting rest-server",
+            target.display(),
+            m.source,
+            m.fstype
+        ))),
+        Ok(None) => Err(Error::transient(format!("{} is not a mount point after mounting", target.display()))),
+        Err(e) => Err(Error::transient(format!("reading {}: {e}", mountinfo::MOUNTINFO))),
+    }
+}
+
+/// Unmounts the target when the service ends, however it ends.
+struct Unmount {
+    target: Option<PathBuf>,
+}
+
+impl Unmount {
+    fn finish(&mut self) -> Result<(), Error> {
+        match self.target.take() {
+            Some(t) => unmount(&t),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        if let Err(e) = self.finish() {
+            log::error!("{e}");
+        }
+    }
+}
+
+/// syncfs, then umount with retries while busy, then a lazy detach (the
+/// filesystem stays alive until its last user leaves) plus sync().
+fn unmount(target: &Path) -> Result<(), Error> {
+    if let Err(e) = mount::syncfs(target) {
+        log::warn!("syncfs {}: {e}", target.display());
+    }
+    match mount::umount(target, false, false) {
+        Ok(()) => {
+            log::info!("unmounted {}", target.display());
+            Ok(())
+        }
+        Err(e) if e.errno == Some(Errno::EBUSY) => {
+            log::warn!("{} still busy: detaching lazily", target.display());
+            let r = mount::umount(target, true, false);
+            nix::unistd::sync();
+            r.map_err(|e| Error::transient(format!("unmounting {}: {}", target.display(), e.message)))?;
+            log::info!("detached {} (unmounts when no longer busy)", target.display());
+            Ok(())
+        }
+        Err(e) => Err(Error::transient(format!("unmounting {}: {}", target.display(), e.message))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, Error> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_env(|k| map.get(k).cloned(), None)
+    }
+
+    #[test]
+    fn no_mount_variables() {
+        let c = config(&[]).unwrap();
+        assert!(c.mount.is_none());
+        assert_eq!(c.wait, DEFAULT_WAIT);
+        let c = config(&[("MNT_SOURCE", ""), ("REST_SERVER", "/bin/true")]).unwrap();
+        assert!(c.mount.is_none());
+        assert_eq!(c.program, Program { path: "/bin/true".into(), arg0: None });
+    }
+
+    #[test]
+    fn native_applet_is_the_fallback() {
+        if Path::new(GOKRAZY_REST_SERVER).exists() {
+            return;
+        }
+        let c = Config::from_env(|_| None, Some(Path::new("/usr/local/bin/krazybox"))).unwrap();
+        assert_eq!(c.program.arg0.as_deref(), Some("rest-server"));
+        assert_eq!(config(&[]).unwrap().program.path, Path::new("rest-server"));
+    }
+
+    #[test]
+    fn sources() {
+        let u = "0b3c1f0e-6a4e-4c1a-9d1e-2f3a4b5c6d7e";
+        for s in [format!("UUID={u}"), format!("UUID=\"{u}\""), u.to_string(), format!("'{u}'")] {
+            let c = config(&[("MNT_SOURCE", &s), ("MNT_TARGET", "/perm/disk")]).unwrap();
+            let m = c.mount.unwrap();
+            assert_eq!(m.source, Source::Tag { name: "UUID", value: u.to_string() }, "{s}");
+            assert_eq!(m.target, Path::new("/perm/disk"));
+        }
+        let c = config(&[("MNT_SOURCE", "LABEL=\"backup disk\""), ("MNT_TARGET", "\"/perm/d\"")]).unwrap();
+        let m = c.mount.unwrap();
+        assert_eq!(m.source, Source::Tag { name: "LABEL", value: "backup disk".into() });
+        assert_eq!(m.target, Path::new("/perm/d"));
+        let m = config(&[("MNT_SOURCE", "/dev/sda1"), ("MNT_TARGET", "/x"), ("MNT_FSTYPE", "exfat")])
+            .unwrap()
+            .mount
+            .unwrap();
+        assert_eq!(m.source, Source::Path("/dev/sda1".into()));
+        assert_eq!(m.fstype.as_deref(), Some("exfat"));
+    }
+
+    #[test]
+    fn configuration_errors_exit_125() {
+        let cases: &[&[(&str, &str)]] = &[
+            &[("MNT_SOURCE", "/dev/sda1")],
+            &[("MNT_TARGET", "/perm/x")],
+            &[("MNT_SOURCE", "UUID=not-a-uuid!"), ("MNT_TARGET", "/x")],
+            &[("MNT_SOURCE", "UUID=\"\""), ("MNT_TARGET", "/x")],
+            &[("MNT_SOURCE", "/dev/sda1"), ("MNT_TARGET", "relative")],
+            &[("MNT_SOURCE", "/dev/sda1"), ("MNT_TARGET", "/x"), ("MNT_DATA", "offset=abc")],
+            &[("MNT_WAIT", "soon")],
+        ];
+        for vars in cases {
+            let e = config(vars).unwrap_err();
+            assert_eq!(e.exit_status(), 125, "{vars:?}: {e}");
+            assert!(!e.message.contains('\n'));
+        }
+        assert_eq!(config(&[("MNT_WAIT", "2.5")]).unwrap().wait, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn path_arguments() {
+        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(path_argument(&a(&["--listen", ":8000"])), None);
+        assert_eq!(path_argument(&a(&["--path", "/a", "--path=/b"])), Some("/b".into()));
+        assert_eq!(path_argument(&a(&["--path=/a", "--no-auth"])), Some("/a".into()));
+        assert_eq!(path_argument(&a(&["--", "--path", "/a"])), None);
+        assert_eq!(absolute(Path::new("../x/./y"), Path::new("/perm/home")), Path::new("/perm/x/y"));
+        assert!(check_path_inside(Path::new("/perm/disk/restic"), Path::new("/perm/disk")).is_ok());
+        assert!(check_path_inside(Path::new("/perm/disk"), Path::new("/perm/disk")).is_ok());
+        let e = check_path_inside(Path::new("/perm/diskette"), Path::new("/perm/disk")).unwrap_err();
+        assert_eq!(e.exit_status(), 125);
+    }
+}
