@@ -13,6 +13,8 @@ mod args;
 mod exit;
 #[cfg(feature = "htpasswd")]
 mod htpasswd;
+#[cfg(feature = "rest-server")]
+mod rest_server;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -28,6 +30,8 @@ struct Applet {
 const APPLETS: &[Applet] = &[
     #[cfg(feature = "htpasswd")]
     Applet { name: "htpasswd", main: htpasswd::main },
+    #[cfg(feature = "rest-server")]
+    Applet { name: "rest-server", main: rest_server::main },
 ];
 
 /// The exit status for an unknown applet name, as busybox and shells use it.

@@ -6,3 +6,5 @@ pub mod htpasswd;
 pub mod install;
 pub mod mount;
 pub mod probe;
+#[cfg(feature = "rest-server")]
+pub mod restserver;
