@@ -371,7 +371,7 @@ fn method_not_allowed(allow: &'static str) -> Response<Body> {
 }
 
 fn io_error(e: &io::Error, what: &str) -> Response<Body> {
-    if e.kind() == io::ErrorKind::NotFound {
+    if repo::is_outside_or_missing(e) {
         error(StatusCode::NOT_FOUND)
     } else if repo::is_no_space(e) {
         log::error!("{what}: {e}");

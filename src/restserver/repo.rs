@@ -69,6 +69,13 @@ pub fn is_no_space(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(c) if c == Errno::ENOSPC as i32 || c == Errno::EDQUOT as i32)
 }
 
+/// Whether an error means the name does not lead to anything inside the tree:
+/// missing, not a folder, or a way out that openat2 refused (EXDEV, ELOOP).
+pub fn is_outside_or_missing(e: &io::Error) -> bool {
+    let codes = [Errno::ENOENT, Errno::ENOTDIR, Errno::EXDEV, Errno::ELOOP];
+    matches!(e.raw_os_error(), Some(c) if codes.iter().any(|&x| x as i32 == c))
+}
+
 /// openat2(2) below `dir`: `..` and symlinks may not leave `dir`, and /proc
 /// magic links are refused.
 #[allow(unsafe_code)]
