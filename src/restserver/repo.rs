@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The object folders of a repository, as restic names them.
 pub const TYPES: [&str; 5] = ["data", "index", "keys", "locks", "snapshots"];
@@ -77,16 +77,49 @@ pub fn is_outside_or_missing(e: &io::Error) -> bool {
 }
 
 /// openat2(2) below `dir`: `..` and symlinks may not leave `dir`, and /proc
-/// magic links are refused.
+/// magic links are refused. Where the kernel (or qemu-user) lacks openat2, the
+/// name is walked one component at a time with `O_NOFOLLOW`, refusing every symlink.
 #[allow(unsafe_code)]
 fn open_beneath(dir: RawFd, rel: &str, flags: OFlag, mode: u32) -> io::Result<OwnedFd> {
+    static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
     let rel = if rel.is_empty() { "." } else { rel };
-    let how = OpenHow::new()
-        .flags(flags | OFlag::O_CLOEXEC)
-        .mode(Mode::from_bits_truncate(mode))
-        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    let fd = openat2(dir, rel, how).map_err(io_err)?;
-    // SAFETY: openat2 just returned this descriptor and nothing else owns it.
+    if !NO_OPENAT2.load(Ordering::Relaxed) {
+        let how = OpenHow::new()
+            .flags(flags | OFlag::O_CLOEXEC)
+            .mode(Mode::from_bits_truncate(mode))
+            .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        match openat2(dir, rel, how) {
+            // SAFETY: openat2 just returned this descriptor and nothing else owns it.
+            Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
+            Err(Errno::ENOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
+            Err(e) => return Err(io_err(e)),
+        }
+    }
+    walk_beneath(dir, rel, flags, mode)
+}
+
+/// The fallback of [`open_beneath`]: one component at a time, no symlink at all.
+fn walk_beneath(dir: RawFd, rel: &str, flags: OFlag, mode: u32) -> io::Result<OwnedFd> {
+    let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    if parts.contains(&"..") {
+        return Err(io_err(Errno::EXDEV));
+    }
+    let Some((last, folders)) = parts.split_last() else {
+        return open_at(dir, ".", flags, mode);
+    };
+    let mut held: Option<OwnedFd> = None;
+    for part in folders {
+        let at = held.as_ref().map_or(dir, |d| d.as_raw_fd());
+        held = Some(open_at(at, part, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW, 0)?);
+    }
+    open_at(held.as_ref().map_or(dir, |d| d.as_raw_fd()), last, flags | OFlag::O_NOFOLLOW, mode)
+}
+
+#[allow(unsafe_code)]
+fn open_at(dir: RawFd, name: &str, flags: OFlag, mode: u32) -> io::Result<OwnedFd> {
+    let fd = nix::fcntl::openat(Some(dir), name, flags | OFlag::O_CLOEXEC, Mode::from_bits_truncate(mode))
+        .map_err(io_err)?;
+    // SAFETY: openat just returned this descriptor and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
@@ -358,6 +391,12 @@ mod tests {
         assert!(store.open_file("link").is_err());
         assert!(store.open_file("../secret").is_err());
         assert_eq!(store.open_file("self/inside").unwrap().1, 3);
+        let root_fd = store.root.as_raw_fd();
+        let walk = |rel: &str| walk_beneath(root_fd, rel, OFlag::O_RDONLY, 0);
+        assert!(walk("inside").is_ok());
+        assert!(walk("link").is_err());
+        assert!(walk("../secret").is_err());
+        assert!(walk("self/inside").is_err(), "the fallback refuses every symlink");
         std::fs::remove_dir_all(&base).unwrap();
     }
 }
