@@ -65,7 +65,10 @@ fn main() -> ExitCode {
 fn init_logging() {
     let level = std::env::var("KRAZYBOX_LOG").ok().and_then(|l| l.parse().ok()).unwrap_or(log::LevelFilter::Info);
     // A second initialisation can only fail if a logger exists already; that one is fine.
-    let _ = simple_logger::SimpleLogger::new().with_level(level).init();
+    // The logger passes everything; the global filter decides, so an applet can
+    // raise it later (rest-server --debug).
+    let _ = simple_logger::SimpleLogger::new().with_level(log::LevelFilter::Trace).init();
+    log::set_max_level(level);
 }
 
 fn run_applet(name: &str, args: &[String]) -> ExitCode {
