@@ -411,3 +411,40 @@ fn dead_upload_is_dropped_and_cleaned() {
     assert_eq!(temp_files(dir.path()), Vec::<String>::new());
     drop(c);
 }
+
+/// A small tmpfs, unmounted when dropped (the test runs as root).
+struct SmallFs(std::path::PathBuf);
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn full_disk_gives_507_and_leaves_nothing() {
+    let dir = TempDir::new("enospc");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "krazybox-test"])
+        .arg(&data)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mounting a tmpfs needs root");
+    let _fs = SmallFs(data.clone());
+    let s = Server::start(&["--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-auth"]);
+    let a = s.addr.as_str();
+    assert_eq!(http(a, "POST", "/?create=true", &[], b"").status, 200);
+    let big = noise(8, 2 << 20);
+    let p = format!("/data/{}", sha256_hex(&big));
+    assert_eq!(http(a, "POST", &p, &[], &big).status, 507);
+    assert_eq!(temp_files(&data), Vec::<String>::new());
+    assert_eq!(http(a, "HEAD", &p, &[], b"").status, 404);
+    // The repository still works once there is room.
+    let small = noise(9, 1000);
+    let p = format!("/keys/{}", sha256_hex(&small));
+    assert_eq!(http(a, "POST", &p, &[], &small).status, 200);
+    assert_eq!(http(a, "GET", &p, &[], b"").body, small);
+    drop(s);
+}
