@@ -27,6 +27,9 @@ pub struct Users {
 
 struct State {
     users: HashMap<String, String>,
+    /// A bcrypt hash at the users' cost, checked for unknown users so that
+    /// they take as long as known ones.
+    decoy: Option<String>,
     cache: HashMap<String, ([u8; 32], Instant)>,
     stamp: Option<(SystemTime, u64)>,
     checked: Instant,
@@ -65,6 +68,13 @@ pub fn parse(bytes: &[u8]) -> Result<HashMap<String, String>> {
     Ok(users)
 }
 
+/// A bcrypt hash of nothing in particular, at the cost of the file's first bcrypt entry.
+fn decoy(users: &HashMap<String, String>) -> Option<String> {
+    let hash = users.values().find(|h| HashKind::of(h.as_bytes()) == HashKind::Bcrypt)?;
+    let cost: u32 = hash.get(4..6)?.parse().ok()?;
+    htpasswd::hash(b"no such user", htpasswd::Algorithm::Bcrypt { cost }).ok()
+}
+
 fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
     let meta = std::fs::metadata(path).ok()?;
     Some((meta.modified().ok()?, meta.len()))
@@ -84,7 +94,7 @@ impl Users {
         let stamp = stamp(path);
         let bytes = std::fs::read(path)?;
         let users = parse(&bytes)?;
-        let state = State { users, cache: HashMap::new(), stamp, checked: Instant::now() };
+        let state = State { decoy: decoy(&users), users, cache: HashMap::new(), stamp, checked: Instant::now() };
         Ok(Users { path: path.to_path_buf(), state: Mutex::new(state) })
     }
 
@@ -93,8 +103,10 @@ impl Users {
         let stamp = stamp(&self.path);
         match std::fs::read(&self.path).map_err(anyhow::Error::from).and_then(|b| parse(&b)) {
             Ok(users) => {
+                let decoy = decoy(&users);
                 let mut st = self.state.lock().unwrap();
                 st.users = users;
+                st.decoy = decoy;
                 st.cache.clear();
                 st.stamp = stamp;
                 log::info!("reloaded {}: {} users", self.path.display(), st.users.len());
@@ -132,9 +144,15 @@ impl Users {
                     return true;
                 }
             }
-            match st.users.get(user) {
-                Some(h) => h.clone(),
-                None => return false,
+            match (st.users.get(user), &st.decoy) {
+                (Some(h), _) => h.clone(),
+                (None, Some(d)) => {
+                    let d = d.clone();
+                    drop(st);
+                    let _ = htpasswd::verify(password.as_bytes(), d.as_bytes());
+                    return false;
+                }
+                (None, None) => return false,
             }
         };
         if !HashKind::rest_server_accepts(hash.as_bytes()) {
@@ -173,6 +191,8 @@ mod tests {
         let bc = htpasswd::hash(b"pw2", htpasswd::Algorithm::Bcrypt { cost: 4 }).unwrap();
         std::fs::write(&file, format!("alice:{sha}\nbob:{bc}\nmd5:$apr1$x$y\n")).unwrap();
         let users = Users::load(&file).unwrap();
+        let decoy = users.state.lock().unwrap().decoy.clone().unwrap();
+        assert!(decoy.starts_with("$2y$04$"), "unknown users cost what bob costs: {decoy}");
         assert!(users.check("alice", "pw"));
         assert!(!users.check("alice", "pw "));
         assert!(users.check("bob", "pw2"));
