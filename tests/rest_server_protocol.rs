@@ -121,7 +121,8 @@ fn create_config_objects_and_modes() {
 #[test]
 fn ranges() {
     let dir = TempDir::new("ranges");
-    let s = server(&dir, &["--no-auth"]);
+    let log = dir.path().join("access.log");
+    let s = server(&dir, &["--no-auth", "--log", log.to_str().unwrap()]);
     let a = s.addr.as_str();
     assert_eq!(http(a, "POST", "/?create=true", &[], b"").status, 200);
     let blob = noise(2, 1000);
@@ -147,6 +148,16 @@ fn ranges() {
     let whole = http(a, "GET", &path, &[], b"");
     assert_eq!((whole.status, whole.body.len()), (200, 1000));
     assert_eq!(whole.header("accept-ranges"), Some("bytes"));
+
+    // Combined log format: host, ident, user, [time], "request", status, size, "referer", "agent".
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line = text.lines().find(|l| l.contains("\" 206 10 ")).expect("a line for the 10-byte range");
+    let (host, rest) = line.split_once(" - - [").unwrap();
+    assert_eq!(host, "127.0.0.1");
+    let (time, rest) = rest.split_once("] ").unwrap();
+    assert_eq!(time.len(), "10/Oct/2000:13:55:36 +0000".len(), "{time}");
+    assert!(time.ends_with(" +0000"));
+    assert_eq!(rest, format!("\"GET {path} HTTP/1.1\" 206 10 \"\" \"\""));
 }
 
 #[test]
