@@ -205,6 +205,13 @@ mod tests {
         assert!(!users.check("alice", "pw"));
         assert!(!users.check("bob", "pw2"), "the cache is dropped on reload");
         assert!(users.check("bob", "pw"));
+
+        // A changed file is picked up without SIGHUP, but only once CHECK_EVERY has passed.
+        std::fs::write(&file, format!("carol:{sha}\n")).unwrap();
+        assert!(!users.check("carol", "pw"));
+        users.state.lock().unwrap().checked -= CHECK_EVERY;
+        assert!(users.check("carol", "pw"));
+        assert!(!users.check("bob", "pw"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
