@@ -459,3 +459,20 @@ fn full_disk_gives_507_and_leaves_nothing() {
     assert_eq!(http(a, "GET", &p, &[], b"").body, small);
     drop(s);
 }
+
+#[test]
+fn memory_does_not_grow_with_blob_size() {
+    let dir = TempDir::new("memory");
+    let s = server(&dir, &["--no-auth"]);
+    let a = s.addr.as_str();
+    assert_eq!(http(a, "POST", "/?create=true", &[], b"").status, 200);
+    let blob = noise(11, 48 << 20);
+    let p = format!("/data/{}", sha256_hex(&blob));
+    assert_eq!(http(a, "POST", &p, &[], &blob).status, 200);
+    let got = http(a, "GET", &p, &[], b"");
+    assert!(got.status == 200 && got.body == blob);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", s.pid())).unwrap();
+    let peak_kib: u64 =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap().trim().trim_end_matches(" kB").parse().unwrap();
+    assert!(peak_kib < 24 * 1024, "peak RSS {peak_kib} KiB for a 48 MiB upload and download");
+}
