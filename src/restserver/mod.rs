@@ -4,12 +4,14 @@
 //! - [`repo`]: the repositories under `--path`, reached only below its file descriptor.
 //! - [`auth`]: htpasswd users with a cache of successful checks.
 //! - [`metrics`]: rest-server's Prometheus counters and filesystem gauges.
-//! - [`http`]: requests to file operations, the listeners, TLS and shutdown.
+//! - [`http`]: requests to file operations: routing, uploads, downloads, listings.
+//! - [`server`]: listeners, TLS, connections, signals and shutdown.
 
 pub mod auth;
 pub mod http;
 pub mod metrics;
 pub mod repo;
+pub mod server;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -90,4 +92,4 @@ impl Config {
     }
 }
 
-pub use http::serve;
+pub use server::serve;
