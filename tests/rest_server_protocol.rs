@@ -476,3 +476,20 @@ fn memory_does_not_grow_with_blob_size() {
         status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap().trim().trim_end_matches(" kB").parse().unwrap();
     assert!(peak_kib < 24 * 1024, "peak RSS {peak_kib} KiB for a 48 MiB upload and download");
 }
+
+#[test]
+fn temporary_files_of_a_killed_server_are_removed_at_start() {
+    let dir = TempDir::new("stale");
+    let folder = dir.path().join("data/r/data/ab");
+    std::fs::create_dir_all(&folder).unwrap();
+    let stale = folder.join(format!(".{}.rest-server-temp-1-7", "ab".repeat(32)));
+    std::fs::write(&stale, b"half an upload").unwrap();
+    let s = server(&dir, &["--no-auth"]);
+    let r = http(&s.addr, "GET", "/r/data/", &[], b"");
+    assert_eq!(r.text(), "[]", "temporary files are never listed");
+    let start = std::time::Instant::now();
+    while stale.exists() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!stale.exists());
+}

@@ -345,6 +345,33 @@ impl Drop for Upload {
     }
 }
 
+/// Remove the temporary files of uploads that a killed server left below `path`
+/// (they are never listed, but take space). Returns how many were removed.
+pub fn remove_stale_uploads(path: &Path) -> usize {
+    let ours = format!("{TEMP_MARK}-{}-", std::process::id());
+    let mut removed = 0;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else { continue };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file()
+                && name.starts_with('.')
+                && name.contains(TEMP_MARK)
+                && !name.contains(&ours)
+                && std::fs::remove_file(entry.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
 /// Bytes used by all regular files below `path`, for `--max-size` (rest-server
 /// counts the whole tree at start).
 pub fn tree_size(path: &Path) -> u64 {
@@ -391,6 +418,10 @@ mod tests {
         assert!(store.open_file("link").is_err());
         assert!(store.open_file("../secret").is_err());
         assert_eq!(store.open_file("self/inside").unwrap().1, 3);
+        std::fs::write(root.join(".x.rest-server-temp-1-2"), b"left").unwrap();
+        std::fs::write(root.join("x.rest-server-temp"), b"not ours").unwrap();
+        assert_eq!(remove_stale_uploads(&root), 1);
+        assert!(root.join("x.rest-server-temp").exists());
         let root_fd = store.root.as_raw_fd();
         let walk = |rel: &str| walk_beneath(root_fd, rel, OFlag::O_RDONLY, 0);
         assert!(walk("inside").is_ok());

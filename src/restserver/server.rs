@@ -59,6 +59,12 @@ pub fn serve(cfg: Config) -> Result<()> {
         log: log.map(Mutex::new),
         pool: Pool::default(),
     });
+    let path = state.cfg.path.clone();
+    // Walking a large tree takes a while: do it beside the serving.
+    std::thread::spawn(move || match repo::remove_stale_uploads(&path) {
+        0 => {}
+        n => log::info!("removed {n} temporary files of interrupted uploads"),
+    });
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
     let result = rt.block_on(run(state, tls));
     // Uploads still running are dropped with the runtime; their temporary files go with them.
