@@ -17,6 +17,8 @@ mod exit;
 mod htpasswd;
 #[cfg(feature = "mount")]
 mod mount;
+#[cfg(feature = "rest-server")]
+mod rest_server;
 #[cfg(feature = "restic-rest-server")]
 mod restic_rest_server;
 #[cfg(feature = "mount")]
@@ -40,6 +42,8 @@ const APPLETS: &[Applet] = &[
     Applet { name: "htpasswd", main: htpasswd::main },
     #[cfg(feature = "mount")]
     Applet { name: "mount", main: mount::main },
+    #[cfg(feature = "rest-server")]
+    Applet { name: "rest-server", main: rest_server::main },
     #[cfg(feature = "restic-rest-server")]
     Applet { name: "restic-rest-server", main: restic_rest_server::main },
     #[cfg(feature = "mount")]
@@ -83,7 +87,10 @@ fn main() -> ExitCode {
 fn init_logging() {
     let level = std::env::var("KRAZYBOX_LOG").ok().and_then(|l| l.parse().ok()).unwrap_or(log::LevelFilter::Info);
     // A second initialisation can only fail if a logger exists already; that one is fine.
-    let _ = simple_logger::SimpleLogger::new().with_level(level).init();
+    // The logger passes everything; the global filter decides, so an applet can
+    // raise it later (rest-server --debug).
+    let _ = simple_logger::SimpleLogger::new().with_level(log::LevelFilter::Trace).init();
+    log::set_max_level(level);
 }
 
 fn run_applet(name: &str, args: &[String]) -> ExitCode {

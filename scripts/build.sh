@@ -6,7 +6,8 @@
 # TARGET defaults to aarch64-unknown-linux-musl and x86_64-unknown-linux-musl.
 # --features builds only those applets (comma-separated; no default features).
 # Binaries land in target/TARGET/release/krazybox; rust-lld (shipped with the
-# toolchain, see .cargo/config.toml) links them, so no cross C toolchain is needed.
+# toolchain, see .cargo/config.toml) links them. The rest-server feature's TLS
+# (ring) compiles some C: gcc, and gcc-aarch64-linux-gnu for the Pi.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

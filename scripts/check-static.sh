@@ -23,4 +23,24 @@ grep -q '^pi:\$2y\$06\$' "$tmp/users" || { echo "unexpected record: $(cat "$tmp/
 if "$x86" htpasswd -vb "$tmp/users" pi 'raspberry pi' 2>/dev/null; then
   echo "a wrong password verified"; exit 1
 fi
+# The native rest-server of the aarch64 build, over TLS (ring's aarch64 code), under qemu.
+if "$qemu" "$arm" --list | grep -qx rest-server; then
+  mkdir "$tmp/data"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$qemu" "$arm" rest-server --path "$tmp/data" --listen "127.0.0.1:$port" --no-auth --tls \
+    --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" 2>"$tmp/server.log" &
+  server=$!
+  ok=
+  for _ in $(seq 100); do
+    if curl -sf --cacert "$tmp/cert.pem" -X POST "https://127.0.0.1:$port/r/?create=true" >/dev/null; then ok=1; break; fi
+    sleep 0.1
+  done
+  id=$(printf 'pi' | sha256sum | cut -c1-64)
+  got=$( ( [[ -n $ok ]] && curl -sf --cacert "$tmp/cert.pem" --data-binary pi "https://127.0.0.1:$port/r/keys/$id" &&
+    curl -sf --cacert "$tmp/cert.pem" "https://127.0.0.1:$port/r/keys/$id" ) || true)
+  kill -TERM "$server"; wait "$server" || { echo "aarch64 rest-server did not exit 0"; cat "$tmp/server.log"; exit 1; }
+  [[ $got == pi ]] || { echo "aarch64 rest-server over TLS failed: '$got'"; cat "$tmp/server.log"; exit 1; }
+fi
 echo "static builds ok: $(stat -c %s "$arm") bytes aarch64, $(stat -c %s "$x86") bytes x86_64"

@@ -6,4 +6,6 @@ pub mod htpasswd;
 pub mod install;
 pub mod mount;
 pub mod probe;
+#[cfg(feature = "rest-server")]
+pub mod restserver;
 pub mod wrapper;

@@ -1,0 +1,171 @@
+//! rest-server — serve restic repositories over HTTP, compatible with restic's rest-server 0.14.
+//!
+//! ```text
+//! rest-server [--path DIR] [--listen ADDR|unix:PATH] [--no-auth | --htpasswd-file FILE]
+//!             [--append-only] [--private-repos] [--prometheus [--prometheus-no-auth]]
+//!             [--max-size BYTES] [--log FILE|-] [--no-verify-upload] [--group-accessible-repos]
+//!             [--tls [--tls-cert FILE] [--tls-key FILE] [--tls-min-ver 1.2|1.3]] [--debug]
+//! rest-server -v|--version
+//! ```
+//!
+//! Flags and defaults are rest-server's: data in /tmp/restic, listening on :8000,
+//! users in `<path>/.htpasswd`, TLS files `<path>/public_key` and `<path>/private_key`.
+//! `--cpu-profile` and `--proxy-auth-username` are refused. SIGHUP reloads the
+//! users; SIGTERM and SIGINT stop the server (exit 0). Errors exit 1, as rest-server does.
+
+use crate::args::{self, ArgError, Parsed, Spec};
+use crate::exit::fail;
+use argh::FromArgs;
+use krazybox::restserver::{self, Config, Listen, Tls};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const SPEC: Spec = Spec {
+    flags: "hv",
+    short_values: "",
+    long_values: &[
+        "--path",
+        "--listen",
+        "--htpasswd-file",
+        "--max-size",
+        "--log",
+        "--tls-cert",
+        "--tls-key",
+        "--tls-min-ver",
+        "--cpu-profile",
+        "--proxy-auth-username",
+    ],
+    permute: true,
+};
+
+/// rest-server exits 1 for every error, the command line included.
+const ERR: u8 = 1;
+
+#[derive(FromArgs)]
+/// Run a REST server for use with restic.
+#[argh(help_triggers("-h", "--help"))]
+struct Args {
+    /// data directory (default /tmp/restic)
+    #[argh(option, default = "String::from(\"/tmp/restic\")")]
+    path: String,
+    /// listen address, host:port or unix:/path (default :8000)
+    #[argh(option, default = "String::from(\":8000\")")]
+    listen: String,
+    /// disable .htpasswd authentication
+    #[argh(switch)]
+    no_auth: bool,
+    /// location of .htpasswd file (default <path>/.htpasswd)
+    #[argh(option)]
+    htpasswd_file: Option<String>,
+    /// enable append only mode
+    #[argh(switch)]
+    append_only: bool,
+    /// users can only access their private repo
+    #[argh(switch)]
+    private_repos: bool,
+    /// enable Prometheus metrics
+    #[argh(switch)]
+    prometheus: bool,
+    /// disable auth for Prometheus /metrics endpoint
+    #[argh(switch)]
+    prometheus_no_auth: bool,
+    /// the maximum size of the repository in bytes
+    #[argh(option)]
+    max_size: Option<String>,
+    /// write HTTP requests in the combined log format to the specified filename (use "-" for stdout)
+    #[argh(option)]
+    log: Option<String>,
+    /// do not verify the integrity of uploaded data
+    #[argh(switch)]
+    no_verify_upload: bool,
+    /// let filesystem group be able to access repo files
+    #[argh(switch)]
+    group_accessible_repos: bool,
+    /// turn on TLS support
+    #[argh(switch)]
+    tls: bool,
+    /// TLS certificate path (default <path>/public_key)
+    #[argh(option)]
+    tls_cert: Option<String>,
+    /// TLS key path (default <path>/private_key)
+    #[argh(option)]
+    tls_key: Option<String>,
+    /// TLS min version, one of (1.2|1.3) (default 1.2)
+    #[argh(option, default = "String::from(\"1.2\")")]
+    tls_min_ver: String,
+    /// output debug messages
+    #[argh(switch)]
+    debug: bool,
+    /// output version and exit
+    #[argh(switch, short = 'v')]
+    version: bool,
+    /// not supported: profiling is Go's
+    #[argh(option)]
+    cpu_profile: Option<String>,
+    /// not supported: authentication by a proxy header
+    #[argh(option)]
+    proxy_auth_username: Option<String>,
+}
+
+pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
+    let args: Args = match args::parse(name, &SPEC, argv) {
+        Ok(Parsed::Run(a)) => a,
+        Ok(Parsed::Exit(code)) => return Ok(code),
+        Err(ArgError::Unknown(o)) => return Err(fail(ERR, format!("unknown flag: {o}"))),
+        Err(e) => return Err(fail(ERR, e.to_string())),
+    };
+    if args.version {
+        println!("rest-server (krazybox {}) compatible with rest-server 0.14", env!("CARGO_PKG_VERSION"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.cpu_profile.is_some() {
+        return Err(fail(ERR, "--cpu-profile is not supported: it profiles Go programs"));
+    }
+    if args.proxy_auth_username.is_some() {
+        return Err(fail(ERR, "--proxy-auth-username is not supported: use the htpasswd file"));
+    }
+    if args.debug {
+        log::set_max_level(log::LevelFilter::Debug);
+    }
+    let path = PathBuf::from(&args.path);
+    let mut cfg = Config::new(path.clone());
+    cfg.listen = Listen::parse(&args.listen);
+    cfg.htpasswd = if args.no_auth {
+        None
+    } else {
+        Some(args.htpasswd_file.map(PathBuf::from).unwrap_or_else(|| path.join(".htpasswd")))
+    };
+    cfg.append_only = args.append_only;
+    cfg.private_repos = args.private_repos;
+    cfg.prometheus = args.prometheus;
+    cfg.prometheus_no_auth = args.prometheus_no_auth;
+    cfg.max_size = match args.max_size.as_deref() {
+        None => None,
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) if n > 0 => Some(n as u64),
+            // rest-server treats 0 and negative sizes as no limit.
+            Ok(_) => None,
+            Err(_) => return Err(fail(ERR, format!("invalid argument {s:?} for \"--max-size\" flag"))),
+        },
+    };
+    cfg.log = args.log.map(PathBuf::from);
+    cfg.verify_upload = !args.no_verify_upload;
+    cfg.group_accessible = args.group_accessible_repos;
+    cfg.debug = args.debug;
+    let min_13 = match args.tls_min_ver.as_str() {
+        "1.2" => false,
+        "1.3" => true,
+        v => return Err(fail(ERR, format!("unsupported TLS min version {v:?}: use 1.2 or 1.3"))),
+    };
+    if args.tls {
+        cfg.tls = Some(Tls {
+            cert: args.tls_cert.map(PathBuf::from).unwrap_or_else(|| path.join("public_key")),
+            key: args.tls_key.map(PathBuf::from).unwrap_or_else(|| path.join("private_key")),
+            min_13,
+        });
+    } else if args.tls_cert.is_some() || args.tls_key.is_some() {
+        return Err(fail(ERR, "requires enabled TLS"));
+    }
+    restserver::serve(cfg)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,95 @@
+//! A native restic REST server, compatible with restic's rest-server 0.14 on the
+//! wire: the same URLs, status codes, listings and htpasswd rules.
+//!
+//! - [`repo`]: the repositories under `--path`, reached only below its file descriptor.
+//! - [`auth`]: htpasswd users with a cache of successful checks.
+//! - [`metrics`]: rest-server's Prometheus counters and filesystem gauges.
+//! - [`http`]: requests to file operations: routing, uploads, downloads, listings.
+//! - [`server`]: listeners, TLS, connections, signals and shutdown.
+
+pub mod auth;
+pub mod http;
+pub mod metrics;
+pub mod repo;
+pub mod server;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where to listen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listen {
+    /// `host:port`; an empty host means every interface, port 0 any free port.
+    Tcp(String),
+    /// `unix:/path`: a Unix socket, created at start and removed at exit.
+    Unix(PathBuf),
+}
+
+impl Listen {
+    /// Read rest-server's `--listen` value.
+    pub fn parse(s: &str) -> Listen {
+        match s.strip_prefix("unix:") {
+            Some(p) => Listen::Unix(PathBuf::from(p)),
+            None => Listen::Tcp(s.to_string()),
+        }
+    }
+}
+
+/// TLS settings: PEM certificate chain and private key.
+#[derive(Clone, Debug)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Refuse TLS 1.2 (`--tls-min-ver 1.3`).
+    pub min_13: bool,
+}
+
+/// Everything the server needs, already checked by the command line.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub listen: Listen,
+    /// `None` with `--no-auth`.
+    pub htpasswd: Option<PathBuf>,
+    pub append_only: bool,
+    pub private_repos: bool,
+    pub prometheus: bool,
+    pub prometheus_no_auth: bool,
+    /// Bytes the whole tree may hold (`--max-size`).
+    pub max_size: Option<u64>,
+    /// Combined-format request log: a file, or `-` for stdout.
+    pub log: Option<PathBuf>,
+    pub verify_upload: bool,
+    pub group_accessible: bool,
+    pub tls: Option<Tls>,
+    pub debug: bool,
+    /// A connection that moves no byte for this long is dropped.
+    pub idle_timeout: Duration,
+    /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
+    pub grace: Duration,
+}
+
+impl Config {
+    /// rest-server's defaults.
+    pub fn new(path: PathBuf) -> Config {
+        Config {
+            htpasswd: Some(path.join(".htpasswd")),
+            path,
+            listen: Listen::Tcp(":8000".into()),
+            append_only: false,
+            private_repos: false,
+            prometheus: false,
+            prometheus_no_auth: false,
+            max_size: None,
+            log: None,
+            verify_upload: true,
+            group_accessible: false,
+            tls: None,
+            debug: false,
+            idle_timeout: Duration::from_secs(60),
+            grace: Duration::from_secs(5),
+        }
+    }
+}
+
+pub use server::serve;

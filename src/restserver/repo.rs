@@ -1,0 +1,433 @@
+//! The tree of restic repositories under `--path`, reached only through file
+//! descriptors: every name is resolved with openat2(2) and `RESOLVE_BENEATH`, so
+//! neither `..` nor a symlink inside the tree can lead out of it, and objects are
+//! published with linkat(2), which refuses to replace an existing one.
+
+use nix::errno::Errno;
+use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::{fchmod, fstat, fstatat, mkdirat, Mode, SFlag};
+use nix::unistd::{linkat, unlinkat, UnlinkatFlags};
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// The object folders of a repository, as restic names them.
+pub const TYPES: [&str; 5] = ["data", "index", "keys", "locks", "snapshots"];
+
+/// Marks temporary upload files (rest-server uses the same suffix); listings skip them.
+const TEMP_MARK: &str = ".rest-server-temp";
+
+/// Permissions of what the server creates.
+#[derive(Clone, Copy, Debug)]
+pub struct Modes {
+    pub dir: u32,
+    pub file: u32,
+}
+
+impl Modes {
+    /// 0700/0600, or 0770/0660 when the group may read the repositories.
+    pub fn new(group_accessible: bool) -> Modes {
+        if group_accessible {
+            Modes { dir: 0o770, file: 0o660 }
+        } else {
+            Modes { dir: 0o700, file: 0o600 }
+        }
+    }
+}
+
+/// Whether `id` is what restic names objects: 64 lowercase hexadecimal digits.
+pub fn valid_id(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The path of an object inside its repository: `data/` is split by the first
+/// two digits of the name, the other types are flat.
+pub fn object_path(repo: &str, kind: &str, id: &str) -> String {
+    let inner = if kind == "data" { format!("data/{}/{id}", &id[..2]) } else { format!("{kind}/{id}") };
+    join(repo, &inner)
+}
+
+/// `repo/rest`, where `repo` may be empty (the root repository).
+pub fn join(repo: &str, rest: &str) -> String {
+    if repo.is_empty() {
+        rest.to_string()
+    } else if rest.is_empty() {
+        repo.to_string()
+    } else {
+        format!("{repo}/{rest}")
+    }
+}
+
+fn io_err(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e as i32)
+}
+
+/// Whether an error means the disk or the user's quota is full.
+pub fn is_no_space(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(c) if c == Errno::ENOSPC as i32 || c == Errno::EDQUOT as i32)
+}
+
+/// Whether an error means the name does not lead to anything inside the tree:
+/// missing, not a folder, or a way out that openat2 refused (EXDEV, ELOOP).
+pub fn is_outside_or_missing(e: &io::Error) -> bool {
+    let codes = [Errno::ENOENT, Errno::ENOTDIR, Errno::EXDEV, Errno::ELOOP];
+    matches!(e.raw_os_error(), Some(c) if codes.iter().any(|&x| x as i32 == c))
+}
+
+/// openat2(2) below `dir`: `..` and symlinks may not leave `dir`, and /proc
+/// magic links are refused. Where the kernel (or qemu-user) lacks openat2, the
+/// name is walked one component at a time with `O_NOFOLLOW`, refusing every symlink.
+#[allow(unsafe_code)]
+fn open_beneath(dir: RawFd, rel: &str, flags: OFlag, mode: u32) -> io::Result<OwnedFd> {
+    static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
+    let rel = if rel.is_empty() { "." } else { rel };
+    if !NO_OPENAT2.load(Ordering::Relaxed) {
+        let how = OpenHow::new()
+            .flags(flags | OFlag::O_CLOEXEC)
+            .mode(Mode::from_bits_truncate(mode))
+            .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        match openat2(dir, rel, how) {
+            // SAFETY: openat2 just returned this descriptor and nothing else owns it.
+            Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
+            Err(Errno::ENOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
+            Err(e) => return Err(io_err(e)),
+        }
+    }
+    walk_beneath(dir, rel, flags, mode)
+}
+
+/// The fallback of [`open_beneath`]: one component at a time, no symlink at all.
+fn walk_beneath(dir: RawFd, rel: &str, flags: OFlag, mode: u32) -> io::Result<OwnedFd> {
+    let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    if parts.contains(&"..") {
+        return Err(io_err(Errno::EXDEV));
+    }
+    let Some((last, folders)) = parts.split_last() else {
+        return open_at(dir, ".", flags, mode);
+    };
+    let mut held: Option<OwnedFd> = None;
+    for part in folders {
+        let at = held.as_ref().map_or(dir, |d| d.as_raw_fd());
+        held = Some(open_at(at, part, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW, 0)?);
+    }
+    open_at(held.as_ref().map_or(dir, |d| d.as_raw_fd()), last, flags | OFlag::O_NOFOLLOW, mode)
+}
+
+#[allow(unsafe_code)]
+fn open_at(dir: RawFd, name: &str, flags: OFlag, mode: u32) -> io::Result<OwnedFd> {
+    let fd = nix::fcntl::openat(Some(dir), name, flags | OFlag::O_CLOEXEC, Mode::from_bits_truncate(mode))
+        .map_err(io_err)?;
+    // SAFETY: openat just returned this descriptor and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The root folder and what the server needs to know to write below it.
+pub struct Store {
+    root: OwnedFd,
+    modes: Modes,
+}
+
+/// One object being uploaded: a temporary file in the target folder that
+/// becomes the object only in [`Upload::commit`]; dropped before, it is removed.
+pub struct Upload {
+    dir: OwnedFd,
+    file: File,
+    temp: String,
+    name: String,
+    finished: bool,
+}
+
+impl Store {
+    /// Open `path`, which must exist: like rest-server, the server never creates it.
+    pub fn open(path: &Path, modes: Modes) -> io::Result<Store> {
+        let root = File::open(path)?;
+        if !root.metadata()?.is_dir() {
+            return Err(io::Error::from_raw_os_error(Errno::ENOTDIR as i32));
+        }
+        Ok(Store { root: root.into(), modes })
+    }
+
+    pub fn modes(&self) -> Modes {
+        self.modes
+    }
+
+    fn dir(&self, rel: &str) -> io::Result<OwnedFd> {
+        open_beneath(self.root.as_raw_fd(), rel, OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0)
+    }
+
+    /// Make `name` in `parent` (an existing one is fine) and open it.
+    fn make_dir(&self, parent: &OwnedFd, name: &str) -> io::Result<OwnedFd> {
+        match mkdirat(Some(parent.as_raw_fd()), name, Mode::from_bits_truncate(self.modes.dir)) {
+            Ok(()) => {
+                let dir = open_beneath(parent.as_raw_fd(), name, OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0)?;
+                // The umask must not take the group bits --group-accessible-repos asks for.
+                fchmod(dir.as_raw_fd(), Mode::from_bits_truncate(self.modes.dir)).map_err(io_err)?;
+                Ok(dir)
+            }
+            Err(Errno::EEXIST) => open_beneath(parent.as_raw_fd(), name, OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0),
+            Err(e) => Err(io_err(e)),
+        }
+    }
+
+    /// `POST /repo/?create=true`: the repository folder (and its parents below
+    /// the root), the object folders, and `data/00` to `data/ff`.
+    pub fn create_repo(&self, repo: &str) -> io::Result<()> {
+        let mut dir = self.dir("")?;
+        for part in repo.split('/').filter(|p| !p.is_empty()) {
+            dir = self.make_dir(&dir, part)?;
+        }
+        for kind in TYPES {
+            let sub = self.make_dir(&dir, kind)?;
+            if kind == "data" {
+                for i in 0..=255u8 {
+                    self.make_dir(&sub, &format!("{i:02x}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Open a regular file for reading, with its size.
+    pub fn open_file(&self, rel: &str) -> io::Result<(File, u64)> {
+        let fd = open_beneath(self.root.as_raw_fd(), rel, OFlag::O_RDONLY, 0)?;
+        let st = fstat(fd.as_raw_fd()).map_err(io_err)?;
+        if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
+            return Err(io::Error::from_raw_os_error(Errno::ENOENT as i32));
+        }
+        Ok((File::from(fd), st.st_size as u64))
+    }
+
+    /// The objects of one type with their sizes; a missing folder holds none.
+    pub fn list(&self, repo: &str, kind: &str) -> io::Result<Vec<(String, u64)>> {
+        let mut out = Vec::new();
+        let dir = match self.dir(&join(repo, kind)) {
+            Ok(d) => d,
+            Err(e) if matches!(e.raw_os_error(), Some(c) if c == Errno::ENOENT as i32 || c == Errno::ENOTDIR as i32) => {
+                return Ok(out)
+            }
+            Err(e) => return Err(e),
+        };
+        if kind == "data" {
+            for sub in names(&dir)? {
+                if let Ok(subdir) = open_beneath(dir.as_raw_fd(), &sub, OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0) {
+                    files(&subdir, &mut out)?;
+                }
+            }
+        } else {
+            files(&dir, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Remove an object; `None` when there was none, else its size.
+    pub fn delete(&self, rel: &str) -> io::Result<Option<u64>> {
+        let (parent, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+        let dir = match self.dir(parent) {
+            Ok(d) => d,
+            Err(e) if e.raw_os_error() == Some(Errno::ENOENT as i32) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let size = match fstatat(Some(dir.as_raw_fd()), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => st.st_size as u64,
+            Err(Errno::ENOENT) => return Ok(None),
+            Err(e) => return Err(io_err(e)),
+        };
+        match unlinkat(Some(dir.as_raw_fd()), name, UnlinkatFlags::NoRemoveDir) {
+            Ok(()) => Ok(Some(size)),
+            Err(Errno::ENOENT) => Ok(None),
+            Err(e) => Err(io_err(e)),
+        }
+    }
+
+    /// Start uploading `rel`. `AlreadyExists` when the object is there; the
+    /// folder of a `data/xx` object is created if a repository lacks it.
+    pub fn begin_upload(&self, rel: &str) -> io::Result<Upload> {
+        let (parent, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+        let dir = match self.dir(parent) {
+            Ok(d) => d,
+            Err(e)
+                if e.raw_os_error() == Some(Errno::ENOENT as i32)
+                    && parent.ends_with(|c: char| c.is_ascii_hexdigit()) =>
+            {
+                // Only the last level (`data/xx`) is made here; a missing repository stays missing.
+                let (grand, last) = parent.rsplit_once('/').unwrap_or(("", parent));
+                let g = self.dir(grand)?;
+                self.make_dir(&g, last)?
+            }
+            Err(e) => return Err(e),
+        };
+        match fstatat(Some(dir.as_raw_fd()), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(_) => return Err(io::Error::from(io::ErrorKind::AlreadyExists)),
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(io_err(e)),
+        }
+        let temp = temp_name(name);
+        let fd =
+            open_beneath(dir.as_raw_fd(), &temp, OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL, self.modes.file)?;
+        fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(self.modes.file)).map_err(io_err)?;
+        Ok(Upload { dir, file: File::from(fd), temp, name: name.to_string(), finished: false })
+    }
+}
+
+/// A name no other upload uses: the object's name, the marker, the process and a counter.
+fn temp_name(name: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(".{name}{TEMP_MARK}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn names(dir: &OwnedFd) -> io::Result<Vec<String>> {
+    let dup = nix::unistd::dup(dir.as_raw_fd()).map_err(io_err)?;
+    let mut d = nix::dir::Dir::from_fd(dup).map_err(io_err)?;
+    let mut out = Vec::new();
+    for entry in d.iter() {
+        let entry = entry.map_err(io_err)?;
+        if let Ok(name) = entry.file_name().to_str() {
+            if name != "." && name != ".." {
+                out.push(name.to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The regular files in `dir` with their sizes, temporary uploads left out.
+fn files(dir: &OwnedFd, out: &mut Vec<(String, u64)>) -> io::Result<()> {
+    for name in names(dir)? {
+        if name.starts_with('.') || name.contains(TEMP_MARK) {
+            continue;
+        }
+        if let Ok(st) = fstatat(Some(dir.as_raw_fd()), name.as_str(), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+            if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG {
+                out.push((name, st.st_size as u64));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Upload {
+    pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.file.write_all(data)
+    }
+
+    /// Make the upload the object: fsync the file, link it under its name (which
+    /// fails if another upload won the race: `AlreadyExists`), drop the temporary
+    /// name, fsync the folder so the new name survives a power cut.
+    pub fn commit(mut self) -> io::Result<()> {
+        self.file.sync_all()?;
+        let dir = self.dir.as_raw_fd();
+        match linkat(Some(dir), self.temp.as_str(), Some(dir), self.name.as_str(), nix::fcntl::AtFlags::empty()) {
+            Ok(()) => {
+                let _ = unlinkat(Some(dir), self.temp.as_str(), UnlinkatFlags::NoRemoveDir);
+            }
+            Err(Errno::EEXIST) => return Err(io::Error::from(io::ErrorKind::AlreadyExists)),
+            // Filesystems without hard links (FAT, exFAT): check, then rename.
+            Err(Errno::EPERM | Errno::EOPNOTSUPP | Errno::EMLINK) => {
+                if fstatat(Some(dir), self.name.as_str(), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).is_ok() {
+                    return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+                }
+                nix::fcntl::renameat(Some(dir), self.temp.as_str(), Some(dir), self.name.as_str()).map_err(io_err)?;
+            }
+            Err(e) => return Err(io_err(e)),
+        }
+        self.finished = true;
+        nix::unistd::fsync(dir).map_err(io_err)
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = unlinkat(Some(self.dir.as_raw_fd()), self.temp.as_str(), UnlinkatFlags::NoRemoveDir);
+        }
+    }
+}
+
+/// Remove the temporary files of uploads that a killed server left below `path`
+/// (they are never listed, but take space). Returns how many were removed.
+pub fn remove_stale_uploads(path: &Path) -> usize {
+    let ours = format!("{TEMP_MARK}-{}-", std::process::id());
+    let mut removed = 0;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else { continue };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file()
+                && name.starts_with('.')
+                && name.contains(TEMP_MARK)
+                && !name.contains(&ours)
+                && std::fs::remove_file(entry.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
+/// Bytes used by all regular files below `path`, for `--max-size` (rest-server
+/// counts the whole tree at start).
+pub fn tree_size(path: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else if meta.is_file() {
+                total += meta.len();
+            }
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_paths() {
+        let id = "ab".repeat(32);
+        assert!(valid_id(&id));
+        assert!(!valid_id(&id.to_uppercase()));
+        assert!(!valid_id(&id[..63]));
+        assert_eq!(object_path("", "data", &id), format!("data/ab/{id}"));
+        assert_eq!(object_path("u/r", "keys", &id), format!("u/r/keys/{id}"));
+    }
+
+    #[test]
+    fn symlinks_do_not_lead_out() {
+        let base = std::env::temp_dir().join(format!("krazybox-repo-{}", std::process::id()));
+        let root = base.join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(base.join("secret"), b"x").unwrap();
+        std::os::unix::fs::symlink("../secret", root.join("link")).unwrap();
+        std::os::unix::fs::symlink(".", root.join("self")).unwrap();
+        std::fs::write(root.join("inside"), b"yes").unwrap();
+        let store = Store::open(&root, Modes::new(false)).unwrap();
+        assert!(store.open_file("link").is_err());
+        assert!(store.open_file("../secret").is_err());
+        assert_eq!(store.open_file("self/inside").unwrap().1, 3);
+        std::fs::write(root.join(".x.rest-server-temp-1-2"), b"left").unwrap();
+        std::fs::write(root.join("x.rest-server-temp"), b"not ours").unwrap();
+        assert_eq!(remove_stale_uploads(&root), 1);
+        assert!(root.join("x.rest-server-temp").exists());
+        let root_fd = store.root.as_raw_fd();
+        let walk = |rel: &str| walk_beneath(root_fd, rel, OFlag::O_RDONLY, 0);
+        assert!(walk("inside").is_ok());
+        assert!(walk("link").is_err());
+        assert!(walk("../secret").is_err());
+        assert!(walk("self/inside").is_err(), "the fallback refuses every symlink");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+}

@@ -1,0 +1,286 @@
+//! Listeners (TCP, Unix socket, TLS), connections with an idle watchdog, signals
+//! and graceful shutdown, on one tokio thread; [`super::http`] answers the requests.
+
+use super::auth::Users;
+use super::http::{handle, Pool, Quota, State};
+use super::metrics::Metrics;
+use super::repo::{self, Modes, Store};
+use super::{Config, Listen, Tls};
+use anyhow::{anyhow, Context, Result};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::io::{self, Write};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::watch;
+
+/// Run the server until SIGTERM or SIGINT; then stop accepting, let requests in
+/// flight finish for `cfg.grace`, drop what is left, and return.
+pub fn serve(cfg: Config) -> Result<()> {
+    let store = Store::open(&cfg.path, Modes::new(cfg.group_accessible))
+        .with_context(|| format!("cannot open data directory {}", cfg.path.display()))?;
+    let users = match &cfg.htpasswd {
+        Some(p) => {
+            Some(Users::load(p).map_err(|e| anyhow!("cannot load {} (use --no-auth to disable): {e:#}", p.display()))?)
+        }
+        None => None,
+    };
+    let tls = cfg.tls.as_ref().map(acceptor).transpose()?;
+    let quota = cfg.max_size.map(|max| Quota { max, used: AtomicU64::new(repo::tree_size(&cfg.path)) });
+    let log: Option<Box<dyn Write + Send>> = match &cfg.log {
+        None => None,
+        Some(p) if p.as_os_str() == "-" => Some(Box::new(io::stdout())),
+        Some(p) => Some(Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("opening log file {}", p.display()))?,
+        )),
+    };
+    log::info!("Data directory: {}", cfg.path.display());
+    log::info!("Authentication {}", if users.is_some() { "enabled" } else { "disabled" });
+    log::info!("Private repositories {}", if cfg.private_repos { "enabled" } else { "disabled" });
+    if cfg.append_only {
+        log::info!("Append only mode enabled");
+    }
+    if let Some(q) = &quota {
+        log::info!("Repo quota: {} of {} bytes used", q.used.load(Ordering::SeqCst), q.max);
+    }
+    let state = Arc::new(State {
+        cfg,
+        store,
+        users,
+        metrics: Metrics::default(),
+        quota,
+        log: log.map(Mutex::new),
+        pool: Pool::default(),
+    });
+    let path = state.cfg.path.clone();
+    // Walking a large tree takes a while: do it beside the serving.
+    std::thread::spawn(move || match repo::remove_stale_uploads(&path) {
+        0 => {}
+        n => log::info!("removed {n} temporary files of interrupted uploads"),
+    });
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
+    let result = rt.block_on(run(state, tls));
+    // Uploads still running are dropped with the runtime; their temporary files go with them.
+    rt.shutdown_timeout(Duration::from_secs(2));
+    result
+}
+
+fn acceptor(t: &Tls) -> Result<tokio_rustls::TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(&t.cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| anyhow!("reading TLS certificate {}: {e:?}", t.cert.display()))?;
+    let key =
+        PrivateKeyDer::from_pem_file(&t.key).map_err(|e| anyhow!("reading TLS key {}: {e:?}", t.key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let versions: &[&rustls::SupportedProtocolVersion] =
+        if t.min_13 { &[&rustls::version::TLS13] } else { &[&rustls::version::TLS13, &rustls::version::TLS12] };
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("TLS certificate and key do not fit")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+enum Listener {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener, std::path::PathBuf),
+}
+
+async fn bind(listen: &Listen) -> Result<Listener> {
+    match listen {
+        Listen::Tcp(addr) => {
+            // Go's ":8000" means every interface, IPv6 and IPv4.
+            let l = match addr.strip_prefix(':') {
+                Some(port) => match tokio::net::TcpListener::bind(format!("[::]:{port}")).await {
+                    Ok(l) => l,
+                    Err(_) => tokio::net::TcpListener::bind(format!("0.0.0.0:{port}")).await?,
+                },
+                None => tokio::net::TcpListener::bind(addr.as_str()).await?,
+            };
+            log::info!("Starting server on {}", l.local_addr()?);
+            Ok(Listener::Tcp(l))
+        }
+        Listen::Unix(path) => {
+            let l = tokio::net::UnixListener::bind(path)?;
+            log::info!("Starting server on unix:{}", path.display());
+            Ok(Listener::Unix(l, path.clone()))
+        }
+    }
+}
+
+async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>) -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let listener = bind(&st.cfg.listen).await.map_err(|e| anyhow!("listen {:?}: {e:#}", st.cfg.listen))?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                let st = st.clone();
+                tokio::task::spawn_blocking(move || if let Some(u) = &st.users { u.reload() });
+                continue;
+            }
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+            a = accept(&listener) => a,
+        };
+        match accepted {
+            Ok((Stream::Tcp(s), peer)) => {
+                let _ = s.set_nodelay(true);
+                conns.spawn(connection(st.clone(), s, peer, tls.clone(), stop_rx.clone()));
+            }
+            Ok((Stream::Unix(s), peer)) => {
+                conns.spawn(connection(st.clone(), s, peer, tls.clone(), stop_rx.clone()));
+            }
+            Err(e) => {
+                // Out of descriptors, usually: wait instead of spinning.
+                log::error!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    log::info!("shutting down: {} connections open", conns.len());
+    if let Listener::Unix(_, path) = &listener {
+        let _ = std::fs::remove_file(path);
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(st.cfg.grace, async { while conns.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        log::warn!("aborting {} requests still running", conns.len());
+        conns.abort_all();
+        while conns.join_next().await.is_some() {}
+    }
+    Ok(())
+}
+
+enum Stream {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+async fn accept(l: &Listener) -> io::Result<(Stream, Arc<str>)> {
+    match l {
+        Listener::Tcp(l) => {
+            let (s, a) = l.accept().await?;
+            Ok((Stream::Tcp(s), a.ip().to_canonical().to_string().into()))
+        }
+        Listener::Unix(l, _) => {
+            let (s, _) = l.accept().await?;
+            Ok((Stream::Unix(s), "@".into()))
+        }
+    }
+}
+
+async fn connection<I>(
+    st: Arc<State>,
+    io: I,
+    peer: Arc<str>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    stop: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match tls {
+        None => serve_io(st, io, peer, stop).await,
+        Some(acc) => match tokio::time::timeout(st.cfg.idle_timeout, acc.accept(io)).await {
+            Ok(Ok(s)) => serve_io(st, s, peer, stop).await,
+            Ok(Err(e)) => log::debug!("TLS handshake with {peer}: {e}"),
+            Err(_) => log::debug!("TLS handshake with {peer} timed out"),
+        },
+    }
+}
+
+/// Serve one connection; drop it when it moves no byte for `idle_timeout`
+/// (a dead or very slow client), or after its last request once stopping.
+async fn serve_io<I>(st: Arc<State>, io: I, peer: Arc<str>, mut stop: watch::Receiver<bool>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let progress = Arc::new(AtomicU64::new(0));
+    let io = Watched { inner: io, progress: progress.clone() };
+    let idle = st.cfg.idle_timeout;
+    let service = {
+        let st = st.clone();
+        hyper::service::service_fn(move |req| handle(st.clone(), peer.clone(), req))
+    };
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(idle)
+        .serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let mut ticker = tokio::time::interval((idle / 4).max(Duration::from_millis(100)));
+    let (mut seen, mut since, mut stopping) = (0, Instant::now(), false);
+    loop {
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    log::debug!("connection: {e}");
+                }
+                return;
+            }
+            _ = stop.changed(), if !stopping => {
+                stopping = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = ticker.tick() => {
+                let now = progress.load(Ordering::Relaxed);
+                if now != seen {
+                    (seen, since) = (now, Instant::now());
+                } else if since.elapsed() >= idle {
+                    log::debug!("dropping a connection idle for {idle:?}");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A stream that counts the bytes it moves, for the idle watchdog.
+struct Watched<I> {
+    inner: I,
+    progress: Arc<AtomicU64>,
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Watched<I> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let moved = buf.filled().len() - before;
+        if moved > 0 {
+            self.progress.fetch_add(moved as u64, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = r {
+            self.progress.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        r
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
