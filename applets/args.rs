@@ -125,7 +125,6 @@ pub fn from_words<T: FromArgs>(applet: &str, words: &[String]) -> Result<Parsed<
 }
 
 /// [`normalize`], then [`from_words`]: what most applets need.
-#[allow(dead_code)]
 pub fn parse<T: FromArgs>(applet: &str, spec: &Spec, args: &[String]) -> Result<Parsed<T>, ArgError> {
     from_words(applet, &normalize(spec, args)?)
 }

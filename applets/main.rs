@@ -9,6 +9,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+// A build with only some applets leaves some of these helpers unused.
+#[cfg_attr(not(all(feature = "htpasswd", feature = "blkid", feature = "rest-server")), allow(dead_code))]
 mod args;
 #[cfg(feature = "blkid")]
 mod blkid;

@@ -174,7 +174,7 @@ mod tests {
         for i in 0..3 {
             r.read((i * MAX_READ) as u64, MAX_READ).unwrap();
         }
-        assert!(3 * MAX_READ > CACHE_BYTES);
+        const { assert!(3 * MAX_READ > CACHE_BYTES) };
         assert!(r.cached <= CACHE_BYTES);
         assert_eq!(r.cache.values().map(Vec::len).sum::<usize>(), r.cached);
         assert_eq!(r.order.len(), r.cache.len());
