@@ -11,7 +11,7 @@ cargo clippy --locked --all-targets -- -D warnings
 features=$(cargo metadata --no-deps --format-version 1 |
   python3 -c 'import json,sys; print(" ".join(k for k in json.load(sys.stdin)["packages"][0]["features"] if k != "default"))')
 for f in $features; do
-  cargo check --locked --quiet --no-default-features --features "$f"
+  cargo clippy --locked --quiet --no-default-features --features "$f" -- -D warnings
 done
 cargo test --locked
 scripts/check-static.sh
