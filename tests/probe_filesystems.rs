@@ -24,7 +24,7 @@ impl Scratch {
     fn new(test: &str) -> Scratch {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("krazybox-sb1-{}-{n}-{test}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("krazybox-probe-fs-{}-{n}-{test}", std::process::id()));
         fs::create_dir_all(&dir).expect("creating a scratch directory");
         Scratch(dir)
     }

@@ -36,7 +36,7 @@ impl Temp {
     fn new(name: &str) -> Temp {
         static N: AtomicUsize = AtomicUsize::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
-        Temp(std::env::temp_dir().join(format!("krazybox-sb2-{}-{n}-{name}", std::process::id())))
+        Temp(std::env::temp_dir().join(format!("krazybox-probe-vol-{}-{n}-{name}", std::process::id())))
     }
 
     fn path(&self) -> &Path {
