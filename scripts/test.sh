@@ -26,8 +26,13 @@ features=$(cargo metadata --no-deps --format-version 1 |
 for f in $features; do
   cargo clippy --locked --quiet --no-default-features --features "$f" -- -D warnings
 done
-cargo test --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# Unit and integration tests (the crate has no doc tests).
+cargo test --locked --lib --bins --tests 2>&1 | tee "$log"
 scripts/check-static.sh
 scripts/check-gokrazy-package.sh
 scripts/wrapper-rss.sh
 scripts/size.sh
+# One closing line for the whole run.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
