@@ -434,7 +434,15 @@ fn btrfs_raid1_over_two_loop_devices() {
     // One member missing: a clear error.
     let err = mount::mount(&MountSpec::new(&spec, &target).resolver(&resolver).prober(&prober)).unwrap_err();
     assert_eq!(err.exit_status(), 32);
-    assert!(err.hint.as_deref().unwrap_or("").contains("missing member devices"), "{err:?}");
+    let hint = err.hint.as_deref().unwrap_or("");
+    assert!(hint.contains("missing member devices"), "{err:?}");
+    // Which one is there and which one is not, from the superblocks.
+    let (devid_b, total) = btrfs::member(lb.path()).unwrap();
+    assert_eq!(total, 2);
+    let devid_a = 3 - devid_b;
+    let expected =
+        format!("found 1 of 2 devices (devid {devid_b} on {}), missing devid {devid_a}", lb.path().display());
+    assert!(hint.contains(&expected), "{hint}");
     // The same message as util-linux, which has no hint.
     let (real, code) = real_mount(&["-t", "btrfs", s(lb.path()), s(&target)]);
     assert_eq!((format!("mount: {err}"), 32), (real, code));

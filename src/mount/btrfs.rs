@@ -109,6 +109,55 @@ pub fn same_filesystem(a: &Path, b: &Path) -> bool {
     })
 }
 
+/// Where the primary superblock lies, and the fields read from it (btrfs(5),
+/// "struct btrfs_super_block"): the filesystem's device count, and this
+/// device's id, the first field of its embedded `btrfs_dev_item`.
+const SUPERBLOCK: u64 = 64 * 1024;
+const SB_MAGIC: usize = 0x40;
+const SB_NUM_DEVICES: usize = 0x88;
+const SB_DEVID: usize = 0xc9;
+const MAGIC: &[u8; 8] = b"_BHRfS_M";
+
+/// A member's id and the number of devices its filesystem has, from its superblock.
+pub fn member(device: &Path) -> io::Result<(u64, u64)> {
+    use std::os::unix::fs::FileExt;
+    let mut sb = [0u8; SB_DEVID + 8];
+    File::open(device)?.read_exact_at(&mut sb, SUPERBLOCK)?;
+    if &sb[SB_MAGIC..SB_MAGIC + 8] != MAGIC {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{}: no btrfs superblock", device.display())));
+    }
+    let word = |at: usize| u64::from_le_bytes(sb[at..at + 8].try_into().expect("8 bytes"));
+    Ok((word(SB_DEVID), word(SB_NUM_DEVICES)))
+}
+
+/// Which members of a multi-device btrfs are at hand and which are not, from
+/// the superblocks of `found`: `found 1 of 2 devices (devid 2 on /dev/loop7),
+/// missing devid 1`. None when no superblock can be read.
+pub fn describe_members(found: &[PathBuf]) -> Option<String> {
+    let mut members: Vec<(u64, &Path)> = Vec::new();
+    let mut total = 0;
+    for device in found {
+        if let Ok((devid, num_devices)) = member(device) {
+            members.push((devid, device));
+            total = total.max(num_devices);
+        }
+    }
+    members.sort();
+    members.dedup_by_key(|m| m.0);
+    let here: Vec<String> = members.iter().map(|(id, dev)| format!("devid {id} on {}", dev.display())).collect();
+    let mut line = format!("found {} of {total} devices ({})", members.len(), here.join(", "));
+    // Devices made together are numbered 1..=n; later removals leave gaps
+    // that only the chunk tree knows, so then only the count is certain.
+    let missing: Vec<String> =
+        (1..=total).filter(|id| !members.iter().any(|m| m.0 == *id)).map(|id| format!("devid {id}")).collect();
+    if members.iter().all(|m| m.0 <= total) && !missing.is_empty() {
+        line.push_str(&format!(", missing {}", missing.join(", ")));
+    } else if total > members.len() as u64 {
+        line.push_str(&format!(", {} missing", total - members.len() as u64));
+    }
+    (!members.is_empty()).then_some(line)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

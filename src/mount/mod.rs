@@ -352,8 +352,10 @@ pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
                 let mut err = mount_error(errno, &tgt, &target, &src, fstype.as_deref(), &opts, applying_flags);
                 if btrfs_type.as_deref() == Some("btrfs") || fstype.as_deref() == Some("btrfs") {
                     if let Ok(false) = btrfs::devices_ready(&device) {
+                        let found = if devices.is_empty() { std::slice::from_ref(&device) } else { &devices[..] };
+                        let members = btrfs::describe_members(found).map(|m| format!(" ({m})")).unwrap_or_default();
                         err.hint = Some(format!(
-                            "the btrfs filesystem on {src} is missing member devices: \
+                            "the btrfs filesystem on {src} is missing member devices{members}: \
                              make all of them available (a UUID= source registers them) or mount with -o degraded"
                         ));
                     }
