@@ -4,6 +4,9 @@
 # root, with mkfs.ext4) with an ext4 image on a loop device mounted by UUID,
 # which also runs the prober. Prints VmRSS, RssAnon and RssFile in KiB.
 #
+# With the native rest-server (the same executable) the shared pages are split
+# between the two processes, and Pss must stay under 1 MiB too.
+#
 # RssFile is the executable's own pages, clean and shared with the page cache
 # (and with the native rest-server, which is the same file); the kernel maps
 # neighbouring cached pages on every fault, so it grows with the size of the
@@ -33,7 +36,11 @@ chmod +x "$tmp/rest-server"
 # rest-server runs, stop it with SIGTERM.
 measure() {
   local label=$1; shift
-  env -i REST_SERVER="$tmp/rest-server" "$@" "$tmp/restic-rest-server" --path "$tmp/mnt/restic" 2>"$tmp/log" &
+  if [[ $label == native* ]]; then
+    env -i PATH=/usr/bin:/bin "$tmp/restic-rest-server" "${REST_SERVER_ARGS[@]}" 2>"$tmp/log" &
+  else
+    env -i PATH=/usr/bin:/bin REST_SERVER="$tmp/rest-server" "$@" "$tmp/restic-rest-server" --path "$tmp/mnt/restic" 2>"$tmp/log" &
+  fi
   local pid=$! child= i
   for i in $(seq 100); do
     child=$(cat /proc/$pid/task/$pid/children 2>/dev/null || true)
@@ -42,16 +49,21 @@ measure() {
   done
   [[ -n $child ]] || { echo "$label: rest-server never started: $(cat "$tmp/log")" >&2; exit 1; }
   sleep 0.3
-  local rss anon file
+  local rss anon file pss
   rss=$(awk '/^VmRSS:/ {print $2}' /proc/$pid/status)
   anon=$(awk '/^RssAnon:/ {print $2}' /proc/$pid/status)
   file=$(awk '/^RssFile:/ {print $2}' /proc/$pid/status)
-  printf '%-44s VmRSS %5s KiB  RssAnon %4s KiB  RssFile %5s KiB\n' "$label ($variant):" "$rss" "$anon" "$file"
+  pss=$(awk '/^Pss:/ {print $2}' /proc/$pid/smaps_rollup)
+  printf '%-44s VmRSS %5s KiB  RssAnon %4s KiB  RssFile %5s KiB  Pss %5s KiB\n' \
+    "$label ($variant):" "$rss" "$anon" "$file" "$pss"
   kill -TERM $pid
   wait $pid || { echo "$label: wrapper exited $?: $(cat "$tmp/log")" >&2; exit 1; }
   ((anon < 1024)) || { echo "$label: RssAnon ${anon} KiB is not under 1 MiB" >&2; exit 1; }
   if [[ $variant == without-rest-server ]]; then
     ((rss < 1024)) || { echo "$label: VmRSS ${rss} KiB is not under 1 MiB" >&2; exit 1; }
+  fi
+  if [[ $label == native* ]]; then
+    ((pss < 1024)) || { echo "$label: Pss ${pss} KiB is not under 1 MiB" >&2; exit 1; }
   fi
 }
 
@@ -69,6 +81,15 @@ small_features=$(cargo metadata --no-deps --format-version 1 |
 CARGO_TARGET_DIR=target/size-no-rest-server cargo build --quiet --release --locked \
   --target x86_64-unknown-linux-musl --no-default-features --features "$small_features"
 small=$(realpath target/size-no-rest-server/x86_64-unknown-linux-musl/release/krazybox)
+
+# The appliance's one-binary shape: the native rest-server is the same file,
+# so the executable's pages are shared and Pss splits them between the two.
+variant=complete
+ln -sf "$bin" "$tmp/restic-rest-server"
+mkdir -p "$tmp/data"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+REST_SERVER_ARGS=(--path "$tmp/data" --listen "127.0.0.1:$port" --no-auth)
+measure "native rest-server, no mount"
 
 for variant in complete without-rest-server; do
   exe=$bin
