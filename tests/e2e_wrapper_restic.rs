@@ -17,48 +17,15 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use krazybox::mount::{self, mountinfo, LoopGuard, MountGuard};
+use krazybox::mount::{mountinfo, LoopGuard, MountGuard};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use rest_server_support::noise;
 
-/// Tests that take loop devices and mount run one at a time.
-static DEVICES: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    DEVICES.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// A unique folder under the system temp folder, removed on drop; a mount
-/// that somehow survived inside it is detached first, never recursed into.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("krazybox-e2e-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        for e in fs::read_dir(&self.0).into_iter().flatten().flatten() {
-            if mountinfo::is_mount_root(&e.path()).unwrap_or(false) {
-                let _ = mount::umount(&e.path(), true, false);
-            }
-        }
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+mod support;
+use support::*;
 
 fn have(tool: &str) -> bool {
     Command::new(tool).arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()

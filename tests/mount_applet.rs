@@ -7,47 +7,11 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
 use krazybox::mount::{self, btrfs, mountinfo, probe_glue, LoopGuard, MountSpec};
 
-/// Tests that take loop devices, mount, or forget btrfs devices run one at a time.
-static DEVICES: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    DEVICES.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// A unique directory under the system temp directory, removed on drop
-/// (after the guards declared later have unmounted what is inside).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("krazybox-applet-{name}-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir.canonicalize().unwrap())
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn subdir(&self, name: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::create_dir_all(&p).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod support;
+use support::*;
 
 /// Unmounts everything stacked on a target when dropped.
 struct Unmount(PathBuf);
@@ -102,25 +66,6 @@ impl Drop for Losetup {
     }
 }
 
-fn run(cmd: &str, args: &[&str]) {
-    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(out.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A sparse file of `mib` MiB, formatted with `mkfs` (the file name is appended).
-fn image(dir: &TempDir, name: &str, mib: u64, mkfs: &[&str]) -> PathBuf {
-    let path = dir.path().join(name);
-    let f = std::fs::File::create(&path).unwrap();
-    f.set_len(mib << 20).unwrap();
-    drop(f);
-    if !mkfs.is_empty() {
-        let mut args: Vec<&str> = mkfs[1..].to_vec();
-        args.push(path.to_str().unwrap());
-        run(mkfs[0], &args);
-    }
-    path
-}
-
 /// blkid's answer, probed afresh.
 fn blkid(tag: &str, device: &Path) -> String {
     let out = Command::new("blkid").args(["-p", "-o", "value", "-s", tag]).arg(device).output().unwrap();
@@ -130,10 +75,6 @@ fn blkid(tag: &str, device: &Path) -> String {
 /// A label no other device on this machine has (xfs allows 12 bytes).
 fn unique_label(c: char) -> String {
     format!("kb{:06x}{c}", std::process::id() & 0xff_ffff)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[derive(Debug, PartialEq, Eq)]

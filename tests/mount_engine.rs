@@ -7,67 +7,13 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use krazybox::mount::loopdev::{self, LoopDevice, LoopOptions};
 use krazybox::mount::{self, btrfs, mountinfo, Category, LoopGuard, MountGuard, MountSpec};
 
-/// Tests that take loop devices or touch btrfs registration run one at a time.
-static DEVICES: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    DEVICES.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// A unique directory under the system temp directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("krazybox-mount-{name}-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn subdir(&self, name: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::create_dir_all(&p).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn run(cmd: &str, args: &[&str]) {
-    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(out.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A sparse file of `mib` MiB, formatted with `mkfs` (the file name is appended).
-fn image(dir: &TempDir, name: &str, mib: u64, mkfs: &[&str]) -> PathBuf {
-    let path = dir.path().join(name);
-    let f = std::fs::File::create(&path).unwrap();
-    f.set_len(mib << 20).unwrap();
-    drop(f);
-    if !mkfs.is_empty() {
-        let mut args: Vec<&str> = mkfs[1..].to_vec();
-        args.push(path.to_str().unwrap());
-        run(mkfs[0], &args);
-    }
-    path
-}
+mod support;
+use support::*;
 
 /// The oracle's answer, probed afresh (no cache): `blkid -p -o value -s TAG device`.
 fn blkid(tag: &str, device: &Path) -> Option<String> {
@@ -91,10 +37,6 @@ fn real_umount(args: &[&str]) -> (String, i32) {
     let out = Command::new("umount").args(args).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     (err.lines().next().unwrap_or("").to_string(), out.status.code().unwrap_or(-1))
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 fn entry(target: &Path) -> mountinfo::MountInfo {

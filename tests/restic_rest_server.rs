@@ -7,48 +7,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use krazybox::mount::{self, btrfs, mountinfo, LoopGuard, MountGuard, MountSpec};
 
-/// Tests that take loop devices or touch btrfs registration run one at a time.
-static DEVICES: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    DEVICES.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// A unique directory under the system temp directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("krazybox-wrapper-{name}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        // Never recurse into a mount that somehow survived.
-        for e in fs::read_dir(&self.0).into_iter().flatten().flatten() {
-            if mountinfo::is_mount_root(&e.path()).unwrap_or(false) {
-                let _ = mount::umount(&e.path(), true, false);
-            }
-        }
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+mod support;
+use support::*;
 
 fn have(tool: &str) -> bool {
     Command::new(tool).arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
@@ -60,23 +24,6 @@ fn usable() -> bool {
         eprintln!("skipped: needs root, loop devices and mkfs.ext4");
     }
     ok
-}
-
-fn run(cmd: &str, args: &[&str]) {
-    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(out.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A sparse file of `mib` MiB formatted with `mkfs` (the path is appended).
-fn image(dir: &TempDir, name: &str, mib: u64, mkfs: &[&str]) -> PathBuf {
-    let path = dir.join(name);
-    fs::File::create(&path).unwrap().set_len(mib << 20).unwrap();
-    if !mkfs.is_empty() {
-        let mut args = mkfs[1..].to_vec();
-        args.push(path.to_str().unwrap());
-        run(mkfs[0], &args);
-    }
-    path
 }
 
 /// The oracle: util-linux blkid, probing afresh.
