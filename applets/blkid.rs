@@ -505,6 +505,15 @@ fn strerror(e: &io::Error) -> String {
     }
 }
 
+/// A value as printed: raw with `-d`, else escaped as util-linux does.
+fn escaped(value: &[u8], special: &[u8], raw: bool) -> Vec<u8> {
+    if raw {
+        value.to_vec()
+    } else {
+        probe::escape_value(value, special)
+    }
+}
+
 struct Printer<W: Write> {
     out: W,
     output: Output,
@@ -543,7 +552,7 @@ impl<W: Write> Printer<W> {
                     o.write_all(b"\n")?;
                 }
                 write!(o, "{name}=")?;
-                o.write_all(&safe_print(value, b" \\\"'$`<>", self.raw))?;
+                o.write_all(&escaped(value, probe::EXPORT_SPECIAL, self.raw))?;
                 o.write_all(b"\n")
             }
             _ => {
@@ -552,7 +561,7 @@ impl<W: Write> Printer<W> {
                     o.write_all(b":")?;
                 }
                 write!(o, " {name}=\"")?;
-                o.write_all(&safe_print(value, b"\"\\", self.raw))?;
+                o.write_all(&escaped(value, probe::FULL_SPECIAL, self.raw))?;
                 o.write_all(b"\"")
             }
         }
@@ -865,30 +874,6 @@ For more details see blkid(8).
     )
 }
 
-/// util-linux `safe_print`: bytes >= 0x80 as `M-` and the low seven bits, control
-/// characters as `^X` (DEL as `^?`), bytes in `esc` after a backslash.
-fn safe_print(value: &[u8], esc: &[u8], raw: bool) -> Vec<u8> {
-    if raw {
-        return value.to_vec();
-    }
-    let mut out = Vec::with_capacity(value.len());
-    for &b in value {
-        let mut c = b;
-        if c >= 0x80 {
-            out.extend_from_slice(b"M-");
-            c -= 0x80;
-        }
-        if c < 0x20 || c == 0x7f {
-            out.push(b'^');
-            c ^= 0x40;
-        } else if esc.contains(&c) {
-            out.push(b'\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// The length of the valid UTF-8 sequence at the start of `s` (ASCII included),
 /// or `None`, by libblkid's rules: no overlong forms, surrogates, U+FDD0..U+FDEF
 /// or U+xxFFFF.
@@ -1068,11 +1053,11 @@ mod tests {
 
     #[test]
     fn full_and_export_escapes() {
-        assert_eq!(safe_print(b"a b\"c\\$", b"\"\\", false), b"a b\\\"c\\\\$");
-        assert_eq!(safe_print(b"a b\"c\\$", b" \\\"'$`<>", false), b"a\\ b\\\"c\\\\\\$");
-        assert_eq!(safe_print(b"\t\x7f\xc3\xa9", b"", false), b"^I^?M-CM-)");
-        assert_eq!(safe_print(b"\x9b", b"", false), b"M-^[");
-        assert_eq!(safe_print(b"\t\"", b"\"", true), b"\t\"");
+        assert_eq!(escaped(b"a b\"c\\$", probe::FULL_SPECIAL, false), b"a b\\\"c\\\\$");
+        assert_eq!(escaped(b"a b\"c\\$", probe::EXPORT_SPECIAL, false), b"a\\ b\\\"c\\\\\\$");
+        assert_eq!(escaped(b"\t\x7f\xc3\xa9", b"", false), b"^I^?M-CM-)");
+        assert_eq!(escaped(b"\x9b", b"", false), b"M-^[");
+        assert_eq!(escaped(b"\t\"", b"\"", true), b"\t\"");
     }
 
     #[test]

@@ -75,26 +75,6 @@ fn mkfs(tool: &str, args: &[&str], img: &Path) {
     run(Command::new(tool).args(args).arg(img));
 }
 
-/// A value as `blkid -o export` prints it (`safe_print` in blkid.c).
-fn export_encode(v: &[u8]) -> String {
-    let mut s = String::new();
-    for &b in v {
-        let mut c = b;
-        if c >= 0x80 {
-            s.push_str("M-");
-            c -= 0x80;
-        }
-        if c < 0x20 || c == 0x7f {
-            s.push('^');
-            c ^= 0x40;
-        } else if b" \\\"'$`<>".contains(&c) {
-            s.push('\\');
-        }
-        s.push(c as char);
-    }
-    s
-}
-
 /// What blkid reports for the superblocks of `img`: `(NAME, encoded value)` in
 /// its order. `DEVNAME` and the partition-table tags (`PTTYPE`, `PTUUID`,
 /// `PART_ENTRY_*`, from libblkid's other chain) are left out.
@@ -999,4 +979,10 @@ fn block_devices_match_blkid() {
         let Some(dev) = Loop::attach(&img) else { return };
         agree_on(&dev.0, ty);
     }
+}
+
+/// A value as `blkid -o export` prints it.
+fn export_encode(v: &[u8]) -> String {
+    String::from_utf8(krazybox::probe::escape_value(v, krazybox::probe::EXPORT_SPECIAL))
+        .expect("escaped values are ASCII")
 }

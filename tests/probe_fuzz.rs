@@ -239,26 +239,6 @@ fn random_garbage_never_panics() {
     }
 }
 
-/// `blkid -o export` escaping of a value.
-fn export_escape(v: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for &b in v {
-        let mut c = b;
-        if c >= 128 {
-            out.extend_from_slice(b"M-");
-            c -= 128;
-        }
-        if c < 32 || c == 0x7f {
-            out.push(b'^');
-            c ^= 0x40;
-        } else if b" \\\"'$`<>".contains(&c) {
-            out.push(b'\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// Damaged images are where probers disagree first: compare with util-linux
 /// blkid on mutated copies, wherever blkid's answer only names types krazybox
 /// has a prober for.
@@ -324,7 +304,14 @@ fn mutated_images_match_blkid() {
             let ours = match krazybox::probe::probe_path(&path, &Options::default()).expect("probe") {
                 Probed::Tags(tags) => Some(
                     tags.iter()
-                        .map(|t| [t.name.as_bytes(), b"=", &export_escape(&t.value)].concat())
+                        .map(|t| {
+                            [
+                                t.name.as_bytes(),
+                                b"=",
+                                &krazybox::probe::escape_value(&t.value, krazybox::probe::EXPORT_SPECIAL),
+                            ]
+                            .concat()
+                        })
                         .collect::<Vec<_>>(),
                 ),
                 Probed::Nothing | Probed::Ambivalent(_) => None,

@@ -93,27 +93,6 @@ fn sized_file(name: &str, size: u64) -> Temp {
     t
 }
 
-/// blkid's export encoding of a value (`safe_print`): `M-` for the high bit,
-/// `^` for control characters, a backslash before shell-special characters.
-fn encode(value: &[u8]) -> String {
-    let mut s = String::new();
-    for &b in value {
-        let mut c = b;
-        if c >= 0x80 {
-            s.push_str("M-");
-            c -= 0x80;
-        }
-        if c < 0x20 || c == 0x7f {
-            s.push('^');
-            c ^= 0x40;
-        } else if b" \\\"'$`<>".contains(&c) {
-            s.push('\\');
-        }
-        s.push(c as char);
-    }
-    s
-}
-
 /// What `blkid -p -o export` says: its exit status and the superblock
 /// chain's `NAME=value` lines (DEVNAME and partition-table tags left out).
 fn blkid(img: &Path) -> (i32, Vec<(String, String)>) {
@@ -136,7 +115,7 @@ fn ours(img: &Path) -> (i32, Vec<(String, String)>) {
         Outcome::Nothing => (2, vec![]),
         Outcome::Ambivalent(_) => (8, vec![]),
         Outcome::Found(f) => {
-            let mut v: Vec<_> = f.tags.iter().map(|t| (t.name.to_string(), encode(&t.value))).collect();
+            let mut v: Vec<_> = f.tags.iter().map(|t| (t.name.to_string(), export_encode(&t.value))).collect();
             v.push(("TYPE".into(), f.name.into()));
             v.push(("USAGE".into(), f.usage.as_str().into()));
             (0, v)
@@ -609,4 +588,10 @@ fn mutated_images_agree_with_blkid() {
     }
     // The mutations reached the fields: many different answers came out.
     assert!(outcomes.len() > 100, "only {} different results", outcomes.len());
+}
+
+/// A value as `blkid -o export` prints it.
+fn export_encode(v: &[u8]) -> String {
+    String::from_utf8(krazybox::probe::escape_value(v, krazybox::probe::EXPORT_SPECIAL))
+        .expect("escaped values are ASCII")
 }

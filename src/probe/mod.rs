@@ -122,6 +122,33 @@ pub fn probe_path(path: &Path, opts: &Options) -> io::Result<Probed> {
     probe_device(&mut reader, opts, dev.as_ref())
 }
 
+/// Characters `blkid -o export` puts a backslash before (they are special to a shell).
+pub const EXPORT_SPECIAL: &[u8] = b" \\\"'$`<>";
+/// Characters `blkid`'s full output puts a backslash before (inside its double quotes).
+pub const FULL_SPECIAL: &[u8] = b"\"\\";
+
+/// A tag value as blkid prints it (util-linux `safe_print`): a byte with the
+/// high bit set as `M-` and the rest, a control character as `^` and its
+/// letter, and a backslash before any byte of `special`. The result is ASCII.
+pub fn escape_value(value: &[u8], special: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    for &b in value {
+        let mut c = b;
+        if c >= 0x80 {
+            out.extend_from_slice(b"M-");
+            c -= 0x80;
+        }
+        if c < 0x20 || c == 0x7f {
+            out.push(b'^');
+            c ^= 0x40;
+        } else if special.contains(&c) {
+            out.push(b'\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// libblkid's answer to a probing window past the end of the device: EINVAL,
 /// which blkid prints as `error: DEV: Invalid argument`.
 fn window_error() -> io::Error {
@@ -701,27 +728,6 @@ pub(crate) mod testutil {
         Some(lines)
     }
 
-    /// A value as `blkid -o export` prints it: `M-` for high bytes, `^` for
-    /// control characters, and a backslash before shell-special characters.
-    pub fn export_escape(v: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for &b in v {
-            let mut c = b;
-            if c >= 128 {
-                out.extend_from_slice(b"M-");
-                c -= 128;
-            }
-            if c < 32 || c == 0x7f {
-                out.push(b'^');
-                c ^= 0x40;
-            } else if b" \\\"'$`<>".contains(&c) {
-                out.push(b'\\');
-            }
-            out.push(c);
-        }
-        out
-    }
-
     /// Our result in the same form as [`blkid_export`].
     pub fn our_export(path: &Path, opts: &Options) -> Option<Vec<Vec<u8>>> {
         match probe_path(path, opts).expect("probe") {
@@ -730,7 +736,7 @@ pub(crate) mod testutil {
                     .map(|t| {
                         let mut l = t.name.as_bytes().to_vec();
                         l.push(b'=');
-                        l.extend(export_escape(&t.value));
+                        l.extend(super::escape_value(&t.value, super::EXPORT_SPECIAL));
                         l
                     })
                     .collect(),
