@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Regenerates scripts/hot-text.ld, the linker script that puts the code the
+# small applets run next to each other at the start of the executable.
+#
+# Why: the kernel maps executable pages 64 KiB at a time around each page a
+# process touches. Spread over the 2 MB of a build with the native
+# rest-server, the few hundred functions that the restic-rest-server wrapper
+# or one `blkid -p` run touch would make most of the file resident; packed into
+# one region they cost a few of those 64 KiB windows. That keeps the wrapper
+# under its 1 MiB resident budget and cuts page faults from every short run.
+#
+# How: an unstripped static build runs representative commands under
+# valgrind's callgrind; every function that ran is listed, wrapper first, then
+# blkid, mount/umount, htpasswd, the dispatcher. Symbol hashes and crate
+# disambiguators become wildcards, so the script survives rebuilds and
+# changes elsewhere: a function that no longer exists matches nothing, a new
+# one lands in the ordinary .text (correct, only less packed). Regenerate it
+# when the code the small applets run changes a lot; scripts/wrapper-rss.sh
+# shows when it has gone stale.
+#
+# Needs root (loop devices, mount), valgrind, mkfs.ext4 and the tools of
+# scripts/make-blkid-images.sh.
+#
+#   scripts/make-hot-text.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ $(id -u) == 0 ]] || { echo "make-hot-text.sh: run as root (it mounts loop devices)" >&2; exit 1; }
+command -v valgrind >/dev/null || { echo "make-hot-text.sh: valgrind is needed: apt-get install valgrind" >&2; exit 1; }
+
+target=x86_64-unknown-linux-musl
+CARGO_TARGET_DIR=target/hot-text-profile CARGO_PROFILE_RELEASE_STRIP=none \
+  cargo build --quiet --release --locked --target "$target"
+bin=$(realpath target/hot-text-profile/$target/release/krazybox)
+
+tmp=$(mktemp -d)
+loop=
+cleanup() {
+  mountpoint -q "$tmp/mnt" 2>/dev/null && umount "$tmp/mnt"
+  [[ -n $loop ]] && losetup -d "$loop"
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+mkdir "$tmp/mnt" "$tmp/out" "$tmp/bin"
+for applet in restic-rest-server blkid mount umount htpasswd; do ln -s "$bin" "$tmp/bin/$applet"; done
+
+# run GROUP CMD...: CMD under callgrind, its profile filed under GROUP.
+n=0
+run() {
+  local group=$1; shift
+  n=$((n + 1))
+  valgrind --tool=callgrind --demangle=no --callgrind-out-file="$tmp/out/$group.$n" "$@" >/dev/null 2>&1 || true
+}
+
+# The wrapper: find an ext4 image by UUID, mount it, run a stand-in
+# rest-server, stop on SIGTERM, sync and unmount.
+truncate -s 32M "$tmp/disk.img"
+mkfs.ext4 -q -F -L backup "$tmp/disk.img"
+loop=$(losetup -f --show "$tmp/disk.img")
+uuid=$(blkid -p -o value -s UUID "$loop")
+printf '#!/bin/sh\nexec sleep 30\n' >"$tmp/rest-server"
+chmod +x "$tmp/rest-server"
+env -i PATH=/usr/bin:/bin REST_SERVER="$tmp/rest-server" MNT_SOURCE="UUID=$uuid" MNT_TARGET="$tmp/mnt" \
+  valgrind --tool=callgrind --demangle=no --callgrind-out-file="$tmp/out/wrapper.0" \
+  "$tmp/bin/restic-rest-server" --path "$tmp/mnt/restic" >/dev/null 2>&1 &
+wrapper=$!
+for _ in $(seq 200); do
+  [[ -n $(cat /proc/$wrapper/task/$wrapper/children 2>/dev/null) ]] && break
+  sleep 0.05
+done
+sleep 0.5
+kill -TERM $wrapper
+wait $wrapper || true
+# And a restart that finds the filesystem mounted already.
+mount "$loop" "$tmp/mnt"
+printf '#!/bin/sh\nexit 3\n' >"$tmp/rest-server"
+env -i PATH=/usr/bin:/bin REST_SERVER="$tmp/rest-server" MNT_SOURCE="UUID=$uuid" MNT_TARGET="$tmp/mnt" \
+  valgrind --tool=callgrind --demangle=no --callgrind-out-file="$tmp/out/wrapper.1" \
+  "$tmp/bin/restic-rest-server" --path "$tmp/mnt/restic" >/dev/null 2>&1 || true
+mountpoint -q "$tmp/mnt" && umount "$tmp/mnt"
+
+# blkid over the differential test images, in the common output modes.
+scripts/make-blkid-images.sh "$tmp/images" >/dev/null 2>&1
+for img in "$tmp"/images/*.img; do
+  run blkid "$tmp/bin/blkid" -p "$img"
+done
+run blkid "$tmp/bin/blkid" "$loop"
+run blkid "$tmp/bin/blkid" -o export "$loop"
+run blkid "$tmp/bin/blkid" -o udev -p "$loop"
+run blkid "$tmp/bin/blkid" -U "$uuid"
+run blkid "$tmp/bin/blkid"
+
+run mount "$tmp/bin/mount" UUID="$uuid" "$tmp/mnt"
+run mount "$tmp/bin/mount"
+run mount "$tmp/bin/umount" "$tmp/mnt"
+run mount "$tmp/bin/mount" -o loop,ro "$tmp/disk.img" "$tmp/mnt"
+run mount "$tmp/bin/umount" -d "$tmp/mnt"
+
+run htpasswd "$tmp/bin/htpasswd" -nbB -C 4 alice secret
+run htpasswd "$tmp/bin/htpasswd" -cbB -C 4 "$tmp/htpasswd" alice secret
+run htpasswd "$tmp/bin/htpasswd" -bB -C 4 "$tmp/htpasswd" bob secret
+run htpasswd "$tmp/bin/htpasswd" -vb "$tmp/htpasswd" alice secret
+run htpasswd "$tmp/bin/htpasswd" -D "$tmp/htpasswd" bob
+
+run dispatch "$bin" --list
+run dispatch "$bin" --help
+
+python3 - "$tmp/out" scripts/hot-text.ld <<'PY'
+import os, re, sys
+
+out_dir, ld = sys.argv[1], sys.argv[2]
+groups = ["wrapper", "blkid", "mount", "htpasswd", "dispatch"]
+names = {g: set() for g in groups}
+fn = re.compile(r"^c?fn=\(\d+\) (\S+)")
+for f in os.listdir(out_dir):
+    group = f.split(".")[0]
+    for line in open(os.path.join(out_dir, f), errors="replace"):
+        m = fn.match(line)
+        if m:
+            names[group].add(re.sub(r"'\d+$", "", m.group(1)))
+
+def glob(name):
+    """The symbol with its build-specific parts as wildcards, or None."""
+    if not re.fullmatch(r"[A-Za-z_.$][\w.$]*", name):
+        return None  # addresses, "(below main)"
+    # Legacy mangling ends in a hash of the instance: 17h<16 hex digits>E.
+    name = re.sub(r"17h[0-9a-f]{16}E$", "17h*E", name)
+    if name.startswith("_R"):
+        # v0 mangling: crate disambiguators, and back-references whose
+        # offsets move when a disambiguator's length does.
+        name = re.sub(r"Cs[0-9A-Za-z]*_(?=\d)", "Cs*_", name)
+        name = re.sub(r"(?<![0-9])B[0-9A-Za-z]*_", "B*_", name)
+    # A local symbol made unique by LLVM (".347") is numbered anew each build.
+    return re.sub(r"\.\d+$", "*", name)
+
+seen, lines = set(), []
+for g in groups:
+    for name in sorted(names[g]):
+        pattern = glob(name)
+        if pattern and pattern not in seen:
+            seen.add(pattern)
+            # LLVM puts functions it deems cold (#[cold]) in .text.unlikely.*.
+            lines.append(f"    *(.text.{pattern} .text.unlikely.{pattern})\n")
+with open(ld, "w") as f:
+    f.write("/* Generated by scripts/make-hot-text.sh: the functions the small applets\n")
+    f.write("   run, packed before the rest of the code. Do not edit by hand. */\n")
+    f.write("SECTIONS\n{\n  .text.hot : {\n")
+    # musl's entry point, which has no section of its own.
+    f.write("    *crt1.o(.text)\n")
+    f.writelines(lines)
+    f.write("  }\n}\nINSERT BEFORE .text;\n")
+print(f"{ld}: {len(lines)} functions", file=sys.stderr)
+PY
