@@ -117,23 +117,39 @@ impl Reader {
             let from = (off - start) as usize;
             return Ok(piece[from..from + len].to_vec());
         }
-        let mut buf = vec![0u8; len];
+        // A piece that holds the start of the range but ends too early (probers
+        // often read a longer header at the same place) grows by the missing
+        // tail alone, so the overlap is not read twice.
+        let grow = self
+            .cache
+            .range(..=off)
+            .next_back()
+            .map(|(&s, p)| (s, s + p.len() as u64))
+            .filter(|&(s, piece_end)| piece_end >= off && end - s <= MAX_READ as u64);
+        let (start, from) = grow.unwrap_or((off, off));
+        let mut tail = vec![0u8; (end - from) as usize];
         match &self.source {
-            Source::File(f) => f.read_exact_at(&mut buf, self.offset + off)?,
-            Source::Bytes(b) => buf.copy_from_slice(&b[off as usize..end as usize]),
+            Source::File(f) => f.read_exact_at(&mut tail, self.offset + from)?,
+            Source::Bytes(b) => tail.copy_from_slice(&b[from as usize..end as usize]),
         }
-        self.bytes_read += len as u64;
-        while self.cached + len > CACHE_BYTES {
+        self.bytes_read += tail.len() as u64;
+        let piece = match self.cache.remove(&start) {
+            Some(mut head) if grow.is_some() => {
+                self.cached -= head.len();
+                self.order.retain(|&s| s != start);
+                head.extend_from_slice(&tail);
+                head
+            }
+            _ => tail,
+        };
+        let buf = piece[(off - start) as usize..].to_vec();
+        while self.cached + piece.len() > CACHE_BYTES {
             let Some(oldest) = self.order.pop_front() else { break };
             self.cached -= self.cache.remove(&oldest).map_or(0, |p| p.len());
         }
-        // A longer piece at the same start replaces a shorter one.
-        if let Some(old) = self.cache.insert(off, buf.clone()) {
-            self.cached -= old.len();
-            self.order.retain(|&s| s != off);
-        }
-        self.order.push_back(off);
-        self.cached += len;
+        self.cached += piece.len();
+        self.cache.insert(start, piece);
+        self.order.push_back(start);
         Ok(buf)
     }
 }
@@ -156,6 +172,25 @@ mod tests {
         assert_eq!(word, data[8..12]);
         assert_eq!(r.bytes_read(), 12 + 1024 + 4, "peeks are counted but not cached");
         assert!(r.peek(3 * 4096 - 2, &mut word).is_err());
+    }
+
+    #[test]
+    fn a_longer_read_at_a_cached_place_reads_only_the_missing_tail() {
+        let data: Vec<u8> = (0..8192).map(|i| (i * 7) as u8).collect();
+        let mut r = Reader::from_bytes(data.clone());
+        assert_eq!(r.read(0, 256).unwrap(), &data[..256]);
+        assert_eq!(r.read(0, 1024).unwrap(), &data[..1024]);
+        assert_eq!(r.bytes_read(), 1024, "only bytes 256..1024 were added");
+        assert_eq!(r.read(1024, 512).unwrap(), &data[1024..1536], "a read right after the piece extends it");
+        assert_eq!(r.read(100, 2000).unwrap(), &data[100..2100]);
+        assert_eq!(r.bytes_read(), 2100);
+        assert_eq!(r.cache.len(), 1, "one piece, grown in place");
+        assert_eq!(r.cached, 2100);
+        assert_eq!(r.order.len(), 1);
+        // A read beyond a gap starts a piece of its own.
+        assert_eq!(r.read(4000, 10).unwrap(), &data[4000..4010]);
+        assert_eq!(r.bytes_read(), 2110);
+        assert_eq!(r.cache.len(), 2);
     }
 
     #[test]

@@ -58,17 +58,29 @@ fn valid(sb: &[u8]) -> bool {
     crc32(crc, &sb[crc_start..bytes]) == LE::read_u32(&sb[SUM..])
 }
 
+/// The superblock at `off`, read whole only when its magic is there (the
+/// magic is what `valid` checks first); `None` without it or past the end.
+fn superblock(ctx: &mut Ctx, off: u64) -> io::Result<Option<Vec<u8>>> {
+    if !ctx.reader.fits(off, SB_LEN as u64) {
+        return Ok(None);
+    }
+    match ctx.read_opt(off + MAGIC as u64, 2)? {
+        Some(magic) if LE::read_u16(&magic) == NILFS_MAGIC => ctx.read_opt(off, SB_LEN),
+        _ => Ok(None),
+    }
+}
+
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let size = ctx.reader.size();
     if size < MIN_SIZE {
         return Ok(false);
     }
-    let primary = ctx.read(PRIMARY, SB_LEN)?;
-    let primary_ok = valid(&primary);
+    let primary = superblock(ctx, PRIMARY)?;
+    let primary_ok = primary.as_deref().is_some_and(valid);
     // libblkid also refuses a backup whose recorded device size differs from a
     // whole disk's size; the reader cannot tell a whole disk from a partition
     // or an image file, for which that check does not apply.
-    let backup = ctx.read_opt(backup_offset(size), SB_LEN)?;
+    let backup = superblock(ctx, backup_offset(size))?;
     let backup_ok = backup.as_deref().is_some_and(valid);
     if !primary_ok && !backup_ok {
         return Ok(false);
@@ -76,9 +88,11 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     // libblkid's choice, kept as it is: the backup when the primary is invalid,
     // or when both are valid and the primary has the later checkpoint.
     let last_cno = |sb: &[u8]| LE::read_u64(&sb[LAST_CNO..]);
-    let sb = match backup {
-        Some(b) if backup_ok && (!primary_ok || last_cno(&primary) > last_cno(&b)) => b,
-        _ => primary,
+    let sb = match (primary, backup) {
+        (Some(p), Some(b)) if primary_ok && backup_ok && last_cno(&p) > last_cno(&b) => b,
+        (Some(p), _) if primary_ok => p,
+        (_, Some(b)) if backup_ok => b,
+        _ => return Ok(false),
     };
     if sb[VOLUME_NAME] != 0 {
         ctx.set_label(&sb[VOLUME_NAME..VOLUME_NAME + VOLUME_NAME_LEN]);

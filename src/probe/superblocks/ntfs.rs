@@ -2,6 +2,7 @@
 //! `$Volume` file, the fourth record of the master file table.
 #![forbid(unsafe_code)]
 
+use crate::probe::reader::MAX_READ;
 use crate::probe::{find_magic, Ctx, Magic, Prober, Reader, Usage};
 use byteorder::{ByteOrder, LittleEndian as LE};
 use std::io;
@@ -48,8 +49,18 @@ const ATTR_END: u32 = 0xffff_ffff;
 struct Checked {
     boot: Vec<u8>,
     sector_size: u16,
-    /// The `$Volume` MFT record.
-    volume: Vec<u8>,
+    /// Where the `$Volume` MFT record starts, and its size.
+    volume: u64,
+    record_size: u64,
+}
+
+/// libblkid reads a whole MFT record and gives up when it does not fit; only
+/// the `FILE` magic is needed, though (and later a few attributes of one).
+fn record_magic(ctx: &mut Ctx, off: u64, record_size: u32) -> io::Result<bool> {
+    if record_size as usize > MAX_READ || !ctx.reader.fits(off, u64::from(record_size)) {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(ctx.read(off, 4)? == b"FILE")
 }
 
 /// The checks and MFT record reads of libblkid's `__probe_ntfs`.
@@ -95,26 +106,25 @@ fn check(ctx: &mut Ctx) -> io::Result<Option<Checked>> {
         return Ok(None);
     }
     let mut off = mft.wrapping_mul(u64::from(sector_size)).wrapping_mul(u64::from(sectors_per_cluster));
-    let record = ctx.read(off, record_size as usize)?;
-    if &record[..4] != b"FILE" {
+    if !record_magic(ctx, off, record_size)? {
         return Ok(None);
     }
     off = off.wrapping_add(u64::from(MFT_RECORD_VOLUME.wrapping_mul(record_size)));
-    let volume = ctx.read(off, record_size as usize)?;
-    if &volume[..4] != b"FILE" {
+    if !record_magic(ctx, off, record_size)? {
         return Ok(None);
     }
-    Ok(Some(Checked { boot: ns, sector_size, volume }))
+    Ok(Some(Checked { boot: ns, sector_size, volume: off, record_size: u64::from(record_size) }))
 }
 
-/// The `$VOLUME_NAME` value of the `$Volume` record, read as libblkid reads it
-/// (without applying the update sequence fixups).
-fn volume_name(rec: &[u8]) -> Option<&[u8]> {
-    let size = rec.len() as u64;
-    let allocated = u64::from(LE::read_u32(&rec[MFT_BYTES_ALLOCATED..]));
-    let mut off = u64::from(LE::read_u16(&rec[MFT_ATTRS_OFFSET..]));
+/// The `$VOLUME_NAME` value of the MFT record at `rec` of `size` bytes, read as
+/// libblkid reads it (without applying the update sequence fixups). Only the
+/// record header, the attribute headers on the way and the value are read.
+fn volume_name(ctx: &mut Ctx, rec: u64, size: u64) -> io::Result<Option<Vec<u8>>> {
+    let head = ctx.read(rec, MFT_BYTES_ALLOCATED + 4)?;
+    let allocated = u64::from(LE::read_u32(&head[MFT_BYTES_ALLOCATED..]));
+    let mut off = u64::from(LE::read_u16(&head[MFT_ATTRS_OFFSET..]));
     while off + ATTR_HEADER_LEN <= size && off <= allocated {
-        let attr = &rec[off as usize..];
+        let attr = ctx.read(rec + off, ATTR_HEADER_LEN as usize)?;
         let len = LE::read_u32(&attr[ATTR_LEN..]);
         let kind = LE::read_u32(&attr[ATTR_TYPE..]);
         if len == 0 || kind == ATTR_END {
@@ -124,19 +134,19 @@ fn volume_name(rec: &[u8]) -> Option<&[u8]> {
             let val_off = u64::from(LE::read_u16(&attr[ATTR_VALUE_OFFSET..]));
             let val_len = u64::from(LE::read_u32(&attr[ATTR_VALUE_LEN..]));
             if off + val_off + val_len > size {
-                return None;
+                return Ok(None);
             }
-            return Some(&attr[val_off as usize..(val_off + val_len) as usize]);
+            return ctx.read(rec + off + val_off, val_len as usize).map(Some);
         }
         off += u64::from(len);
     }
-    None
+    Ok(None)
 }
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let Some(found) = check(ctx)? else { return Ok(false) };
-    if let Some(name) = volume_name(&found.volume) {
-        ctx.set_utf16_label(name, false);
+    if let Some(name) = volume_name(ctx, found.volume, found.record_size)? {
+        ctx.set_utf16_label(&name, false);
     }
     ctx.set_block_size(u64::from(found.sector_size));
     let serial = &found.boot[VOLUME_SERIAL..VOLUME_SERIAL + 8];
@@ -174,12 +184,21 @@ mod tests {
         LE::write_u32(&mut rec[a + ATTR_VALUE_LEN..], 4);
         LE::write_u16(&mut rec[a + ATTR_VALUE_OFFSET..], 24);
         rec[a + 24..a + 28].copy_from_slice(&[b'h', 0, b'i', 0]);
-        assert_eq!(volume_name(&rec), Some(&[b'h', 0, b'i', 0][..]));
+        // The record sits at 512 in the image, with more bytes after it.
+        let name = |rec: &[u8]| {
+            let mut image = vec![0xffu8; 512];
+            image.extend_from_slice(rec);
+            image.extend_from_slice(&[0xff; 4096]);
+            let mut reader = Reader::from_bytes(image);
+            let mut ctx = Ctx::new(&mut reader, None);
+            volume_name(&mut ctx, 512, rec.len() as u64).unwrap()
+        };
+        assert_eq!(name(&rec), Some(vec![b'h', 0, b'i', 0]));
         // A value running past the record is ignored.
         LE::write_u32(&mut rec[a + ATTR_VALUE_LEN..], 2000);
-        assert_eq!(volume_name(&rec), None);
+        assert_eq!(name(&rec), None);
         // A zero-length attribute ends the walk.
         LE::write_u32(&mut rec[56 + ATTR_LEN..], 0);
-        assert_eq!(volume_name(&rec), None);
+        assert_eq!(name(&rec), None);
     }
 }
