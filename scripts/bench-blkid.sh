@@ -1,8 +1,12 @@
 #!/bin/bash
 # bench-blkid.sh [IMAGE_DIR]: util-linux blkid against krazybox blkid (static
 # release build), per image: the median whole-process time of `blkid -p IMAGE`
-# (hyperfine) and the bytes read per probe (strace, summing the results of read
-# and pread64), each with the ratio ours/theirs. Goals: time <= 0.5, bytes <= 0.25.
+# and the bytes read per probe (strace, summing the results of read and
+# pread64), each with the ratio ours/theirs. Goals: time <= 0.5, bytes <= 0.25.
+#
+# Time: the two commands run alternately, ROUNDS times each after a warm-up,
+# each spawned with posix_spawn and timed until it has been reaped, so drift on
+# a busy machine hits both alike; the median of each is reported.
 #
 # "all" counts every byte the process reads (the dynamic loader included, which
 # only util-linux has); "image" counts reads from the image alone.
@@ -30,9 +34,27 @@ else
 	ours=$root/target/release/krazybox
 fi
 
-# median_ms CSV: hyperfine's median run time of the one command in CSV, in ms
-# (the median, because other work on the machine makes the mean jumpy).
-median_ms() { awk -F, 'NR == 2 { printf "%.3f", $4 * 1000 }' "$1"; }
+rounds=${ROUNDS:-200}
+# medians_ms ROUNDS CMD1 -- CMD2: the median wall time of each command, in ms.
+medians_ms() {
+	python3 - "$@" <<'PY'
+import os, statistics, sys, time
+rounds = int(sys.argv[1])
+split = sys.argv.index("--")
+cmds = [sys.argv[2:split], sys.argv[split + 1:]]
+null = os.open(os.devnull, os.O_WRONLY)
+actions = [(os.POSIX_SPAWN_DUP2, null, 1), (os.POSIX_SPAWN_DUP2, null, 2)]
+times = [[], []]
+for r in range(rounds + 10):
+    for i, cmd in enumerate(cmds):
+        start = time.perf_counter_ns()
+        pid = os.posix_spawn(cmd[0], cmd, os.environ, file_actions=actions)
+        os.waitpid(pid, 0)
+        if r >= 10:
+            times[i].append(time.perf_counter_ns() - start)
+print(" ".join("%.3f" % (statistics.median(t) / 1e6) for t in times))
+PY
+}
 
 # bytes IMAGE CMD...: bytes read in total and from IMAGE, as "ALL IMG".
 bytes() {
@@ -53,10 +75,7 @@ printf '%-26s %9s %9s %6s  %9s %9s %6s  %8s %8s %6s\n' image "ul ms" "kb ms" rat
 cd "$dir"
 for img in *.img; do
 	path=$dir/$img
-	hyperfine -N -i --warmup 3 --min-runs 20 --style none --export-csv "$tmp/t.csv" "$theirs -p $path" >/dev/null 2>&1 || true
-	t_theirs=$(median_ms "$tmp/t.csv")
-	hyperfine -N -i --warmup 3 --min-runs 20 --style none --export-csv "$tmp/o.csv" "$ours blkid -p $path" >/dev/null 2>&1 || true
-	t_ours=$(median_ms "$tmp/o.csv")
+	read -r t_theirs t_ours < <(medians_ms "$rounds" "$theirs" -p "$path" -- "$ours" blkid -p "$path")
 	read -r all_theirs img_theirs < <(bytes "$path" "$theirs" -p "$path")
 	read -r all_ours img_ours < <(bytes "$path" "$ours" blkid -p "$path")
 	printf '%-26s %9s %9s %6s  %9s %9s %6s  %8s %8s %6s\n' "$img" \
