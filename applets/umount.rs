@@ -129,12 +129,19 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(u8::try_from(total).unwrap_or(255)))
 }
 
-/// A tag stands for the first device that carries it; anything else is a path.
+/// A tag stands for the first device that carries it and is mounted (every
+/// member of a multi-device btrfs carries its UUID, and mountinfo names
+/// whichever member the kernel picked), else the first that carries it;
+/// anything else is a path.
 fn resolve(spec: &str) -> PathBuf {
     let parsed = Source::parse(spec);
     if matches!(parsed, Source::Tag { .. }) {
         if let Ok(devices) = parsed.resolve(Some(probe_glue::resolver())) {
-            return devices[0].clone();
+            let table = mountinfo::read().unwrap_or_default();
+            let mounted = devices.iter().find(|d| !mountinfo::find_by_source(&table, d).is_empty());
+            if let Some(device) = mounted.or(devices.first()) {
+                return device.clone();
+            }
         }
     }
     PathBuf::from(spec)
