@@ -64,7 +64,7 @@ pub fn part_entry_tags(dev: &DeviceInfo) -> io::Result<Vec<Tag>> {
     let Ok(disk_dir) = fs::canonicalize(dir.join("..")) else { return Ok(Vec::new()) };
     let Some((disk_major, disk_minor)) = read_dev(&disk_dir) else { return Ok(Vec::new()) };
     let Some(disk_node) = dev_node(&disk_dir, disk_major, disk_minor) else { return Ok(Vec::new()) };
-    let file = match fs::File::open(&disk_node) {
+    let file = match super::reader::open(&disk_node) {
         Ok(f) => f,
         Err(_) => return Ok(Vec::new()),
     };

@@ -100,7 +100,7 @@ pub enum Probed {
 pub fn probe_path(path: &Path, opts: &Options) -> io::Result<Probed> {
     use std::io::Seek;
     use std::os::unix::fs::FileTypeExt;
-    let mut file = std::fs::File::open(path)?;
+    let mut file = reader::open(path)?;
     let meta = file.metadata()?;
     // libblkid probes regular files and block devices (and UBI character
     // devices, which krazybox does not know).

@@ -10,9 +10,10 @@
 #![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
 
 /// No single read may ask for more than this: corrupt sizes must not allocate gigabytes.
 pub const MAX_READ: usize = 8 << 20;
@@ -21,6 +22,8 @@ const CACHE_BYTES: usize = 16 << 20;
 /// A request is looked for in this many cached pieces that start at or before it.
 /// Missing a piece further back only costs a second read.
 const LOOK_BACK: usize = 8;
+/// Words remembered by [`Reader::word`]: the scans ask for 1024 at most.
+const MAX_WORDS: usize = 4096;
 
 enum Source {
     File(File),
@@ -38,9 +41,22 @@ pub struct Reader {
     size: u64,
     /// Pieces read so far by start offset, and their starts oldest first.
     cache: BTreeMap<u64, Vec<u8>>,
+    /// Words read by [`Reader::word`], by offset.
+    words: BTreeMap<u64, [u8; 8]>,
     order: VecDeque<u64>,
     cached: usize,
     bytes_read: u64,
+}
+
+/// Opens a device or image for probing: read-only, and without updating its
+/// access time (O_NOATIME, which also makes each read cheaper) where the
+/// caller may ask for that (the owner, or root); otherwise plainly read-only.
+pub fn open(path: &Path) -> io::Result<File> {
+    let noatime = nix::fcntl::OFlag::O_NOATIME.bits();
+    match OpenOptions::new().read(true).custom_flags(noatime).open(path) {
+        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EPERM as i32) => File::open(path),
+        other => other,
+    }
 }
 
 impl Reader {
@@ -56,6 +72,7 @@ impl Reader {
             offset,
             size,
             cache: BTreeMap::new(),
+            words: BTreeMap::new(),
             order: VecDeque::new(),
             cached: 0,
             bytes_read: 0,
@@ -70,6 +87,7 @@ impl Reader {
             offset: 0,
             size,
             cache: BTreeMap::new(),
+            words: BTreeMap::new(),
             order: VecDeque::new(),
             cached: 0,
             bytes_read: 0,
@@ -107,6 +125,21 @@ impl Reader {
     }
 
     /// `len` bytes at `off` within the window.
+    /// The 8 bytes at `off`, read alone and remembered: for scans that look at
+    /// one word in each of many sectors (the XFS log and ZFS uberblock checks
+    /// look at the same sectors of the first 256 KiB).
+    pub fn word(&mut self, off: u64) -> io::Result<[u8; 8]> {
+        if let Some(w) = self.words.get(&off) {
+            return Ok(*w);
+        }
+        let mut w = [0u8; 8];
+        self.peek(off, &mut w)?;
+        if self.words.len() < MAX_WORDS {
+            self.words.insert(off, w);
+        }
+        Ok(w)
+    }
+
     pub fn read(&mut self, off: u64, len: usize) -> io::Result<Vec<u8>> {
         if len > MAX_READ || !self.fits(off, len as u64) {
             return Err(io::ErrorKind::UnexpectedEof.into());
@@ -175,6 +208,23 @@ mod tests {
     }
 
     #[test]
+    fn open_reads_without_touching_the_access_time() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::env::temp_dir().join(format!("krazybox-reader-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("image");
+        std::fs::write(&path, [1u8, 2, 3, 4]).unwrap();
+        // An access time well in the past, which a read on a relatime mount would move.
+        let old = nix::sys::time::TimeSpec::new(1_000_000, 0);
+        nix::sys::stat::utimensat(None, &path, &old, &old, nix::sys::stat::UtimensatFlags::FollowSymlink).unwrap();
+        let mut r = Reader::from_file(open(&path).unwrap(), 0, None).unwrap();
+        assert_eq!(r.read(1, 2).unwrap(), [2, 3]);
+        drop(r);
+        assert_eq!(std::fs::metadata(&path).unwrap().atime(), 1_000_000);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_longer_read_at_a_cached_place_reads_only_the_missing_tail() {
         let data: Vec<u8> = (0..8192).map(|i| (i * 7) as u8).collect();
         let mut r = Reader::from_bytes(data.clone());
@@ -191,6 +241,16 @@ mod tests {
         assert_eq!(r.read(4000, 10).unwrap(), &data[4000..4010]);
         assert_eq!(r.bytes_read(), 2110);
         assert_eq!(r.cache.len(), 2);
+    }
+
+    #[test]
+    fn words_are_read_once() {
+        let data: Vec<u8> = (0..4096).map(|i| i as u8).collect();
+        let mut r = Reader::from_bytes(data.clone());
+        assert_eq!(r.word(512).unwrap(), data[512..520]);
+        assert_eq!(r.word(512).unwrap(), data[512..520]);
+        assert_eq!(r.bytes_read(), 8);
+        assert!(r.word(4090).is_err(), "past the end");
     }
 
     #[test]
