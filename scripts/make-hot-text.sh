@@ -32,15 +32,9 @@ CARGO_TARGET_DIR=target/hot-text-profile CARGO_PROFILE_RELEASE_STRIP=none \
   cargo build --quiet --release --locked --target "$target"
 bin=$(realpath target/hot-text-profile/$target/release/krazybox)
 
-tmp=$(mktemp -d)
-loop=
-cleanup() {
-  mountpoint -q "$tmp/mnt" 2>/dev/null && umount "$tmp/mnt"
-  [[ -n $loop ]] && losetup -d "$loop"
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-mkdir "$tmp/mnt" "$tmp/out" "$tmp/bin"
+# shellcheck source=scripts/scratch.sh
+source scripts/scratch.sh
+mkdir "$tmp/out" "$tmp/bin"
 for applet in restic-rest-server blkid mount umount htpasswd; do ln -s "$bin" "$tmp/bin/$applet"; done
 
 # run GROUP CMD...: CMD under callgrind, its profile filed under GROUP.

@@ -21,14 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(realpath "${1:-target/x86_64-unknown-linux-musl/release/krazybox}")
 [[ -x $bin ]] || { echo "$bin is missing: run scripts/build.sh x86_64-unknown-linux-musl" >&2; exit 1; }
-tmp=$(mktemp -d)
-loop=
-cleanup() {
-  mountpoint -q "$tmp/mnt" 2>/dev/null && umount "$tmp/mnt"
-  [[ -n $loop ]] && losetup -d "$loop"
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/scratch.sh
+source scripts/scratch.sh
 # rest-server's stand-in: idles until the wrapper forwards SIGTERM.
 printf '#!/bin/sh\nexec sleep 60\n' >"$tmp/rest-server"
 chmod +x "$tmp/rest-server"
@@ -66,7 +60,6 @@ measure() {
   fi
 }
 
-mkdir "$tmp/mnt"
 if [[ $(id -u) == 0 ]] && command -v mkfs.ext4 >/dev/null; then
   truncate -s 32M "$tmp/disk.img"
   mkfs.ext4 -q -F "$tmp/disk.img"
