@@ -22,8 +22,6 @@ const CACHE_BYTES: usize = 16 << 20;
 /// A request is looked for in this many cached pieces that start at or before it.
 /// Missing a piece further back only costs a second read.
 const LOOK_BACK: usize = 8;
-/// Words remembered by [`Reader::word`]: the scans ask for 1024 at most.
-const MAX_WORDS: usize = 4096;
 
 enum Source {
     File(File),
@@ -41,8 +39,6 @@ pub struct Reader {
     size: u64,
     /// Pieces read so far by start offset, and their starts oldest first.
     cache: BTreeMap<u64, Vec<u8>>,
-    /// Words read by [`Reader::word`], by offset.
-    words: BTreeMap<u64, [u8; 8]>,
     order: VecDeque<u64>,
     cached: usize,
     bytes_read: u64,
@@ -67,31 +63,17 @@ impl Reader {
         let end = file.seek(io::SeekFrom::End(0))?;
         let avail = end.saturating_sub(offset);
         let size = size.map_or(avail, |s| s.min(avail));
-        Ok(Reader {
-            source: Source::File(file),
-            offset,
-            size,
-            cache: BTreeMap::new(),
-            words: BTreeMap::new(),
-            order: VecDeque::new(),
-            cached: 0,
-            bytes_read: 0,
-        })
+        Ok(Reader::new(Source::File(file), offset, size))
     }
 
     /// A reader over bytes in memory (tests, fuzzing).
     pub fn from_bytes(bytes: Vec<u8>) -> Reader {
         let size = bytes.len() as u64;
-        Reader {
-            source: Source::Bytes(bytes),
-            offset: 0,
-            size,
-            cache: BTreeMap::new(),
-            words: BTreeMap::new(),
-            order: VecDeque::new(),
-            cached: 0,
-            bytes_read: 0,
-        }
+        Reader::new(Source::Bytes(bytes), 0, size)
+    }
+
+    fn new(source: Source, offset: u64, size: u64) -> Reader {
+        Reader { source, offset, size, cache: BTreeMap::new(), order: VecDeque::new(), cached: 0, bytes_read: 0 }
     }
 
     /// Size of the window in bytes.
@@ -125,21 +107,6 @@ impl Reader {
     }
 
     /// `len` bytes at `off` within the window.
-    /// The 8 bytes at `off`, read alone and remembered: for scans that look at
-    /// one word in each of many sectors (the XFS log and ZFS uberblock checks
-    /// look at the same sectors of the first 256 KiB).
-    pub fn word(&mut self, off: u64) -> io::Result<[u8; 8]> {
-        if let Some(w) = self.words.get(&off) {
-            return Ok(*w);
-        }
-        let mut w = [0u8; 8];
-        self.peek(off, &mut w)?;
-        if self.words.len() < MAX_WORDS {
-            self.words.insert(off, w);
-        }
-        Ok(w)
-    }
-
     pub fn read(&mut self, off: u64, len: usize) -> io::Result<Vec<u8>> {
         if len > MAX_READ || !self.fits(off, len as u64) {
             return Err(io::ErrorKind::UnexpectedEof.into());
@@ -244,13 +211,16 @@ mod tests {
     }
 
     #[test]
-    fn words_are_read_once() {
+    fn scattered_words_are_read_once_and_served_from_earlier_pieces() {
         let data: Vec<u8> = (0..4096).map(|i| i as u8).collect();
         let mut r = Reader::from_bytes(data.clone());
-        assert_eq!(r.word(512).unwrap(), data[512..520]);
-        assert_eq!(r.word(512).unwrap(), data[512..520]);
+        assert_eq!(r.read(512, 8).unwrap(), &data[512..520]);
+        assert_eq!(r.read(512, 8).unwrap(), &data[512..520]);
         assert_eq!(r.bytes_read(), 8);
-        assert!(r.word(4090).is_err(), "past the end");
+        r.read(1024, 1024).unwrap();
+        assert_eq!(r.read(1536, 8).unwrap(), &data[1536..1544], "inside an earlier piece");
+        assert_eq!(r.bytes_read(), 8 + 1024);
+        assert!(r.read(4090, 8).is_err(), "past the end");
     }
 
     #[test]

@@ -122,8 +122,9 @@ fn probe_xfs_log(ctx: &mut Ctx) -> io::Result<bool> {
         return Ok(false);
     }
     for at in (0..LOG_SCAN).step_by(LOG_SECTOR) {
-        // Eight bytes, shared with the ZFS check's uberblock magics.
-        let word = ctx.reader.word(at as u64)?;
+        // Eight bytes, through the cache: the ZFS check reads the same words
+        // (its uberblock magics), and other probers may have read the sector.
+        let word = ctx.read(at as u64, 8)?;
         // A (possibly shifted) XFS superblock: that is the file system, not a log.
         if &word[..4] == b"XFSB" {
             return Ok(false);

@@ -59,7 +59,7 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
         // reading those alone keeps a probe at a few KiB instead of 512 KiB.
         for i in 0..UBERBLOCK_COUNT {
             let ub = off + LABEL_UBERBLOCKS + (i * UBERBLOCK_SIZE) as u64;
-            let magic = LittleEndian::read_u64(&ctx.reader.word(ub)?);
+            let magic = LittleEndian::read_u64(&ctx.read(ub, 8)?);
             let swapped = magic == UBERBLOCK_MAGIC.swap_bytes();
             if magic == UBERBLOCK_MAGIC || swapped {
                 found += 1;
