@@ -671,6 +671,22 @@ pub(crate) mod testutil {
 
     pub const BLKID: &str = "/usr/sbin/blkid";
 
+    /// Tags as (name, value) pairs.
+    pub type Pairs = Vec<(&'static str, Vec<u8>)>;
+
+    /// One probe function run over `img` in memory with `magic` found: the
+    /// tags it set when it matched, `None` when it did not.
+    pub fn probe_bytes(
+        probe: fn(&mut super::Ctx) -> std::io::Result<bool>,
+        magic: Option<&'static super::Magic>,
+        img: Vec<u8>,
+    ) -> std::io::Result<Option<Pairs>> {
+        let mut r = super::Reader::from_bytes(img);
+        let mut ctx = super::Ctx::new(&mut r, magic);
+        let matched = probe(&mut ctx)?;
+        Ok(matched.then(|| ctx.into_tags().into_iter().map(|t| (t.name, t.value)).collect()))
+    }
+
     /// A fresh directory, removed with everything in it when dropped.
     pub struct TempDir(pub PathBuf);
 

@@ -46,7 +46,7 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::Reader;
+    use crate::probe::testutil::probe_bytes;
 
     fn image() -> Vec<u8> {
         let mut img = vec![0u8; MIN_SIZE as usize];
@@ -60,11 +60,8 @@ mod tests {
     }
 
     fn run(img: Vec<u8>) -> Option<Vec<(&'static str, String)>> {
-        let mut r = Reader::from_bytes(img);
-        let mut ctx = Ctx::new(&mut r, BTRFS.magics.first());
-        probe(&mut ctx)
-            .unwrap()
-            .then(|| ctx.into_tags().into_iter().map(|t| (t.name, String::from_utf8(t.value).unwrap())).collect())
+        let tags = probe_bytes(probe, BTRFS.magics.first(), img).unwrap()?;
+        Some(tags.into_iter().map(|(name, value)| (name, String::from_utf8(value).unwrap())).collect())
     }
 
     #[test]

@@ -107,15 +107,10 @@ fn probe_v1(ctx: &mut Ctx, off: u64) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::Reader;
+    use crate::probe::testutil::probe_bytes;
 
     fn run(img: Vec<u8>) -> Option<Vec<(&'static str, Vec<u8>)>> {
-        let mut r = Reader::from_bytes(img);
-        let mut ctx = Ctx::new(&mut r, None);
-        match probe(&mut ctx) {
-            Ok(true) => Some(ctx.into_tags().into_iter().map(|t| (t.name, t.value)).collect()),
-            _ => None,
-        }
+        probe_bytes(probe, None, img).ok().flatten()
     }
 
     #[test]
