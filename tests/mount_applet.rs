@@ -353,13 +353,9 @@ fn loop_file_read_only_device_bind_and_remount() {
 #[test]
 fn failures_match_util_linux() {
     let _lock = serial();
-    let dir = TempDir::new("errors");
-    let img = image(&dir, "ext4.img", 32, &["mkfs.ext4", "-q", "-F"]);
-    let target = dir.subdir("mnt");
-    let lo = LoopGuard::attach(&img, false).unwrap();
-    let dev = s(lo.path()).to_string();
-    let missing_dir = dir.path().join("nowhere");
-    let missing_dev = dir.path().join("nodevice");
+    let scene = ErrorScene::new();
+    let (dir, img, target, dev) = (&scene.dir, scene.img.clone(), scene.target.clone(), scene.dev.clone());
+    let (missing_dir, missing_dev) = (scene.missing_dir.clone(), scene.missing_dev.clone());
     let _clean = Unmount(target.clone());
 
     let cases: Vec<Vec<&str>> = vec![

@@ -214,13 +214,9 @@ fn bind_ro_and_propagation() {
 #[test]
 fn error_messages_match_util_linux() {
     let _lock = serial();
-    let dir = TempDir::new("errors");
-    let img = image(&dir, "ext4.img", 32, &["mkfs.ext4", "-q", "-F"]);
-    let target = dir.subdir("mnt");
-    let lo = LoopGuard::attach(&img, false).unwrap();
-    let dev = s(lo.path()).to_string();
-    let missing_dir = dir.path().join("nowhere");
-    let missing_dev = dir.path().join("nodevice");
+    let scene = ErrorScene::new();
+    let (dir, target, dev) = (&scene.dir, scene.target.clone(), scene.dev.clone());
+    let (missing_dir, missing_dev) = (scene.missing_dir.clone(), scene.missing_dev.clone());
 
     let cases: Vec<(MountSpec, Vec<&str>)> = vec![
         // wrong type: EINVAL

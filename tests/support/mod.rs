@@ -81,3 +81,29 @@ pub fn image(dir: &TempDir, name: &str, mib: u64, mkfs: &[&str]) -> PathBuf {
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// What the error-message tests of the engine and of the applet mount:
+/// an ext4 image on a loop device, an empty mount point, and a folder and a
+/// device that do not exist. Fields drop in reverse order: the device is
+/// detached before the folder goes.
+pub struct ErrorScene {
+    pub lo: mount::LoopGuard,
+    pub dev: String,
+    pub img: PathBuf,
+    pub target: PathBuf,
+    pub missing_dir: PathBuf,
+    pub missing_dev: PathBuf,
+    pub dir: TempDir,
+}
+
+impl ErrorScene {
+    pub fn new() -> ErrorScene {
+        let dir = TempDir::new("errors");
+        let img = image(&dir, "ext4.img", 32, &["mkfs.ext4", "-q", "-F"]);
+        let target = dir.subdir("mnt");
+        let lo = mount::LoopGuard::attach(&img, false).unwrap();
+        let dev = s(lo.path()).to_string();
+        let (missing_dir, missing_dev) = (dir.join("nowhere"), dir.join("nodevice"));
+        ErrorScene { lo, dev, img, target, missing_dir, missing_dev, dir }
+    }
+}
