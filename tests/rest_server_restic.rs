@@ -160,18 +160,14 @@ fn restic_over_tls_with_a_self_signed_certificate() {
         .output()
         .expect("running openssl");
     assert!(gen.status.success(), "{}", String::from_utf8_lossy(&gen.stderr));
-    let s = Server::start(&[
-        "--path",
-        data.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--no-auth",
-        "--tls",
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ]);
+    // A TLS server on the data folder, with `extra` flags.
+    let tls_server = |extra: &[&str]| {
+        let mut args = vec!["--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-auth", "--tls"];
+        args.extend_from_slice(extra);
+        args.extend(["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+        Server::start(&args)
+    };
+    let s = tls_server(&[]);
     let repo = format!("rest:https://{}/tls/", s.addr);
     let mut restic = Restic::new(&dir);
     // Without the certificate the client must refuse the server.
@@ -188,20 +184,7 @@ fn restic_over_tls_with_a_self_signed_certificate() {
 
     // --tls-min-ver 1.3 refuses a TLS 1.2 client.
     drop(s);
-    let s = Server::start(&[
-        "--path",
-        data.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--no-auth",
-        "--tls",
-        "--tls-min-ver",
-        "1.3",
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ]);
+    let s = tls_server(&["--tls-min-ver", "1.3"]);
     let probe = |flag: &str| {
         Command::new("openssl")
             .args(["s_client", "-connect", &s.addr, flag])
