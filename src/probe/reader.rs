@@ -133,10 +133,14 @@ impl Reader {
             Source::Bytes(b) => tail.copy_from_slice(&b[from as usize..end as usize]),
         }
         self.bytes_read += tail.len() as u64;
-        let piece = match self.cache.remove(&start) {
+        // The piece at `start`, if any, is grown or replaced.
+        let old = self.cache.remove(&start);
+        if let Some(old) = &old {
+            self.cached -= old.len();
+            self.order.retain(|&s| s != start);
+        }
+        let piece = match old {
             Some(mut head) if grow.is_some() => {
-                self.cached -= head.len();
-                self.order.retain(|&s| s != start);
                 head.extend_from_slice(&tail);
                 head
             }
