@@ -10,13 +10,32 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use krazybox::mount::{self, mountinfo};
+use nix::fcntl::{Flock, FlockArg};
 
 /// Tests that take loop devices, mount, or forget btrfs devices run one at a time.
 static DEVICES: Mutex<()> = Mutex::new(());
 
+/// The same rule across processes: two test runs (or a script that mounts) on one
+/// machine would otherwise race for loop devices and btrfs registrations.
+const DEVICES_LOCK_FILE: &str = "/run/lock/krazybox-devices.lock";
+
+/// Held while a test uses loop devices or btrfs registration: the in-process lock
+/// and, taken after it, an flock(2) that other processes honour too.
+pub struct Serial {
+    _file: Option<Flock<std::fs::File>>,
+    _guard: MutexGuard<'static, ()>,
+}
+
 /// Hold this while a test uses loop devices or btrfs registration.
-pub fn serial() -> MutexGuard<'static, ()> {
-    DEVICES.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+pub fn serial() -> Serial {
+    let guard = DEVICES.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let dir = Path::new(DEVICES_LOCK_FILE).parent().expect("lock file has a folder");
+    let _ = std::fs::create_dir_all(dir);
+    let file =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(DEVICES_LOCK_FILE).ok().map(|f| {
+            Flock::lock(f, FlockArg::LockExclusive).unwrap_or_else(|(_, e)| panic!("flock {DEVICES_LOCK_FILE}: {e}"))
+        });
+    Serial { _file: file, _guard: guard }
 }
 
 /// A unique folder under the system temp folder, removed on drop. A mount that
