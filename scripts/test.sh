@@ -15,6 +15,11 @@ for tool in htpasswd restic openssl curl go qemu-aarch64-static aarch64-linux-gn
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 ((${#missing[@]} == 0)) || { echo "missing tools (see .ci/run): ${missing[*]}" >&2; exit 1; }
+# The static builds need the musl targets and a cross C compiler with its C
+# library headers (ring's C code): say which package is missing now, not after
+# the Rust tests.
+. scripts/toolchain.sh
+check_static_toolchain aarch64-unknown-linux-musl x86_64-unknown-linux-musl || exit 1
 [[ $(id -u) == 0 ]] || { echo "scripts/test.sh needs root: tests attach loop devices and mount" >&2; exit 1; }
 [[ -e /dev/btrfs-control ]] || modprobe btrfs 2>/dev/null || true
 
