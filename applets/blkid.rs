@@ -31,10 +31,11 @@
 
 use crate::{args, exit};
 use argh::FromArgs;
+use krazybox::mount::mountinfo;
 use krazybox::probe::{self, highlevel, Filter, Found, Options, Probed, Tag};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -770,56 +771,12 @@ fn terminal_width() -> Option<usize> {
 
 /// Where `dev` is mounted, for `-o list`, in util-linux's words.
 fn mount_point(dev: &Path) -> String {
-    let Ok(md) = std::fs::metadata(dev) else { return "(not mounted)".into() };
-    let same = |src: &str| {
-        std::fs::metadata(src).is_ok_and(|m| {
-            if md.file_type().is_block_device() {
-                m.file_type().is_block_device() && m.rdev() == md.rdev()
-            } else {
-                m.dev() == md.dev() && m.ino() == md.ino()
-            }
-        })
-    };
-    let swaps = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
-    if swaps.lines().skip(1).filter_map(|l| l.split_whitespace().next()).any(|s| same(&unescape_mount(s))) {
-        return "[SWAP]".into();
+    match mountinfo::use_of(dev) {
+        mountinfo::Use::Swap => "[SWAP]".into(),
+        mountinfo::Use::Mounted(dir) => dir.to_string_lossy().into_owned(),
+        mountinfo::Use::InUse => "(in use)".into(),
+        mountinfo::Use::NotMounted => "(not mounted)".into(),
     }
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    for line in mounts.lines() {
-        let mut f = line.split(' ');
-        if let (Some(src), Some(dir)) = (f.next(), f.next()) {
-            if src.starts_with('/') && same(&unescape_mount(src)) {
-                return unescape_mount(dir);
-            }
-        }
-    }
-    let busy = md.file_type().is_block_device()
-        && std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::fcntl::OFlag::O_EXCL.bits())
-            .open(dev)
-            .is_err_and(|e| e.raw_os_error() == Some(nix::libc::EBUSY));
-    if busy { "(in use)" } else { "(not mounted)" }.into()
-}
-
-/// /proc/mounts writes space, tab, newline and backslash as `\ooo`.
-fn unescape_mount(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b.get(i..i + 4) {
-            Some([b'\\', o @ ..]) if o.iter().all(|c| (b'0'..=b'7').contains(c)) => {
-                out.push(o.iter().fold(0u8, |v, c| v.wrapping_mul(8) + (c - b'0')));
-                i += 4;
-            }
-            _ => {
-                out.push(b[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn until_nul(v: &[u8]) -> &[u8] {

@@ -35,7 +35,7 @@
 
 use crate::{args, exit};
 use argh::FromArgs;
-use krazybox::mount::{self, fstab, loopdev, mountinfo, probe_glue, source::Source, MountSpec};
+use krazybox::mount::{self, fstab, mountinfo, probe_glue, source::Source, MountSpec};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileTypeExt;
@@ -341,8 +341,8 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
         (source, target) => {
             let table = read_fstab(&fstab_paths)?;
             let found = match (&source, &target) {
-                (_, Some(t)) => find_by_target(&table, t).or_else(|| find_by_source(&table, t)),
-                (Some(s), None) => find_by_source(&table, s),
+                (_, Some(t)) => fstab::find_by_target(&table, t).or_else(|| fstab::find_by_source(&table, t)),
+                (Some(s), None) => fstab::find_by_source(&table, s),
                 (None, None) => None,
             };
             let Some(entry) = found else {
@@ -542,30 +542,6 @@ fn canonical(p: &Path) -> PathBuf {
     p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
 }
 
-/// The last entry mounted on `target` (libmount searches fstab backwards).
-fn find_by_target<'t>(table: &'t [fstab::Entry], target: &str) -> Option<&'t fstab::Entry> {
-    let wanted = canonical(Path::new(target));
-    table.iter().rev().find(|e| e.target == Path::new(target) || canonical(&e.target) == wanted)
-}
-
-/// The last entry whose source is `source`: the same tag, the same path, or
-/// a tag that resolves to the device `source` names.
-fn find_by_source<'t>(table: &'t [fstab::Entry], source: &str) -> Option<&'t fstab::Entry> {
-    let wanted = Source::parse(source);
-    let path = canonical(Path::new(source));
-    table.iter().rev().find(|e| {
-        let theirs = Source::parse(&e.source);
-        theirs == wanted
-            || match (&theirs, &wanted) {
-                (Source::Path(p), Source::Path(_)) => canonical(p) == path,
-                (Source::Tag { .. }, Source::Path(_)) => theirs
-                    .resolve(Some(probe_glue::resolver()))
-                    .is_ok_and(|devices| devices.iter().any(|d| canonical(d) == path)),
-                _ => false,
-            }
-    })
-}
-
 /// `mount` alone: `SOURCE on TARGET type TYPE (OPTIONS)` for every mount, as
 /// util-linux lists them: a device-backed source canonicalized, a loop device
 /// that mount set up (autoclear) shown as its file, control characters in the
@@ -580,7 +556,7 @@ fn list(types: Option<&str>, labels: bool) -> anyhow::Result<()> {
         let src = if m.is_pseudo() || m.is_network() || m.fstype == "swap" {
             PathBuf::from(&m.source)
         } else {
-            pretty_source(&m.source)
+            mountinfo::pretty_source(&m.source)
         };
         out.write_all(src.as_os_str().as_bytes())?;
         out.write_all(b" on ")?;
@@ -601,20 +577,4 @@ fn list(types: Option<&str>, labels: bool) -> anyhow::Result<()> {
     }
     out.flush()?;
     Ok(())
-}
-
-/// libmount `mnt_pretty_path`: the canonical path, and for a loop device with
-/// autoclear (one that mount set up) its backing file.
-fn pretty_source(source: &str) -> PathBuf {
-    let path = canonical(Path::new(source));
-    if path.as_os_str().as_bytes().starts_with(b"/dev/loop") {
-        let autoclear =
-            loopdev::status(&path).ok().flatten().is_some_and(|i| i.lo_flags & loopdev::LO_FLAGS_AUTOCLEAR != 0);
-        if autoclear {
-            if let Ok(Some(file)) = loopdev::backing_file(&path) {
-                return file;
-            }
-        }
-    }
-    path
 }

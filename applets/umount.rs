@@ -193,25 +193,17 @@ fn recursive(name: &str, a: &Args, spec: &str) -> u8 {
         }
         return USAGE;
     };
-    descend(name, a, &table, top)
-}
-
-fn descend(name: &str, a: &Args, table: &[mountinfo::MountInfo], m: &mountinfo::MountInfo) -> u8 {
-    // A mount on top of this one first, then the others in mount id order
-    // (libmount `mnt_table_over_fs`, `mnt_table_next_child_fs`).
-    let mut children: Vec<&mountinfo::MountInfo> = table.iter().filter(|c| c.parent == m.id && c.id != m.id).collect();
-    children.sort_by_key(|c| (c.mount_point != m.mount_point, c.id));
-    for child in children {
-        let status = descend(name, a, table, child);
+    for m in mountinfo::submounts_deepest_first(&table, top) {
+        // Gone already (a lazy unmount of a parent took it along): nothing to do.
+        let still = mountinfo::read().is_ok_and(|t| mountinfo::find_by_id(&t, m.id).is_some());
+        if !still {
+            continue;
+        }
+        let path = m.mount_point.to_string_lossy().into_owned();
+        let status = one(name, a, &path, &path);
         if status != 0 {
             return status;
         }
     }
-    // Gone already (a lazy unmount of a parent took it along): nothing to do.
-    let still = mountinfo::read().is_ok_and(|t| mountinfo::find_by_id(&t, m.id).is_some());
-    if !still {
-        return 0;
-    }
-    let path = m.mount_point.to_string_lossy().into_owned();
-    one(name, a, &path, &path)
+    0
 }

@@ -828,7 +828,7 @@ fn kernel_filesystems_matching(pattern: &str) -> Vec<String> {
         .collect()
 }
 
-fn canonical_or_given(path: &Path) -> PathBuf {
+pub(crate) fn canonical_or_given(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
 }
 
