@@ -30,9 +30,10 @@
 #![forbid(unsafe_code)]
 
 use crate::{args, exit};
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use krazybox::mount::mountinfo;
 use krazybox::probe::{self, highlevel, Filter, Found, Options, Probed, Tag};
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -43,7 +44,9 @@ const NOT_FOUND: u8 = 2;
 const OTHER: u8 = 4;
 const AMBIVALENT: u8 = 8;
 
-#[derive(FromArgs)]
+// The options; the devices are the positional words. `-h` prints
+// util-linux's text, not argh's.
+#[derive(FromArgs, ArgsInfo)]
 /// locate and print block device attributes
 #[argh(help_triggers("--argh-help"))]
 struct Args {
@@ -98,39 +101,15 @@ struct Args {
     /// print the version
     #[argh(switch, short = 'V', long = "version")]
     version: bool,
-    /// devices
-    #[argh(positional)]
-    devices: Vec<String>,
+    /// the same as -V
+    #[argh(switch, short = 'v', hidden_help)]
+    version_v: bool,
+    /// an old option util-linux accepts and ignores, with its value
+    #[argh(option, short = 'w', hidden_help)]
+    _w: Vec<String>,
 }
 
-const SPEC: args::Spec = args::Spec {
-    flags: "DdghklpVv",
-    short_values: "cLnoOsStuUw",
-    long_values: &[
-        "--cache-file",
-        "--output",
-        "--match-tag",
-        "--match-token",
-        "--label",
-        "--uuid",
-        "--size",
-        "--offset",
-        "--usages",
-        "--match-types",
-    ],
-    permute: true,
-};
-
-const LONG_SWITCHES: &[&str] = &[
-    "--no-encoding",
-    "--no-part-details",
-    "--garbage-collect",
-    "--list-filesystems",
-    "--list-one",
-    "--probe",
-    "--version",
-    "--help",
-];
+const STYLE: args::Style = args::Style { permute: true, long: true, abbreviations: true, aliases: &[] };
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Output {
@@ -142,30 +121,17 @@ enum Output {
     Export,
 }
 
-pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
+pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
     let try_help = format!("Try '{name} --help' for more information.");
-    let argv = long_options(argv).map_err(|e| exit::fail(1, format!("{e}\n{try_help}")))?;
-    let words = args::normalize(&SPEC, &argv).map_err(|e| exit::fail(1, format!("{e}\n{try_help}")))?;
-    let words = getopt_words(words);
-    // argh would answer -h with its own text; util-linux's is printed instead.
-    let end = words.iter().position(|w| w == "--").unwrap_or(words.len());
-    let mut i = 0;
-    while i < end {
-        match words[i].as_str() {
-            "-h" | "--help" => {
-                print!("{}", usage(name));
-                return Ok(ExitCode::SUCCESS);
-            }
-            w if takes_value(w) => i += 2,
-            _ => i += 1,
+    let (a, line): (Args, args::Line) = match args::parse(name, &STYLE, argv) {
+        Ok(args::Parsed::Run(a, line)) => (a, line),
+        Ok(args::Parsed::Help) => {
+            print!("{}", usage(name));
+            return Ok(ExitCode::SUCCESS);
         }
-    }
-    let a: Args = match args::from_words(name, &words) {
-        Ok(args::Parsed::Run(a)) => a,
-        Ok(args::Parsed::Exit(code)) => return Ok(code),
         Err(e) => return Err(exit::fail(1, format!("{e}\n{try_help}"))),
     };
-    if a.version {
+    if a.version || a.version_v {
         println!("{name} from krazybox {}  (libblkid 2.38.1 compatible)", env!("CARGO_PKG_VERSION"));
         return Ok(ExitCode::SUCCESS);
     }
@@ -192,13 +158,13 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
         Some(other) => return Err(exit::fail(OTHER, format!("unsupported output format {other}"))),
     };
     let opts = probe_options(&a)?;
-    let search = search_token(&words[..end]).map_err(|m| exit::fail(OTHER, format!("{m}\n{try_help}")))?;
+    let search = search_token(&line.given).map_err(|m| exit::fail(OTHER, format!("{m}\n{try_help}")))?;
     let mut eval = !a.label.is_empty() || !a.uuid.is_empty();
     let mut lookup = a.list_one;
 
     // Like util-linux, arguments that are not block devices or regular files are dropped silently.
-    let devices: Vec<PathBuf> = a.devices.iter().map(PathBuf::from).filter(|d| probeable(d)).collect();
-    if !a.devices.is_empty() && devices.is_empty() {
+    let devices: Vec<PathBuf> = line.positionals.iter().map(PathBuf::from).filter(|d| probeable(d)).collect();
+    if !line.positionals.is_empty() && devices.is_empty() {
         return Ok(ExitCode::from(NOT_FOUND));
     }
     if lookup && output == Output::Device && matches!(&search, Some((t, _)) if t == "LABEL" || t == "UUID") {
@@ -279,106 +245,20 @@ fn probe_options(a: &Args) -> anyhow::Result<Options> {
     Ok(opts)
 }
 
-/// getopt_long's handling of long options: a unique prefix stands for the
-/// option (`--lab`), an ambiguous or unknown one is refused, and a switch takes no
-/// `=value`. Returns the words with every long option spelled out.
-fn long_options(argv: &[String]) -> Result<Vec<String>, String> {
-    let known = || SPEC.long_values.iter().chain(LONG_SWITCHES);
-    let mut out = Vec::with_capacity(argv.len());
-    let mut words = argv.iter();
-    while let Some(w) = words.next() {
-        if w == "--" || !w.starts_with('-') {
-            out.push(w.clone());
-            if w == "--" {
-                out.extend(words.by_ref().cloned());
-            }
-            continue;
-        }
-        let Some(long) = w.strip_prefix("--") else {
-            // A short cluster whose last option takes a value: the next word is that value.
-            let value_at = w[1..].find(|c| SPEC.short_values.contains(c));
-            out.push(w.clone());
-            if value_at.is_some_and(|i| i + 2 == w.len()) {
-                out.extend(words.next().cloned());
-            }
-            continue;
-        };
-        let (name, value) = match long.split_once('=') {
-            Some((n, v)) => (format!("--{n}"), Some(v)),
-            None => (w.clone(), None),
-        };
-        let full = match known().find(|k| **k == name) {
-            Some(k) => *k,
-            None => {
-                let hits: Vec<&str> = known().copied().filter(|k| k.starts_with(name.as_str())).collect();
-                match hits[..] {
-                    [one] => one,
-                    [] => return Err(format!("unrecognized option '{w}'")),
-                    _ => {
-                        let list: Vec<String> = hits.iter().map(|h| format!("'{h}'")).collect();
-                        return Err(format!("option '{w}' is ambiguous; possibilities: {}", list.join(" ")));
-                    }
-                }
-            }
-        };
-        let takes_value = SPEC.long_values.contains(&full);
-        match value {
-            Some(_) if !takes_value => return Err(format!("option '{full}' doesn't allow an argument")),
-            Some(v) => out.push(format!("{full}={v}")),
-            None => {
-                out.push(full.to_string());
-                if takes_value {
-                    out.extend(words.next().cloned());
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// `-v` is `-V`; `-w VALUE` is an old option util-linux still accepts and ignores.
-fn getopt_words(words: Vec<String>) -> Vec<String> {
-    let mut out = Vec::with_capacity(words.len());
-    let mut it = words.into_iter();
-    while let Some(w) = it.next() {
-        match w.as_str() {
-            "--" => {
-                out.push(w);
-                out.extend(it);
-                break;
-            }
-            "-v" => out.push("-V".into()),
-            "-w" => {
-                it.next();
-            }
-            _ if takes_value(&w) => {
-                out.push(w);
-                out.extend(it.next());
-            }
-            _ => out.push(w),
-        }
-    }
-    out
-}
-
-fn takes_value(word: &str) -> bool {
-    SPEC.long_values.contains(&word) || matches!(word.as_bytes(), [b'-', c] if SPEC.short_values.as_bytes().contains(c))
-}
-
 /// The one NAME=value pair of -t, -L or -U, in command-line order: -L and -U
 /// replace an earlier search, -t refuses to.
-fn search_token(options: &[String]) -> Result<Option<(String, String)>, &'static str> {
+fn search_token(given: &[args::Given]) -> Result<Option<(String, String)>, &'static str> {
     let mut search = None;
-    for pair in options.windows(2) {
-        let value = &pair[1];
-        match pair[0].as_str() {
-            "-L" | "--label" => search = Some(("LABEL".to_string(), value.clone())),
-            "-U" | "--uuid" => search = Some(("UUID".to_string(), value.clone())),
-            "-t" | "--match-token" => {
+    for g in given {
+        let value = g.value.clone().unwrap_or_default();
+        match g.long {
+            "--label" => search = Some(("LABEL".to_string(), value)),
+            "--uuid" => search = Some(("UUID".to_string(), value)),
+            "--match-token" => {
                 if search.is_some() {
                     return Err("Can only search for one NAME=value pair");
                 }
-                search = Some(parse_tag_string(value).ok_or("-t needs NAME=value pair")?);
+                search = Some(parse_tag_string(&value).ok_or("-t needs NAME=value pair")?);
             }
             _ => {}
         }

@@ -16,16 +16,17 @@
 //! Exit status as Apache: 0 ok, 1 file access, 2 usage, 3 password mismatch or
 //! bad cost, 5 too long, 6 bad or unknown user, 7 invalid file, 10 unsupported algorithm.
 
-use crate::args::{self, ArgError, Parsed, Spec};
+use crate::args::{self, ArgError, Parsed, Style};
 use crate::exit::fail;
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use krazybox::htpasswd::{self as engine, Algorithm, BadUser, PwFile, VerifyError};
+use std::ffi::OsString;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-const SPEC: Spec =
-    Spec { flags: "cnbiDvBsmdp25h", short_values: "Cr", long_values: &["--cost", "--rounds"], permute: false };
+/// Apache's getopt: short options only, and the first word that is not one ends them.
+const STYLE: Style = Style { permute: false, long: false, abbreviations: false, aliases: &[] };
 
 const ERR_FILE: u8 = 1;
 const ERR_SYNTAX: u8 = 2;
@@ -35,13 +36,14 @@ const ERR_BADUSER: u8 = 6;
 const ERR_INVALID: u8 = 7;
 const ERR_ALGORITHM: u8 = 10;
 
-#[derive(FromArgs)]
-// The hash switches are read from the words instead, in order: the last one wins.
-#[allow(dead_code)]
+// The options; passwordfile (not with -n), username and password (with -b)
+// are the positional words.
+#[derive(FromArgs, ArgsInfo)]
 /// Create and update the user file of restic's rest-server (Apache htpasswd compatible).
 #[argh(
-    help_triggers("-h", "--help"),
-    note = "bcrypt is the default here (Apache defaults to apr1-MD5, which rest-server rejects).\n\
+    help_triggers("--argh-help"),
+    note = "Words after the options: passwordfile (not with -n), username, and password (with -b).\n\
+            bcrypt is the default here (Apache defaults to apr1-MD5, which rest-server rejects).\n\
             rest-server accepts only bcrypt (-B) and SHA-1 (-s) hashes, so -m, -d, -p, -2 and -5 are refused.",
     example = "htpasswd -B -c restic/.htpasswd alice\n  htpasswd -nbB bob 'secret'"
 )]
@@ -91,9 +93,22 @@ struct Args {
     /// rounds for SHA-crypt (accepted for compatibility; those hashes are refused)
     #[argh(option, short = 'r')]
     rounds: Option<String>,
-    /// passwordfile (not with -n), username, and password (with -b)
-    #[argh(positional)]
-    words: Vec<String>,
+}
+
+impl Args {
+    /// The hash switch given last (Apache lets the last one win), if any.
+    fn algorithm(&self, line: &args::Line) -> Option<char> {
+        let on = [
+            ('B', self.bcrypt),
+            ('s', self.sha),
+            ('m', self.md5),
+            ('d', self.crypt),
+            ('p', self.plain),
+            ('2', self.sha256),
+            ('5', self.sha512),
+        ];
+        line.given.iter().rev().filter_map(|g| g.short).find(|c| on.iter().any(|(f, set)| f == c && *set))
+    }
 }
 
 const USAGE: &str = "Usage:
@@ -120,17 +135,6 @@ fn usage() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(ERR_SYNTAX))
 }
 
-/// The hash options in the order given: Apache lets the last one win.
-fn last_algorithm(words: &[String]) -> Option<char> {
-    words
-        .iter()
-        .take_while(|w| *w != "--")
-        .filter_map(|w| w.strip_prefix('-'))
-        .filter_map(|f| f.chars().next())
-        .filter(|c| "Bsmdp25".contains(*c))
-        .last()
-}
-
 fn positive(value: &str) -> anyhow::Result<u32> {
     match value.parse::<u32>() {
         Ok(n) if n > 0 => Ok(n),
@@ -138,32 +142,32 @@ fn positive(value: &str) -> anyhow::Result<u32> {
     }
 }
 
-pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
-    let words = match args::normalize(&SPEC, argv) {
-        Ok(w) => w,
+pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
+    let (args, line): (Args, args::Line) = match args::parse(name, &STYLE, argv) {
+        Ok(Parsed::Run(a, line)) => (a, line),
+        Ok(Parsed::Help) => {
+            print!("{}", args::argh_help::<Args>(name));
+            return Ok(ExitCode::SUCCESS);
+        }
         Err(ArgError::Unknown(o)) => {
             eprintln!("htpasswd: illegal option -- {}", o.trim_start_matches('-'));
             return usage();
         }
         Err(_) => return usage(),
     };
-    let args: Args = match args::from_words(name, &words) {
-        Ok(Parsed::Run(a)) => a,
-        Ok(Parsed::Exit(code)) => return Ok(code),
-        Err(_) => return usage(),
-    };
+    let words = line.utf8_positionals().map_err(|e| fail(ERR_SYNTAX, e))?;
     if [args.create, args.display, args.verify, args.delete].iter().filter(|&&m| m).count() > 1 {
         return Err(fail(ERR_SYNTAX, "only one of -c -n -v -D may be specified"));
     }
     let expected = if args.display { 1 } else { 2 } + usize::from(args.batch);
-    if args.batch && args.stdin || args.words.len() != expected {
+    if args.batch && args.stdin || words.len() != expected {
         return usage();
     }
     let cost = args.cost.as_deref().map(positive).transpose()?;
     if let Some(r) = &args.rounds {
         positive(r)?;
     }
-    let algorithm = match last_algorithm(&words) {
+    let algorithm = match args.algorithm(&line) {
         None | Some('B') => Algorithm::Bcrypt { cost: cost.unwrap_or(engine::DEFAULT_BCRYPT_COST) },
         Some('s') => Algorithm::Sha1,
         Some(flag) => {
@@ -192,7 +196,7 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let (file, rest) = if args.display { (None, &args.words[..]) } else { (Some(&args.words[0]), &args.words[1..]) };
+    let (file, rest) = if args.display { (None, &words[..]) } else { (Some(&words[0]), &words[1..]) };
     let user = rest[0].as_bytes();
     let batch_password = rest.get(1).map(|p| p.as_bytes());
     match engine::check_user(user) {
@@ -421,16 +425,21 @@ fn prompt(text: &str) -> anyhow::Result<Vec<u8>> {
 mod tests {
     use super::*;
 
-    fn w(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    fn last_algorithm(s: &str) -> Option<char> {
+        let words: Vec<OsString> = s.split_whitespace().map(OsString::from).collect();
+        match args::parse::<Args>("htpasswd", &STYLE, &words) {
+            Ok(Parsed::Run(a, line)) => a.algorithm(&line),
+            _ => panic!("{s} did not parse"),
+        }
     }
 
     #[test]
     fn last_hash_option_wins() {
-        assert_eq!(last_algorithm(&w("-B -s -- f u")), Some('s'));
-        assert_eq!(last_algorithm(&w("-s -c -B -- f u")), Some('B'));
-        assert_eq!(last_algorithm(&w("-C 5 -- -s u")), None);
-        assert_eq!(last_algorithm(&w("-m -- f u")), Some('m'));
+        assert_eq!(last_algorithm("-B -s -- f u"), Some('s'));
+        assert_eq!(last_algorithm("-s -c -B -- f u"), Some('B'));
+        assert_eq!(last_algorithm("-sB -Bs f u"), Some('s'));
+        assert_eq!(last_algorithm("-C 5 -- -s u"), None);
+        assert_eq!(last_algorithm("-m -- f u"), Some('m'));
     }
 
     #[test]

@@ -34,8 +34,9 @@
 #![forbid(unsafe_code)]
 
 use crate::{args, exit};
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use krazybox::mount::{self, fstab, mountinfo, probe_glue, source::Source, MountSpec};
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileTypeExt;
@@ -47,7 +48,9 @@ const USAGE: u8 = 1;
 const FAILURE: u8 = 32;
 const SOME_OK: u8 = 64;
 
-#[derive(FromArgs)]
+// The options; source and target are the positional words. `-h` prints
+// util-linux's text, not argh's.
+#[derive(FromArgs, ArgsInfo)]
 /// mount a filesystem
 #[argh(help_triggers("--argh-help"))]
 struct Args {
@@ -79,7 +82,7 @@ struct Args {
     #[argh(switch, short = 'i', long = "internal-only")]
     _internal_only: bool,
     /// tolerate sloppy options (accepted)
-    #[argh(switch, short = 's')]
+    #[argh(switch, short = 's', hidden_help)]
     _sloppy: bool,
     /// filesystem types
     #[argh(option, short = 't', long = "types")]
@@ -132,48 +135,15 @@ struct Args {
     /// print the version
     #[argh(switch, short = 'V', long = "version")]
     version: bool,
-    /// source and target
-    #[argh(positional)]
-    paths: Vec<String>,
 }
 
-const SPEC: args::Spec = args::Spec {
-    flags: "aBcfhilMnrRsvVw",
-    short_values: "LoTtU",
-    long_values: &["--types", "--options", "--fstab", "--label", "--uuid"],
+/// getopt_long, with util-linux's two short spellings of -r and -w.
+const STYLE: args::Style = args::Style {
     permute: true,
+    long: true,
+    abbreviations: true,
+    aliases: &[("--ro", "--read-only"), ("--rw", "--read-write")],
 };
-
-/// Every long option, for getopt's message about an unknown one.
-const LONG: &[&str] = &[
-    "--all",
-    "--fake",
-    "--no-mtab",
-    "--read-only",
-    "--read-write",
-    "--verbose",
-    "--show-labels",
-    "--no-canonicalize",
-    "--internal-only",
-    "--types",
-    "--options",
-    "--fstab",
-    "--label",
-    "--uuid",
-    "--bind",
-    "--rbind",
-    "--move",
-    "--make-shared",
-    "--make-slave",
-    "--make-private",
-    "--make-unbindable",
-    "--make-rshared",
-    "--make-rslave",
-    "--make-rprivate",
-    "--make-runbindable",
-    "--version",
-    "--help",
-];
 
 /// The propagation switches in the order util-linux appends them.
 const PROPAGATION: &[&str] =
@@ -206,39 +176,18 @@ fn usage(name: &str) -> String {
     )
 }
 
-pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
+pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
     let try_help = format!("Try '{name} --help' for more information.");
     let bad = |msg: &str| exit::fail(USAGE, format!("{msg}\n{try_help}"));
-    // getopt_long's aliases, which argh cannot declare.
-    let argv: Vec<String> = argv
-        .iter()
-        .map(|a| match a.as_str() {
-            "--ro" => "--read-only".to_string(),
-            "--rw" => "--read-write".to_string(),
-            _ => a.clone(),
-        })
-        .collect();
-    let words = args::normalize(&SPEC, &argv).map_err(|e| bad(&e.to_string()))?;
-    let end = words.iter().position(|w| w == "--").unwrap_or(words.len());
-    if let Some(w) = words[..end].iter().find(|w| w.starts_with("--") && !LONG.contains(&w.as_str())) {
-        return Err(bad(&format!("unrecognized option '{w}'")));
-    }
-    let mut i = 0;
-    while i < end {
-        match words[i].as_str() {
-            "-h" | "--help" => {
-                print!("{}", usage(name));
-                return Ok(ExitCode::SUCCESS);
-            }
-            w if (w.len() == 2 && SPEC.short_values.contains(&w[1..])) || SPEC.long_values.contains(&w) => i += 2,
-            _ => i += 1,
+    let (a, line): (Args, args::Line) = match args::parse(name, &STYLE, argv) {
+        Ok(args::Parsed::Run(a, line)) => (a, line),
+        Ok(args::Parsed::Help) => {
+            print!("{}", usage(name));
+            return Ok(ExitCode::SUCCESS);
         }
-    }
-    let a: Args = match args::from_words(name, &words) {
-        Ok(args::Parsed::Run(a)) => a,
-        Ok(args::Parsed::Exit(code)) => return Ok(code),
         Err(e) => return Err(bad(&e.to_string())),
     };
+    let paths = line.utf8_positionals().map_err(|e| exit::fail(USAGE, e))?;
     if a.version {
         println!("{name} from krazybox {} (util-linux 2.38.1 compatible)", env!("CARGO_PKG_VERSION"));
         return Ok(ExitCode::SUCCESS);
@@ -289,7 +238,7 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
         a.label.last().map(|l| format!("LABEL=\"{l}\"")).or_else(|| a.uuid.last().map(|u| format!("UUID=\"{u}\"")));
     let types = a.types.last().cloned();
 
-    if tag_source.is_none() && a.paths.is_empty() && !a.all {
+    if tag_source.is_none() && paths.is_empty() && !a.all {
         // -r and -w are options too (`ro`, `rw`): not for a listing.
         if oper || !options.is_empty() || a.read_only || a.read_write {
             return Err(bad("bad usage"));
@@ -317,7 +266,7 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
         return run.all(&fstab_paths, types.as_deref());
     }
 
-    let (source, target) = match (tag_source, a.paths.as_slice()) {
+    let (source, target) = match (tag_source, paths.as_slice()) {
         (Some(tag), []) => (Some(tag), None),
         (Some(_), [one]) if is_tag(one) => return Err(exit::fail(USAGE, "source specified more than once")),
         (Some(tag), [one]) => (Some(tag), Some(one.clone())),

@@ -23,6 +23,7 @@
 //! 125 for a configuration to fix (gokrazy then stops restarting it).
 #![forbid(unsafe_code)]
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -30,11 +31,12 @@ use krazybox::wrapper::{self, Config};
 
 use crate::exit;
 
-pub fn main(_name: &str, args: &[String]) -> anyhow::Result<ExitCode> {
+pub fn main(_name: &str, args: &[OsString]) -> anyhow::Result<ExitCode> {
+    let args = crate::args::utf8(args).map_err(|e| exit::fail(exit::USAGE, e))?;
     let native = native_rest_server();
     let config = Config::from_env(|k| std::env::var(k).ok(), native.as_deref())
         .map_err(|e| exit::fail(e.exit_status(), e.message))?;
-    match wrapper::run(&config, args) {
+    match wrapper::run(&config, &args) {
         Ok(status) => Ok(ExitCode::from(status)),
         Err(e) => Err(exit::fail(e.exit_status(), e.message)),
     }

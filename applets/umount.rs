@@ -19,14 +19,17 @@
 #![forbid(unsafe_code)]
 
 use crate::{args, exit};
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use krazybox::mount::{self, mountinfo, probe_glue, source::Source};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const USAGE: u8 = 1;
 
-#[derive(FromArgs)]
+// The options; the targets are the positional words. `-h` prints
+// util-linux's text, not argh's.
+#[derive(FromArgs, ArgsInfo)]
 /// unmount filesystems
 #[argh(help_triggers("--argh-help"))]
 struct Args {
@@ -60,27 +63,9 @@ struct Args {
     /// print the version
     #[argh(switch, short = 'V', long = "version")]
     version: bool,
-    /// mount points or devices
-    #[argh(positional)]
-    targets: Vec<String>,
 }
 
-/// Every long option, for getopt's message about an unknown one.
-const LONG: &[&str] = &[
-    "--lazy",
-    "--force",
-    "--recursive",
-    "--verbose",
-    "--quiet",
-    "--detach-loop",
-    "--no-mtab",
-    "--no-canonicalize",
-    "--internal-only",
-    "--version",
-    "--help",
-];
-
-const SPEC: args::Spec = args::Spec { flags: "cdfhilnqRvV", short_values: "", long_values: &[], permute: true };
+const STYLE: args::Style = args::Style { permute: true, long: true, abbreviations: true, aliases: &[] };
 
 fn usage(name: &str) -> String {
     format!(
@@ -97,32 +82,27 @@ fn usage(name: &str) -> String {
     )
 }
 
-pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
+pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
     let try_help = format!("Try '{name} --help' for more information.");
     let bad = |msg: &str| exit::fail(USAGE, format!("{msg}\n{try_help}"));
-    let words = args::normalize(&SPEC, argv).map_err(|e| bad(&e.to_string()))?;
-    let end = words.iter().position(|w| w == "--").unwrap_or(words.len());
-    if let Some(w) = words[..end].iter().find(|w| w.starts_with("--") && !LONG.contains(&w.as_str())) {
-        return Err(bad(&format!("unrecognized option '{w}'")));
-    }
-    if words[..end].iter().any(|w| w == "-h" || w == "--help") {
-        print!("{}", usage(name));
-        return Ok(ExitCode::SUCCESS);
-    }
-    let a: Args = match args::from_words(name, &words) {
-        Ok(args::Parsed::Run(a)) => a,
-        Ok(args::Parsed::Exit(code)) => return Ok(code),
+    let (a, line): (Args, args::Line) = match args::parse(name, &STYLE, argv) {
+        Ok(args::Parsed::Run(a, line)) => (a, line),
+        Ok(args::Parsed::Help) => {
+            print!("{}", usage(name));
+            return Ok(ExitCode::SUCCESS);
+        }
         Err(e) => return Err(bad(&e.to_string())),
     };
+    let targets = line.utf8_positionals().map_err(|e| exit::fail(USAGE, e))?;
     if a.version {
         println!("{name} from krazybox {} (util-linux 2.38.1 compatible)", env!("CARGO_PKG_VERSION"));
         return Ok(ExitCode::SUCCESS);
     }
-    if a.targets.is_empty() {
+    if targets.is_empty() {
         return Err(bad("bad usage"));
     }
     let mut total: u32 = 0;
-    for spec in &a.targets {
+    for spec in &targets {
         let status = if a.recursive { recursive(name, &a, spec) } else { one(name, &a, spec, spec) };
         total += u32::from(status);
     }
