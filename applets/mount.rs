@@ -44,9 +44,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// mount(8) exit statuses.
-const USAGE: u8 = 1;
-const FAILURE: u8 = 32;
-const SOME_OK: u8 = 64;
+use exit::mnt::{FAIL as FAILURE, SOMEOK as SOME_OK, USAGE};
 
 // The options; source and target are the positional words. `-h` prints
 // util-linux's text, not argh's.
@@ -309,7 +307,7 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
     match run.one(spec) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) if e.nofail => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(exit::fail(e.exit_status(), describe(&e))),
+        Err(e) => Err(exit::fail(exit::mount_status(&e), describe(&e))),
     }
 }
 

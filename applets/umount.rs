@@ -25,7 +25,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: u8 = 1;
+use exit::mnt::USAGE;
 
 // The options; the targets are the positional words. `-h` prints
 // util-linux's text, not argh's.
@@ -156,7 +156,7 @@ fn one(name: &str, a: &Args, spec: &str, shown: &str) -> u8 {
             if !(a.quiet && not_mounted) {
                 eprintln!("{name}: {shown}: {}.", e.message);
             }
-            e.exit_status()
+            exit::mount_status(&e)
         }
     }
 }

@@ -159,25 +159,16 @@ impl Mounted {
     }
 }
 
-/// Exit status classes of mount(8)/umount(8).
+/// What kind of failure, as util-linux classes them for mount(8)'s and
+/// umount(8)'s exit statuses (`MNT_EX_*`; the applets map them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Category {
-    /// Bad invocation, unknown tag, bad options: exit 1.
+    /// Bad invocation, unknown tag, bad options.
     Usage,
-    /// Out of memory and the like: exit 2.
+    /// Out of memory and the like.
     System,
-    /// mount(2)/umount(2) or loop setup failed: exit 32.
+    /// mount(2)/umount(2) or loop setup failed.
     Failure,
-}
-
-impl Category {
-    pub fn exit_status(self) -> u8 {
-        match self {
-            Category::Usage => 1,
-            Category::System => 2,
-            Category::Failure => 32,
-        }
-    }
 }
 
 /// A failed mount or unmount, worded as util-linux words it.
@@ -199,10 +190,6 @@ pub struct Error {
 impl Error {
     fn new(category: Category, spec: impl Into<String>, message: impl Into<String>) -> Error {
         Error { category, spec: spec.into(), message: message.into(), errno: None, hint: None, nofail: false }
-    }
-
-    pub fn exit_status(&self) -> u8 {
-        self.category.exit_status()
     }
 
     /// mount(8) adds [`DMESG_HINT`] when the system call itself failed.
@@ -929,10 +916,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exit_statuses() {
-        assert_eq!(Category::Usage.exit_status(), 1);
-        assert_eq!(Category::System.exit_status(), 2);
-        assert_eq!(Category::Failure.exit_status(), 32);
+    fn errors_read_as_util_linux_words_them() {
         let e = Error::new(Category::Failure, "/mnt", "mount point does not exist");
         assert_eq!(e.to_string(), "/mnt: mount point does not exist.");
         assert!(!e.syscall_failed());
