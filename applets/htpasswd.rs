@@ -163,11 +163,47 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
     if args.batch && args.stdin || words.len() != expected {
         return usage();
     }
+    let algorithm = algorithm(&args, &line)?;
+    let (file, rest) = if args.display { (None, &words[..]) } else { (Some(&words[0]), &words[1..]) };
+    let name = &rest[0];
+    check_user_name(name)?;
+    let batch_password = rest.get(1).map(|p| p.as_bytes());
+    if batch_password.is_some_and(|p| p.len() > engine::MAX_FIELD) {
+        return Err(fail(ERR_OVERFLOW, "password too long (> 256)"));
+    }
+    let input = if args.batch {
+        Input::Given(batch_password.unwrap_or_default())
+    } else if args.stdin {
+        Input::Stdin
+    } else {
+        Input::Prompt
+    };
+    let Some(file) = file else {
+        let password = read_password(&input, true)?;
+        let record = record(name.as_bytes(), &password, algorithm)?;
+        let mut out = std::io::stdout().lock();
+        out.write_all(&record)?;
+        out.write_all(b"\n\n")?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    check_access(Path::new(file), args.create, !args.verify)?;
+    if args.verify {
+        verify(file, name, &input)
+    } else if args.delete {
+        delete(file, name)
+    } else {
+        set(file, name, &input, algorithm, args.create)
+    }
+}
+
+/// The hash to write: bcrypt at the given cost unless the last hash switch
+/// says otherwise; the ones rest-server rejects are refused.
+fn algorithm(args: &Args, line: &args::Line) -> anyhow::Result<Algorithm> {
     let cost = args.cost.as_deref().map(positive).transpose()?;
     if let Some(r) = &args.rounds {
         positive(r)?;
     }
-    let algorithm = match args.algorithm(&line) {
+    let algorithm = match args.algorithm(line) {
         None | Some('B') => Algorithm::Bcrypt { cost: cost.unwrap_or(engine::DEFAULT_BCRYPT_COST) },
         Some('s') => Algorithm::Sha1,
         Some(flag) => {
@@ -184,22 +220,25 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
             ));
         }
     };
-    if algorithm == Algorithm::Sha1 {
-        if cost.is_some() {
-            log::warn!(target: "htpasswd", "ignoring -C: it only applies to bcrypt");
+    match algorithm {
+        Algorithm::Sha1 => {
+            if cost.is_some() {
+                log::warn!(target: "htpasswd", "ignoring -C: it only applies to bcrypt");
+            }
+            log::warn!(target: "htpasswd", "{{SHA}} is unsalted SHA-1 and weak; prefer bcrypt (-B)");
         }
-        log::warn!(target: "htpasswd", "{{SHA}} is unsalted SHA-1 and weak; prefer bcrypt (-B)");
-    }
-    if let Algorithm::Bcrypt { cost } = algorithm {
-        if !engine::BCRYPT_COSTS.contains(&cost) {
+        Algorithm::Bcrypt { cost } if !engine::BCRYPT_COSTS.contains(&cost) => {
             return Err(fail(ERR_MISMATCH, format!("bcrypt cost {cost} is out of range: use -C 4 to -C 17")));
         }
+        _ => {}
     }
+    Ok(algorithm)
+}
 
-    let (file, rest) = if args.display { (None, &words[..]) } else { (Some(&words[0]), &words[1..]) };
-    let user = rest[0].as_bytes();
-    let batch_password = rest.get(1).map(|p| p.as_bytes());
-    match engine::check_user(user) {
+/// Apache's checks of the user name, and a warning where rest-server would
+/// ignore the user.
+fn check_user_name(name: &str) -> anyhow::Result<()> {
+    match engine::check_user(name.as_bytes()) {
         Ok(()) => {}
         Err(BadUser::TooLong) => return Err(fail(ERR_OVERFLOW, "username too long (> 255)")),
         Err(BadUser::Colon) => return Err(fail(ERR_BADUSER, "username contains illegal character ':'")),
@@ -208,89 +247,75 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
         }
         Err(BadUser::Empty) => return Err(fail(ERR_BADUSER, "username is empty")),
     }
-    if !engine::rest_server_accepts_user(user) {
+    if !engine::rest_server_accepts_user(name.as_bytes()) {
         log::warn!(
             target: "htpasswd",
-            "rest-server will ignore user {}: use only letters, digits, '@', '.', '_' and '-'",
-            rest[0]
+            "rest-server will ignore user {name}: use only letters, digits, '@', '.', '_' and '-'"
         );
     }
-    if batch_password.is_some_and(|p| p.len() > engine::MAX_FIELD) {
-        return Err(fail(ERR_OVERFLOW, "password too long (> 256)"));
-    }
+    Ok(())
+}
 
-    let input = if args.batch {
-        Input::Given
-    } else if args.stdin {
-        Input::Stdin
-    } else {
-        Input::Prompt
+/// `-v`: the user's password checked against the file.
+fn verify(file: &str, name: &str, input: &Input) -> anyhow::Result<ExitCode> {
+    let pw = engine::read(Path::new(file))?;
+    let Some(hash) = pw.find(name.as_bytes()).map_err(|_| invalid_file(file))? else {
+        eprintln!("User {name} not found");
+        return Ok(ExitCode::from(ERR_BADUSER));
     };
-    let Some(file) = file else {
-        let password = read_password(input, batch_password, true)?;
-        let record = record(user, &password, algorithm)?;
-        let mut out = std::io::stdout().lock();
-        out.write_all(&record)?;
-        out.write_all(b"\n\n")?;
-        return Ok(ExitCode::SUCCESS);
-    };
-    let path = Path::new(file);
-    check_access(path, args.create, !args.verify)?;
-    let name = &rest[0];
-
-    if args.verify {
-        let pw = engine::read(path)?;
-        let Some(hash) = pw.find(user).map_err(|_| invalid_file(file))? else {
-            eprintln!("User {name} not found");
-            return Ok(ExitCode::from(ERR_BADUSER));
-        };
-        let hash = hash.to_vec();
-        let password = read_password(input, batch_password, false)?;
-        return match engine::verify(&password, &hash) {
-            // Apache reads on after a match, and a bad line further down still fails.
-            Ok(true) if pw.first_invalid_line().is_some() => Err(invalid_file(file)),
-            Ok(true) => {
-                eprintln!("Password for user {name} correct.");
-                Ok(ExitCode::SUCCESS)
-            }
-            Ok(false) => {
-                eprintln!("password verification failed");
-                Ok(ExitCode::from(ERR_MISMATCH))
-            }
-            Err(VerifyError::Empty) => {
-                eprintln!("Empty hash for user {name}");
-                Ok(ExitCode::from(ERR_INVALID))
-            }
-            Err(VerifyError::Unsupported(kind)) => Err(fail(
-                ERR_ALGORITHM,
-                format!("cannot verify this hash kind ({}) for user {name}; rest-server cannot either: set a new bcrypt password", kind.describe()),
-            )),
-            Err(VerifyError::Malformed) => {
-                Err(fail(ERR_INVALID, format!("the bcrypt hash of user {name} is malformed; set a new password")))
-            }
-        };
-    }
-
-    if args.delete {
-        let deleted = engine::update(path, false, |pw| {
-            if pw.first_invalid_line().is_some() {
-                return Err(invalid_file(file));
-            }
-            Ok(pw.remove(user))
-        })?;
-        if deleted {
-            eprintln!("Deleting password for user {name}");
-        } else {
-            eprintln!("User {name} not found");
+    let hash = hash.to_vec();
+    let password = read_password(input, false)?;
+    match engine::verify(&password, &hash) {
+        // Apache reads on after a match, and a bad line further down still fails.
+        Ok(true) if pw.first_invalid_line().is_some() => Err(invalid_file(file)),
+        Ok(true) => {
+            eprintln!("Password for user {name} correct.");
+            Ok(ExitCode::SUCCESS)
         }
-        warn_rest_server(path);
-        return Ok(ExitCode::SUCCESS);
+        Ok(false) => {
+            eprintln!("password verification failed");
+            Ok(ExitCode::from(ERR_MISMATCH))
+        }
+        Err(VerifyError::Empty) => {
+            eprintln!("Empty hash for user {name}");
+            Ok(ExitCode::from(ERR_INVALID))
+        }
+        Err(VerifyError::Unsupported(kind)) => Err(fail(
+            ERR_ALGORITHM,
+            format!("cannot verify this hash kind ({}) for user {name}; rest-server cannot either: set a new bcrypt password", kind.describe()),
+        )),
+        Err(VerifyError::Malformed) => {
+            Err(fail(ERR_INVALID, format!("the bcrypt hash of user {name} is malformed; set a new password")))
+        }
     }
+}
 
-    let password = read_password(input, batch_password, true)?;
+/// `-D`: the user removed, atomically.
+fn delete(file: &str, name: &str) -> anyhow::Result<ExitCode> {
+    let path = Path::new(file);
+    let deleted = engine::update(path, false, |pw| {
+        if pw.first_invalid_line().is_some() {
+            return Err(invalid_file(file));
+        }
+        Ok(pw.remove(name.as_bytes()))
+    })?;
+    if deleted {
+        eprintln!("Deleting password for user {name}");
+    } else {
+        eprintln!("User {name} not found");
+    }
+    warn_rest_server(path);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The user added or their password replaced, atomically.
+fn set(file: &str, name: &str, input: &Input, algorithm: Algorithm, create: bool) -> anyhow::Result<ExitCode> {
+    let path = Path::new(file);
+    let user = name.as_bytes();
+    let password = read_password(input, true)?;
     let record = record(user, &password, algorithm)?;
     let hash = &record[user.len() + 1..];
-    let updated = engine::update(path, args.create, |pw| {
+    let updated = engine::update(path, create, |pw| {
         if pw.first_invalid_line().is_some() {
             return Err(invalid_file(file));
         }
@@ -359,18 +384,18 @@ fn warn_rest_server(path: &Path) {
 }
 
 #[derive(Clone, Copy)]
-enum Input {
+enum Input<'a> {
     /// From the command line (`-b`).
-    Given,
+    Given(&'a [u8]),
     /// One line from stdin (`-i`).
     Stdin,
     /// Asked for on the terminal, or read from stdin when there is none.
     Prompt,
 }
 
-fn read_password(input: Input, given: Option<&[u8]>, twice: bool) -> anyhow::Result<Vec<u8>> {
+fn read_password(input: &Input, twice: bool) -> anyhow::Result<Vec<u8>> {
     match input {
-        Input::Given => Ok(given.unwrap_or_default().to_vec()),
+        Input::Given(given) => Ok(given.to_vec()),
         Input::Stdin => read_line(),
         Input::Prompt if !twice => prompt("Enter password: "),
         Input::Prompt => {
