@@ -197,41 +197,8 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
         return Err(exit::fail(USAGE, "mutually exclusive arguments: --label --uuid --source"));
     }
 
-    let mut options: Vec<String> = a.options.clone();
-    let propagation = [
-        a.make_shared,
-        a.make_slave,
-        a.make_private,
-        a.make_unbindable,
-        a.make_rshared,
-        a.make_rslave,
-        a.make_rprivate,
-        a.make_runbindable,
-    ];
-    let propa = propagation.iter().any(|&p| p);
-    options.extend(PROPAGATION.iter().zip(propagation).filter(|(_, on)| *on).map(|(w, _)| w.to_string()));
-    // `move` in -o is the --move operation, as in util-linux.
-    let mut is_move = a.move_;
-    let mut options: Vec<String> = options
-        .join(",")
-        .split(',')
-        .filter(|w| {
-            let mv = *w == "move";
-            is_move |= mv;
-            !w.is_empty() && !mv
-        })
-        .map(String::from)
-        .collect();
-    if a.bind {
-        options.push("bind".into());
-    }
-    if a.rbind {
-        options.push("rbind".into());
-    }
-    if is_move {
-        options.push("move".into());
-    }
-    let oper = a.bind || a.rbind || is_move;
+    let ops = a.operations();
+    let (options, propa, oper) = (ops.options, ops.propagation, ops.operation);
     let tag_source =
         a.label.last().map(|l| format!("LABEL=\"{l}\"")).or_else(|| a.uuid.last().map(|u| format!("UUID=\"{u}\"")));
     let types = a.types.last().cloned();
@@ -264,29 +231,110 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
         return run.all(&fstab_paths, types.as_deref());
     }
 
-    let (source, target) = match (tag_source, paths.as_slice()) {
+    let spec = spec_of(&a, tag_source, &paths, &run.options, types, propa, &fstab_paths).map_err(|e| match e {
+        Refused::Usage(m) => bad(&m),
+        Refused::Plain(m) => exit::fail(USAGE, m),
+        Refused::Other(e) => e,
+    })?;
+    match run.one(spec) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.nofail => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(exit::fail(exit::mount_status(&e), describe(&e))),
+    }
+}
+
+/// The options the switches add to `-o`, in util-linux's order.
+struct Operations {
+    /// `-o`'s words, the propagation switches' and the operation's.
+    options: Vec<String>,
+    /// A `--make-*` switch was given.
+    propagation: bool,
+    /// A bind, rbind or move.
+    operation: bool,
+}
+
+impl Args {
+    fn operations(&self) -> Operations {
+        let mut options: Vec<String> = self.options.clone();
+        let propagation = [
+            self.make_shared,
+            self.make_slave,
+            self.make_private,
+            self.make_unbindable,
+            self.make_rshared,
+            self.make_rslave,
+            self.make_rprivate,
+            self.make_runbindable,
+        ];
+        options.extend(PROPAGATION.iter().zip(propagation).filter(|(_, on)| *on).map(|(w, _)| w.to_string()));
+        // `move` in -o is the --move operation, as in util-linux.
+        let mut is_move = self.move_;
+        let mut options: Vec<String> = options
+            .join(",")
+            .split(',')
+            .filter(|w| {
+                let mv = *w == "move";
+                is_move |= mv;
+                !w.is_empty() && !mv
+            })
+            .map(String::from)
+            .collect();
+        for (on, word) in [(self.bind, "bind"), (self.rbind, "rbind"), (is_move, "move")] {
+            if on {
+                options.push(word.into());
+            }
+        }
+        Operations {
+            options,
+            propagation: propagation.iter().any(|&p| p),
+            operation: self.bind || self.rbind || is_move,
+        }
+    }
+}
+
+/// Why the command line names no mount.
+enum Refused {
+    /// A usage error, with the "Try --help" line.
+    Usage(String),
+    /// A usage error worded on its own.
+    Plain(String),
+    Other(anyhow::Error),
+}
+
+/// The mount the words name: source and target given, a target alone for a
+/// propagation change or remount, else the fstab entry for the one given.
+fn spec_of<'a>(
+    a: &Args,
+    tag_source: Option<String>,
+    paths: &[String],
+    options: &str,
+    types: Option<String>,
+    propagation: bool,
+    fstab_paths: &[PathBuf],
+) -> Result<MountSpec<'a>, Refused> {
+    let (source, target) = match (tag_source, paths) {
         (Some(tag), []) => (Some(tag), None),
-        (Some(_), [one]) if is_tag(one) => return Err(exit::fail(USAGE, "source specified more than once")),
+        (Some(_), [one]) if is_tag(one) => return Err(Refused::Plain("source specified more than once".into())),
         (Some(tag), [one]) => (Some(tag), Some(one.clone())),
         (None, [one]) if is_tag(one) => (Some(one.clone()), None),
         (None, [one]) => (None, Some(one.clone())),
         (None, [src, tgt]) => (Some(src.clone()), Some(tgt.clone())),
-        _ => return Err(bad("bad usage")),
+        _ => return Err(Refused::Usage("bad usage".into())),
     };
-    let spec = match (source, target) {
+    match (source, target) {
         (Some(source), Some(target)) => {
-            let mut spec = MountSpec::new(source, target).options(run.options.clone());
+            let mut spec = MountSpec::new(source, target).options(options.to_string());
             spec.fstype = types;
-            spec
+            Ok(spec)
         }
-        (None, Some(target)) if propa || has_word(&run.options, "remount") => {
-            let mut spec = MountSpec::target_only(target).options(run.options.clone());
+        (None, Some(target)) if propagation || has_word(options, "remount") => {
+            let mut spec = MountSpec::target_only(target).options(options.to_string());
             spec.fstype = types;
-            spec
+            Ok(spec)
         }
         // One of them: the rest comes from fstab.
         (source, target) => {
-            let table = read_fstab(&fstab_paths)?;
+            let table = read_fstab(fstab_paths).map_err(Refused::Other)?;
             let found = match (&source, &target) {
                 (_, Some(t)) => fstab::find_by_target(&table, t).or_else(|| fstab::find_by_source(&table, t)),
                 (Some(s), None) => fstab::find_by_source(&table, s),
@@ -299,15 +347,10 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
                     (Some(s), None, false) => format!("{s}: can't find mount source {s} in {}.", fstab::FSTAB),
                     (None, None, _) => "bad usage".to_string(),
                 };
-                return Err(exit::fail(USAGE, message));
+                return Err(Refused::Plain(message));
             };
-            entry_spec(entry, &run.options, types.as_deref())
+            Ok(entry_spec(entry, options, types.as_deref()))
         }
-    };
-    match run.one(spec) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e) if e.nofail => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(exit::fail(exit::mount_status(&e), describe(&e))),
     }
 }
 
