@@ -121,6 +121,33 @@ enum Output {
     Export,
 }
 
+impl Output {
+    /// `-o FORMAT`, the last one given.
+    fn of(format: Option<&str>) -> anyhow::Result<Output> {
+        Ok(match format {
+            None | Some("full") => Output::Full,
+            Some("value") => Output::Value,
+            Some("device") => Output::Device,
+            Some("list") => Output::List,
+            Some("udev") => Output::Udev,
+            Some("export") => Output::Export,
+            Some(other) => return Err(exit::fail(OTHER, format!("unsupported output format {other}"))),
+        })
+    }
+}
+
+/// What blkid was asked to do with the devices.
+enum Mode<'o> {
+    /// `-p`: every signature of each device given.
+    LowLevel(&'o Options),
+    /// `-L`, `-U` (and `-l -o device -t LABEL|UUID=`): the one device with the tag.
+    Evaluate,
+    /// `-l -t`: the first device with the tag.
+    Lookup,
+    /// The cache-style listing of the devices given, or of all.
+    HighLevel,
+}
+
 pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
     let try_help = format!("Try '{name} --help' for more information.");
     let (a, line): (Args, args::Line) = match args::parse(name, &STYLE, argv) {
@@ -148,15 +175,7 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
     if a.match_tag.len() >= 127 {
         return Err(exit::fail(OTHER, format!("Too many tags specified\n{try_help}")));
     }
-    let output = match a.output.last().map(String::as_str) {
-        None | Some("full") => Output::Full,
-        Some("value") => Output::Value,
-        Some("device") => Output::Device,
-        Some("list") => Output::List,
-        Some("udev") => Output::Udev,
-        Some("export") => Output::Export,
-        Some(other) => return Err(exit::fail(OTHER, format!("unsupported output format {other}"))),
-    };
+    let output = Output::of(a.output.last().map(String::as_str))?;
     let opts = probe_options(&a)?;
     let search = search_token(&line.given).map_err(|m| exit::fail(OTHER, format!("{m}\n{try_help}")))?;
     let mut eval = !a.label.is_empty() || !a.uuid.is_empty();
@@ -189,38 +208,16 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
         }
         p.list_header()?;
     }
-    let status = if a.probe {
-        if devices.is_empty() {
-            return Err(exit::fail(OTHER, "The low-level probing mode requires a device"));
-        }
-        let mut status = 0;
-        for dev in &devices {
-            status = p.lowprobe_device(dev, &opts)?;
-            if status != 0 {
-                break;
-            }
-        }
-        status
+    let mode = if a.probe {
+        Mode::LowLevel(&opts)
     } else if eval {
-        // Like libblkid's evaluation, this ignores the device arguments.
-        let (name, value) = search.unwrap_or_default();
-        match probe::find_devices(&name, value.as_bytes())?.first() {
-            Some(dev) => {
-                p.device(dev)?;
-                0
-            }
-            None => NOT_FOUND,
-        }
+        Mode::Evaluate
     } else if lookup {
-        let Some((name, value)) = search else {
-            return Err(exit::fail(OTHER, "The lookup option requires a search type specified using -t"));
-        };
-        p.lookup(&devices, &name, value.as_bytes())?
-    } else if devices.is_empty() {
-        p.high_level(&probe::block_devices()?, search.as_ref())?
+        Mode::Lookup
     } else {
-        p.high_level(&devices, search.as_ref())?
+        Mode::HighLevel
     };
+    let status = p.run(mode, &devices, search)?;
     p.out.flush()?;
     Ok(ExitCode::from(status))
 }
@@ -407,6 +404,44 @@ struct Printer<W: Write> {
 }
 
 impl<W: Write> Printer<W> {
+    /// Runs `mode` over `devices`; returns the exit status.
+    fn run(&mut self, mode: Mode<'_>, devices: &[PathBuf], search: Option<(String, String)>) -> anyhow::Result<u8> {
+        Ok(match mode {
+            Mode::LowLevel(opts) => {
+                if devices.is_empty() {
+                    return Err(exit::fail(OTHER, "The low-level probing mode requires a device"));
+                }
+                let mut status = 0;
+                for dev in devices {
+                    status = self.lowprobe_device(dev, opts)?;
+                    if status != 0 {
+                        break;
+                    }
+                }
+                status
+            }
+            Mode::Evaluate => {
+                // Like libblkid's evaluation, this ignores the device arguments.
+                let (name, value) = search.unwrap_or_default();
+                match probe::find_devices(&name, value.as_bytes())?.first() {
+                    Some(dev) => {
+                        self.device(dev)?;
+                        0
+                    }
+                    None => NOT_FOUND,
+                }
+            }
+            Mode::Lookup => {
+                let Some((name, value)) = search else {
+                    return Err(exit::fail(OTHER, "The lookup option requires a search type specified using -t"));
+                };
+                self.lookup(devices, &name, value.as_bytes())?
+            }
+            Mode::HighLevel if devices.is_empty() => self.high_level(&probe::block_devices()?, search.as_ref())?,
+            Mode::HighLevel => self.high_level(devices, search.as_ref())?,
+        })
+    }
+
     fn shown(&self, name: &str) -> bool {
         self.show.is_empty() || self.show.iter().any(|s| s == name)
     }
