@@ -252,6 +252,30 @@ pub fn argh_help<T: FromArgs>(applet: &str) -> String {
     T::from_args(&[applet], &["--argh-help"]).err().map(|e| e.output).unwrap_or_default()
 }
 
+/// [`parse`] as util-linux's tools answer: an error as getopt words it with a
+/// "Try --help" line, exit status 1; `-h` prints the tool's own text. None when
+/// help was printed.
+pub fn parse_util_linux<T: FromArgs + ArgsInfo>(
+    applet: &str,
+    style: &Style,
+    args: &[OsString],
+    usage: fn(&str) -> String,
+) -> anyhow::Result<Option<(T, Line)>> {
+    match parse(applet, style, args) {
+        Ok(Parsed::Run(a, line)) => Ok(Some((a, line))),
+        Ok(Parsed::Help) => {
+            print!("{}", usage(applet));
+            Ok(None)
+        }
+        Err(e) => Err(crate::exit::fail(1, format!("{e}\n{}", try_help(applet)))),
+    }
+}
+
+/// util-linux's pointer to the help text, under a usage error.
+pub fn try_help(applet: &str) -> String {
+    format!("Try '{applet} --help' for more information.")
+}
+
 /// The words of an applet that still reads its command line as UTF-8 text.
 pub fn utf8(args: &[OsString]) -> Result<Vec<String>, String> {
     Line { given: Vec::new(), positionals: args.to_vec() }.utf8_positionals()

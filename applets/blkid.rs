@@ -149,15 +149,10 @@ enum Mode<'o> {
 }
 
 pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
-    let try_help = format!("Try '{name} --help' for more information.");
-    let (a, line): (Args, args::Line) = match args::parse(name, &STYLE, argv) {
-        Ok(args::Parsed::Run(a, line)) => (a, line),
-        Ok(args::Parsed::Help) => {
-            print!("{}", usage(name));
-            return Ok(ExitCode::SUCCESS);
-        }
-        Err(e) => return Err(exit::fail(1, format!("{e}\n{try_help}"))),
+    let Some((a, line)) = args::parse_util_linux::<Args>(name, &STYLE, argv, usage)? else {
+        return Ok(ExitCode::SUCCESS);
     };
+    let try_help = args::try_help(name);
     if a.version || a.version_v {
         println!("{name} from krazybox {}  (libblkid 2.38.1 compatible)", env!("CARGO_PKG_VERSION"));
         return Ok(ExitCode::SUCCESS);

@@ -175,16 +175,10 @@ fn usage(name: &str) -> String {
 }
 
 pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
-    let try_help = format!("Try '{name} --help' for more information.");
-    let bad = |msg: &str| exit::fail(USAGE, format!("{msg}\n{try_help}"));
-    let (a, line): (Args, args::Line) = match args::parse(name, &STYLE, argv) {
-        Ok(args::Parsed::Run(a, line)) => (a, line),
-        Ok(args::Parsed::Help) => {
-            print!("{}", usage(name));
-            return Ok(ExitCode::SUCCESS);
-        }
-        Err(e) => return Err(bad(&e.to_string())),
+    let Some((a, line)) = args::parse_util_linux::<Args>(name, &STYLE, argv, usage)? else {
+        return Ok(ExitCode::SUCCESS);
     };
+    let bad = |msg: &str| exit::fail(USAGE, format!("{msg}\n{}", args::try_help(name)));
     let paths = line.utf8_positionals().map_err(|e| exit::fail(USAGE, e))?;
     if a.version {
         println!("{name} from krazybox {} (util-linux 2.38.1 compatible)", env!("CARGO_PKG_VERSION"));
