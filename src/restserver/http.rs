@@ -108,7 +108,7 @@ pub(super) async fn handle(
 ) -> Result<Response<Body>, Infallible> {
     let started = SystemTime::now();
     let line = st.log.as_ref().map(|_| {
-        let h = |n: header::HeaderName| req.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let h = |n: header::HeaderName| req.headers().get(n).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
         (format!("{} {} {:?}", req.method(), req.uri(), req.version()), h(header::REFERER), h(header::USER_AGENT))
     });
     let (user, resp) = route(&st, req).await;
