@@ -407,6 +407,7 @@ fn start_like_restic(args: &[&str]) -> (Child, Vec<String>, std::sync::mpsc::Rec
             }
             Err(_) => {
                 let _ = child.kill();
+                let _ = child.wait();
                 panic!("no `start server on ADDR` within 2 s: {lines:?}");
             }
         }

@@ -420,3 +420,46 @@ fn write_object(st: &State, rel: &str, verify: Option<String>, mut rx: mpsc::Rec
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file of `len` bytes of 7s whose reads fail from `fail_at` on.
+    struct Failing {
+        len: u64,
+        fail_at: u64,
+    }
+
+    impl FileExt for Failing {
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+            if offset >= self.fail_at {
+                return Err(io::Error::from_raw_os_error(nix::libc::EIO));
+            }
+            let n = (buf.len() as u64).min(self.len.saturating_sub(offset)).min(self.fail_at - offset) as usize;
+            buf[..n].fill(7);
+            Ok(n)
+        }
+        fn write_at(&self, _: &[u8], _: u64) -> io::Result<usize> {
+            unreachable!()
+        }
+    }
+
+    fn chunks(file: Failing, start: u64, len: u64) -> Vec<Result<usize, io::ErrorKind>> {
+        let reader = Reader { file, at: start, end: start + len, buf: vec![0; 4] };
+        reader.map(|c| c.map(|b| b.len()).map_err(|e| e.kind())).collect()
+    }
+
+    #[test]
+    fn a_read_error_is_the_last_chunk() {
+        assert_eq!(chunks(Failing { len: 10, fail_at: 99 }, 0, 10), [Ok(4), Ok(4), Ok(2)]);
+        assert_eq!(chunks(Failing { len: 10, fail_at: 99 }, 3, 5), [Ok(4), Ok(1)]);
+        // Fails at once: the first chunk is the error, which GET answers with 500.
+        assert!(matches!(chunks(Failing { len: 10, fail_at: 0 }, 0, 10)[..], [Err(_)]));
+        // Fails midway: what was read, then the error, then nothing.
+        let c = chunks(Failing { len: 10, fail_at: 6 }, 0, 10);
+        assert!(matches!(c[..], [Ok(4), Ok(2), Err(_)]), "{c:?}");
+        // Truncated since it was opened: an error, not a short end.
+        assert_eq!(chunks(Failing { len: 5, fail_at: 99 }, 0, 10), [Ok(4), Ok(1), Err(io::ErrorKind::UnexpectedEof)]);
+    }
+}
