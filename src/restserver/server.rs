@@ -166,6 +166,9 @@ fn remove_dead_socket(path: &std::path::Path) -> Result<()> {
 async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let listener = bind(&st.cfg.listen).await.map_err(|e| anyhow!("listen {:?}: {e:#}", st.cfg.listen))?;
+    if let Some(t) = &st.cfg.tls {
+        eprintln!("TLS enabled, private key {}, pubkey {}", t.key.display(), t.cert.display());
+    }
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
