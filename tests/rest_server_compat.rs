@@ -113,6 +113,13 @@ fn objects_that_are_not_files_never_block() {
         assert_eq!(lines.len(), 1, "one line naming {} for its DELETE: {log}", p.display());
         assert!(lines[0].contains("not a regular file"), "{}", lines[0]);
     }
+    // A symlink is only a name: DELETE removes it, not what it points to.
+    assert_eq!(http(a, "POST", "/r/config", &[], b"cfg").status, 200);
+    let link = data.join("r/locks").join(id_of(3));
+    std::os::unix::fs::symlink("../config", &link).unwrap();
+    assert_eq!(within(a, "DELETE", &format!("/r/locks/{}", id_of(3)), &[], limit).status, 200);
+    assert!(std::fs::symlink_metadata(&link).is_err());
+    assert_eq!(std::fs::read(data.join("r/config")).unwrap(), b"cfg");
     // Still serving: nothing is stuck.
     let blob = noise(3, 1000);
     let p = format!("/r/snapshots/{}", sha256_hex(&blob));

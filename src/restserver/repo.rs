@@ -132,6 +132,10 @@ fn is_regular(mode: nix::libc::mode_t) -> bool {
     SFlag::from_bits_truncate(mode) & SFlag::S_IFMT == SFlag::S_IFREG
 }
 
+fn is_symlink(mode: nix::libc::mode_t) -> bool {
+    SFlag::from_bits_truncate(mode) & SFlag::S_IFMT == SFlag::S_IFLNK
+}
+
 /// The root folder and what the server needs to know to write below it.
 pub struct Store {
     root: OwnedFd,
@@ -243,7 +247,9 @@ impl Store {
         };
         let size = match fstatat(Some(dir.as_raw_fd()), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
             Ok(st) if is_regular(st.st_mode) => st.st_size as u64,
-            // Not something an upload made: the owner of the disk has to look at it.
+            // Only a name: removing it frees nothing the quota counted.
+            Ok(st) if is_symlink(st.st_mode) => 0,
+            // A folder, FIFO or device was not made by an upload: the disk's owner has to look at it.
             Ok(_) => return Err(io::Error::other("not a regular file; left in place")),
             Err(Errno::ENOENT) => return Ok(None),
             Err(e) => return Err(io_err(e)),
