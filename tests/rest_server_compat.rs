@@ -508,3 +508,31 @@ fn a_unix_socket_and_a_path_that_does_not_exist_yet() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn a_read_only_disk_is_served_without_a_lock_file() {
+    // Restores from a disk mounted read-only: there is no lock file to make,
+    // and nothing to guard (no upload, no sweep), so the server still starts.
+    if !can_unshare(&["-m", "--propagation", "private"]) {
+        return;
+    }
+    let dir = TempDir::new("readonly");
+    let data = data_dir(&dir);
+    let blob = noise(12, 3000);
+    let id = sha256_hex(&blob);
+    std::fs::create_dir_all(data.join("snapshots")).unwrap();
+    std::fs::create_dir_all(data.join("keys")).unwrap();
+    std::fs::write(data.join("snapshots").join(&id), &blob).unwrap();
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@""#)
+        .arg("sh")
+        .arg(&data)
+        .args([BIN, "rest-server", "--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-auth"]);
+    let s = Server::spawn(cmd);
+    assert_eq!(http(&s.addr, "GET", &format!("/snapshots/{id}"), &[], b"").body, blob);
+    let other = noise(13, 10);
+    assert_eq!(http(&s.addr, "POST", &format!("/keys/{}", sha256_hex(&other)), &[], &other).status, 500);
+    assert!(!data.join(".rest-server.lock").exists());
+    assert!(s.stderr.lock().unwrap().contains("serving without one"));
+}

@@ -424,22 +424,44 @@ pub fn sweep(path: &Path) -> Swept {
 /// The lock file in `--path` that one server at a time holds.
 pub const LOCK_FILE: &str = ".rest-server.lock";
 
-/// An flock(2) on [`LOCK_FILE`], held until dropped; the file names the holder's pid.
+/// An flock(2) on [`LOCK_FILE`], held until dropped; the file names the holder's
+/// pid. `None` for a tree the server cannot write to (a read-only disk served
+/// for restores), where there is nothing to guard: no upload, no sweep.
 pub struct Lock {
-    _file: Flock<File>,
+    _file: Option<Flock<File>>,
 }
 
 impl Store {
     /// Take the lock of the tree, or say which process holds it. Two servers on
     /// one tree would sweep away each other's uploads in flight.
     pub fn lock(&self) -> io::Result<Lock> {
-        let flags = OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW;
-        let file = File::from(open_beneath(self.root.as_raw_fd(), LOCK_FILE, flags, self.modes.file)?);
+        let root = self.root.as_raw_fd();
+        let (file, writable) = match open_beneath(
+            root,
+            LOCK_FILE,
+            OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW,
+            self.modes.file,
+        ) {
+            Ok(fd) => (File::from(fd), true),
+            Err(e) if matches!(e.raw_os_error(), Some(c) if c == Errno::EROFS as i32 || c == Errno::EACCES as i32) => {
+                // flock(2) needs no write access: a lock file made earlier still works.
+                match open_beneath(root, LOCK_FILE, OFlag::O_RDONLY | OFlag::O_NOFOLLOW, 0) {
+                    Ok(fd) => (File::from(fd), false),
+                    Err(_) => {
+                        log::warn!("cannot make the lock file ({e}): serving without one");
+                        return Ok(Lock { _file: None });
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        };
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(mut locked) => {
-                locked.set_len(0)?;
-                locked.write_all(format!("{}\n", std::process::id()).as_bytes())?;
-                Ok(Lock { _file: locked })
+                if writable {
+                    locked.set_len(0)?;
+                    locked.write_all(format!("{}\n", std::process::id()).as_bytes())?;
+                }
+                Ok(Lock { _file: Some(locked) })
             }
             Err((mut file, Errno::EWOULDBLOCK)) => {
                 // The holder writes its pid just after locking: give it a moment.
