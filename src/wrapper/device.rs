@@ -72,6 +72,26 @@ impl Device {
     }
 }
 
+impl Device {
+    /// The block devices under the mount `m` of this filesystem: every
+    /// member found, and the mount's own device (a loop device that mount
+    /// attached for a file), unless btrfs gave it an anonymous number.
+    pub fn numbers(&self, m: &MountInfo) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> = self.paths.iter().filter_map(|p| block_rdev(p)).collect();
+        let own = (u64::from(m.major), u64::from(m.minor));
+        if m.major != 0 && !out.contains(&own) {
+            out.push(own);
+        }
+        out
+    }
+}
+
+/// Whether the device of mount `m` has left the system (a pulled disk whose
+/// mount stayed behind). Unknowable for btrfs, whose device number is anonymous.
+pub fn is_gone(m: &MountInfo) -> bool {
+    m.major != 0 && !Path::new(&format!("/sys/dev/block/{}:{}", m.major, m.minor)).exists()
+}
+
 /// What the last look found.
 enum Look {
     Found(Device),
