@@ -340,6 +340,10 @@ fn btrfs_over_two_loop_devices_attached_in_swapped_order() {
     let (code, log) = w.finish();
     assert_eq!(code, 0, "{log}");
     assert_eq!(standin.read("fstype").unwrap().trim(), "btrfs", "{log}");
+    // Both members are watched for a pulled disk.
+    let name = |lo: &LoopGuard| lo.path().file_name().unwrap().to_str().unwrap().to_string();
+    let watched = log.lines().find(|l| l.contains("watching ")).unwrap_or_default();
+    assert!(watched.contains(&name(&lo_a)) && watched.contains(&name(&lo_b)), "{log}");
     assert!(mounted_at(&target).is_none(), "{log}");
 
     // A restart: mounted already through the other member; mountinfo names

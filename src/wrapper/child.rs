@@ -152,7 +152,8 @@ impl Running {
     /// Forwards stop and reload signals until the child exits; kills it if
     /// a stop takes longer than [`STOP_GRACE`]. Every [`WATCH_EVERY`] asks
     /// `disk_gone` whether the disk is still there; when it is not, stops the
-    /// child (SIGTERM, SIGKILL after [`GONE_GRACE`]) and says so. Otherwise
+    /// child (SIGTERM, SIGKILL after [`GONE_GRACE`], and after as long again
+    /// gives up waiting for it) and says so. Otherwise
     /// returns the service's exit status: the child's, 128+N when signal N
     /// killed it, and 0 when it ended because of our SIGTERM or SIGINT.
     pub fn wait(
@@ -165,15 +166,27 @@ impl Running {
         let mut deadline: Option<(Instant, Duration)> = None;
         let mut gone: Option<String> = None;
         let mut next_look = Instant::now() + WATCH_EVERY;
+        let mut killed = false;
         let status = loop {
             if let Some(status) = self.child.try_wait().map_err(|e| Error::transient(format!("waiting: {e}")))? {
                 break status;
             }
             let now = Instant::now();
             if let Some((_, grace)) = deadline.filter(|(at, _)| now >= *at) {
+                if let (true, Some(what)) = (killed, &gone) {
+                    // Only a process stuck in I/O on the dead device outlives
+                    // SIGKILL; it dies when that I/O fails, the disk is ours again.
+                    log::warn!(
+                        "{} (pid {pid}) is still there {}s after SIGKILL: leaving it",
+                        self.name,
+                        grace.as_secs()
+                    );
+                    return Ok(Ended::DiskGone(what.clone()));
+                }
                 log::warn!("{} did not stop within {}s: killing it", self.name, grace.as_secs());
                 let _ = kill(pid, Signal::SIGKILL);
-                deadline = None;
+                killed = true;
+                deadline = gone.is_some().then(|| (now + GONE_GRACE, GONE_GRACE));
             }
             if gone.is_none() && now >= next_look {
                 next_look = now + WATCH_EVERY;

@@ -65,9 +65,14 @@ impl Device {
                 return true;
             }
         }
+        // Only a filesystem with an anonymous device number (btrfs) can be
+        // listed under a member we did not find; probing every other mounted
+        // device would only cost time.
         match &self.uuid {
-            Some(uuid) => probe_glue::tag(source, "UUID").as_ref() == Some(uuid) && probe_type(source) == self.fstype,
-            None => false,
+            Some(uuid) if m.major == 0 => {
+                probe_glue::tag(source, "UUID").as_ref() == Some(uuid) && probe_type(source) == self.fstype
+            }
+            _ => false,
         }
     }
 }

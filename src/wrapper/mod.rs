@@ -318,7 +318,7 @@ pub fn run(config: &Config, args: &[String]) -> Result<u8, Error> {
         log::info!("stopped while waiting for {}", mc.source_text);
         return Ok(0);
     };
-    mount_or_accept(mc, &device, &target)?;
+    mount_disk(mc, &device, &target)?;
     // From here on the mount is ours: every way out unmounts it.
     let mut guard = Unmount { target: Some(target.clone()) };
     let mounted = verify_mounted(&device, &target)?;
@@ -344,6 +344,7 @@ pub fn run(config: &Config, args: &[String]) -> Result<u8, Error> {
         return Ok(0);
     }
     let watch = Watch::new(Path::new(watch::SYSFS), &device.numbers(&mounted));
+    log::info!("watching {} (rest-server stops if it leaves)", watch.names().join(", "));
     let running = child::Running::spawn(&config.program, args, Some(&child_cwd))?;
     // Keep nothing of ours inside the mount.
     if let Err(e) = std::env::set_current_dir("/") {
@@ -395,7 +396,7 @@ fn prepare_target(target: &Path) -> Result<(), Error> {
 /// by an earlier run (we were killed), or a mount whose device is gone, is
 /// unmounted first, which the kernel allows only when nothing uses it: a
 /// mount in use is never detached, we exit 1 and try again later.
-fn mount_or_accept(mc: &MountConfig, device: &Device, target: &Path) -> Result<(), Error> {
+fn mount_disk(mc: &MountConfig, device: &Device, target: &Path) -> Result<(), Error> {
     let table = mountinfo::read().map_err(|e| Error::transient(format!("reading {}: {e}", mountinfo::MOUNTINFO)))?;
     if let Some(m) = table.iter().find(|m| m.mount_point != target && device.is_mounted_as(m)) {
         return Err(Error::config(format!(
