@@ -49,6 +49,7 @@ for a in "$@"; do
 done
 trap 'echo HUP >> "$d/signals"' HUP
 trap 'echo TERM >> "$d/signals"; exit 0' TERM
+[ -n "$STANDIN_IGNORE_TERM" ] && trap 'echo TERM >> "$d/signals"' TERM
 trap 'echo INT >> "$d/signals"; exit 0' INT
 mkdir -p "$path" && echo "written by the stand-in" > "$path/standin-was-here" || exit 7
 stat -f -c %T "$path" > "$d/fstype"
@@ -919,4 +920,37 @@ fn a_pulled_disk_stops_rest_server_and_the_disk_is_served_again_under_a_new_name
     let (code, log) = w.finish();
     assert_eq!(code, 0, "{log}");
     assert!(mounted_at(&target).is_none(), "{log}");
+}
+
+#[test]
+fn a_pulled_disk_under_a_rest_server_that_ignores_sigterm() {
+    if !usable() || !have("unshare") {
+        eprintln!("skipped: needs unshare");
+        return;
+    }
+    let _s = serial();
+    let tmp = TempDir::new("pulledkill");
+    let standin = Standin::new(&tmp);
+    let (_img, lo, uuid) = ext4(&tmp, "disk.img");
+    let target = tmp.subdir("mnt");
+    let _cleanup = MountGuard::new(&target);
+    let source = format!("UUID={uuid}");
+    let path = target.join("restic");
+    let vars =
+        [("MNT_SOURCE", source.as_str()), ("MNT_TARGET", target.to_str().unwrap()), ("STANDIN_IGNORE_TERM", "1")];
+    let mut w = Wrapper::start_in(&tmp, &standin, &vars, &["--path", path.to_str().unwrap()], &tmp.0, true);
+    let server = standin.wait_ready(&mut w);
+    let name = lo.path().file_name().unwrap().to_str().unwrap().to_string();
+    let pulled = Instant::now();
+    fs::remove_file(format!("/proc/{}/root/sys/class/block/{name}", w.pid())).unwrap();
+    let status = w.wait(Duration::from_secs(20));
+    let took = pulled.elapsed();
+    let log = w.stderr();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("did not stop within 5s: killing it"), "{log}");
+    assert!(log.contains("was killed by SIGKILL"), "{log}");
+    assert!(took >= Duration::from_secs(5) && took < Duration::from_secs(9), "{took:?}: {log}");
+    assert!(!alive(server));
+    // Let the detached filesystem go before the loop device does.
+    lo.detach().unwrap();
 }

@@ -1,5 +1,6 @@
-//! rest-server as our child: started with the signal mask it expects,
-//! handed SIGTERM, SIGINT and SIGHUP, and reaped.
+//! rest-server as our child: started with the signal mask it expects and
+//! bound to die with us, handed SIGTERM, SIGINT and SIGHUP, stopped when its
+//! disk goes away, and reaped.
 //!
 //! Signals are never caught by handlers: they stay blocked from the start
 //! and are read one at a time from a signalfd(2), together with SIGCHLD, so
