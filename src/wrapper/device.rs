@@ -65,11 +65,37 @@ impl Device {
                 return true;
             }
         }
+        // Only a filesystem with an anonymous device number (btrfs) can be
+        // listed under a member we did not find; probing every other mounted
+        // device would only cost time.
         match &self.uuid {
-            Some(uuid) => probe_glue::tag(source, "UUID").as_ref() == Some(uuid) && probe_type(source) == self.fstype,
-            None => false,
+            Some(uuid) if m.major == 0 => {
+                probe_glue::tag(source, "UUID").as_ref() == Some(uuid) && probe_type(source) == self.fstype
+            }
+            _ => false,
         }
     }
+}
+
+impl Device {
+    /// The block devices under the mount `m` of this filesystem: every
+    /// member found, and the mount's own device (a loop device that mount
+    /// attached for a file), unless btrfs gave it an anonymous number.
+    pub fn numbers(&self, m: &MountInfo) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> = self.paths.iter().filter_map(|p| block_rdev(p)).collect();
+        let own = (u64::from(m.major), u64::from(m.minor));
+        if m.major != 0 && !out.contains(&own) {
+            out.push(own);
+        }
+        out
+    }
+}
+
+/// Whether the device of mount `m` has left the system (a pulled disk whose
+/// mount stayed behind), as sysfs at `sys` shows it. Unknowable for btrfs,
+/// whose device number is anonymous.
+pub fn is_gone(sys: &Path, m: &MountInfo) -> bool {
+    m.major != 0 && !sys.join(format!("dev/block/{}:{}", m.major, m.minor)).exists()
 }
 
 /// What the last look found.
@@ -210,4 +236,26 @@ fn btrfs_in_kernel() -> bool {
 
 fn same_device(a: &Path, b: &Path) -> bool {
     a == b || block_rdev(a).is_some_and(|r| Some(r) == block_rdev(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mount::mountinfo;
+
+    #[test]
+    fn a_mount_whose_device_left_sysfs_is_gone() {
+        let table = mountinfo::parse(
+            b"90 27 7:3 / /mnt/a rw - ext4 /dev/loop3 rw\n91 27 0:55 / /mnt/b rw - btrfs /dev/sdb rw\n",
+        )
+        .unwrap();
+        let sys = std::env::temp_dir().join(format!("krazybox-gone-{}", std::process::id()));
+        fs::create_dir_all(sys.join("dev/block/7:3")).unwrap();
+        assert!(!is_gone(&sys, &table[0]));
+        assert!(!is_gone(&sys, &table[1]), "btrfs: anonymous device, cannot tell");
+        fs::remove_dir(sys.join("dev/block/7:3")).unwrap();
+        assert!(is_gone(&sys, &table[0]));
+        assert!(!is_gone(&sys, &table[1]));
+        fs::remove_dir_all(&sys).unwrap();
+    }
 }
