@@ -163,3 +163,14 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
     restserver::serve(cfg)?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// The long names of the flags that take a value, as the struct declares them.
+#[cfg(test)]
+pub(crate) fn value_flags() -> Vec<&'static str> {
+    Args::get_args_info()
+        .flags
+        .iter()
+        .filter(|f| matches!(f.kind, argh::FlagInfoKind::Option { .. }))
+        .map(|f| f.long)
+        .collect()
+}
