@@ -101,10 +101,6 @@ const KNOWN: &[Known] = &[
     known("fs/vxfs-be", ALL, "not yet supported: vxfs"),
     known("fs/vxfs-le", ALL, "not yet supported: vxfs"),
     known("fs/zonefs", ALL, "not yet supported: zonefs"),
-    known("pt/atari-primary", ALL, "not yet supported: atari partition table"),
-    known("pt/atari-xgm", ALL, "not yet supported: atari partition table"),
-    known("pt/sgi", ALL, "not yet supported: sgi partition table"),
-    known("pt/sun", ALL, "not yet supported: sun partition table"),
 ];
 
 /// The folder holding util-linux's images: `$KRAZYBOX_UTIL_LINUX_IMAGES`, else
@@ -183,18 +179,9 @@ impl std::fmt::Display for Run {
     }
 }
 
-/// Run `cmd` on `NAME.img` inside `dir/fs` (or `dir/pt`), so that both programs
-/// print the same device name.
-fn run(mut cmd: Command, dir: &Path, image: &str, mode: &[&str]) -> Run {
-    let (short, stem) = image.split_once('/').unwrap();
-    let out = cmd
-        .args(mode)
-        .arg(format!("{stem}.img"))
-        .current_dir(dir.join(short))
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null())
-        .output()
-        .expect("running blkid");
+/// Run `cmd` with `args` in the folder `cwd`.
+fn run(mut cmd: Command, cwd: &Path, args: &[&str]) -> Run {
+    let out = cmd.args(args).current_dir(cwd).env("LC_ALL", "C").stdin(Stdio::null()).output().expect("running blkid");
     Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -202,17 +189,27 @@ fn run(mut cmd: Command, dir: &Path, image: &str, mode: &[&str]) -> Run {
     }
 }
 
-fn util_linux(dir: &Path, image: &str, mode: &[&str]) -> Run {
+fn util_linux(cwd: &Path, args: &[&str]) -> Run {
     let mut cmd = Command::new(UTIL_LINUX);
     // Messages start with argv[0]; name it as krazybox's applet is named.
     cmd.arg0("blkid").env("BLKID_FILE", "/dev/null");
-    run(cmd, dir, image, mode)
+    run(cmd, cwd, args)
 }
 
-fn krazybox(dir: &Path, image: &str, mode: &[&str]) -> Run {
+fn krazybox(cwd: &Path, args: &[&str]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_krazybox"));
     cmd.arg("blkid");
-    run(cmd, dir, image, mode)
+    run(cmd, cwd, args)
+}
+
+/// Both programs on image `fs/NAME` in `mode`, run inside `dir/fs` on
+/// `NAME.img` so that both print the same device name.
+fn compare_image(dir: &Path, image: &str, mode: &[&str]) -> (Run, Run) {
+    let (short, stem) = image.split_once('/').unwrap();
+    let file = format!("{stem}.img");
+    let args: Vec<&str> = mode.iter().copied().chain([file.as_str()]).collect();
+    let cwd = dir.join(short);
+    (util_linux(&cwd, &args), krazybox(&cwd, &args))
 }
 
 /// Whether [`KNOWN`] lists `image` in `mode`.
@@ -254,8 +251,7 @@ fn util_linux_images() {
     parallel(&images, |image| {
         let (mut differ, mut report) = (Vec::new(), String::new());
         for mode in MODES {
-            let theirs = util_linux(tmp.path(), image, mode);
-            let ours = krazybox(tmp.path(), image, mode);
+            let (theirs, ours) = compare_image(tmp.path(), image, mode);
             if theirs != ours {
                 differ.push(mode.join(" "));
                 let _ = write!(
@@ -301,4 +297,96 @@ fn util_linux_images() {
         stale.len(),
         stale.join("\n  "),
     );
+}
+
+/// A read-only loop device with partition scanning on, detached (its
+/// partitions first) on drop.
+struct Loop(String);
+
+impl Loop {
+    fn attach(image: &Path) -> Option<Loop> {
+        let out = Command::new("losetup").args(["-f", "--show", "-r", "-P"]).arg(image).output().ok()?;
+        if !out.status.success() {
+            eprintln!("losetup {}: {}", image.display(), String::from_utf8_lossy(&out.stderr));
+            return None;
+        }
+        Some(Loop(String::from_utf8_lossy(&out.stdout).trim().to_string()))
+    }
+
+    /// The partition numbers libblkid lists on the device (`partx -g -o NR`).
+    fn numbers(&self) -> Vec<u32> {
+        let out = Command::new("partx").args(["-g", "-o", "NR", &self.0]).output().expect("running partx");
+        String::from_utf8_lossy(&out.stdout).split_whitespace().filter_map(|n| n.parse().ok()).collect()
+    }
+
+    /// Add partition `n` alone (nested entries overlap their dos partition,
+    /// which the kernel refuses next to it); its device node, or None when the
+    /// kernel refuses it (an entry past the end of the disk).
+    fn add(&self, n: u32) -> Option<PathBuf> {
+        let nr = format!("{n}:{n}");
+        let ok = Command::new("partx").args(["-a", "-n", &nr, &self.0]).output().is_ok_and(|o| o.status.success());
+        let dev = PathBuf::from(format!("{}p{n}", self.0));
+        (ok && dev.exists()).then_some(dev)
+    }
+
+    fn remove(&self, n: u32) {
+        let nr = format!("{n}:{n}");
+        let _ = Command::new("partx").args(["-d", "-n", &nr, &self.0]).output();
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = Command::new("partx").args(["-d", &self.0]).output();
+        let _ = Command::new("losetup").args(["-d", &self.0]).output();
+    }
+}
+
+/// The partition-table images on loop devices: every partition of util-linux's
+/// list that the kernel accepts is added on its own, and both programs must
+/// report the same `PART_ENTRY_*` (and everything else) for it in every mode.
+#[test]
+fn util_linux_partition_devices() {
+    if !Path::new(UTIL_LINUX).exists() || !Path::new("/dev/loop-control").exists() {
+        eprintln!("skipped: {UTIL_LINUX} or loop devices missing");
+        return;
+    }
+    let Some(data) = data_dir() else {
+        eprintln!("skipped: no {DATA} beside the repository (set KRAZYBOX_UTIL_LINUX_IMAGES)");
+        return;
+    };
+    let images: Vec<String> = image_names(&data).into_iter().filter(|i| i.starts_with("pt/")).collect();
+    let tmp = support::TempDir::new("util-linux-pt");
+    tmp.subdir("pt");
+    parallel(&images, |image| unpack(&data, tmp.path(), image));
+
+    let _serial = support::serial();
+    let (mut compared, mut refused, mut failed, mut report) = (0, Vec::new(), Vec::new(), String::new());
+    for image in &images {
+        let Some(lo) = Loop::attach(&tmp.path().join(format!("{image}.img"))) else { continue };
+        for n in lo.numbers() {
+            let Some(dev) = lo.add(n) else {
+                refused.push(format!("{image} #{n}"));
+                continue;
+            };
+            let dev = dev.to_str().expect("utf-8 device name").to_string();
+            for mode in MODES {
+                let args: Vec<&str> = mode.iter().copied().chain([dev.as_str()]).collect();
+                let (theirs, ours) = (util_linux(tmp.path(), &args), krazybox(tmp.path(), &args));
+                compared += 1;
+                if theirs != ours {
+                    failed.push(format!("{image} #{n}: blkid {}", args.join(" ")));
+                    let _ = write!(
+                        report,
+                        "\n== {image} #{n}: blkid {}\n  util-linux:\n{theirs}  krazybox:\n{ours}",
+                        args.join(" ")
+                    );
+                }
+            }
+            lo.remove(n);
+        }
+    }
+    eprintln!("{compared} comparisons on partition devices; the kernel refused {}", refused.join(", "));
+    assert!(compared > 0, "no partition device could be made");
+    assert!(failed.is_empty(), "{} comparisons differ:\n  {}\n{report}", failed.len(), failed.join("\n  "));
 }
