@@ -8,6 +8,7 @@ use super::Prober;
 
 mod apfs;
 mod bcache;
+mod befs;
 mod bfs;
 mod btrfs;
 mod cramfs;
@@ -104,7 +105,7 @@ pub static PROBERS: &[&Prober] = &[
     &ubifs::UBIFS,
     &bfs::BFS,
     &vmfs_fs::VMFS,
-    // befs
+    &befs::BEFS,
     &nilfs::NILFS2,
     &exfat::EXFAT,
     &f2fs::F2FS,
