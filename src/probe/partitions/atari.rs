@@ -2,23 +2,29 @@
 //! `atari.c`. There is no magic: the root sector has to make sense.
 #![forbid(unsafe_code)]
 
-use super::{be32, List, Window};
+use super::{entry, List, Window};
+use crate::probe::field::{layout, Be32, Bytes, Fields, U8};
 use std::io;
 
-// Root sector fields.
+layout! { ROOT_LEN = 512;
+    HD_SIZE: Be32 = 0x1c2;
+    BSL_START: Be32 = 0x1f6;
+    BSL_LEN: Be32 = 0x1fa;
+}
+/// ICD entries, in the boot-code area.
 const ICD_PARTS: usize = 0x156;
 const ICD_COUNT: usize = 8;
-const HD_SIZE: usize = 0x1c2;
+/// The primary entries.
 const PARTS: usize = 0x1c6;
 const PART_COUNT: usize = 4;
-const BSL_START: usize = 0x1f6;
-const BSL_LEN: usize = 0x1fa;
-const ENTRY_LEN: usize = 12;
-// Entry fields: flags, a three-letter id, start and size in sectors.
-const E_FLAGS: usize = 0;
-const E_ID: usize = 1;
-const E_START: usize = 4;
-const E_SIZE: usize = 8;
+// An entry: flags, a three-letter id, start and size in sectors.
+/// Flags (bit 0: active) and the id lead the entry, inside it by construction.
+const E_FLAGS: U8 = U8(0);
+const E_ID: Bytes<3> = Bytes(1);
+layout! { ENTRY_LEN = 12;
+    E_START: Be32 = 4;
+    E_SIZE: Be32 = 8;
+}
 const ACTIVE: u8 = 1;
 /// The id of an extended partition, and of the link to the next one.
 const XGM: &[u8] = b"XGM";
@@ -27,28 +33,29 @@ const ICD_IDS: [&[u8]; 5] = [b"GEM", b"BGM", b"LNX", b"SWP", b"RAW"];
 /// Bound on the chain of extended root sectors.
 const MAX_XGM: u32 = 100;
 
-const _: () = assert!(ICD_PARTS + ICD_COUNT * ENTRY_LEN + 12 == HD_SIZE);
-const _: () = assert!(PARTS + PART_COUNT * ENTRY_LEN == BSL_START);
+const _: () = assert!(ICD_PARTS + ICD_COUNT * ENTRY_LEN + 12 == HD_SIZE.0);
+const _: () = assert!(PARTS + PART_COUNT * ENTRY_LEN == BSL_START.0);
 
 /// One 12-byte partition entry.
 #[derive(Clone, Copy)]
 struct Entry<'a>(&'a [u8]);
 
 impl<'a> Entry<'a> {
-    fn at(sector: &'a [u8], off: usize) -> Entry<'a> {
-        Entry(&sector[off..off + ENTRY_LEN])
+    /// Entry `i` of the table at `base` of a root sector.
+    fn of(sector: &'a [u8], base: usize, i: usize) -> Entry<'a> {
+        Entry(entry(sector, base, ENTRY_LEN, i))
     }
     fn active(self) -> bool {
-        self.0[E_FLAGS] & ACTIVE != 0
+        self.0.at(E_FLAGS) & ACTIVE != 0
     }
     fn id(self) -> &'a [u8] {
-        &self.0[E_ID..E_ID + 3]
+        self.0.slice(E_ID)
     }
     fn start(self) -> u32 {
-        be32(self.0, E_START)
+        self.0.at(E_START)
     }
     fn size(self) -> u32 {
-        be32(self.0, E_SIZE)
+        self.0.at(E_SIZE)
     }
 }
 
@@ -74,15 +81,15 @@ pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
     }
     let sectors = w.size() / 512;
     let Some(rs) = w.sector(0)? else { return Ok(false) };
-    let rssize = be32(&rs, HD_SIZE);
+    let rssize = rs.at(HD_SIZE);
     if rssize < 2 || u64::from(rssize) > sectors {
         return Ok(false);
     }
-    let (bsl_start, bsl_len) = (be32(&rs, BSL_START), be32(&rs, BSL_LEN));
+    let (bsl_start, bsl_len) = (rs.at(BSL_START), rs.at(BSL_LEN));
     if (bsl_start != 0 || bsl_len != 0) && !valid_dimension(bsl_start, bsl_len, rssize) {
         return Ok(false);
     }
-    let parts = |i: usize| Entry::at(&rs, PARTS + i * ENTRY_LEN);
+    let parts = |i: usize| Entry::of(&rs, PARTS, i);
     if !(0..PART_COUNT).any(|i| valid_partition(parts(i), rssize)) {
         return Ok(false);
     }
@@ -102,7 +109,7 @@ pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
         }
     }
     // Without XGM partitions the boot-code area may hold ICD entries.
-    let icd = |i: usize| Entry::at(&rs, ICD_PARTS + i * ENTRY_LEN);
+    let icd = |i: usize| Entry::of(&rs, ICD_PARTS, i);
     if !has_xgm && ICD_IDS.contains(&icd(0).id()) {
         for i in 0..ICD_COUNT {
             let p = icd(i);
@@ -140,7 +147,7 @@ fn extended(w: &mut Window, ls: &mut List, xgm: Entry) -> io::Result<()> {
     let mut cur = first;
     for _ in 0..MAX_XGM {
         let Some(xrs) = w.sector(u64::from(cur))? else { return Ok(()) };
-        let part = |i: usize| Entry::at(&xrs, PARTS + i * ENTRY_LEN);
+        let part = |i: usize| Entry::of(&xrs, PARTS, i);
         let Some(i) = (0..PART_COUNT - 1).find(|&i| part(i).active()) else { return Ok(()) };
         if part(i).id() == XGM || !add(ls, part(i), cur) {
             return Ok(());

@@ -2,7 +2,8 @@
 //! libblkid's `bsd.c`. libblkid reports them only in partition lists.
 #![forbid(unsafe_code)]
 
-use super::{le16, le32, List, Window};
+use super::{entry, List, Window};
+use crate::probe::field::{layout, Fields, Le16, Le32, U8};
 use super::{MBR_FREEBSD_PARTITION, MBR_NETBSD_PARTITION, MBR_OPENBSD_PARTITION};
 use crate::probe::Magic;
 use std::io;
@@ -15,15 +16,16 @@ const MAGICS: &[Magic] = &[
     Magic { bytes: MAGIC, kboff: 0, sboff: 64 },
     Magic { bytes: MAGIC, kboff: 0, sboff: 128 },
 ];
-const D_NPARTITIONS: usize = 138;
-const D_PARTITIONS: usize = 148;
 const MAX_PARTITIONS: usize = 16;
-const ENTRY_LEN: usize = 16;
-const LABEL_LEN: usize = D_PARTITIONS + MAX_PARTITIONS * ENTRY_LEN;
-// Entry fields.
-const P_SIZE: usize = 0;
-const P_OFFSET: usize = 4;
-const P_FSTYPE: usize = 12;
+layout! { LABEL_LEN = D_PARTITIONS + MAX_PARTITIONS * ENTRY_LEN;
+    D_NPARTITIONS: Le16 = 138;
+}
+const D_PARTITIONS: usize = 148;
+layout! { ENTRY_LEN = 16;
+    P_SIZE: Le32 = 0;
+    P_OFFSET: Le32 = 4;
+    P_FSTYPE: U8 = 12;
+}
 /// The third entry conventionally covers the whole disk (FreeBSD's `c`).
 const WHOLE_DISK_ENTRY: usize = 2;
 
@@ -36,7 +38,7 @@ pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
     }
     let Some(m) = w.find_magic(MAGICS)? else { return Ok(false) };
     let Some(head) = w.read_opt(0, 1024)? else { return Ok(false) };
-    let l = &head[m.sboff as usize..];
+    let l = &head[m.sboff as usize..m.sboff as usize + LABEL_LEN];
     let (mut scheme, mut abs_offset) = ("bsd", 0u32);
     if let Some(parent) = &ls.parent {
         match u8::from_str_radix(parent.type_name.trim_start_matches("0x"), 16) {
@@ -50,18 +52,19 @@ pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
             _ => {}
         }
     }
-    let nparts = usize::from(le16(l, D_NPARTITIONS)).min(MAX_PARTITIONS);
+    let nparts = usize::from(l.at(D_NPARTITIONS)).min(MAX_PARTITIONS);
+    let part = |i: usize| entry(l, D_PARTITIONS, ENTRY_LEN, i);
     // FreeBSD 10 and later store offsets relative to the slice; a whole-disk
     // entry at offset 0 tells.
-    let relative = abs_offset != 0 && nparts > WHOLE_DISK_ENTRY && le32(l, entry(WHOLE_DISK_ENTRY) + P_OFFSET) == 0;
+    let relative = abs_offset != 0 && nparts > WHOLE_DISK_ENTRY && part(WHOLE_DISK_ENTRY).at(P_OFFSET) == 0;
     for i in 0..nparts {
-        let e = entry(i);
-        let fstype = l[e + P_FSTYPE];
+        let e = part(i);
+        let fstype = e.at(P_FSTYPE);
         if fstype == 0 {
             continue;
         }
-        let mut start = le32(l, e + P_OFFSET);
-        let size = le32(l, e + P_SIZE);
+        let mut start = e.at(P_OFFSET);
+        let size = e.at(P_SIZE);
         if relative {
             start = start.wrapping_add(abs_offset);
         }
@@ -75,8 +78,4 @@ pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
         ls.add(scheme, start, size, u64::from(fstype));
     }
     Ok(true)
-}
-
-const fn entry(i: usize) -> usize {
-    D_PARTITIONS + i * ENTRY_LEN
 }

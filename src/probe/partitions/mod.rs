@@ -330,17 +330,10 @@ fn field_string(raw: &[u8]) -> Vec<u8> {
     v
 }
 
-fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
-fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-fn le16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-fn le32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+/// Entry `i` of a table of `len`-byte entries at `base` of `rec`. Each table's
+/// module checks at compile time that its largest index fits its record.
+fn entry(rec: &[u8], base: usize, len: usize, i: usize) -> &[u8] {
+    &rec[base + i * len..base + (i + 1) * len]
 }
 
 /// Whether the area `[offset, offset + size)` of `r` lies inside one partition of a

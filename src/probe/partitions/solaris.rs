@@ -2,46 +2,49 @@
 //! libblkid's `solaris_x86.c`. Slices start relative to the dos partition.
 #![forbid(unsafe_code)]
 
-use super::{le16, le32, List, Window};
+use super::{entry, List, Window};
+use crate::probe::field::{layout, Fields, Le16, Le32};
 use crate::probe::Magic;
 use std::io;
 
 /// The VTOC is sector 1; `v_sanity` is 12 bytes into it.
 const SECTOR: u64 = 1;
 const MAGICS: &[Magic] = &[Magic { bytes: b"\xee\xde\x0d\x60", kboff: 0, sboff: (SECTOR << 9) + 12 }];
-const V_VERSION: usize = 16;
-const V_NPARTS: usize = 30;
-const V_SLICES: usize = 72;
 const MAX_PARTITIONS: u16 = 16;
-const SLICE_LEN: usize = 12;
-// Slice fields.
-const S_TAG: usize = 0;
-const S_FLAG: usize = 2;
-const S_START: usize = 4;
-const S_SIZE: usize = 8;
+layout! { VTOC_LEN = 512;
+    V_VERSION: Le32 = 16;
+    V_NPARTS: Le16 = 30;
+}
+const V_SLICES: usize = 72;
+layout! { SLICE_LEN = 12;
+    S_TAG: Le16 = 0;
+    S_FLAG: Le16 = 2;
+    S_START: Le32 = 4;
+    S_SIZE: Le32 = 8;
+}
 const TAG_WHOLEDISK: u16 = 5;
 
-const _: () = assert!(V_SLICES + MAX_PARTITIONS as usize * SLICE_LEN <= 512);
+const _: () = assert!(V_SLICES + MAX_PARTITIONS as usize * SLICE_LEN <= VTOC_LEN);
 
 pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
     if w.find_magic(MAGICS)?.is_none() {
         return Ok(false);
     }
     let Some(l) = w.sector(SECTOR)? else { return Ok(false) };
-    if le32(&l, V_VERSION) != 1 {
+    if l.at(V_VERSION) != 1 {
         return Ok(false);
     }
     if !ls.list {
         return Ok(true);
     }
-    let nparts = le16(&l, V_NPARTS).min(MAX_PARTITIONS);
+    let nparts = l.at(V_NPARTS).min(MAX_PARTITIONS);
     // libblkid counts from 1 but reads from the first slice, so it looks at
     // slices 0 to nparts - 2; the same entries give the same partitions.
     for i in 0..usize::from(nparts.saturating_sub(1)) {
-        let s = V_SLICES + i * SLICE_LEN;
-        let mut start = le32(&l, s + S_START);
-        let size = le32(&l, s + S_SIZE);
-        let tag = le16(&l, s + S_TAG);
+        let s = entry(&l, V_SLICES, SLICE_LEN, i);
+        let mut start = s.at(S_START);
+        let size = s.at(S_SIZE);
+        let tag = s.at(S_TAG);
         if size == 0 || tag == TAG_WHOLEDISK {
             continue;
         }
@@ -54,7 +57,7 @@ pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
             continue;
         }
         if let Some(p) = ls.add("solaris", start, size, u64::from(tag)) {
-            p.flags = u64::from(le16(&l, s + S_FLAG));
+            p.flags = u64::from(s.at(S_FLAG));
         }
     }
     Ok(true)

@@ -2,7 +2,8 @@
 //! `unixware.c`.
 #![forbid(unsafe_code)]
 
-use super::{le16, le32, List, Window};
+use super::{entry, List, Window};
+use crate::probe::field::{layout, Fields, Le16, Le32};
 use crate::probe::Magic;
 use std::io;
 
@@ -18,27 +19,30 @@ const MAGICS: &[Magic] = &[Magic { bytes: b"\x0d\x60\xe5\xca", kboff: KBOFFSET, 
 /// Floppies are never looked at.
 const MIN_SIZE: u64 = 1024 * 1440 + 1;
 const VTOC_MAGIC: u32 = 0x600d_deee;
-const V_MAGIC: usize = 156;
-const V_SLICES: usize = 216;
 const MAX_PARTITIONS: usize = 16;
-const SLICE_LEN: usize = 12;
-// Slice fields.
-const S_LABEL: usize = 0;
-const S_FLAGS: usize = 2;
-const S_START: usize = 4;
-const S_SIZE: usize = 8;
+layout! { LABEL_LEN = 512;
+    /// In the VTOC after the disklabel.
+    V_MAGIC: Le32 = 156;
+}
+const V_SLICES: usize = 216;
+layout! { SLICE_LEN = 12;
+    S_LABEL: Le16 = 0;
+    S_FLAGS: Le16 = 2;
+    S_START: Le32 = 4;
+    S_SIZE: Le32 = 8;
+}
 const TAG_UNUSED: u16 = 0;
 const TAG_ENTIRE_DISK: u16 = 5;
 const FLAG_VALID: u16 = 0x200;
 
-const _: () = assert!(V_SLICES + MAX_PARTITIONS * SLICE_LEN <= 512);
+const _: () = assert!(V_SLICES + MAX_PARTITIONS * SLICE_LEN <= LABEL_LEN);
 
 pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
     if w.size() < MIN_SIZE || w.find_magic(MAGICS)?.is_none() {
         return Ok(false);
     }
     let Some(l) = w.sector(SECTOR)? else { return Ok(false) };
-    if le32(&l, V_MAGIC) != VTOC_MAGIC {
+    if l.at(V_MAGIC) != VTOC_MAGIC {
         return Ok(false);
     }
     if !ls.list {
@@ -46,12 +50,12 @@ pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
     }
     // The first slice describes the whole disk.
     for i in 1..MAX_PARTITIONS {
-        let s = V_SLICES + i * SLICE_LEN;
-        let (tag, flags) = (le16(&l, s + S_LABEL), le16(&l, s + S_FLAGS));
+        let s = entry(&l, V_SLICES, SLICE_LEN, i);
+        let (tag, flags) = (s.at(S_LABEL), s.at(S_FLAGS));
         if tag == TAG_UNUSED || tag == TAG_ENTIRE_DISK || flags != FLAG_VALID {
             continue;
         }
-        let (start, size) = (u64::from(le32(&l, s + S_START)), u64::from(le32(&l, s + S_SIZE)));
+        let (start, size) = (u64::from(s.at(S_START)), u64::from(s.at(S_SIZE)));
         if ls.parent.is_some() && !ls.inside_parent(start, size) {
             continue;
         }
