@@ -3,8 +3,8 @@
 #![forbid(unsafe_code)]
 
 use super::{entry, List, Window};
-use crate::probe::field::{layout, Fields, Le16, Le32, U8};
 use super::{MBR_FREEBSD_PARTITION, MBR_NETBSD_PARTITION, MBR_OPENBSD_PARTITION};
+use crate::probe::field::{layout, Fields, Le16, Le32, U8};
 use crate::probe::Magic;
 use std::io;
 

@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 
 use super::{entry, List, Window};
-use crate::probe::field::{layout, Le32, Fields};
+use crate::probe::field::{layout, Fields, Le32};
 use std::io;
 
 const MAX_PARTITIONS: usize = 8;
