@@ -173,6 +173,26 @@ if img mbr 24M mbr IMG; then
 	copy_into mbr.img m-ext4.part 2048
 	copy_into mbr.img m-ext3.part 20480
 fi
+# The other partition tables parted writes (sun, mac, bsd, atari, and dvh,
+# which libblkid calls sgi), each with an ext4 in its first partition at 1 MiB
+# (2 MiB for dvh, whose volume header comes first).
+part_table() { # part_table IMAGE LABEL PARTED-ARGS...
+	local f=$1 label=$2
+	shift 2
+	parted -s "$f" mklabel "$label" "$@"
+}
+for t in 'sun:1:mkpart ext2 1MiB 9MiB mkpart linux-swap 9MiB 12MiB' \
+	'mac:1:mkpart first ext2 1MiB 9MiB mkpart second ext2 9MiB 12MiB' \
+	'bsd:1:mkpart ext2 1MiB 9MiB mkpart ext2 9MiB 12MiB' \
+	'atari:1:mkpart primary 1MiB 9MiB mkpart primary 9MiB 12MiB mkpart primary 12MiB 13MiB' \
+	'dvh:2:mkpart primary 2MiB 10MiB mkpart primary 10MiB 12MiB'; do
+	IFS=: read -r label mib args <<<"$t"
+	part_fs "t-$label" 8M mkfs.ext4 -q -F -L "on $label" IMG
+	# shellcheck disable=SC2086 # the parted arguments are words
+	if img "pt-$label" 16M part_table IMG "$label" $args; then
+		copy_into "pt-$label.img" "t-$label.part" $((mib * 2048))
+	fi
+done
 # A floppy-sized disk with both a filesystem and a partition table: `blkid -p`
 # on its loop device reports only the table, the cache-based mode both.
 small() {
