@@ -111,6 +111,15 @@ lvm_pv() {
 	return $rc
 }
 img lvm2 8M lvm_pv IMG
+# A table written over a PV later (sfdisk keeps the LVM label): libblkid
+# drops the PV for a dos table in the area pvcreate wiped, keeps it for an
+# empty MBR, and reports both with a protective MBR.
+lvm_then_table() { # lvm_then_table IMAGE SFDISK-SCRIPT
+	lvm_pv "$1" && printf '%b' "$2" | sfdisk -q --wipe never "$1"
+}
+img lvm2-then-dos 8M lvm_then_table IMG 'label: dos\nlabel-id: 0x1f2e3d4c\nstart=2048, size=4096, type=83\n'
+img lvm2-then-empty-mbr 8M lvm_then_table IMG 'label: dos\nlabel-id: 0x1f2e3d4c\n'
+img lvm2-then-pmbr 8M lvm_then_table IMG 'label: dos\nstart=1, type=ee\n'
 
 # Two signatures that conflict: a squashfs superblock written over the unused
 # boot area of an ext4 filesystem.
