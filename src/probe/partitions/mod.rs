@@ -27,6 +27,7 @@ mod unixware;
 
 pub use gpt::crc32;
 
+use super::field::{layout, Fields, Le32, U8};
 use super::{Magic, Reader};
 use std::io;
 
@@ -394,15 +395,22 @@ struct MbrEntry {
     size: u32,
 }
 
+/// The four MBR entries, from 446 to the 0x55 0xAA signature.
+const MBR_ENTRIES: usize = 446;
+const _: () = assert!(MBR_ENTRIES + 4 * MBR_ENTRY_LEN == 510);
+/// The boot indicator leads the entry, inside it by construction.
+const BOOT_IND: U8 = U8(0);
+layout! { MBR_ENTRY_LEN = 16;
+    SYS_IND: U8 = 4;
+    START_SECT: Le32 = 8;
+    NR_SECTS: Le32 = 12;
+}
+
+/// The four entries of an MBR-style sector (at least 512 bytes).
 fn mbr_entries(sector: &[u8]) -> [MbrEntry; 4] {
     let e = |i: usize| {
-        let b = &sector[446 + 16 * i..446 + 16 * (i + 1)];
-        MbrEntry {
-            boot_ind: b[0],
-            sys_ind: b[4],
-            start: u32::from_le_bytes([b[8], b[9], b[10], b[11]]),
-            size: u32::from_le_bytes([b[12], b[13], b[14], b[15]]),
-        }
+        let b = entry(sector, MBR_ENTRIES, MBR_ENTRY_LEN, i);
+        MbrEntry { boot_ind: b.at(BOOT_IND), sys_ind: b.at(SYS_IND), start: b.at(START_SECT), size: b.at(NR_SECTS) }
     };
     [e(0), e(1), e(2), e(3)]
 }
