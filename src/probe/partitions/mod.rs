@@ -243,15 +243,21 @@ impl Window<'_> {
         }
     }
 
+    /// Whether `[off, off + len)` lies inside the window.
+    fn fits(&self, off: u64, len: u64) -> bool {
+        off.checked_add(len).is_some_and(|end| end <= self.size)
+    }
+
     /// The first of `magics` found, as libblkid looks for them: the KiB that holds
-    /// the magic must be inside the window.
+    /// the magic must be inside the window. Only the magic's bytes are read.
     fn find_magic(&mut self, magics: &'static [Magic]) -> io::Result<Option<&'static Magic>> {
         for m in magics {
             let kib = m.kboff + (m.sboff >> 10);
             let Some(off) = kib.checked_mul(1024) else { continue };
-            let Some(buf) = self.read_opt(off, 1024)? else { continue };
-            let at = (m.sboff & 0x3ff) as usize;
-            if buf.get(at..at + m.bytes.len()) == Some(m.bytes) {
+            if !self.fits(off, 1024) {
+                continue;
+            }
+            if self.read(off + (m.sboff & 0x3ff), m.bytes.len())? == m.bytes {
                 return Ok(Some(m));
             }
         }
