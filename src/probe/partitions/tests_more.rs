@@ -166,6 +166,12 @@ fn nested_tables_like_util_linux() {
         bsd_label(d, 8192 * 512 + 64, &[(7, 8300, 100), (7, 8500, 50)]);
     });
     assert_same(&img);
+    // A slice to look into that ends past the disk: libblkid lists nothing at all.
+    let img = dos_image(&dir, "overflow.img", &[(0x83, 2048, 2048), (0xa5, 30000, 8192)], |d| {
+        bsd_label(d, 30000 * 512 + 512, &[(7, 30016, 100)]);
+    });
+    assert_same(&img);
+    assert_eq!(our_list(&img), None);
     // UnixWare: the magic libblkid looks for at byte 29174 of the slice, the VTOC in sector 29.
     let img = dos_image(&dir, "unixware.img", &[(0x63, 2048, 8192)], |d| {
         let base = 2048 * 512;
