@@ -11,7 +11,7 @@ missing=()
 for tool in htpasswd restic openssl curl go qemu-aarch64-static aarch64-linux-gnu-gcc file \
   /usr/sbin/blkid mount umount losetup partx sfdisk mkfs.ext4 mkfs.vfat mkfs.exfat mkfs.btrfs \
   mkfs.xfs mkfs.ntfs mkfs.f2fs mksquashfs mkfs.erofs xorriso mkudffs cryptsetup pvcreate \
-  mkfs.nilfs2 mkfs.jfs mkreiserfs make-bcache hformat mkswap tune2fs python3; do
+  mkfs.nilfs2 mkfs.jfs mkreiserfs make-bcache hformat mkswap tune2fs python3 parted xz; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 ((${#missing[@]} == 0)) || { echo "missing tools (see .ci/run): ${missing[*]}" >&2; exit 1; }
