@@ -8,26 +8,44 @@ use super::Prober;
 
 mod apfs;
 mod bcache;
+mod befs;
+mod bfs;
 mod btrfs;
+mod cramfs;
 mod erofs;
 mod exfat;
+mod exfs;
 mod ext;
 mod f2fs;
+mod gfs;
 mod hfs;
+mod hpfs;
 mod iso9660;
 mod jfs;
 mod luks;
 mod lvm;
 mod mdraid;
+mod minix;
+mod mpool;
+mod netware;
 mod nilfs;
 mod ntfs;
+mod ocfs;
+mod refs;
 mod reiserfs;
+mod romfs;
 mod squashfs;
 mod swap;
+mod sysv;
+mod ubifs;
 mod udf;
+mod ufs;
 mod vfat;
+mod vmfs_fs;
+mod vxfs;
 mod xfs;
 mod zfs;
+mod zonefs;
 
 pub use ntfs::is_ntfs;
 pub use vfat::is_vfat;
@@ -51,7 +69,7 @@ pub static PROBERS: &[&Prober] = &[
     &swap::SWAP,
     &xfs::XFS,
     &xfs::XFS_EXTERNAL_LOG,
-    // exfs
+    &exfs::EXFS,
     &ext::EXT4DEV,
     &ext::EXT4,
     &ext::EXT3,
@@ -65,19 +83,34 @@ pub static PROBERS: &[&Prober] = &[
     &zfs::ZFS,
     &hfs::HFSPLUS,
     &hfs::HFS,
-    // ufs, hpfs, sysv, xenix
+    &ufs::UFS,
+    &hpfs::HPFS,
+    &sysv::SYSV,
+    &sysv::XENIX,
     &ntfs::NTFS,
-    // ReFS, cramfs, romfs, minix, gfs, gfs2, ocfs, ocfs2, oracleasm, vxfs
+    &refs::REFS,
+    &cramfs::CRAMFS,
+    &romfs::ROMFS,
+    &minix::MINIX,
+    &gfs::GFS,
+    &gfs::GFS2,
+    &ocfs::OCFS,
+    &ocfs::OCFS2,
+    &ocfs::ORACLEASM,
+    &vxfs::VXFS,
     &squashfs::SQUASHFS,
     &squashfs::SQUASHFS3,
-    // netware
+    &netware::NETWARE,
     &btrfs::BTRFS,
-    // ubifs, bfs, VMFS, befs
+    &ubifs::UBIFS,
+    &bfs::BFS,
+    &vmfs_fs::VMFS,
+    &befs::BEFS,
     &nilfs::NILFS2,
     &exfat::EXFAT,
     &f2fs::F2FS,
-    // mpool
+    &mpool::MPOOL,
     &apfs::APFS,
-    // zonefs
+    &zonefs::ZONEFS,
     &erofs::EROFS,
 ];
