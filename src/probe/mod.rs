@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod device;
+pub mod encode;
 pub mod field;
 pub mod highlevel;
 pub mod partitions;
@@ -20,6 +21,7 @@ pub mod reader;
 pub mod superblocks;
 
 pub use device::block_devices;
+pub use encode::{escape_value, EXPORT_SPECIAL, FULL_SPECIAL};
 pub use reader::Reader;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -121,33 +123,6 @@ pub fn probe_path(path: &Path, opts: &Options) -> io::Result<Probed> {
     }
     let mut reader = Reader::from_file(file, opts.offset, Some(size))?;
     probe_device(&mut reader, opts, dev.as_ref())
-}
-
-/// Characters `blkid -o export` puts a backslash before (they are special to a shell).
-pub const EXPORT_SPECIAL: &[u8] = b" \\\"'$`<>";
-/// Characters `blkid`'s full output puts a backslash before (inside its double quotes).
-pub const FULL_SPECIAL: &[u8] = b"\"\\";
-
-/// A tag value as blkid prints it (util-linux `safe_print`): a byte with the
-/// high bit set as `M-` and the rest, a control character as `^` and its
-/// letter, and a backslash before any byte of `special`. The result is ASCII.
-pub fn escape_value(value: &[u8], special: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(value.len());
-    for &b in value {
-        let mut c = b;
-        if c >= 0x80 {
-            out.extend_from_slice(b"M-");
-            c -= 0x80;
-        }
-        if c < 0x20 || c == 0x7f {
-            out.push(b'^');
-            c ^= 0x40;
-        } else if special.contains(&c) {
-            out.push(b'\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// libblkid's answer to a probing window past the end of the device: EINVAL,
