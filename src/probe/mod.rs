@@ -183,7 +183,8 @@ fn probe_device(r: &mut Reader, opts: &Options, dev: Option<&device::DeviceInfo>
             (None, Some(t)) => t.allows(p.name),
             (None, None) => true,
         };
-        match safeprobe(r, &allowed)? {
+        let medium = Medium { whole_disk: dev.map_or(true, |d| d.whole_disk), sector_size };
+        match safeprobe(r, medium, &allowed)? {
             Outcome::Nothing => {}
             Outcome::Ambivalent(v) => return Ok(Probed::Ambivalent(v)),
             Outcome::Found(f) => {
@@ -307,17 +308,34 @@ pub struct Prober {
     pub probe: fn(&mut Ctx) -> io::Result<bool>,
 }
 
+/// What the probers may know about the device besides its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Medium {
+    /// A whole disk or a regular file, not a partition: libblkid looks for
+    /// hardware-RAID metadata only there (`S_ISREG || blkid_probe_is_wholedisk`).
+    pub whole_disk: bool,
+    /// Logical sector size in bytes (512 for files).
+    pub sector_size: u64,
+}
+
+impl Default for Medium {
+    fn default() -> Medium {
+        Medium { whole_disk: true, sector_size: 512 }
+    }
+}
+
 /// What a prober gets: the device, the magic that matched, and where tags go.
 pub struct Ctx<'r> {
     pub reader: &'r mut Reader,
     /// The magic that matched, if the prober has magics.
     pub magic: Option<&'static Magic>,
+    pub medium: Medium,
     tags: Vec<Tag>,
 }
 
 impl<'r> Ctx<'r> {
     pub fn new(reader: &'r mut Reader, magic: Option<&'static Magic>) -> Ctx<'r> {
-        Ctx { reader, magic, tags: Vec::new() }
+        Ctx { reader, magic, medium: Medium::default(), tags: Vec::new() }
     }
 
     /// `len` bytes at `off`; see [`Reader::read`].
@@ -589,12 +607,13 @@ pub fn find_magic(reader: &mut Reader, prober: &'static Prober) -> io::Result<Op
 }
 
 /// Run one prober at the device: magics first, then its function.
-fn run_one(reader: &mut Reader, prober: &'static Prober) -> io::Result<Option<Found>> {
+fn run_one(reader: &mut Reader, medium: Medium, prober: &'static Prober) -> io::Result<Option<Found>> {
     let magic = match find_magic(reader, prober)? {
         None if !prober.magics.is_empty() => return Ok(None),
         found => found,
     };
     let mut ctx = Ctx::new(reader, magic);
+    ctx.medium = medium;
     match (prober.probe)(&mut ctx) {
         Ok(true) => Ok(Some(Found { name: prober.name, usage: prober.usage, tags: ctx.into_tags() })),
         Ok(false) => Ok(None),
@@ -608,11 +627,11 @@ fn run_one(reader: &mut Reader, prober: &'static Prober) -> io::Result<Option<Fo
 /// search; otherwise every prober runs and more than one result, unless all
 /// are tolerant, is ambivalent.
 pub fn probe_superblocks(reader: &mut Reader) -> io::Result<Outcome> {
-    safeprobe(reader, &|_| true)
+    safeprobe(reader, Medium::default(), &|_| true)
 }
 
 /// [`probe_superblocks`] with only the probers `allowed` lets through (`-n`, `-u`).
-fn safeprobe(reader: &mut Reader, allowed: &dyn Fn(&Prober) -> bool) -> io::Result<Outcome> {
+fn safeprobe(reader: &mut Reader, medium: Medium, allowed: &dyn Fn(&Prober) -> bool) -> io::Result<Outcome> {
     // libblkid ignores devices of 1024 bytes or less (extended-partition stubs).
     if reader.size() <= 1024 {
         return Ok(Outcome::Nothing);
@@ -631,7 +650,7 @@ fn safeprobe(reader: &mut Reader, allowed: &dyn Fn(&Prober) -> bool) -> io::Resu
         if tiny && prober.usage == Usage::Raid {
             continue;
         }
-        let Some(f) = run_one(reader, prober)? else { continue };
+        let Some(f) = run_one(reader, medium, prober)? else { continue };
         // On a floppy-sized device the first signature is the answer.
         if tiny && found.is_empty() {
             return Ok(Outcome::Found(f));

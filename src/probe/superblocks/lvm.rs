@@ -1,7 +1,8 @@
-//! LVM2 physical volumes (util-linux `lvm.c`).
+//! LVM2 and LVM1 physical volumes (util-linux `lvm.c`).
 //!
-//! The label ("LABELONE") sits in one of the first four 512-byte sectors; its
-//! type string "LVM2 001" is the magic, 0x18 bytes into the label.
+//! The LVM2 label ("LABELONE") sits in one of the first four 512-byte sectors;
+//! its type string "LVM2 001" is the magic, 0x18 bytes into the label. LVM1
+//! starts the device with "HM" and a version.
 
 use crate::probe::{Ctx, Magic, Prober, Usage};
 use byteorder::{ByteOrder, LittleEndian};
@@ -22,6 +23,31 @@ pub static LVM2: Prober = Prober {
     ],
     probe,
 };
+
+pub static LVM1: Prober = Prober {
+    name: "LVM1_member",
+    usage: Usage::Raid,
+    tolerant: false,
+    magics: &[Magic { bytes: b"HM", kboff: 0, sboff: 0 }],
+    probe: probe_lvm1,
+};
+
+const LVM1_VERSION: usize = 2;
+const LVM1_PV_UUID: usize = 44;
+const LVM1_PV_UUID_LEN: usize = 128;
+
+fn probe_lvm1(ctx: &mut Ctx) -> io::Result<bool> {
+    let label = ctx.read(0, LVM1_PV_UUID + LVM1_PV_UUID_LEN)?;
+    if !matches!(LittleEndian::read_u16(&label[LVM1_VERSION..]), 1 | 2) {
+        return Ok(false);
+    }
+    // The id field is 128 bytes; the UUID is its first 32, as in LVM2.
+    let raw = &label[LVM1_PV_UUID..];
+    if raw.iter().any(|&b| b != 0) {
+        ctx.set("UUID", format_uuid(&raw[..PV_UUID_LEN]));
+    }
+    Ok(true)
+}
 
 const SECTOR: usize = 512;
 const LABEL_ID: &[u8] = b"LABELONE";
@@ -122,6 +148,17 @@ mod tests {
         for (sector, m) in [(1, 0), (0, 1), (2, 2), (3, 3)] {
             assert_eq!(run(image(sector), m).unwrap(), b"BMmnee-yJwG-AyDy-SF2n-Mqiq-sSp4-VM5KRR");
         }
+    }
+
+    #[test]
+    fn lvm1_version_and_uuid() {
+        let mut img = vec![0u8; 4096];
+        img[..4].copy_from_slice(b"HM\x02\x00");
+        img[LVM1_PV_UUID..LVM1_PV_UUID + 32].copy_from_slice(b"BMmneeyJwGAyDySF2nMqiqsSp4VM5KRR");
+        let tags = crate::probe::testutil::probe_bytes(probe_lvm1, None, img.clone()).unwrap().unwrap();
+        assert_eq!(tags, vec![("UUID", b"BMmnee-yJwG-AyDy-SF2n-Mqiq-sSp4-VM5KRR".to_vec())]);
+        img[2] = 3;
+        assert_eq!(crate::probe::testutil::probe_bytes(probe_lvm1, None, img).unwrap(), None);
     }
 
     #[test]
