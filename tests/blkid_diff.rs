@@ -392,13 +392,48 @@ fn empty() {
     compare_family("empty", &["empty"]);
 }
 
+#[test]
+fn raid_members() {
+    compare_family("raid", &["raid-"]);
+}
+
+/// A firmware-RAID member with an ext4 inside is a RAID member to every
+/// lookup: neither blkid finds the ext4's UUID or label, so `mount UUID=`
+/// cannot mount the member directly.
+#[test]
+fn raid_member_hides_its_filesystem() {
+    let img = images().join("raid-isw-ext4.img");
+    if !img.exists() {
+        eprintln!("skipped: no raid-isw-ext4.img (mkfs.ext4 missing?)");
+        return;
+    }
+    let Some(l) = Loop::attach(&img, false) else { return };
+    let path = img.to_str().expect("UTF-8 path");
+    // The ext4 is still there for a search that leaves out RAID members.
+    let uuid = util_linux(&["-p", "-u", "filesystem", "-o", "value", "-s", "UUID", path]).stdout;
+    let uuid = uuid.trim();
+    assert_eq!(uuid.len(), 36, "ext4 UUID of {path}");
+    let mut d = Diff::default();
+    d.check("isw over ext4", &["-p", "-u", "filesystem", path]);
+    d.check("isw over ext4", &["-p", "-n", "noisw_raid_member", path]);
+    for args in
+        [vec!["-U", uuid], vec!["-L", "inside raid"], vec!["-c", "/dev/null", "-t", "TYPE=ext4", "-o", "device"]]
+    {
+        let theirs = d.check("isw over ext4", &args);
+        assert!(!theirs.stdout.contains(&l.dev), "util-linux finds {} with {args:?}", l.dev);
+    }
+    d.finish("raid member lookups");
+    let found = krazybox::probe::find_devices("UUID", uuid.as_bytes()).expect("scan");
+    assert!(!found.iter().any(|p| p.to_str() == Some(l.dev.as_str())), "{found:?}");
+}
+
 /// GPT and MBR disks and a floppy-sized partitioned disk: the whole disk and
 /// every partition device, with `-D`, offsets and sizes into the disk, and
 /// lookups by PARTUUID and PARTLABEL.
 #[test]
 fn partitions() {
     let mut d = Diff::default();
-    for image in family(&["gpt", "mbr", "small"]) {
+    for image in family(&["gpt", "mbr", "small", "raidpart"]) {
         compare_device(&mut d, &image, &image);
         // Windows into the disk where its partitions start (the small disk has none there).
         if std::fs::metadata(images().join(&image)).is_ok_and(|m| m.len() >= 16 << 20) {
