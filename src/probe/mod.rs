@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod device;
+pub mod field;
 pub mod highlevel;
 pub mod partitions;
 pub mod reader;

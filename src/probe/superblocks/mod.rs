@@ -9,9 +9,11 @@ use super::Prober;
 mod adaptec;
 mod apfs;
 mod bcache;
+mod bfs;
 mod bitlocker;
 mod bluestore;
 mod btrfs;
+mod cramfs;
 mod ddf;
 mod dm;
 mod drbd;
@@ -19,10 +21,13 @@ mod drbdmanage;
 mod drbdproxy;
 mod erofs;
 mod exfat;
+mod exfs;
 mod ext;
 mod f2fs;
+mod gfs;
 mod hfs;
 mod highpoint;
+mod hpfs;
 mod hwraid;
 mod iso9660;
 mod isw;
@@ -32,23 +37,35 @@ mod lsi;
 mod luks;
 mod lvm;
 mod mdraid;
+mod minix;
+mod mpool;
+mod netware;
 mod nilfs;
 mod ntfs;
 mod nvidia;
+mod ocfs;
 mod promise;
+mod refs;
 mod reiserfs;
+mod romfs;
 mod silicon;
 mod squashfs;
 mod stratis;
 mod swap;
+mod sysv;
 mod ubi;
+mod ubifs;
 mod udf;
+mod ufs;
 mod vdo;
 mod vfat;
 mod via;
+mod vmfs_fs;
 mod vmfs_volume;
+mod vxfs;
 mod xfs;
 mod zfs;
+mod zonefs;
 
 pub use ntfs::is_ntfs;
 pub use vfat::is_vfat;
@@ -90,7 +107,7 @@ pub static PROBERS: &[&Prober] = &[
     &swap::SWAP,
     &xfs::XFS,
     &xfs::XFS_EXTERNAL_LOG,
-    // exfs
+    &exfs::EXFS,
     &ext::EXT4DEV,
     &ext::EXT4,
     &ext::EXT3,
@@ -104,19 +121,34 @@ pub static PROBERS: &[&Prober] = &[
     &zfs::ZFS,
     &hfs::HFSPLUS,
     &hfs::HFS,
-    // ufs, hpfs, sysv, xenix
+    &ufs::UFS,
+    &hpfs::HPFS,
+    &sysv::SYSV,
+    &sysv::XENIX,
     &ntfs::NTFS,
-    // ReFS, cramfs, romfs, minix, gfs, gfs2, ocfs, ocfs2, oracleasm, vxfs
+    &refs::REFS,
+    &cramfs::CRAMFS,
+    &romfs::ROMFS,
+    &minix::MINIX,
+    &gfs::GFS,
+    &gfs::GFS2,
+    &ocfs::OCFS,
+    &ocfs::OCFS2,
+    &ocfs::ORACLEASM,
+    &vxfs::VXFS,
     &squashfs::SQUASHFS,
     &squashfs::SQUASHFS3,
-    // netware
+    &netware::NETWARE,
     &btrfs::BTRFS,
-    // ubifs, bfs, VMFS, befs
+    &ubifs::UBIFS,
+    &bfs::BFS,
+    &vmfs_fs::VMFS,
+    // befs
     &nilfs::NILFS2,
     &exfat::EXFAT,
     &f2fs::F2FS,
-    // mpool
+    &mpool::MPOOL,
     &apfs::APFS,
-    // zonefs
+    &zonefs::ZONEFS,
     &erofs::EROFS,
 ];

@@ -19,7 +19,7 @@ pub static XFS_EXTERNAL_LOG: Prober =
     Prober { name: "xfs_external_log", usage: Usage::Other, tolerant: false, magics: &[], probe: probe_xfs_log };
 
 // Superblock fields, big-endian.
-const SB_LEN: usize = 160;
+pub(super) const SB_LEN: usize = 160;
 const BLOCKSIZE: usize = 4;
 const DBLOCKS: usize = 8;
 const UUID: usize = 32;
@@ -48,7 +48,7 @@ const MIN_AG_BLOCKS: u64 = 64;
 
 /// The consistency checks of libblkid's `xfs_verify_sb`: the magic alone is too
 /// weak a signature.
-fn verify_sb(sb: &[u8]) -> bool {
+pub(super) fn verify_sb(sb: &[u8]) -> bool {
     let blocksize = BE::read_u32(&sb[BLOCKSIZE..]);
     let dblocks = BE::read_u64(&sb[DBLOCKS..]);
     let rextsize = BE::read_u32(&sb[REXTSIZE..]);
