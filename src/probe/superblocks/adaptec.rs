@@ -3,25 +3,27 @@
 #![forbid(unsafe_code)]
 
 use super::hwraid;
+use crate::probe::field::{layout, Bytes, Fields, U8};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
 pub static ADAPTEC: Prober =
     Prober { name: "adaptec_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], probe };
 
-const LEN: usize = 512;
-const B0IDCODE: usize = 0;
-const RESVER: usize = 63;
-const SMAGIC: usize = 256;
+layout! { LEN = 512;
+    B0IDCODE: Bytes<4> = 0;
+    RESVER: U8 = 63;
+    SMAGIC: Bytes<4> = 256;
+}
 const AD_MAGIC: [u8; 4] = 0x37fc_4d1e_u32.to_be_bytes();
 const AD_SIGNATURE: &[u8; 4] = b"DPTM";
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let Some((_, md)) = hwraid::tail(ctx, 1, LEN)? else { return Ok(false) };
-    if md[SMAGIC..SMAGIC + 4] != AD_SIGNATURE[..] || md[B0IDCODE..B0IDCODE + 4] != AD_MAGIC {
+    if md.at(SMAGIC) != *AD_SIGNATURE || md.at(B0IDCODE) != AD_MAGIC {
         return Ok(false);
     }
-    ctx.set_version(md[RESVER].to_string());
+    ctx.set_version(md.at(RESVER).to_string());
     Ok(true)
 }
 
@@ -34,10 +36,10 @@ mod tests {
     fn both_magics_needed() {
         let mut img = vec![0u8; 0x10000];
         let at = 0x10000 - 512;
-        img[at + SMAGIC..at + SMAGIC + 4].copy_from_slice(AD_SIGNATURE);
+        img[at + SMAGIC.0..at + SMAGIC.0 + 4].copy_from_slice(AD_SIGNATURE);
         assert_eq!(probe_bytes(probe, None, img.clone()).unwrap(), None);
         img[at..at + 4].copy_from_slice(&AD_MAGIC);
-        img[at + RESVER] = 9;
+        img[at + RESVER.0] = 9;
         assert_eq!(probe_bytes(probe, None, img).unwrap(), Some(vec![("VERSION", b"9".to_vec())]));
     }
 }

@@ -3,6 +3,7 @@
 //! it points to. vfat asks here too, so BitLocker is never taken for FAT.
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Bytes, Fields, Le16, Le32, Le64};
 use crate::probe::{Ctx, Magic, Prober, Reader, Usage};
 use std::io;
 
@@ -22,13 +23,16 @@ pub static BITLOCKER: Prober = Prober {
     probe,
 };
 
-const HDR_LEN: usize = 512;
-const WIN7_SERIAL: usize = 67;
-const WIN7_FVE_OFFSET: usize = 176;
-const TOGO_FVE_OFFSET: usize = 440;
-const FVE_MAGIC: &[u8] = b"-FVE-FS-";
-const FVE_VERSION: usize = 10;
-const FVE_LEN: usize = 12;
+layout! { HDR_LEN = 512;
+    WIN7_SERIAL: Le32 = 67;
+    WIN7_FVE_OFFSET: Le64 = 176;
+    TOGO_FVE_OFFSET: Le64 = 440;
+}
+layout! { FVE_LEN = 12;
+    FVE_SIGNATURE: Bytes<8> = 0;
+    FVE_VERSION: Le16 = 10;
+}
+const FVE_MAGIC: &[u8; 8] = b"-FVE-FS-";
 
 /// What the boot sector says: the header, and the FVE block unless Vista's.
 struct Headers {
@@ -44,26 +48,26 @@ fn headers(reader: &mut Reader) -> io::Result<Option<Headers>> {
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     };
-    let at = if hdr.starts_with(VISTA) {
+    let (at, win7) = if hdr.starts_with(VISTA) {
         return Ok(Some(Headers { hdr, win7: false, fve: None }));
     } else if hdr.starts_with(WIN7) {
-        WIN7_FVE_OFFSET
+        (WIN7_FVE_OFFSET, true)
     } else if hdr.starts_with(TOGO) {
-        TOGO_FVE_OFFSET
+        (TOGO_FVE_OFFSET, false)
     } else {
         return Ok(None);
     };
-    let off = u64::from_le_bytes(hdr[at..at + 8].try_into().expect("8 bytes"));
+    let off = hdr.at(at);
     if off == 0 {
         return Ok(None);
     }
     let fve = match reader.read(off, FVE_LEN) {
-        Ok(f) if f.starts_with(FVE_MAGIC) => f,
+        Ok(f) if f.at(FVE_SIGNATURE) == *FVE_MAGIC => f,
         Ok(_) => return Ok(None),
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     };
-    Ok(Some(Headers { win7: at == WIN7_FVE_OFFSET, hdr, fve: Some(fve) }))
+    Ok(Some(Headers { win7, hdr, fve: Some(fve) }))
 }
 
 /// libblkid's `blkid_probe_is_bitlocker`; a failed read means "no".
@@ -75,11 +79,11 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let Some(h) = headers(ctx.reader)? else { return Ok(false) };
     if h.win7 {
         // Always zero in practice; printed with "%016d", so signed.
-        let s = &h.hdr[WIN7_SERIAL..WIN7_SERIAL + 4];
-        ctx.set_uuid_formatted(s, format!("{:016}", i32::from_le_bytes([s[0], s[1], s[2], s[3]])));
+        let serial = h.hdr.at(WIN7_SERIAL);
+        ctx.set_uuid_formatted(&serial.to_le_bytes(), format!("{:016}", serial as i32));
     }
     if let Some(fve) = h.fve {
-        ctx.set_version(u16::from_le_bytes([fve[FVE_VERSION], fve[FVE_VERSION + 1]]).to_string());
+        ctx.set_version(fve.at(FVE_VERSION).to_string());
     }
     Ok(true)
 }
@@ -93,11 +97,11 @@ mod tests {
     fn win7_needs_its_fve_block() {
         let mut img = vec![0u8; 8192];
         img[..11].copy_from_slice(WIN7);
-        img[WIN7_FVE_OFFSET + 1] = 0x10;
-        img[WIN7_SERIAL..WIN7_SERIAL + 4].fill(0xff);
+        img[WIN7_FVE_OFFSET.0 + 1] = 0x10;
+        img[WIN7_SERIAL.0..WIN7_SERIAL.0 + 4].fill(0xff);
         assert_eq!(probe_bytes(probe, None, img.clone()).unwrap(), None);
         img[0x1000..0x1008].copy_from_slice(FVE_MAGIC);
-        img[0x1000 + FVE_VERSION] = 2;
+        img[0x1000 + FVE_VERSION.0] = 2;
         let want = vec![("UUID", b"-000000000000001".to_vec()), ("VERSION", b"2".to_vec())];
         assert_eq!(probe_bytes(probe, None, img.clone()).unwrap(), Some(want));
         img[..11].copy_from_slice(VISTA);

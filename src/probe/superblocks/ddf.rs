@@ -4,8 +4,8 @@
 #![forbid(unsafe_code)]
 
 use super::hwraid;
+use crate::probe::field::{layout, Bytes, Endian, Fields, U32, U64};
 use crate::probe::{Ctx, Prober, Usage};
-use byteorder::{BigEndian as BE, ByteOrder, LittleEndian as LE};
 use std::io;
 
 pub static DDF: Prober = Prober { name: "ddf_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], probe };
@@ -14,13 +14,14 @@ pub static DDF: Prober = Prober { name: "ddf_raid_member", usage: Usage::Raid, t
 const MIN_SIZE: u64 = 0x30000;
 /// Sectors from the end where the anchor may be, in libblkid's order.
 const ANCHORS: [u64; 2] = [1, 257];
-const LEN: usize = 512;
 const DDF_MAGIC: u32 = 0xde11_de11;
-const GUID: usize = 8;
-const GUID_LEN: usize = 24;
-const REV: usize = 32;
-const REV_LEN: usize = 8;
-const PRIMARY_LBA: usize = 96;
+layout! { LEN = 512;
+    /// The record's byte order is that of the signature.
+    SIGNATURE: U32 = 0;
+    GUID: Bytes<24> = 8;
+    REV: Bytes<8> = 32;
+    PRIMARY_LBA: U64 = 96;
+}
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let size = ctx.reader.size();
@@ -31,17 +32,13 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     for back in ANCHORS {
         let off = (size / hwraid::SECTOR - back) * hwraid::SECTOR;
         let Some(hdr) = ctx.read_opt(off, LEN)? else { return Ok(false) };
-        if LE::read_u32(&hdr) == DDF_MAGIC || BE::read_u32(&hdr) == DDF_MAGIC {
-            found = Some(hdr);
+        if let Some(e) = [Endian::Big, Endian::Little].into_iter().find(|&e| hdr.at_in(e, SIGNATURE) == DDF_MAGIC) {
+            found = Some((hdr, e));
             break;
         }
     }
-    let Some(hdr) = found else { return Ok(false) };
-    let lba = if BE::read_u32(&hdr) == DDF_MAGIC {
-        BE::read_u64(&hdr[PRIMARY_LBA..])
-    } else {
-        LE::read_u64(&hdr[PRIMARY_LBA..])
-    };
+    let Some((hdr, order)) = found else { return Ok(false) };
+    let lba = hdr.at_in(order, PRIMARY_LBA);
     if lba > 0 {
         // The shift drops high bits, as the C expression does.
         match ctx.read_opt(lba << 9, 4)? {
@@ -49,25 +46,26 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
             _ => return Ok(false),
         }
     }
-    ctx.set_uuid_string(&hdr[GUID..GUID + GUID_LEN]);
-    let rev = &hdr[REV..REV + REV_LEN];
-    ctx.set("VERSION", &rev[..rev.iter().position(|&b| b == 0).unwrap_or(REV_LEN)]);
+    ctx.set_uuid_string(hdr.slice(GUID));
+    let rev = hdr.slice(REV);
+    ctx.set("VERSION", &rev[..rev.iter().position(|&b| b == 0).unwrap_or(rev.len())]);
     Ok(true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::field::put;
     use crate::probe::testutil::probe_bytes;
 
     fn image(back: usize, primary: u64) -> Vec<u8> {
         let mut img = vec![0u8; 0x40000];
         let at = img.len() - back * 512;
         let h = &mut img[at..at + LEN];
-        BE::write_u32(h, DDF_MAGIC);
-        h[GUID..GUID + 8].copy_from_slice(b"Linux-MD");
-        h[REV..REV + 8].copy_from_slice(b"01.02.00");
-        BE::write_u64(&mut h[PRIMARY_LBA..], primary);
+        put(h, 0, &DDF_MAGIC.to_be_bytes());
+        put(h, GUID.0, b"Linux-MD");
+        put(h, REV.0, b"01.02.00");
+        put(h, PRIMARY_LBA.0, &primary.to_be_bytes());
         img
     }
 
@@ -79,7 +77,7 @@ mod tests {
         // The primary header it names must carry the signature.
         assert_eq!(probe_bytes(probe, None, image(1, 4)).unwrap(), None);
         let mut img = image(1, 4);
-        BE::write_u32(&mut img[2048..], DDF_MAGIC);
+        put(&mut img, 2048, &DDF_MAGIC.to_be_bytes());
         assert_eq!(probe_bytes(probe, None, img).unwrap(), Some(want));
         assert_eq!(probe_bytes(probe, None, image(1, u64::MAX)).unwrap(), None);
     }

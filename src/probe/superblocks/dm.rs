@@ -2,6 +2,7 @@
 //! exception stores, dm-verity hash devices and dm-integrity devices.
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Fields, Le32, Uuid, U8};
 use crate::probe::{Ctx, Magic, Prober, Usage};
 use std::io;
 
@@ -30,31 +31,33 @@ pub static INTEGRITY: Prober = Prober {
     probe: probe_integrity,
 };
 
-/// The verity superblock is one 512-byte sector; libblkid reads all of it.
-const VERITY_LEN: usize = 512;
-const VERITY_VERSION: usize = 8;
-const VERITY_UUID: usize = 16;
-/// The integrity superblock as far as libblkid reads it.
-const INTEGRITY_LEN: usize = 29;
-const INTEGRITY_VERSION: usize = 8;
+// The verity superblock is one 512-byte sector; libblkid reads all of it.
+layout! { VERITY_LEN = 512;
+    VERITY_VERSION: Le32 = 8;
+    VERITY_UUID: Uuid = 16;
+}
+// The integrity superblock as far as libblkid reads it.
+layout! { INTEGRITY_LEN = 29;
+    INTEGRITY_VERSION: U8 = 8;
+}
 
 fn probe_verity(ctx: &mut Ctx) -> io::Result<bool> {
     let sb = ctx.read(0, VERITY_LEN)?;
-    let v = &sb[VERITY_VERSION..VERITY_VERSION + 4];
-    if u32::from_le_bytes([v[0], v[1], v[2], v[3]]) != 1 {
+    if sb.at(VERITY_VERSION) != 1 {
         return Ok(false);
     }
-    ctx.set_uuid(sb[VERITY_UUID..VERITY_UUID + 16].try_into().expect("16 bytes"));
+    ctx.set_uuid(&sb.at(VERITY_UUID));
     ctx.set_version("1");
     Ok(true)
 }
 
 fn probe_integrity(ctx: &mut Ctx) -> io::Result<bool> {
     let sb = ctx.read(0, INTEGRITY_LEN)?;
-    if sb[INTEGRITY_VERSION] == 0 {
+    let version = sb.at(INTEGRITY_VERSION);
+    if version == 0 {
         return Ok(false);
     }
-    ctx.set_version(sb[INTEGRITY_VERSION].to_string());
+    ctx.set_version(version.to_string());
     Ok(true)
 }
 
@@ -67,10 +70,10 @@ mod tests {
     fn verity_needs_version_1() {
         let mut img = vec![0u8; 4096];
         img[..9].copy_from_slice(b"verity\0\0\x01");
-        img[VERITY_UUID + 15] = 0xff;
+        img[VERITY_UUID.0 + 15] = 0xff;
         let want = vec![("UUID", b"00000000-0000-0000-0000-0000000000ff".to_vec()), ("VERSION", b"1".to_vec())];
         assert_eq!(probe_bytes(probe_verity, None, img.clone()).unwrap(), Some(want));
-        img[VERITY_VERSION] = 2;
+        img[VERITY_VERSION.0] = 2;
         assert_eq!(probe_bytes(probe_verity, None, img).unwrap(), None);
     }
 
@@ -79,7 +82,7 @@ mod tests {
         let mut img = vec![0u8; 4096];
         img[..8].copy_from_slice(b"integrt\0");
         assert_eq!(probe_bytes(probe_integrity, None, img.clone()).unwrap(), None);
-        img[INTEGRITY_VERSION] = 5;
+        img[INTEGRITY_VERSION.0] = 5;
         assert_eq!(probe_bytes(probe_integrity, None, img).unwrap(), Some(vec![("VERSION", b"5".to_vec())]));
     }
 }

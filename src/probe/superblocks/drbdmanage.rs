@@ -2,6 +2,7 @@
 //! a 32-digit hex id, and a persistence record at 4 KiB that gives the version.
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Be32, Bytes, Fields, U8};
 use crate::probe::{Ctx, Magic, Prober, Usage};
 use std::io;
 
@@ -14,27 +15,31 @@ pub static DRBDMANAGE: Prober = Prober {
 };
 
 const MIN_SIZE: u64 = 64 * 1024;
-const UUID: usize = 11;
-const UUID_LEN: usize = 32;
-/// A newline ends the id.
-const LF: usize = UUID + UUID_LEN;
+layout! { HDR_LEN = 44;
+    UUID: Bytes<32> = 11;
+    /// A newline ends the id.
+    LF: U8 = 43;
+}
 const PERSISTENCE: u64 = 0x1000;
-const PERSISTENCE_MAGIC: &[u8] = b"\x1a\xdb\x98\xa2";
-const VERSION: usize = 4;
+layout! { PERS_LEN = 8;
+    PERS_MAGIC: Bytes<4> = 0;
+    VERSION: Be32 = 4;
+}
+const PERSISTENCE_MAGIC: [u8; 4] = *b"\x1a\xdb\x98\xa2";
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     if ctx.reader.size() < MIN_SIZE {
         return Ok(false);
     }
-    let hdr = ctx.read(0, LF + 1)?;
-    if !hdr[UUID..LF].iter().all(u8::is_ascii_hexdigit) || hdr[LF] != b'\n' {
+    let hdr = ctx.read(0, HDR_LEN)?;
+    if !hdr.slice(UUID).iter().all(u8::is_ascii_hexdigit) || hdr.at(LF) != b'\n' {
         return Ok(false);
     }
-    ctx.set_uuid_string(&hdr[UUID..LF]);
-    let prs = ctx.read(PERSISTENCE, VERSION + 4)?;
-    if prs.starts_with(PERSISTENCE_MAGIC) {
+    ctx.set_uuid_string(hdr.slice(UUID));
+    let prs = ctx.read(PERSISTENCE, PERS_LEN)?;
+    if prs.at(PERS_MAGIC) == PERSISTENCE_MAGIC {
         // Printed as a signed number, as libblkid's "%d".
-        ctx.set_version(i32::from_be_bytes([prs[4], prs[5], prs[6], prs[7]]).to_string());
+        ctx.set_version((prs.at(VERSION) as i32).to_string());
     }
     Ok(true)
 }
@@ -47,7 +52,7 @@ mod tests {
     #[test]
     fn hex_id_and_version() {
         let mut img = vec![0u8; 0x10000];
-        img[..LF + 1].copy_from_slice(b"$DRBDmgr=q 0123456789abcdef0123456789ABCDEF\n");
+        img[..HDR_LEN].copy_from_slice(b"$DRBDmgr=q 0123456789abcdef0123456789ABCDEF\n");
         let id = b"0123456789abcdef0123456789ABCDEF".to_vec();
         assert_eq!(probe_bytes(probe, None, img.clone()).unwrap(), Some(vec![("UUID", id.clone())]));
         img[0x1000..0x1008].copy_from_slice(b"\x1a\xdb\x98\xa2\xff\xff\xff\xfe");

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 use super::hwraid;
+use crate::probe::field::{layout, Fields, Le32};
 use crate::probe::{Ctx, Magic, Prober, Usage};
 use std::io;
 
@@ -21,12 +22,15 @@ pub static HPT37X: Prober = Prober {
     probe: probe_37x,
 };
 
+layout! { LEN_45X = 4;
+    MAGIC_45X: Le32 = 0;
+}
 /// A good and a "bad" (degraded) array.
 const MAGICS_45X: [u32; 2] = [0x5a78_16f3, 0x5a78_16fd];
 
 fn probe_45x(ctx: &mut Ctx) -> io::Result<bool> {
-    let Some((_, m)) = hwraid::tail(ctx, 11, 4)? else { return Ok(false) };
-    Ok(MAGICS_45X.contains(&u32::from_le_bytes([m[0], m[1], m[2], m[3]])))
+    let Some((_, m)) = hwraid::tail(ctx, 11, LEN_45X)? else { return Ok(false) };
+    Ok(MAGICS_45X.contains(&m.at(MAGIC_45X)))
 }
 
 /// The magic is all there is; only the whole-disk rule remains.

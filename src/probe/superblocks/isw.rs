@@ -3,26 +3,28 @@
 #![forbid(unsafe_code)]
 
 use super::hwraid;
+use crate::probe::field::{layout, Bytes, Fields};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
 pub static ISW: Prober = Prober { name: "isw_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], probe };
 
 const SIGNATURE: &[u8] = b"Intel Raid ISM Cfg Sig. ";
-/// The 32-byte signature field and the four words after it.
-const LEN: usize = 48;
-/// The version ("1.3.00") follows the signature text in the same field.
-const VERSION: usize = SIGNATURE.len();
-const _: () = assert!(VERSION < LEN);
+layout! { LEN = 48;
+    /// The 32-byte signature field: the signature text, then the version
+    /// ("1.3.00"), whose text may run on into the checksum words after it.
+    SIG: Bytes<24> = 0;
+    VERSION: Bytes<24> = 24;
+}
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let Some(off) = hwraid::from_end(ctx, hwraid::MIN_SIZE, 2, ctx.medium.sector_size) else { return Ok(false) };
     let Some(md) = ctx.read_opt(off, LEN)? else { return Ok(false) };
-    if !md.starts_with(SIGNATURE) {
+    if md.at(SIG) != SIGNATURE {
         return Ok(false);
     }
     // libblkid prints it with "%6s": up to a NUL, padded on the left to 6.
-    let v = &md[VERSION..];
+    let v = md.slice(VERSION);
     let v = &v[..v.iter().position(|&b| b == 0).unwrap_or(v.len())];
     let mut version = vec![b' '; 6usize.saturating_sub(v.len())];
     version.extend_from_slice(v);

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 use super::hwraid;
+use crate::probe::field::{layout, Bytes, Fields, U8};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
@@ -10,16 +11,18 @@ pub static JMICRON: Prober =
     Prober { name: "jmicron_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], probe };
 
 const SIGNATURE: &[u8] = b"JM";
-const MINOR: usize = 2;
-const MAJOR: usize = 3;
-const LEN: usize = 6;
+layout! { LEN = 6;
+    SIG: Bytes<2> = 0;
+    MINOR: U8 = 2;
+    MAJOR: U8 = 3;
+}
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let Some((_, md)) = hwraid::tail(ctx, 1, LEN)? else { return Ok(false) };
-    if !md.starts_with(SIGNATURE) {
+    if md.at(SIG) != SIGNATURE {
         return Ok(false);
     }
-    ctx.set_version(format!("{}.{}", md[MAJOR], md[MINOR]));
+    ctx.set_version(format!("{}.{}", md.at(MAJOR), md.at(MINOR)));
     Ok(true)
 }
 

@@ -4,6 +4,7 @@
 //! its type string "LVM2 001" is the magic, 0x18 bytes into the label. LVM1
 //! starts the device with "HM" and a version.
 
+use crate::probe::field::{layout, Bytes, Fields, Le16};
 use crate::probe::{Ctx, Magic, Prober, Usage};
 use byteorder::{ByteOrder, LittleEndian};
 use std::io;
@@ -32,17 +33,18 @@ pub static LVM1: Prober = Prober {
     probe: probe_lvm1,
 };
 
-const LVM1_VERSION: usize = 2;
-const LVM1_PV_UUID: usize = 44;
-const LVM1_PV_UUID_LEN: usize = 128;
+layout! { LVM1_LEN = 172;
+    LVM1_VERSION: Le16 = 2;
+    /// The id field; the UUID is its first 32 bytes, as in LVM2.
+    LVM1_PV_UUID: Bytes<128> = 44;
+}
 
 fn probe_lvm1(ctx: &mut Ctx) -> io::Result<bool> {
-    let label = ctx.read(0, LVM1_PV_UUID + LVM1_PV_UUID_LEN)?;
-    if !matches!(LittleEndian::read_u16(&label[LVM1_VERSION..]), 1 | 2) {
+    let label = ctx.read(0, LVM1_LEN)?;
+    if !matches!(label.at(LVM1_VERSION), 1 | 2) {
         return Ok(false);
     }
-    // The id field is 128 bytes; the UUID is its first 32, as in LVM2.
-    let raw = &label[LVM1_PV_UUID..];
+    let raw = label.slice(LVM1_PV_UUID);
     if raw.iter().any(|&b| b != 0) {
         ctx.set("UUID", format_uuid(&raw[..PV_UUID_LEN]));
     }
@@ -154,7 +156,7 @@ mod tests {
     fn lvm1_version_and_uuid() {
         let mut img = vec![0u8; 4096];
         img[..4].copy_from_slice(b"HM\x02\x00");
-        img[LVM1_PV_UUID..LVM1_PV_UUID + 32].copy_from_slice(b"BMmneeyJwGAyDySF2nMqiqsSp4VM5KRR");
+        img[LVM1_PV_UUID.0..LVM1_PV_UUID.0 + 32].copy_from_slice(b"BMmneeyJwGAyDySF2nMqiqsSp4VM5KRR");
         let tags = crate::probe::testutil::probe_bytes(probe_lvm1, None, img.clone()).unwrap().unwrap();
         assert_eq!(tags, vec![("UUID", b"BMmnee-yJwG-AyDy-SF2n-Mqiq-sSp4-VM5KRR".to_vec())]);
         img[2] = 3;

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 use super::hwraid;
+use crate::probe::field::{layout, Bytes, Fields, Le16};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
@@ -10,15 +11,17 @@ pub static NVIDIA: Prober =
     Prober { name: "nvidia_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], probe };
 
 const SIGNATURE: &[u8] = b"NVIDIA";
-const VERSION: usize = 16;
-const LEN: usize = VERSION + 2;
+layout! { LEN = 18;
+    VENDOR: Bytes<6> = 0;
+    VERSION: Le16 = 16;
+}
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let Some((_, md)) = hwraid::tail(ctx, 2, LEN)? else { return Ok(false) };
-    if !md.starts_with(SIGNATURE) {
+    if md.at(VENDOR) != SIGNATURE {
         return Ok(false);
     }
-    ctx.set_version(u16::from_le_bytes([md[VERSION], md[VERSION + 1]]).to_string());
+    ctx.set_version(md.at(VERSION).to_string());
     Ok(true)
 }
 
@@ -32,7 +35,7 @@ mod tests {
         let mut img = vec![0u8; 0x10000];
         let at = 0x10000 - 1024;
         img[at..at + 6].copy_from_slice(SIGNATURE);
-        img[at + VERSION] = 100;
+        img[at + VERSION.0] = 100;
         assert_eq!(probe_bytes(probe, None, img.clone()).unwrap(), Some(vec![("VERSION", b"100".to_vec())]));
         img.truncate(0x10000 - 512);
         assert_eq!(probe_bytes(probe, None, img).unwrap(), None);

@@ -2,12 +2,11 @@
 //! signature block, at sectors 1 and 9, each guarded by a CRC-32C.
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Bytes, Fields, Le32, Le64};
 use crate::probe::{Ctx, Magic, Prober, Usage};
-use byteorder::{ByteOrder, LittleEndian as LE};
 use std::io;
 
 const MAGIC: &[u8] = b"!Stra0tis\x86\xff\x02^\x41rh";
-const BS: usize = 512;
 const COPIES: [usize; 2] = [BS, 9 * BS];
 /// Where the magic sits in a copy, after its CRC.
 const MAGIC_AT: usize = 4;
@@ -25,11 +24,14 @@ pub static STRATIS: Prober = Prober {
     probe,
 };
 
-const SECTORS: usize = 20;
-const POOL_UUID: usize = 32;
-const DEV_UUID: usize = 64;
-const UUID_LEN: usize = 32;
-const INIT_TIME: usize = 120;
+// One copy of the signature block.
+layout! { BS = 512;
+    CRC: Le32 = 0;
+    SECTORS: Le64 = 20;
+    POOL_UUID: Bytes<32> = 32;
+    DEV_UUID: Bytes<32> = 64;
+    INIT_TIME: Le64 = 120;
+}
 
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), standard seed and
 /// final inversion.
@@ -44,7 +46,7 @@ fn crc32c(data: &[u8]) -> u32 {
 }
 
 fn valid(sb: &[u8]) -> bool {
-    crc32c(&sb[4..BS]) == LE::read_u32(sb)
+    crc32c(&sb[4..BS]) == sb.at(CRC)
 }
 
 /// Stratis stores UUIDs as 32 hex digits; shown 8-4-4-4-12.
@@ -65,16 +67,17 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     }
     let area = ctx.read(0, AREA)?;
     let Some(sb) = COPIES.iter().map(|&at| &area[at..at + BS]).find(|sb| valid(sb)) else { return Ok(false) };
-    ctx.set_uuid_string(&format_uuid(&sb[DEV_UUID..DEV_UUID + UUID_LEN]));
-    ctx.set("POOL_UUID", format_uuid(&sb[POOL_UUID..POOL_UUID + UUID_LEN]));
-    ctx.set("BLOCKDEV_SECTORS", LE::read_u64(&sb[SECTORS..]).to_string());
-    ctx.set("BLOCKDEV_INITTIME", LE::read_u64(&sb[INIT_TIME..]).to_string());
+    ctx.set_uuid_string(&format_uuid(sb.slice(DEV_UUID)));
+    ctx.set("POOL_UUID", format_uuid(sb.slice(POOL_UUID)));
+    ctx.set("BLOCKDEV_SECTORS", sb.at(SECTORS).to_string());
+    ctx.set("BLOCKDEV_INITTIME", sb.at(INIT_TIME).to_string());
     Ok(true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::field::put;
     use crate::probe::testutil::probe_bytes;
 
     #[test]
@@ -87,11 +90,11 @@ mod tests {
         let mut img = vec![0u8; AREA];
         let sb = &mut img[9 * BS..10 * BS];
         sb[MAGIC_AT..MAGIC_AT + MAGIC.len()].copy_from_slice(MAGIC);
-        sb[DEV_UUID..DEV_UUID + 32].copy_from_slice(b"0123456789abcdef0123456789abcdef");
-        sb[POOL_UUID..POOL_UUID + 32].copy_from_slice(b"fedcba9876543210fedcba9876543210");
-        sb[SECTORS] = 8;
+        put(sb, DEV_UUID.0, b"0123456789abcdef0123456789abcdef");
+        put(sb, POOL_UUID.0, b"fedcba9876543210fedcba9876543210");
+        sb[SECTORS.0] = 8;
         let crc = crc32c(&sb[4..]);
-        LE::write_u32(sb, crc);
+        put(sb, CRC.0, &crc.to_le_bytes());
         let want = vec![
             ("UUID", b"01234567-89ab-cdef-0123-456789abcdef".to_vec()),
             ("POOL_UUID", b"fedcba98-7654-3210-fedc-ba9876543210".to_vec()),

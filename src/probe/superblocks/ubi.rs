@@ -2,6 +2,7 @@
 //! counter header of the first eraseblock. Its image sequence number is the UUID.
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Be32, Bytes, Fields, U8};
 use crate::probe::{Ctx, Magic, Prober, Usage};
 use std::io;
 
@@ -13,16 +14,17 @@ pub static UBI: Prober = Prober {
     probe,
 };
 
-const VERSION: usize = 4;
-const IMAGE_SEQ: usize = 24;
-/// The erase counter header.
-const LEN: usize = 64;
+// The erase counter header.
+layout! { LEN = 64;
+    VERSION: U8 = 4;
+    IMAGE_SEQ: Bytes<4> = 24;
+}
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let hdr = ctx.read(0, LEN)?;
-    ctx.set_version(hdr[VERSION].to_string());
-    let seq = &hdr[IMAGE_SEQ..IMAGE_SEQ + 4];
-    ctx.set_uuid_formatted(seq, u32::from_be_bytes([seq[0], seq[1], seq[2], seq[3]]).to_string());
+    ctx.set_version(hdr.at(VERSION).to_string());
+    let seq = hdr.at(IMAGE_SEQ);
+    ctx.set_uuid_formatted(&seq, seq.at(Be32(0)).to_string());
     Ok(true)
 }
 
@@ -36,7 +38,7 @@ mod tests {
         let mut img = vec![0u8; 4096];
         img[..5].copy_from_slice(b"UBI#\x01");
         assert_eq!(probe_bytes(probe, None, img.clone()).unwrap(), Some(vec![("VERSION", b"1".to_vec())]));
-        img[IMAGE_SEQ..IMAGE_SEQ + 4].copy_from_slice(&[0x12, 0x34, 0x56, 0x78]);
+        img[IMAGE_SEQ.0..IMAGE_SEQ.0 + 4].copy_from_slice(&[0x12, 0x34, 0x56, 0x78]);
         let want = vec![("VERSION", b"1".to_vec()), ("UUID", b"305419896".to_vec())];
         assert_eq!(probe_bytes(probe, None, img).unwrap(), Some(want));
     }

@@ -1,6 +1,7 @@
 //! Red Hat VDO (dm-vdo) volumes (util-linux `vdo.c`).
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Fields, Uuid};
 use crate::probe::{Ctx, Magic, Prober, Usage};
 use std::io;
 
@@ -12,11 +13,13 @@ pub static VDO: Prober = Prober {
     probe,
 };
 
-const UUID: usize = 40;
+layout! { LEN = 56;
+    UUID: Uuid = 40;
+}
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
-    let sb = ctx.read(0, UUID + 16)?;
-    ctx.set_uuid(sb[UUID..UUID + 16].try_into().expect("16 bytes"));
+    let sb = ctx.read(0, LEN)?;
+    ctx.set_uuid(&sb.at(UUID));
     Ok(true)
 }
 
@@ -29,7 +32,7 @@ mod tests {
     fn uuid_after_the_magic() {
         let mut img = vec![0u8; 4096];
         img[..8].copy_from_slice(b"dmvdo001");
-        img[UUID] = 0xaa;
+        img[UUID.0] = 0xaa;
         let want = vec![("UUID", b"aa000000-0000-0000-0000-000000000000".to_vec())];
         assert_eq!(probe_bytes(probe, None, img).unwrap(), Some(want));
     }

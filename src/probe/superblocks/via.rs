@@ -3,25 +3,28 @@
 #![forbid(unsafe_code)]
 
 use super::hwraid;
+use crate::probe::field::{layout, Fields, Le16, U8};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
 pub static VIA: Prober = Prober { name: "via_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], probe };
 
 const SIGNATURE: u16 = 0xaa55;
-const VERSION: usize = 2;
-/// The checksum is the byte sum of everything before it.
-const CHECKSUM: usize = 50;
-const LEN: usize = CHECKSUM + 1;
+layout! { LEN = 51;
+    SIG: Le16 = 0;
+    VERSION: U8 = 2;
+    /// The byte sum of everything before it.
+    CHECKSUM: U8 = 50;
+}
 const MAX_VERSION: u8 = 2;
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let Some((_, md)) = hwraid::tail(ctx, 1, LEN)? else { return Ok(false) };
-    let sum = md[..CHECKSUM].iter().fold(0u8, |s, &b| s.wrapping_add(b));
-    if u16::from_le_bytes([md[0], md[1]]) != SIGNATURE || md[VERSION] > MAX_VERSION || sum != md[CHECKSUM] {
+    let sum = md[..CHECKSUM.0].iter().fold(0u8, |s, &b| s.wrapping_add(b));
+    if md.at(SIG) != SIGNATURE || md.at(VERSION) > MAX_VERSION || sum != md.at(CHECKSUM) {
         return Ok(false);
     }
-    ctx.set_version(md[VERSION].to_string());
+    ctx.set_version(md.at(VERSION).to_string());
     Ok(true)
 }
 
@@ -35,13 +38,13 @@ mod tests {
         let mut img = vec![0u8; 0x10000];
         let at = 0x10000 - 512;
         img[at..at + 3].copy_from_slice(&[0x55, 0xaa, 2]);
-        img[at + CHECKSUM] = 0x55u8.wrapping_add(0xaa).wrapping_add(2);
+        img[at + CHECKSUM.0] = 0x55u8.wrapping_add(0xaa).wrapping_add(2);
         assert_eq!(probe_bytes(probe, None, img.clone()).unwrap(), Some(vec![("VERSION", b"2".to_vec())]));
         img[at + 10] = 1;
         assert_eq!(probe_bytes(probe, None, img.clone()).unwrap(), None);
         img[at + 10] = 0;
         img[at + 2] = 3;
-        img[at + CHECKSUM] += 1;
+        img[at + CHECKSUM.0] += 1;
         assert_eq!(probe_bytes(probe, None, img).unwrap(), None);
     }
 }

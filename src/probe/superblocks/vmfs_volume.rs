@@ -2,6 +2,7 @@
 //! LVM-like volume header at 1 MiB; the VMFS filesystem itself is another type.
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Fields, Le32, Uuid};
 use crate::probe::{Ctx, Magic, Prober, Usage};
 use std::io;
 
@@ -15,16 +16,17 @@ pub static VMFS_VOLUME: Prober = Prober {
     probe,
 };
 
-const VERSION: usize = 4;
-const UUID: usize = 130;
-const LEN: usize = UUID + 16;
+layout! { LEN = 146;
+    VERSION: Le32 = 4;
+    UUID: Uuid = 130;
+}
 /// The logical volume's id, as text, in the LVM record after the header.
 const LVM_UUID: u64 = VOLUME_INFO + 512 + 20;
 const LVM_UUID_LEN: usize = 35;
 
 /// VMware's UUID layout: two little-endian words, a little-endian half-word,
 /// then six bytes as they are.
-pub(super) fn vmware_uuid(u: &[u8]) -> String {
+fn vmware_uuid(u: &[u8; 16]) -> String {
     let order = [3, 2, 1, 0, 7, 6, 5, 4, 9, 8, 10, 11, 12, 13, 14, 15];
     let mut s = String::with_capacity(35);
     for (i, &at) in order.iter().enumerate() {
@@ -38,9 +40,8 @@ pub(super) fn vmware_uuid(u: &[u8]) -> String {
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let hdr = ctx.read(VOLUME_INFO, LEN)?;
-    ctx.set("UUID_SUB", vmware_uuid(&hdr[UUID..]));
-    let v = &hdr[VERSION..VERSION + 4];
-    ctx.set_version(u32::from_le_bytes([v[0], v[1], v[2], v[3]]).to_string());
+    ctx.set("UUID_SUB", vmware_uuid(&hdr.at(UUID)));
+    ctx.set_version(hdr.at(VERSION).to_string());
     if let Some(lvm) = ctx.read_opt(LVM_UUID, LVM_UUID_LEN)? {
         ctx.set_uuid_string(&lvm);
     }
@@ -58,7 +59,7 @@ mod tests {
         let h = VOLUME_INFO as usize;
         img[h..h + 5].copy_from_slice(b"\x0d\xd0\x01\xc0\x03");
         for i in 0..16 {
-            img[h + UUID + i] = i as u8;
+            img[h + UUID.0 + i] = i as u8;
         }
         img[LVM_UUID as usize..][..4].copy_from_slice(b"abc ");
         let want = vec![
