@@ -44,10 +44,7 @@ fn probe_lvm1(ctx: &mut Ctx) -> io::Result<bool> {
     if !matches!(label.at(LVM1_VERSION), 1 | 2) {
         return Ok(false);
     }
-    let raw = label.slice(LVM1_PV_UUID);
-    if raw.iter().any(|&b| b != 0) {
-        ctx.set("UUID", format_uuid(&raw[..PV_UUID_LEN]));
-    }
+    set_pv_uuid(ctx, label.slice(LVM1_PV_UUID));
     Ok(true)
 }
 
@@ -79,10 +76,7 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     if lvm2_crc(&label[OFFSET_XL..SECTOR]) != LittleEndian::read_u32(&label[CRC_XL..]) {
         return Ok(false);
     }
-    let raw = &label[PV_UUID..PV_UUID + PV_UUID_LEN];
-    if raw.iter().any(|&b| b != 0) {
-        ctx.set("UUID", format_uuid(raw));
-    }
+    set_pv_uuid(ctx, &label[PV_UUID..PV_UUID + PV_UUID_LEN]);
     ctx.set_version("LVM2 001");
     Ok(true)
 }
@@ -99,6 +93,16 @@ fn lvm2_crc(data: &[u8]) -> u32 {
         crc = (crc >> 4) ^ TAB[(crc & 0xf) as usize];
         (crc >> 4) ^ TAB[(crc & 0xf) as usize]
     })
+}
+
+/// `UUID` from a PV id field (its first 32 bytes are the UUID) as libblkid's
+/// `blkid_probe_sprintf_uuid` sets it: not when the field is all zero, and not
+/// when the text is empty (the id starts with a NUL).
+fn set_pv_uuid(ctx: &mut Ctx, raw: &[u8]) {
+    let text = format_uuid(&raw[..PV_UUID_LEN]);
+    if raw.iter().any(|&b| b != 0) && !text.is_empty() {
+        ctx.set("UUID", text);
+    }
 }
 
 /// The 32 UUID characters grouped 6-4-4-4-4-4-6 with dashes, as `pvs` shows
@@ -159,6 +163,10 @@ mod tests {
         img[LVM1_PV_UUID.0..LVM1_PV_UUID.0 + 32].copy_from_slice(b"BMmneeyJwGAyDySF2nMqiqsSp4VM5KRR");
         let tags = crate::probe::testutil::probe_bytes(probe_lvm1, None, img.clone()).unwrap().unwrap();
         assert_eq!(tags, vec![("UUID", b"BMmnee-yJwG-AyDy-SF2n-Mqiq-sSp4-VM5KRR".to_vec())]);
+        // An id that starts with a NUL gives no UUID, even if more follows.
+        img[LVM1_PV_UUID.0] = 0;
+        let tags = crate::probe::testutil::probe_bytes(probe_lvm1, None, img.clone()).unwrap().unwrap();
+        assert_eq!(tags, vec![]);
         img[2] = 3;
         assert_eq!(crate::probe::testutil::probe_bytes(probe_lvm1, None, img).unwrap(), None);
     }
