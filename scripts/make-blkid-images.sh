@@ -153,8 +153,8 @@ at_end() { # at_end FILE BYTES_FROM_END TEXT: TEXT written that far before the e
 	size=$(stat -c %s "$1") &&
 		printf '%b' "$3" | dd of="$1" bs=1 seek=$((size - $2)) conv=notrunc status=none
 }
-isw_over_ext4() {
-	mkfs.ext4 -q -F -L 'inside raid' "$1" && at_end "$1" 1024 'Intel Raid ISM Cfg Sig. 1.1.00'
+isw_over_ext4() { # isw_over_ext4 IMAGE [LABEL]
+	mkfs.ext4 -q -F -L "${2:-inside raid}" "$1" && at_end "$1" 1024 'Intel Raid ISM Cfg Sig. 1.1.00'
 }
 img raid-isw-ext4 8M isw_over_ext4 IMG
 jmicron_over_ext4() {
@@ -220,7 +220,7 @@ img small-ext2-dos 1M small IMG
 # RAID1): the whole disk is the RAID member and its table is not reported; the
 # partition, which ends in the same signature, is searched for filesystems,
 # as libblkid looks for firmware RAID on whole disks only.
-part_fs r-ext4 8M isw_over_ext4 IMG
+part_fs r-ext4 8M isw_over_ext4 IMG 'raid part'
 raidpart() {
 	printf 'label: dos\nlabel-id: 0x5eed5eed\nstart=2048, size=16384, type=83\n' | sfdisk -q "$1" &&
 		at_end "$1" 1024 'Intel Raid ISM Cfg Sig. 1.2.00'

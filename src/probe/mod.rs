@@ -184,7 +184,7 @@ fn probe_device(r: &mut Reader, opts: &Options, dev: Option<&device::DeviceInfo>
             (None, Some(t)) => t.allows(p.name),
             (None, None) => true,
         };
-        let medium = Medium { whole_disk: dev.map_or(true, |d| d.whole_disk), sector_size };
+        let medium = Medium { regular_file: dev.is_none(), whole_disk: dev.is_some_and(|d| d.whole_disk), sector_size };
         match safeprobe(r, medium, &allowed)? {
             Outcome::Nothing => {}
             Outcome::Ambivalent(v) => return Ok(Probed::Ambivalent(v)),
@@ -312,16 +312,25 @@ pub struct Prober {
 /// What the probers may know about the device besides its bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Medium {
-    /// A whole disk or a regular file, not a partition: libblkid looks for
-    /// hardware-RAID metadata only there (`S_ISREG || blkid_probe_is_wholedisk`).
+    /// A regular file (or bytes in memory), not a block device.
+    pub regular_file: bool,
+    /// A block device that is not a partition (`blkid_probe_is_wholedisk`).
     pub whole_disk: bool,
     /// Logical sector size in bytes (512 for files).
     pub sector_size: u64,
 }
 
+impl Medium {
+    /// Not a partition: libblkid looks for firmware-RAID metadata only on
+    /// these (`S_ISREG(mode) || blkid_probe_is_wholedisk`).
+    pub fn disk_or_file(&self) -> bool {
+        self.regular_file || self.whole_disk
+    }
+}
+
 impl Default for Medium {
     fn default() -> Medium {
-        Medium { whole_disk: true, sector_size: 512 }
+        Medium { regular_file: true, whole_disk: false, sector_size: 512 }
     }
 }
 

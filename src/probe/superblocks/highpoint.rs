@@ -35,7 +35,7 @@ fn probe_45x(ctx: &mut Ctx) -> io::Result<bool> {
 
 /// The magic is all there is; only the whole-disk rule remains.
 fn probe_37x(ctx: &mut Ctx) -> io::Result<bool> {
-    Ok(ctx.medium.whole_disk)
+    Ok(ctx.medium.disk_or_file())
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub(super) const SECTOR: u64 = 0x200;
 /// disk or a file of at least `min_size` bytes.
 pub(super) fn from_end(ctx: &Ctx, min_size: u64, back: u64, unit: u64) -> Option<u64> {
     let size = ctx.reader.size();
-    if size < min_size || !ctx.medium.whole_disk || unit == 0 {
+    if size < min_size || !ctx.medium.disk_or_file() || unit == 0 {
         return None;
     }
     (size / unit).checked_sub(back)?.checked_mul(unit)
@@ -41,7 +41,11 @@ mod tests {
         assert_eq!(from_end(&ctx, MIN_SIZE, 1, SECTOR), Some(0x10000 - 0x200));
         assert_eq!(from_end(&ctx, MIN_SIZE, 0x81, SECTOR), None);
         assert_eq!(tail(&mut ctx, 2, 4).unwrap().map(|t| t.0), Some(0x10000 - 0x400));
-        ctx.medium = Medium { whole_disk: false, sector_size: 512 };
+        ctx.medium = Medium { regular_file: false, whole_disk: false, sector_size: 512 };
+        assert_eq!(from_end(&ctx, MIN_SIZE, 1, SECTOR), None);
+        ctx.medium.whole_disk = true;
+        assert!(from_end(&ctx, MIN_SIZE, 1, SECTOR).is_some());
+        ctx.medium.whole_disk = false;
         assert_eq!(from_end(&ctx, MIN_SIZE, 1, SECTOR), None);
         let mut r = Reader::from_bytes(vec![0; 0xffff]);
         assert_eq!(from_end(&Ctx::new(&mut r, None), MIN_SIZE, 1, SECTOR), None);
