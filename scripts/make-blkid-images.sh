@@ -161,6 +161,13 @@ jmicron_over_ext4() {
 	mkfs.ext4 -q -F -L 'inside jm' "$1" && at_end "$1" 512 'JM\x01\x02'
 }
 img raid-jmicron-ext4 8M jmicron_over_ext4 IMG
+# Members that do not end the search: a VDO header (usage "other") or a DRBD
+# Proxy data log (which libblkid counts as a filesystem) over an ext4 is ambivalent.
+over_ext4() { # over_ext4 IMAGE TEXT: TEXT at the start of a fresh ext4
+	mkfs.ext4 -q -F "$1" && printf '%b' "$2" | dd of="$1" conv=notrunc status=none
+}
+img raid-amb-vdo-ext4 8M over_ext4 IMG 'dmvdo001'
+img raid-amb-datalog-ext4 8M over_ext4 IMG 'DRBDdlh*\x01'
 
 # Partitioned disks: filesystems are made in separate images and copied into
 # their partitions, so no loop devices are needed here. They hold ext
