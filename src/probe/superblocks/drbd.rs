@@ -16,9 +16,10 @@ const DRBD_MAGIC: u32 = 0x8374_0267;
 const MAGIC_08: u32 = DRBD_MAGIC + 4;
 const MAGIC_84_UNCLEAN: u32 = DRBD_MAGIC + 5;
 const MAGIC_09: u32 = DRBD_MAGIC + 6;
-// The 9 record as libblkid reads it; the 8.4 one is shorter and has its
-// device id elsewhere, but the magic at the same place.
-layout! { LEN = 1392;
+// The start of the 8.4 and 9 records, which differ in where the device id is
+// but not in where the magic is. libblkid reads 100 and 1392 bytes, which
+// always fit 4 KiB before the end; the rest is of no use here.
+layout! { LEN = 64;
     MAGIC: Be32 = 60;
     DEVICE_UUID_08: Bytes<8> = 40;
     DEVICE_UUID_09: Bytes<8> = 48;
