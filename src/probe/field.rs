@@ -135,6 +135,8 @@ pub trait Fields {
     fn at_in<F: Field>(&self, e: Endian, f: F) -> F::Value;
     /// The field at a computed offset, `None` if the record does not hold it.
     fn try_at<F: Fixed>(&self, f: F) -> Option<F::Value>;
+    /// [`Fields::try_at`] in byte order `e`.
+    fn try_at_in<F: Field>(&self, e: Endian, f: F) -> Option<F::Value>;
     /// The field's bytes, as a slice of the record.
     fn slice<F: Field>(&self, f: F) -> &[u8];
 }
@@ -149,8 +151,12 @@ impl Fields for [u8] {
     }
 
     fn try_at<F: Fixed>(&self, f: F) -> Option<F::Value> {
+        self.try_at_in(Endian::Little, f)
+    }
+
+    fn try_at_in<F: Field>(&self, e: Endian, f: F) -> Option<F::Value> {
         let end = f.off().checked_add(F::LEN)?;
-        self.get(f.off()..end).map(|b| F::decode(b, Endian::Little))
+        self.get(f.off()..end).map(|b| F::decode(b, e))
     }
 
     fn slice<F: Field>(&self, f: F) -> &[u8] {
@@ -216,5 +222,6 @@ mod tests {
         assert_eq!(rec.try_at(Le64(9)), None);
         assert_eq!(rec.try_at(Be16(usize::MAX)), None);
         assert_eq!(rec.try_at(U8(15)), Some(16));
+        assert_eq!(rec.try_at_in(Endian::Big, U16(14)), Some(0x0f10));
     }
 }

@@ -77,6 +77,7 @@ fn add(t: &mut Table, number: u32, start: u64, size: u64, e: &MbrEntry) {
     }
     let uuid = t.id.as_ref().map(|id| format!("{id}-{number:02x}"));
     t.partitions.push(Partition {
+        scheme: "dos",
         number,
         start,
         size,

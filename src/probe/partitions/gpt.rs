@@ -177,6 +177,7 @@ pub(super) fn probe(r: &mut Reader, disk: Disk) -> io::Result<Option<Table>> {
             name.pop();
         }
         t.partitions.push(Partition {
+            scheme: "gpt",
             number,
             start: start.wrapping_mul(ssf),
             size: size.wrapping_mul(ssf),

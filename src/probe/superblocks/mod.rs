@@ -9,6 +9,7 @@ use super::Prober;
 mod adaptec;
 mod apfs;
 mod bcache;
+mod befs;
 mod bfs;
 mod bitlocker;
 mod bluestore;
@@ -143,7 +144,7 @@ pub static PROBERS: &[&Prober] = &[
     &ubifs::UBIFS,
     &bfs::BFS,
     &vmfs_fs::VMFS,
-    // befs
+    &befs::BEFS,
     &nilfs::NILFS2,
     &exfat::EXFAT,
     &f2fs::F2FS,
