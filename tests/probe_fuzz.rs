@@ -555,6 +555,22 @@ mod members {
             put(i, 176, &0x10000u64.to_le_bytes());
             put(i, 0x10000, b"-FVE-FS-\0\0\x02\0");
         });
+        add("BitLocker", &|i| put(i, 0, b"\xeb\x52\x90-FVE-FS-"));
+        add("BitLocker", &|i| {
+            put(i, 0, b"\xeb\x58\x90MSWIN4.1");
+            put(i, 440, &0x2000u64.to_le_bytes());
+            put(i, 0x2000, b"-FVE-FS-\0\0\x01\0");
+        });
+        add("ddf_raid_member", &|i| {
+            let at = end(257);
+            put(i, at, &0xde11_de11u32.to_le_bytes());
+            put(i, at + 8, b"little-endian anchor");
+        });
+        add("promise_fasttrack_raid_member", &|i| put(i, end(3087), b"Promise Technology, Inc."));
+        add("drbd", &|i| {
+            put(i, SIZE - 4096 + 48, &0xfeed_f00du64.to_be_bytes());
+            put(i, SIZE - 4096 + 60, &0x8374_026cu32.to_be_bytes());
+        });
         // A firmware-RAID member over a filesystem: the member wins.
         add("isw_raid_member", &|i| {
             put(i, 0x438, &[0x53, 0xef]);
