@@ -190,7 +190,14 @@ fn probe_device(r: &mut Reader, opts: &Options, dev: Option<&device::DeviceInfo>
             (None, Some(t)) => t.allows(p.name),
             (None, None) => true,
         };
-        let medium = Medium { regular_file: dev.is_none(), whole_disk: dev.is_some_and(|d| d.whole_disk), sector_size };
+        let medium = Medium {
+            regular_file: dev.is_none(),
+            whole_disk: dev.is_some_and(|d| d.whole_disk),
+            // libblkid asks the drive (CDROM_GET_CAPABILITY); SCSI CD-ROMs
+            // (sr) are the ones with a major number of their own.
+            cdrom: dev.is_some_and(|d| d.whole_disk && d.major == SCSI_CDROM_MAJOR) && r.size() > TINY,
+            sector_size,
+        };
         match safeprobe(r, medium, &allowed)? {
             Outcome::Nothing => {}
             Outcome::Ambivalent(v) => return Ok(Probed::Ambivalent(v)),
@@ -329,9 +336,15 @@ pub struct Medium {
     pub regular_file: bool,
     /// A block device that is not a partition (`blkid_probe_is_wholedisk`).
     pub whole_disk: bool,
+    /// An optical drive: libblkid looks for no RAID and no "other" signature
+    /// (swap, journals, caches) there, whose last sectors often do not read.
+    pub cdrom: bool,
     /// Logical sector size in bytes (512 for files).
     pub sector_size: u64,
 }
+
+/// The block major number of SCSI CD-ROM drives (`sr`).
+const SCSI_CDROM_MAJOR: u32 = 11;
 
 impl Medium {
     /// Not a partition: libblkid looks for firmware-RAID metadata only on
@@ -343,7 +356,7 @@ impl Medium {
 
 impl Default for Medium {
     fn default() -> Medium {
-        Medium { regular_file: true, whole_disk: false, sector_size: 512 }
+        Medium { regular_file: true, whole_disk: false, cdrom: false, sector_size: 512 }
     }
 }
 
@@ -669,8 +682,8 @@ fn safeprobe(reader: &mut Reader, medium: Medium, allowed: &dyn Fn(&Prober) -> b
         if !allowed(prober) {
             continue;
         }
-        // No RAID on floppies.
-        if tiny && prober.usage == Usage::Raid {
+        // No RAID on floppies, no RAID, swap or journal on CDs.
+        if (tiny || medium.cdrom) && prober.usage == Usage::Raid || medium.cdrom && prober.usage == Usage::Other {
             continue;
         }
         let Some(f) = run_one(reader, medium, prober)? else { continue };
@@ -961,6 +974,30 @@ mod tests {
         // A lone surrogate is kept in libblkid's 3-byte form.
         ctx.set_utf16_label(&[0x41, 0, 0x00, 0xd8, 0x42, 0], false);
         assert_eq!(ctx.tags()[0].value, b"A\xed\xa0\x80B");
+    }
+
+    #[test]
+    fn no_raid_or_other_signatures_on_cds() {
+        // A swap signature at the end of the first page, then also a JMicron member at the end.
+        let mut swap = vec![0u8; 2 << 20];
+        swap[4086..4096].copy_from_slice(b"SWAPSPACE2");
+        swap[1024] = 1;
+        swap[1028] = 9;
+        let mut jm = swap.clone();
+        let n = jm.len();
+        jm[n - 512..n - 510].copy_from_slice(b"JM");
+        let run = |img: &[u8], medium: Medium| {
+            let mut r = Reader::from_bytes(img.to_vec());
+            match safeprobe(&mut r, medium, &|_| true).unwrap() {
+                Outcome::Found(f) => Some(f.name),
+                _ => None,
+            }
+        };
+        assert_eq!(run(&swap, Medium::default()), Some("swap"));
+        assert_eq!(run(&jm, Medium::default()), Some("jmicron_raid_member"));
+        let cd = Medium { regular_file: false, whole_disk: true, cdrom: true, sector_size: 2048 };
+        assert_eq!(run(&swap, cd), None);
+        assert_eq!(run(&jm, cd), None);
     }
 
     #[test]

@@ -41,7 +41,7 @@ mod tests {
         assert_eq!(from_end(&ctx, MIN_SIZE, 1, SECTOR), Some(0x10000 - 0x200));
         assert_eq!(from_end(&ctx, MIN_SIZE, 0x81, SECTOR), None);
         assert_eq!(tail(&mut ctx, 2, 4).unwrap().map(|t| t.0), Some(0x10000 - 0x400));
-        ctx.medium = Medium { regular_file: false, whole_disk: false, sector_size: 512 };
+        ctx.medium = Medium { regular_file: false, whole_disk: false, cdrom: false, sector_size: 512 };
         assert_eq!(from_end(&ctx, MIN_SIZE, 1, SECTOR), None);
         ctx.medium.whole_disk = true;
         assert!(from_end(&ctx, MIN_SIZE, 1, SECTOR).is_some());
