@@ -27,6 +27,7 @@ mod unixware;
 
 pub use gpt::crc32;
 
+use super::field::{layout, Fields, Le32, U8};
 use super::{Magic, Reader};
 use std::io;
 
@@ -242,15 +243,21 @@ impl Window<'_> {
         }
     }
 
+    /// Whether `[off, off + len)` lies inside the window.
+    fn fits(&self, off: u64, len: u64) -> bool {
+        off.checked_add(len).is_some_and(|end| end <= self.size)
+    }
+
     /// The first of `magics` found, as libblkid looks for them: the KiB that holds
-    /// the magic must be inside the window.
+    /// the magic must be inside the window. Only the magic's bytes are read.
     fn find_magic(&mut self, magics: &'static [Magic]) -> io::Result<Option<&'static Magic>> {
         for m in magics {
             let kib = m.kboff + (m.sboff >> 10);
             let Some(off) = kib.checked_mul(1024) else { continue };
-            let Some(buf) = self.read_opt(off, 1024)? else { continue };
-            let at = (m.sboff & 0x3ff) as usize;
-            if buf.get(at..at + m.bytes.len()) == Some(m.bytes) {
+            if !self.fits(off, 1024) {
+                continue;
+            }
+            if self.read(off + (m.sboff & 0x3ff), m.bytes.len())? == m.bytes {
                 return Ok(Some(m));
             }
         }
@@ -394,15 +401,22 @@ struct MbrEntry {
     size: u32,
 }
 
+/// The four MBR entries, from 446 to the 0x55 0xAA signature.
+const MBR_ENTRIES: usize = 446;
+const _: () = assert!(MBR_ENTRIES + 4 * MBR_ENTRY_LEN == 510);
+/// The boot indicator leads the entry, inside it by construction.
+const BOOT_IND: U8 = U8(0);
+layout! { MBR_ENTRY_LEN = 16;
+    SYS_IND: U8 = 4;
+    START_SECT: Le32 = 8;
+    NR_SECTS: Le32 = 12;
+}
+
+/// The four entries of an MBR-style sector (at least 512 bytes).
 fn mbr_entries(sector: &[u8]) -> [MbrEntry; 4] {
     let e = |i: usize| {
-        let b = &sector[446 + 16 * i..446 + 16 * (i + 1)];
-        MbrEntry {
-            boot_ind: b[0],
-            sys_ind: b[4],
-            start: u32::from_le_bytes([b[8], b[9], b[10], b[11]]),
-            size: u32::from_le_bytes([b[12], b[13], b[14], b[15]]),
-        }
+        let b = entry(sector, MBR_ENTRIES, MBR_ENTRY_LEN, i);
+        MbrEntry { boot_ind: b.at(BOOT_IND), sys_ind: b.at(SYS_IND), start: b.at(START_SECT), size: b.at(NR_SECTS) }
     };
     [e(0), e(1), e(2), e(3)]
 }

@@ -23,14 +23,21 @@ const OFFSET: usize = 512 - LABEL_LEN;
 const MAGIC: u32 = 0x0003_2957;
 
 pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
-    let Some(s) = w.sector(SECTOR)? else { return Ok(false) };
-    let l = &s[OFFSET..];
-    if l.at(PT_MAGIC) != MAGIC || l.at(PT_VALID) != 1 {
+    // libblkid reads the whole sector; the magic and the valid flag decide,
+    // so read those first.
+    let at = SECTOR * 512 + OFFSET as u64;
+    if !w.fits(SECTOR * 512, 512) {
+        return Ok(false);
+    }
+    let head = w.read(at, PT_VALID.0 + 4)?;
+    if head.at(PT_MAGIC) != MAGIC || head.at(PT_VALID) != 1 {
         return Ok(false);
     }
     if !ls.list {
         return Ok(true);
     }
+    let l = w.read(at, LABEL_LEN)?;
+    let l = &l[..];
     for i in 0..MAX_PARTITIONS {
         let e = entry(l, PARTITIONS, ENTRY_LEN, i);
         let nblocks = e.at(NBLOCKS) as i32;
