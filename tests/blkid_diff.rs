@@ -473,6 +473,7 @@ fn command_line() {
     let img = "ext4.img";
     let cases: &[&[&str]] = &[
         &["-p"],
+        &["-k"],
         &["-o", "foo", img],
         &["-p", "-o", "list", img],
         &["-u", "foo", img],
