@@ -95,6 +95,52 @@ img iso9660-joliet-utf8 0 xorriso -as mkisofs -quiet -J -joliet-long -input-char
 img udf 8M mkudffs --utf8 --media-type=hd --label='UDF label é' IMG
 img udf-4k 8M mkudffs --media-type=hd --blocksize=4096 --label='udf4k' IMG
 
+# Older and rarer filesystems (util-linux-extra, genromfs, ocfs2-tools,
+# gfs2-utils, mtd-utils, makefs). minix and bfs have no label blkid reports.
+img minix-v1 4M mkfs.minix -1 -n 30 IMG
+img minix-v2 4M mkfs.minix -2 IMG
+img minix-v3 4M mkfs.minix -3 IMG
+img bfs 4M mkfs.bfs -V vol -F fsname IMG
+img cramfs 0 mkfs.cramfs -n 'cram label' tree IMG
+img cramfs-be 0 mkfs.cramfs -N big -n "Big \"endian\"" tree IMG
+padded() { # padded SIZE CMD...: CMD makes an image smaller than blkid looks at; pad it
+	local size=$1 f=${*: -1}
+	"${@:2}" && truncate -s "$size" "$f"
+}
+img romfs 0 padded 2M genromfs -d tree -V 'rom fs label' -f IMG
+img romfs-nolabel 0 padded 2M genromfs -d tree -f IMG
+img ocfs2 64M mkfs.ocfs2 -q -F -M local -L 'ocfs2 label' -b 4096 IMG
+img ocfs2-1k 64M mkfs.ocfs2 -q -F -M local -N 2 -b 1024 IMG
+img gfs2 64M mkfs.gfs2 -O -p lock_nolock -t 'clu:gfs_lbl' -j 1 -J 8 IMG
+img ubifs 0 mkfs.ubifs -r tree -m 2048 -e 129024 -c 32 -o IMG
+img ufs1 0 makefs -t ffs -o version=1 -s 4m IMG tree
+img ufs2-be 0 makefs -t ffs -B be -o version=2 -s 4m IMG tree
+
+# Two signatures, one written over the unused start of another. Both count
+# (cramfs or romfs over ext4 or minix: ambivalent, exit 8), unless the device
+# is floppy-sized (the first in libblkid's order wins) or one is crypto (LUKS
+# ends the search before minix is looked at).
+over() { # over DEST BYTES MKFS...: MKFS makes a second image whose first BYTES go over DEST
+	local dest=$1 bytes=$2 src=$1.src
+	shift 2
+	rm -f "$src" && truncate -s 4M "$src" && "$@" "$src" >/dev/null &&
+		dd if="$src" of="$dest" bs="$bytes" count=1 conv=notrunc status=none
+	local rc=$?
+	rm -f "$src"
+	return $rc
+}
+cramfs_of() { rm -f "$1" && mkfs.cramfs -n 'over' tree "$1"; }
+romfs_of() { genromfs -d tree -V 'over' -f "$1"; }
+luks_of() { cryptsetup luksFormat -q --key-file "$key" --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --type luks1 "$1"; }
+two_cramfs_ext4() { mkfs.ext4 -q -F -L 'under' "$1" && over "$1" 512 cramfs_of; }
+two_romfs_minix() { mkfs.minix -2 "$1" && over "$1" 512 romfs_of; }
+two_floppy() { mkfs.minix -1 "$1" && over "$1" 512 cramfs_of; }
+two_luks_minix() { mkfs.minix -3 "$1" && over "$1" 592 luks_of; }
+img two-cramfs-ext4 8M two_cramfs_ext4 IMG
+img two-romfs-minix 4M two_romfs_minix IMG
+img two-floppy-cramfs-minix 1M two_floppy IMG
+img two-luks-minix 4M two_luks_minix IMG
+
 # LUKS: PBKDF2 with the minimum iterations, so this stays fast.
 luks=(cryptsetup luksFormat -q --key-file "$key" --pbkdf pbkdf2 --pbkdf-force-iterations 1000)
 img luks1 4M "${luks[@]}" --type luks1 IMG

@@ -383,6 +383,33 @@ fn lvm2() {
 }
 
 #[test]
+fn minix_bfs() {
+    compare_family("minix/bfs", &["minix", "bfs"]);
+}
+
+#[test]
+fn cramfs_romfs() {
+    compare_family("cramfs/romfs", &["cramfs", "romfs"]);
+}
+
+#[test]
+fn ocfs2_gfs2() {
+    compare_family("ocfs2/gfs2", &["ocfs2", "gfs2"]);
+}
+
+#[test]
+fn ubifs_ufs() {
+    compare_family("ubifs/ufs", &["ubifs", "ufs"]);
+}
+
+/// One signature written over another: ambivalent, or decided by libblkid's
+/// order on a floppy-sized device, or by crypto ending the search.
+#[test]
+fn two_signatures() {
+    compare_family("two signatures", &["two-"]);
+}
+
+#[test]
 fn ambivalent() {
     compare_family("ambivalent", &["ambivalent"]);
 }
