@@ -457,6 +457,30 @@ fn raid_member_hides_its_filesystem() {
     assert!(!found.iter().any(|p| p.to_str() == Some(l.dev.as_str())), "{found:?}");
 }
 
+/// Intel RAID metadata sits two logical sectors before the end: on a disk of
+/// 4 KiB sectors the signature written for 512-byte ones is not it, and the
+/// ext4 inside shows.
+#[test]
+fn raid_member_sector_size() {
+    let img = images().join("raid-isw-ext4.img");
+    if !img.exists() {
+        eprintln!("skipped: no raid-isw-ext4.img (mkfs.ext4 missing?)");
+        return;
+    }
+    let out = Command::new("losetup").args(["-f", "--show", "-r", "-b", "4096"]).arg(&img).output().expect("losetup");
+    if !out.status.success() {
+        eprintln!("skipped: losetup -b 4096: {}", String::from_utf8_lossy(&out.stderr));
+        return;
+    }
+    let l = Loop { dev: String::from_utf8_lossy(&out.stdout).trim().to_string() };
+    let mut d = Diff::default();
+    let theirs = d.check("isw on 4 KiB sectors", &["-p", "-o", "udev", &l.dev]);
+    assert!(theirs.stdout.contains("ID_FS_TYPE=ext4"), "util-linux: {theirs}");
+    d.check("isw on 4 KiB sectors", &["-p", &l.dev]);
+    d.check("isw on 4 KiB sectors", &["-c", "/dev/null", &l.dev]);
+    d.finish("raid member on 4 KiB sectors");
+}
+
 /// GPT and MBR disks, a floppy-sized partitioned disk and the tables parted
 /// writes (sun, mac, bsd, atari, sgi): the whole disk and
 /// every partition device, with `-D`, offsets and sizes into the disk, and
