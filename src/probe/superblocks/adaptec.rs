@@ -19,7 +19,7 @@ const AD_MAGIC: [u8; 4] = 0x37fc_4d1e_u32.to_be_bytes();
 const AD_SIGNATURE: &[u8; 4] = b"DPTM";
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
-    let Some((_, md)) = hwraid::tail(ctx, 1, LEN)? else { return Ok(false) };
+    let Some(md) = hwraid::tail_with(ctx, 1, B0IDCODE.0, &AD_MAGIC, LEN)? else { return Ok(false) };
     if md.at(SMAGIC) != *AD_SIGNATURE || md.at(B0IDCODE) != AD_MAGIC {
         return Ok(false);
     }

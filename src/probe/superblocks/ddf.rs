@@ -31,10 +31,8 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let mut found = None;
     for back in ANCHORS {
         let off = (size / hwraid::SECTOR - back) * hwraid::SECTOR;
-        // The last sector is read whole, as the firmware-RAID probers after
-        // this one look there too; elsewhere the signature comes first.
-        let first = if back == 1 { LEN } else { 4 };
-        let Some(start) = ctx.read_opt(off, first)? else { return Ok(false) };
+        // The signature first: almost every device has none.
+        let Some(start) = ctx.read_opt(off, 4)? else { return Ok(false) };
         if let Some(e) = [Endian::Big, Endian::Little].into_iter().find(|&e| start.at_in(e, SIGNATURE) == DDF_MAGIC) {
             let Some(hdr) = ctx.read_opt(off, LEN)? else { return Ok(false) };
             found = Some((hdr, e));

@@ -31,8 +31,9 @@ pub static INTEGRITY: Prober = Prober {
     probe: probe_integrity,
 };
 
-// The verity superblock is one 512-byte sector; libblkid reads all of it.
-layout! { VERITY_LEN = 512;
+// The start of the 512-byte verity superblock. libblkid reads all of it, which
+// always fits where the magic did.
+layout! { VERITY_LEN = 32;
     VERITY_VERSION: Le32 = 8;
     VERITY_UUID: Uuid = 16;
 }

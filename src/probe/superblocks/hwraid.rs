@@ -29,6 +29,17 @@ pub(super) fn tail(ctx: &mut Ctx, back: u64, len: usize) -> io::Result<Option<(u
     Ok(ctx.read_opt(off, len)?.map(|b| (off, b)))
 }
 
+/// [`tail`], but only when `magic` is at `at` in it: the magic is read alone
+/// first, as almost every device has none.
+pub(super) fn tail_with(ctx: &mut Ctx, back: u64, at: usize, magic: &[u8], len: usize) -> io::Result<Option<Vec<u8>>> {
+    let Some(off) = from_end(ctx, MIN_SIZE, back, SECTOR) else { return Ok(None) };
+    let Some(start) = off.checked_add(at as u64) else { return Ok(None) };
+    if ctx.read_opt(start, magic.len())?.as_deref() != Some(magic) {
+        return Ok(None);
+    }
+    ctx.read_opt(off, len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,6 +52,8 @@ mod tests {
         assert_eq!(from_end(&ctx, MIN_SIZE, 1, SECTOR), Some(0x10000 - 0x200));
         assert_eq!(from_end(&ctx, MIN_SIZE, 0x81, SECTOR), None);
         assert_eq!(tail(&mut ctx, 2, 4).unwrap().map(|t| t.0), Some(0x10000 - 0x400));
+        assert_eq!(tail_with(&mut ctx, 1, 8, &[0, 0], 16).unwrap(), Some(vec![0; 16]));
+        assert_eq!(tail_with(&mut ctx, 1, 8, &[1], 16).unwrap(), None);
         ctx.medium = Medium { regular_file: false, whole_disk: false, cdrom: false, sector_size: 512 };
         assert_eq!(from_end(&ctx, MIN_SIZE, 1, SECTOR), None);
         ctx.medium.whole_disk = true;

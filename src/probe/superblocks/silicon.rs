@@ -22,7 +22,8 @@ const SILICON_MAGIC: u32 = 0x2f00_0000;
 const MAX_DISKS: u8 = 8;
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
-    let Some((_, md)) = hwraid::tail(ctx, 1, LEN)? else { return Ok(false) };
+    let magic = SILICON_MAGIC.to_le_bytes();
+    let Some(md) = hwraid::tail_with(ctx, 1, MAGIC.0, &magic, LEN)? else { return Ok(false) };
     let sum = md[..CHECKSUM1.0].chunks_exact(2).fold(0u16, |s, w| s.wrapping_add(u16::from_le_bytes([w[0], w[1]])));
     if md.at(MAGIC) != SILICON_MAGIC || md.at(DISK_NUMBER) >= MAX_DISKS || sum.wrapping_neg() != md.at(CHECKSUM1) {
         return Ok(false);

@@ -19,7 +19,7 @@ layout! { LEN = 51;
 const MAX_VERSION: u8 = 2;
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
-    let Some((_, md)) = hwraid::tail(ctx, 1, LEN)? else { return Ok(false) };
+    let Some(md) = hwraid::tail_with(ctx, 1, SIG.0, &SIGNATURE.to_le_bytes(), LEN)? else { return Ok(false) };
     let sum = md[..CHECKSUM.0].iter().fold(0u8, |s, &b| s.wrapping_add(b));
     if md.at(SIG) != SIGNATURE || md.at(VERSION) > MAX_VERSION || sum != md.at(CHECKSUM) {
         return Ok(false);
