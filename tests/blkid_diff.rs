@@ -10,6 +10,8 @@
 //! (which may remember devices from earlier runs) cannot change its answers;
 //! krazybox keeps no cache. Needs root (loop devices) and the mkfs tools.
 
+mod support;
+
 use std::fmt::Write as _;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -434,6 +436,8 @@ fn raid_member_hides_its_filesystem() {
         eprintln!("skipped: no raid-isw-ext4.img (mkfs.ext4 missing?)");
         return;
     }
+    // Whole-device scans and a mount attempt: no other test's devices come and go meanwhile.
+    let _serial = support::serial();
     let Some(l) = Loop::attach(&img, false) else { return };
     let path = img.to_str().expect("UTF-8 path");
     // The ext4 is still there for a search that leaves out RAID members.
@@ -455,6 +459,20 @@ fn raid_member_hides_its_filesystem() {
     }
     let found = krazybox::probe::find_devices("UUID", uuid.as_bytes()).expect("scan");
     assert!(!found.iter().any(|p| p.to_str() == Some(l.dev.as_str())), "{found:?}");
+    // And mount by that UUID finds nothing to mount.
+    let target = images().join("raid-mountpoint");
+    std::fs::create_dir_all(&target).expect("mount point");
+    let out = Command::new(env!("CARGO_BIN_EXE_krazybox"))
+        .args(["mount", "-r", &format!("UUID={uuid}")])
+        .arg(&target)
+        .output()
+        .expect("run krazybox mount");
+    if out.status.success() {
+        let _ = Command::new("umount").arg(&target).status();
+        panic!("mount UUID={uuid} mounted a RAID member");
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("can't find UUID={uuid}")), "mount: {err}");
 }
 
 /// Intel RAID metadata sits two logical sectors before the end: on a disk of
@@ -467,6 +485,8 @@ fn raid_member_sector_size() {
         eprintln!("skipped: no raid-isw-ext4.img (mkfs.ext4 missing?)");
         return;
     }
+    // Whole-device scans and a mount attempt: no other test's devices come and go meanwhile.
+    let _serial = support::serial();
     let out = Command::new("losetup").args(["-f", "--show", "-r", "-b", "4096"]).arg(&img).output().expect("losetup");
     if !out.status.success() {
         eprintln!("skipped: losetup -b 4096: {}", String::from_utf8_lossy(&out.stderr));
