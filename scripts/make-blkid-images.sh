@@ -157,6 +157,15 @@ lvm_pv() {
 	return $rc
 }
 img lvm2 8M lvm_pv IMG
+# A table written over a PV later (sfdisk keeps the LVM label): libblkid
+# drops the PV for a dos table in the area pvcreate wiped, keeps it for an
+# empty MBR, and reports both with a protective MBR.
+lvm_then_table() { # lvm_then_table IMAGE SFDISK-SCRIPT
+	lvm_pv "$1" && printf '%b' "$2" | sfdisk -q --wipe never "$1"
+}
+img lvm2-then-dos 8M lvm_then_table IMG 'label: dos\nlabel-id: 0x1f2e3d4c\nstart=2048, size=4096, type=83\n'
+img lvm2-then-empty-mbr 8M lvm_then_table IMG 'label: dos\nlabel-id: 0x1f2e3d4c\n'
+img lvm2-then-pmbr 8M lvm_then_table IMG 'label: dos\nstart=1, type=ee\n'
 
 # Two signatures that conflict: a squashfs superblock written over the unused
 # boot area of an ext4 filesystem.
@@ -219,6 +228,26 @@ if img mbr 24M mbr IMG; then
 	copy_into mbr.img m-ext4.part 2048
 	copy_into mbr.img m-ext3.part 20480
 fi
+# The other partition tables parted writes (sun, mac, bsd, atari, and dvh,
+# which libblkid calls sgi), each with an ext4 in its first partition at 1 MiB
+# (2 MiB for dvh, whose volume header comes first).
+part_table() { # part_table IMAGE LABEL PARTED-ARGS...
+	local f=$1 label=$2
+	shift 2
+	parted -s "$f" mklabel "$label" "$@"
+}
+for t in 'sun:1:mkpart ext2 1MiB 9MiB mkpart linux-swap 9MiB 12MiB' \
+	'mac:1:mkpart first ext2 1MiB 9MiB mkpart second ext2 9MiB 12MiB' \
+	'bsd:1:mkpart ext2 1MiB 9MiB mkpart ext2 9MiB 12MiB' \
+	'atari:1:mkpart primary 1MiB 9MiB mkpart primary 9MiB 12MiB mkpart primary 12MiB 13MiB' \
+	'dvh:2:mkpart primary 2MiB 10MiB mkpart primary 10MiB 12MiB'; do
+	IFS=: read -r label mib args <<<"$t"
+	part_fs "t-$label" 8M mkfs.ext4 -q -F -L "on $label" IMG
+	# shellcheck disable=SC2086 # the parted arguments are words
+	if img "pt-$label" 16M part_table IMG "$label" $args; then
+		copy_into "pt-$label.img" "t-$label.part" $((mib * 2048))
+	fi
+done
 # A floppy-sized disk with both a filesystem and a partition table: `blkid -p`
 # on its loop device reports only the table, the cache-based mode both.
 small() {

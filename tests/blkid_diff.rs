@@ -419,13 +419,14 @@ fn empty() {
     compare_family("empty", &["empty"]);
 }
 
-/// GPT and MBR disks and a floppy-sized partitioned disk: the whole disk and
+/// GPT and MBR disks, a floppy-sized partitioned disk and the tables parted
+/// writes (sun, mac, bsd, atari, sgi): the whole disk and
 /// every partition device, with `-D`, offsets and sizes into the disk, and
 /// lookups by PARTUUID and PARTLABEL.
 #[test]
 fn partitions() {
     let mut d = Diff::default();
-    for image in family(&["gpt", "mbr", "small"]) {
+    for image in family(&["gpt", "mbr", "small", "pt-"]) {
         compare_device(&mut d, &image, &image);
         // Windows into the disk where its partitions start (the small disk has none there).
         if std::fs::metadata(images().join(&image)).is_ok_and(|m| m.len() >= 16 << 20) {

@@ -177,6 +177,12 @@ fn probe_device(r: &mut Reader, opts: &Options, dev: Option<&device::DeviceInfo>
     let mut tags = Vec::new();
     let mut fs_type = None;
     let mut ignore_pt = false;
+    // pvcreate wipes the first 8 KiB of the device, and libblkid remembers that
+    // area when it finds an LVM2 label (its "wiper", lvm.c): a dos table in it
+    // was written after the PV, so the table is probed although LVM is a RAID
+    // usage, and when it is dos (the only table prober that checks the area;
+    // gpt.c's check misses it) the LVM result is dropped for the table.
+    let mut lvm_wiped = false;
     if opts.superblocks {
         let allowed = |p: &Prober| match (&opts.usages, &opts.types) {
             // blkid applies -u and ignores -n when both are given.
@@ -191,6 +197,7 @@ fn probe_device(r: &mut Reader, opts: &Options, dev: Option<&device::DeviceInfo>
                 // A RAID member shows its array's partition table too (RAID1
                 // mirrors it); that table does not belong to the member.
                 ignore_pt = f.usage == Usage::Raid;
+                lvm_wiped = f.name == LVM_WIPER_TYPE;
                 fs_type = Some(f.name);
                 tags = f.tags;
                 tags.push(Tag { name: "TYPE", value: f.name.as_bytes().to_vec() });
@@ -199,9 +206,12 @@ fn probe_device(r: &mut Reader, opts: &Options, dev: Option<&device::DeviceInfo>
         }
     }
     if opts.partitions {
-        if !ignore_pt {
+        if !ignore_pt || lvm_wiped {
             let disk = partitions::Disk { sector_size, fs_type };
             if let Some(t) = partitions::probe_table(r, disk)? {
+                if lvm_wiped && t.scheme == "dos" {
+                    tags.clear();
+                }
                 tags.extend(table_tags(&t));
             }
         }
@@ -213,6 +223,9 @@ fn probe_device(r: &mut Reader, opts: &Options, dev: Option<&device::DeviceInfo>
     }
     Ok(if tags.is_empty() { Probed::Nothing } else { Probed::Tags(finish(tags)) })
 }
+
+/// The type whose prober marks the start of the device as wiped (see `lvm_wiped`).
+const LVM_WIPER_TYPE: &str = "LVM2_member";
 
 /// libblkid's "tiny device" (`BLKID_FL_TINY_DEV`): floppy-sized or smaller.
 const TINY: u64 = 1440 * 1024;
