@@ -356,3 +356,68 @@ fn util_linux_partition_devices() {
     assert!(compared > 0, "no partition device could be made");
     assert!(failed.is_empty(), "{} comparisons differ:\n  {}\n{report}", failed.len(), failed.join("\n  "));
 }
+
+/// libblkid's partition list of every image, as `partx` prints it (partx reads
+/// tables through libblkid, nested ones included), against krazybox's: what
+/// `PART_ENTRY_*` of each partition device is made from, for the entries the
+/// kernel would not accept as devices too.
+#[test]
+fn util_linux_partition_lists() {
+    use krazybox::probe::partitions::{probe_partitions, Disk};
+    use krazybox::probe::Reader;
+    if !Path::new("/usr/bin/partx").exists() {
+        eprintln!("skipped: partx (util-linux) is not installed");
+        return;
+    }
+    let Some(data) = data_dir() else {
+        eprintln!("skipped: no {DATA} beside the repository (set KRAZYBOX_UTIL_LINUX_IMAGES)");
+        return;
+    };
+    let images = image_names(&data);
+    let tmp = support::TempDir::new("util-linux-lists");
+    tmp.subdir("fs");
+    tmp.subdir("pt");
+    parallel(&images, |image| unpack(&data, tmp.path(), image));
+    let (mut listed, mut failed) = (0, Vec::new());
+    for image in &images {
+        let path = tmp.path().join(format!("{image}.img"));
+        let out = Command::new("partx")
+            .args(["-g", "-r", "-o", "NR,START,SECTORS,TYPE,FLAGS,SCHEME,NAME,UUID"])
+            .arg(&path)
+            .output()
+            .expect("running partx");
+        let theirs: Vec<String> = if out.status.success() {
+            String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+        } else {
+            Vec::new()
+        };
+        let file = std::fs::File::open(&path).expect("open image");
+        let table =
+            probe_partitions(&mut Reader::from_file(file, 0, None).expect("reader"), Disk::default()).expect("probe");
+        let ours: Vec<String> = table
+            .map(|t| t.partitions)
+            .unwrap_or_default()
+            .iter()
+            .map(|p| {
+                let name = p.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+                format!(
+                    "{} {} {} {} 0x{:x} {} {name} {}",
+                    p.number,
+                    p.start,
+                    p.size,
+                    String::from_utf8_lossy(&p.type_name),
+                    p.flags,
+                    p.scheme,
+                    p.uuid.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        listed += usize::from(!theirs.is_empty());
+        if ours != theirs {
+            failed.push(format!("{image}:\n    partx    {theirs:?}\n    krazybox {ours:?}"));
+        }
+    }
+    eprintln!("{listed} images have partitions; {} lists differ", failed.len());
+    assert!(listed > 0, "partx listed no partitions on any image");
+    assert!(failed.is_empty(), "partition lists differ:\n  {}", failed.join("\n  "));
+}

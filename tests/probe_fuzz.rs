@@ -812,7 +812,15 @@ fn mutated_tables_match_partx() {
                 .iter()
                 .map(|p| {
                     let uuid = p.uuid.clone().unwrap_or_default();
-                    format!("{} {} {} {} 0x{:x} {} {uuid}", p.number, p.start, p.size, p.type_name, p.flags, p.scheme)
+                    format!(
+                        "{} {} {} {} 0x{:x} {} {uuid}",
+                        p.number,
+                        p.start,
+                        p.size,
+                        String::from_utf8_lossy(&p.type_name),
+                        p.flags,
+                        p.scheme
+                    )
                 })
                 .collect();
             // partx prints type strings with \x escapes for unsafe bytes: compare

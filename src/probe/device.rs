@@ -79,11 +79,12 @@ pub fn part_entry_tags(dev: &DeviceInfo) -> io::Result<Vec<Tag>> {
         // Bytes, not a String: a lone UTF-16 surrogate stays as libblkid encodes it.
         tags.push(Tag { name: "PART_ENTRY_NAME", value: name.clone() });
     }
-    let mut set = |name: &'static str, value: String| tags.push(Tag { name, value: value.into_bytes() });
     if let Some(uuid) = &p.uuid {
-        set("PART_ENTRY_UUID", uuid.clone());
+        tags.push(Tag { name: "PART_ENTRY_UUID", value: uuid.clone().into_bytes() });
     }
-    set("PART_ENTRY_TYPE", p.type_name.clone());
+    // Bytes: a mac or atari type string is whatever the table holds.
+    tags.push(Tag { name: "PART_ENTRY_TYPE", value: p.type_name.clone() });
+    let mut set = |name: &'static str, value: String| tags.push(Tag { name, value: value.into_bytes() });
     if p.flags != 0 {
         set("PART_ENTRY_FLAGS", format!("0x{:x}", p.flags));
     }

@@ -134,7 +134,7 @@ fn add(ls: &mut List, e: Entry, offset: u32) -> bool {
         }
         return false;
     }
-    let type_name = String::from_utf8_lossy(&super::field_string(e.id())).into_owned();
+    let type_name = super::field_string(e.id());
     ls.add_named("atari", u64::from(start), u64::from(e.size()), type_name);
     true
 }

@@ -41,7 +41,7 @@ pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
     let l = &head[m.sboff as usize..m.sboff as usize + LABEL_LEN];
     let (mut scheme, mut abs_offset) = ("bsd", 0u32);
     if let Some(parent) = &ls.parent {
-        match u8::from_str_radix(parent.type_name.trim_start_matches("0x"), 16) {
+        match u8::try_from(parent.type_code) {
             Ok(MBR_FREEBSD_PARTITION) => {
                 scheme = "freebsd";
                 // libblkid keeps this in 32 bits.
@@ -75,7 +75,7 @@ pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
                 continue;
             }
         }
-        ls.add(scheme, start, size, u64::from(fstype));
+        ls.add(scheme, start, size, u32::from(fstype));
     }
     Ok(true)
 }

@@ -58,7 +58,7 @@ pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
         }
         let start = p.at(START_BLOCK).wrapping_mul(ssf);
         let size = p.at(BLOCK_COUNT).wrapping_mul(ssf);
-        let type_name = String::from_utf8_lossy(&field_string(p.slice(TYPE))).into_owned();
+        let type_name = field_string(p.slice(TYPE));
         let name = field_string(p.slice(NAME));
         if let Some(par) = ls.add_named("mac", u64::from(start), u64::from(size), type_name) {
             par.name = (!name.is_empty()).then_some(name);

@@ -14,7 +14,7 @@ pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
     }
     let Some(s) = w.sector(0)? else { return Ok(false) };
     // The table looks like any MBR: only the parent's type says it is Minix.
-    let minix_parent = ls.parent.as_ref().is_some_and(|p| p.type_name == format!("0x{MBR_MINIX_PARTITION:x}"));
+    let minix_parent = ls.parent.as_ref().is_some_and(|p| p.type_code == u32::from(MBR_MINIX_PARTITION));
     if !minix_parent || !has_mbr_magic(&s) {
         return Ok(false);
     }
@@ -29,7 +29,7 @@ pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
         if !ls.inside_parent(start, size) {
             continue;
         }
-        if let Some(p) = ls.add("minix", start, size, u64::from(e.sys_ind)) {
+        if let Some(p) = ls.add("minix", start, size, u32::from(e.sys_ind)) {
             p.flags = u64::from(e.boot_ind);
         }
     }

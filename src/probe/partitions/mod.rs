@@ -42,9 +42,12 @@ pub struct Partition {
     pub number: u32,
     pub start: u64,
     pub size: u64,
-    /// `PART_ENTRY_TYPE`: a GPT type GUID, a type name (mac, atari), or
-    /// `0x83`-style for the tables with numeric types.
-    pub type_name: String,
+    /// `PART_ENTRY_TYPE`: a GPT type GUID, a type name (mac, atari: bytes as
+    /// the table has them), or `0x83`-style for the tables with numeric types.
+    pub type_name: Vec<u8>,
+    /// libblkid's numeric type (the dos `sys_ind`, a BSD `fstype`…); 0 where
+    /// the type is a string or a GUID.
+    pub type_code: u32,
     /// `PART_ENTRY_NAME` (GPT, mac).
     pub name: Option<Vec<u8>>,
     /// `PART_ENTRY_UUID`: the GPT partition GUID, or `<disk id>-NN` for dos.
@@ -190,8 +193,7 @@ fn nested(r: &mut Reader, t: &mut Table, disk: Disk) -> io::Result<bool> {
         if parent.size == 0 || parent.extended || parent.number > 4 {
             continue;
         }
-        let Ok(kind) = u8::from_str_radix(parent.type_name.trim_start_matches("0x"), 16) else { continue };
-        let Some((_, probe)) = NESTED.iter().find(|(k, _)| *k == kind) else { continue };
+        let Some((_, probe)) = NESTED.iter().find(|(k, _)| u32::from(*k) == parent.type_code) else { continue };
         let (Some(base), Some(size)) = (parent.start.checked_mul(512), parent.size.checked_mul(512)) else {
             t.partitions = ls.partitions;
             return Ok(false);
@@ -283,13 +285,15 @@ pub(super) struct List {
 
 impl List {
     /// An entry with the next number, of type `0x<type_code>`.
-    fn add(&mut self, scheme: &'static str, start: u64, size: u64, type_code: u64) -> Option<&mut Partition> {
-        self.add_named(scheme, start, size, format!("0x{type_code:x}"))
+    fn add(&mut self, scheme: &'static str, start: u64, size: u64, type_code: u32) -> Option<&mut Partition> {
+        let p = self.add_named(scheme, start, size, format!("0x{type_code:x}").into_bytes())?;
+        p.type_code = type_code;
+        Some(p)
     }
 
     /// An entry with the next number and a type given as text. Nothing is
     /// added past the kernel's limit of partitions per disk (the number is used up).
-    fn add_named(&mut self, scheme: &'static str, start: u64, size: u64, type_name: String) -> Option<&mut Partition> {
+    fn add_named(&mut self, scheme: &'static str, start: u64, size: u64, type_name: Vec<u8>) -> Option<&mut Partition> {
         let number = self.skip();
         if self.partitions.len() >= MAX_PARTITIONS {
             return None;
@@ -300,6 +304,7 @@ impl List {
             start,
             size,
             type_name,
+            type_code: 0,
             name: None,
             uuid: None,
             flags: 0,

@@ -37,7 +37,7 @@ pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
             ls.skip();
             continue;
         }
-        ls.add("sgi", u64::from(e.at(FIRST_BLOCK)), u64::from(size), u64::from(e.at(TYPE)));
+        ls.add("sgi", u64::from(e.at(FIRST_BLOCK)), u64::from(size), e.at(TYPE));
     }
     Ok(true)
 }

@@ -65,7 +65,7 @@ pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
             ls.skip();
             continue;
         }
-        if let Some(p) = ls.add("sun", start, u64::from(size), u64::from(tag)) {
+        if let Some(p) = ls.add("sun", start, u64::from(size), u32::from(tag)) {
             p.flags = u64::from(flags);
         }
     }

@@ -37,7 +37,12 @@ fn our_list(img: &Path) -> Option<Vec<String>> {
                 let uuid = p.uuid.clone().unwrap_or_default();
                 format!(
                     "{} {} {} {} 0x{:x} {} {name} {uuid}",
-                    p.number, p.start, p.size, p.type_name, p.flags, p.scheme
+                    p.number,
+                    p.start,
+                    p.size,
+                    String::from_utf8_lossy(&p.type_name),
+                    p.flags,
+                    p.scheme
                 )
             })
             .collect(),
@@ -161,6 +166,12 @@ fn nested_tables_like_util_linux() {
         bsd_label(d, 8192 * 512 + 64, &[(7, 8300, 100), (7, 8500, 50)]);
     });
     assert_same(&img);
+    // A slice to look into that ends past the disk: libblkid lists nothing at all.
+    let img = dos_image(&dir, "overflow.img", &[(0x83, 2048, 2048), (0xa5, 30000, 8192)], |d| {
+        bsd_label(d, 30000 * 512 + 512, &[(7, 30016, 100)]);
+    });
+    assert_same(&img);
+    assert_eq!(our_list(&img), None);
     // UnixWare: the magic libblkid looks for at byte 29174 of the slice, the VTOC in sector 29.
     let img = dos_image(&dir, "unixware.img", &[(0x63, 2048, 8192)], |d| {
         let base = 2048 * 512;
@@ -304,4 +315,37 @@ fn hand_made_labels_like_util_linux() {
         put32be(&mut d, p + 12, 50);
     }
     assert_same(&write("mac-broken.img", d));
+}
+
+/// Type strings are bytes: a mac entry whose type and name are not UTF-8 gives
+/// the same `PART_ENTRY_TYPE` and `PART_ENTRY_NAME` bytes on its partition device.
+#[test]
+fn mac_type_bytes_on_a_partition_device() {
+    use crate::probe::testutil::{assert_same_as_blkid, LoopDev};
+    if !need(&["losetup", "partx", "blkid"]) || !Path::new("/dev/loop-control").exists() {
+        return;
+    }
+    let dir = TempDir::new("macbytes");
+    let mut d = vec![0u8; 8 << 20];
+    d[0..2].copy_from_slice(b"ER");
+    d[2..4].copy_from_slice(&512u16.to_be_bytes());
+    let entries: [(u32, u32, &[u8], &[u8]); 2] =
+        [(1, 63, b"Apple", b"Apple_partition_map"), (2048, 4096, b"n\xe9me \"q\"", b"T\xffpe\x01 x  ")];
+    for (i, (start, count, name, kind)) in entries.into_iter().enumerate() {
+        let p = 512 * (1 + i);
+        d[p..p + 2].copy_from_slice(b"PM");
+        put32be(&mut d, p + 4, 2);
+        put32be(&mut d, p + 8, start);
+        put32be(&mut d, p + 12, count);
+        d[p + 16..p + 16 + name.len()].copy_from_slice(name);
+        d[p + 48..p + 48 + kind.len()].copy_from_slice(kind);
+    }
+    let img = dir.path("mac-bytes.img");
+    std::fs::write(&img, d).expect("write image");
+    // (partx escapes such bytes in its output: compare blkid's answers only.)
+    assert_same_as_blkid(&img);
+    let lo = LoopDev::attach(&img);
+    let p2 = lo.part(2);
+    assert!(p2.exists(), "{} missing", p2.display());
+    assert_same_as_blkid(&p2);
 }

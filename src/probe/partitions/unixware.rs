@@ -59,7 +59,7 @@ pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
         if ls.parent.is_some() && !ls.inside_parent(start, size) {
             continue;
         }
-        if let Some(p) = ls.add("unixware", start, size, u64::from(tag)) {
+        if let Some(p) = ls.add("unixware", start, size, u32::from(tag)) {
             p.flags = u64::from(flags);
         }
     }
