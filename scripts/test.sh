@@ -14,6 +14,8 @@ for tool in htpasswd restic openssl curl go qemu-aarch64-static aarch64-linux-gn
   mkfs.nilfs2 mkfs.jfs mkreiserfs make-bcache hformat mkswap tune2fs python3; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
+# Partition-table images (parted) and util-linux's own test images (xz).
+for tool in parted xz; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 ((${#missing[@]} == 0)) || { echo "missing tools (see .ci/run): ${missing[*]}" >&2; exit 1; }
 [[ $(id -u) == 0 ]] || { echo "scripts/test.sh needs root: tests attach loop devices and mount" >&2; exit 1; }
 [[ -e /dev/btrfs-control ]] || modprobe btrfs 2>/dev/null || true

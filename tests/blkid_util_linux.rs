@@ -287,12 +287,24 @@ impl Loop {
 
     /// Add partition `n` alone (nested entries overlap their dos partition,
     /// which the kernel refuses next to it); its device node, or None when the
-    /// kernel refuses it (an entry past the end of the disk).
+    /// kernel refuses it (an entry past the end of the disk). A kernel that
+    /// reads the table itself may have made the partition already.
     fn add(&self, n: u32) -> Option<PathBuf> {
         let nr = format!("{n}:{n}");
-        let ok = Command::new("partx").args(["-a", "-n", &nr, &self.0]).output().is_ok_and(|o| o.status.success());
+        let _ = Command::new("partx").args(["-a", "-n", &nr, &self.0]).output();
+        let name = self.0.trim_start_matches("/dev/");
+        if !Path::new(&format!("/sys/block/{name}/{name}p{n}")).exists() {
+            return None;
+        }
+        // The node appears a moment after the partition.
         let dev = PathBuf::from(format!("{}p{n}", self.0));
-        (ok && dev.exists()).then_some(dev)
+        for _ in 0..50 {
+            if dev.exists() {
+                return Some(dev);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
     }
 
     fn remove(&self, n: u32) {

@@ -98,6 +98,11 @@ fn header(r: &mut Reader, lba: u64, last: u64, ssz: u64) -> io::Result<Option<He
             Err(e) => Err(e),
         }
     };
+    // The signature first: most disks have no header at the last LBA.
+    let Some(sig) = read(r, lba, SIGNATURE.len() as u64)? else { return Ok(None) };
+    if sig != SIGNATURE {
+        return Ok(None);
+    }
     let Some(mut h) = read(r, lba, ssz)? else { return Ok(None) };
     if h.len() < HEADER_LEN || h.slice(H_SIGNATURE) != SIGNATURE {
         return Ok(None);
