@@ -1,7 +1,7 @@
 //! Minix v1, v2 and v3 (libblkid `minix.c`), in either byte order.
 #![forbid(unsafe_code)]
 
-use crate::probe::field::{layout, Endian, Fields, Le16, U16, U32, U8};
+use crate::probe::field::{layout, Endian, Fields, Le16, U16, U32};
 use crate::probe::{Ctx, Magic, Prober, Usage};
 use std::io;
 
@@ -38,7 +38,7 @@ layout! { SB_LEN = 32;
     IMAP_BLOCKS: U16 = 4;
     ZMAP_BLOCKS: U16 = 6;
     FIRSTDATAZONE: U16 = 8;
-    LOG_ZONE_SIZE: U8 = 10;
+    LOG_ZONE_SIZE: U16 = 10;
     MAGIC: U16 = 16;
     STATE: U16 = 18;
     ZONES: U32 = 20;
@@ -46,7 +46,7 @@ layout! { SB_LEN = 32;
     V3_IMAP_BLOCKS: U16 = 6;
     V3_ZMAP_BLOCKS: U16 = 8;
     V3_FIRSTDATAZONE: U16 = 10;
-    V3_LOG_ZONE_SIZE: U8 = 12;
+    V3_LOG_ZONE_SIZE: U16 = 12;
     V3_ZONES: U32 = 20;
     V3_MAGIC: Le16 = 24;
     V3_BLOCKSIZE: U16 = 28;
@@ -83,11 +83,11 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
             return Ok(false);
         }
         let zones = if version == 2 { u64::from(sb.at_in(e, ZONES)) } else { n(NZONES) };
-        (zones, n(NINODES), n(IMAP_BLOCKS), n(ZMAP_BLOCKS), n(FIRSTDATAZONE), sb.at(LOG_ZONE_SIZE), BLOCK_SIZE)
+        (zones, n(NINODES), n(IMAP_BLOCKS), n(ZMAP_BLOCKS), n(FIRSTDATAZONE), n(LOG_ZONE_SIZE), BLOCK_SIZE)
     } else {
         let (zones, ninodes) = (u64::from(sb.at_in(e, V3_ZONES)), u64::from(sb.at_in(e, V3_NINODES)));
         let (imaps, zmaps, firstz) = (n(V3_IMAP_BLOCKS), n(V3_ZMAP_BLOCKS), n(V3_FIRSTDATAZONE));
-        (zones, ninodes, imaps, zmaps, firstz, sb.at(V3_LOG_ZONE_SIZE), n(V3_BLOCKSIZE))
+        (zones, ninodes, imaps, zmaps, firstz, n(V3_LOG_ZONE_SIZE), n(V3_BLOCKSIZE))
     };
     // fsck.minix's sanity checks; the counts are at most 32 bits, so 64-bit
     // arithmetic cannot overflow.
@@ -134,6 +134,10 @@ mod tests {
         assert_eq!(probe_bytes(probe, None, image(0x137f, true, 1)).unwrap(), want);
         // An unknown state bit, or an ext magic where ext has it.
         assert_eq!(probe_bytes(probe, None, image(0x137f, false, 4)).unwrap(), None);
+        // The zone size is a 16-bit field: a high byte alone makes it non-zero.
+        let mut img = image(0x137f, false, 1);
+        img[SB_OFF as usize + LOG_ZONE_SIZE.0 + 1] = 0x83;
+        assert_eq!(probe_bytes(probe, None, img).unwrap(), None);
         let mut img = image(0x2468, false, 1);
         assert_eq!(probe_bytes(probe, None, img.clone()).unwrap(), None, "v2 reads 32-bit zones: 0");
         img[EXT_MAGIC_OFF as usize..][..2].copy_from_slice(b"\x53\xef");
