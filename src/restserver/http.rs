@@ -3,6 +3,7 @@
 //! a request body or a file is streamed and memory does not grow with blob size.
 
 use super::auth::Users;
+use super::guard::{Guard, Verdict};
 use super::metrics::{Metrics, Op};
 use super::repo::{self, Store, Upload};
 use super::Config;
@@ -32,6 +33,8 @@ const QUEUE: usize = 4;
 /// Upload buffers: their size, and how many the pool keeps between uploads.
 const UPLOAD_BUF: usize = 256 * 1024;
 const POOL_KEEP: usize = 48;
+/// How long a client that failed too often waits for its 429.
+const LIMITED_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Upload buffers used again and again. musl's malloc maps and unmaps every
 /// large block, and fresh pages fault in one by one: copying request bytes
@@ -87,6 +90,7 @@ pub(super) struct State {
     pub(super) quota: Option<Quota>,
     pub(super) log: Option<Mutex<Box<dyn Write + Send>>>,
     pub(super) pool: Pool,
+    pub(super) guard: Guard,
 }
 
 /// A response body fed by a blocking reader thread.
@@ -171,7 +175,7 @@ pub(super) async fn handle(
         let h = |n: header::HeaderName| req.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         (format!("{} {} {:?}", req.method(), req.uri(), req.version()), h(header::REFERER), h(header::USER_AGENT))
     });
-    let (user, resp) = route(&st, req).await;
+    let (user, resp) = route(&st, &peer, req).await;
     if let (Some(log), Some((request, referer, agent))) = (&st.log, line) {
         let size = resp.body().size_hint().exact().unwrap_or(0);
         let user = if user.is_empty() { "-".to_string() } else { user };
@@ -198,16 +202,22 @@ fn basic_auth(req: &Request<Incoming>) -> Option<(String, String)> {
     Some((u.to_string(), p.to_string()))
 }
 
-/// The authenticated user ("" without auth), or None for 401.
-async fn authenticate(st: &Arc<State>, req: &Request<Incoming>) -> Option<String> {
-    if st.users.is_none() {
-        return Some(String::new());
+/// The authenticated user ("" without auth), or the refusal: 401, or 429 for
+/// an address that failed too often (answered after a second, which slows a
+/// guesser down without holding a thread).
+async fn authenticate(st: &Arc<State>, peer: &str, req: &Request<Incoming>) -> Result<String, Response<Body>> {
+    let Some(users) = &st.users else { return Ok(String::new()) };
+    let Some((user, password)) = basic_auth(req) else { return Err(error(StatusCode::UNAUTHORIZED)) };
+    match st.guard.check(users, peer.parse().ok(), &user, &password).await {
+        Verdict::Valid => Ok(user),
+        Verdict::Invalid => Err(error(StatusCode::UNAUTHORIZED)),
+        Verdict::Limited(wait) => {
+            tokio::time::sleep(LIMITED_DELAY).await;
+            let mut r = error(StatusCode::TOO_MANY_REQUESTS);
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
+            Err(r)
+        }
     }
-    let (user, password) = basic_auth(req)?;
-    let st = st.clone();
-    let name = user.clone();
-    let ok = blocking(move || st.users.as_ref().is_some_and(|u| u.check(&name, &password))).await;
-    ok.then_some(user)
 }
 
 /// Decode `%XX` escapes; None for a bad escape, a NUL or bytes that are not UTF-8.
@@ -252,22 +262,24 @@ fn split_path(path: &str) -> (Vec<&str>, &str) {
     (folder, &path[prefix..])
 }
 
-async fn route(st: &Arc<State>, req: Request<Incoming>) -> (String, Response<Body>) {
+async fn route(st: &Arc<State>, peer: &str, req: Request<Incoming>) -> (String, Response<Body>) {
     let raw_path = req.uri().path().to_string();
     if st.cfg.prometheus && raw_path == "/metrics" {
         let user = if st.cfg.prometheus_no_auth {
             String::new()
         } else {
-            match authenticate(st, &req).await {
-                Some(u) if !st.cfg.private_repos || st.users.is_none() || u == "metrics" => u,
-                _ => return (String::new(), error(StatusCode::UNAUTHORIZED)),
+            match authenticate(st, peer, &req).await {
+                Ok(u) if !st.cfg.private_repos || st.users.is_none() || u == "metrics" => u,
+                Ok(_) => return (String::new(), error(StatusCode::UNAUTHORIZED)),
+                Err(r) => return (String::new(), r),
             }
         };
         let text = st.metrics.render(&st.cfg.path);
         return (user, full(StatusCode::OK, Some("text/plain; version=0.0.4; charset=utf-8"), text));
     }
-    let Some(user) = authenticate(st, &req).await else {
-        return (String::new(), error(StatusCode::UNAUTHORIZED));
+    let user = match authenticate(st, peer, &req).await {
+        Ok(u) => u,
+        Err(r) => return (String::new(), r),
     };
     let Some(path) = percent_decode(&raw_path) else {
         return (user, error(StatusCode::BAD_REQUEST));

@@ -3,11 +3,13 @@
 //!
 //! - [`repo`]: the repositories under `--path`, reached only below its file descriptor.
 //! - [`auth`]: htpasswd users with a cache of successful checks.
+//! - [`guard`]: bcrypt on a few threads, and failed logins limited per address.
 //! - [`metrics`]: rest-server's Prometheus counters and filesystem gauges.
 //! - [`http`]: requests to file operations: routing, uploads, downloads, listings.
 //! - [`server`]: listeners, TLS, connections, signals and shutdown.
 
 pub mod auth;
+pub mod guard;
 pub mod http;
 pub mod metrics;
 pub mod repo;

@@ -2,6 +2,7 @@
 //! and graceful shutdown, on one tokio thread; [`super::http`] answers the requests.
 
 use super::auth::Users;
+use super::guard::Guard;
 use super::http::{handle, Pool, Quota, State};
 use super::metrics::Metrics;
 use super::repo::{self, Modes, Store};
@@ -58,6 +59,7 @@ pub fn serve(cfg: Config) -> Result<()> {
         quota,
         log: log.map(Mutex::new),
         pool: Pool::default(),
+        guard: Guard::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
     });
     let path = state.cfg.path.clone();
     // Walking a large tree takes a while: do it beside the serving.
