@@ -5,14 +5,24 @@
 //! - [`auth`]: htpasswd users with a cache of successful checks.
 //! - [`guard`]: bcrypt on a few threads, and failed logins limited per address.
 //! - [`metrics`]: rest-server's Prometheus counters and filesystem gauges.
-//! - [`http`]: requests to file operations: routing, uploads, downloads, listings.
+//! - [`route`]: URL paths to repositories, objects and listings (pure).
+//! - [`http`]: authentication, dispatch by route and method, errors to statuses.
+//! - [`handlers`]: what each request does to the store: uploads, downloads, listings.
+//! - [`range`]: the `Range` header.
+//! - [`quota`]: the `--max-size` limit.
+//! - [`accesslog`]: `--log`'s combined log format.
 //! - [`server`]: listeners, TLS, connections, signals and shutdown.
 
+pub mod accesslog;
 pub mod auth;
 pub mod guard;
+pub mod handlers;
 pub mod http;
 pub mod metrics;
+pub mod quota;
+pub mod range;
 pub mod repo;
+pub mod route;
 pub mod server;
 
 use std::path::PathBuf;

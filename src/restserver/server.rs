@@ -30,7 +30,7 @@ pub fn serve(cfg: Config) -> Result<()> {
         None => None,
     };
     let tls = cfg.tls.as_ref().map(acceptor).transpose()?;
-    let quota = cfg.max_size.map(|max| Quota { max, used: AtomicU64::new(repo::tree_size(&cfg.path)) });
+    let quota = cfg.max_size.map(|max| Quota::new(max, repo::tree_size(&cfg.path)));
     let log: Option<Box<dyn Write + Send>> = match &cfg.log {
         None => None,
         Some(p) if p.as_os_str() == "-" => Some(Box::new(io::stdout())),
@@ -49,7 +49,7 @@ pub fn serve(cfg: Config) -> Result<()> {
         log::info!("Append only mode enabled");
     }
     if let Some(q) = &quota {
-        log::info!("Repo quota: {} of {} bytes used", q.used.load(Ordering::SeqCst), q.max);
+        log::info!("Repo quota: {} of {} bytes used", q.used(), q.max());
     }
     let state = Arc::new(State {
         cfg,

@@ -1,0 +1,87 @@
+//! `--log`: one line per request in the combined log format, time in UTC.
+
+use std::time::SystemTime;
+
+/// What the log says about one request.
+pub struct Entry<'a> {
+    pub peer: &'a str,
+    /// "" when nobody logged in.
+    pub user: &'a str,
+    pub time: SystemTime,
+    /// `METHOD URI VERSION`.
+    pub request: &'a str,
+    pub status: u16,
+    pub size: u64,
+    pub referer: &'a str,
+    pub agent: &'a str,
+}
+
+impl Entry<'_> {
+    /// The line, newline included.
+    pub fn line(&self) -> String {
+        let user = if self.user.is_empty() { "-" } else { self.user };
+        format!(
+            "{} - {user} [{}] \"{}\" {} {} \"{}\" \"{}\"\n",
+            self.peer,
+            clf_time(self.time),
+            self.request,
+            self.status,
+            self.size,
+            self.referer,
+            self.agent
+        )
+    }
+}
+
+/// `10/Oct/2000:13:55:36 +0000`-style time of the combined log format, in UTC.
+fn clf_time(t: SystemTime) -> String {
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = (secs / 86400, secs % 86400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!(
+        "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn time() {
+        assert_eq!(clf_time(SystemTime::UNIX_EPOCH + Duration::from_secs(971_186_136)), "10/Oct/2000:13:55:36 +0000");
+    }
+
+    #[test]
+    fn combined_format() {
+        let e = Entry {
+            peer: "10.0.0.2",
+            user: "",
+            time: SystemTime::UNIX_EPOCH + Duration::from_secs(971_186_136),
+            request: "GET /config HTTP/1.1",
+            status: 200,
+            size: 5,
+            referer: "",
+            agent: "restic/0.14.0",
+        };
+        assert_eq!(
+            e.line(),
+            "10.0.0.2 - - [10/Oct/2000:13:55:36 +0000] \"GET /config HTTP/1.1\" 200 5 \"\" \"restic/0.14.0\"\n"
+        );
+    }
+}

@@ -1,0 +1,376 @@
+//! What each request does to the store: create a repository, list, HEAD, GET,
+//! upload, delete. File work runs on tokio's blocking threads, fed through small
+//! channels, so a request body or a file is streamed and memory does not grow
+//! with blob size.
+
+use super::http::{blocking, error, failure, full, length_only, ok, Body, State};
+use super::metrics::Op;
+use super::range::{self, Range};
+use super::repo::Upload;
+use http_body_util::BodyExt;
+use hyper::body::{Body as _, Bytes, Frame, Incoming, SizeHint};
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use sha2::{Digest, Sha256};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+use tokio::sync::mpsc;
+
+const MIME_V2: &str = "application/vnd.x.restic.rest.v2";
+const MIME_V1: &str = "application/vnd.x.restic.rest.v1";
+/// Chunks of a file sent to a client, and how many may wait in a channel.
+const CHUNK: usize = 64 * 1024;
+const QUEUE: usize = 4;
+/// Upload buffers: their size, and how many the pool keeps between uploads.
+const UPLOAD_BUF: usize = 256 * 1024;
+const POOL_KEEP: usize = 48;
+
+/// The repository a request is for, and the labels its metrics get.
+pub(super) struct Target {
+    pub(super) repo: String,
+    pub(super) label: String,
+    pub(super) user: String,
+}
+
+/// An object's metric labels: its repository and type; `None` for `config`,
+/// which rest-server does not count.
+pub(super) type Labels = Option<(Target, &'static str)>;
+
+fn count(st: &State, labels: &Labels, op: Op, bytes: u64) {
+    if let Some((t, kind)) = labels {
+        st.metrics.add(&t.user, &t.label, kind, op, bytes);
+    }
+}
+
+/// Upload buffers used again and again. musl's malloc maps and unmaps every
+/// large block, and fresh pages fault in one by one: copying request bytes
+/// into recycled buffers costs far less than that, and lets hyper reuse its own
+/// read buffer at once.
+#[derive(Default)]
+pub(super) struct Pool {
+    free: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Pool {
+    fn get(&self) -> Vec<u8> {
+        self.free.lock().unwrap().pop().unwrap_or_else(|| Vec::with_capacity(UPLOAD_BUF))
+    }
+
+    fn put(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        let mut free = self.free.lock().unwrap();
+        if free.len() < POOL_KEEP {
+            free.push(buf);
+        }
+    }
+}
+
+/// A response body fed by a blocking reader thread.
+struct ChannelBody {
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    len: u64,
+}
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = io::Error;
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        self.rx.poll_recv(cx).map(|o| o.map(|r| r.map(Frame::data)))
+    }
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.len)
+    }
+}
+
+/// `POST {repo}/?create=true`.
+pub(super) async fn create_repo(st: &Arc<State>, repo_path: String) -> Response<Body> {
+    log::info!("Creating repository directories in {}", st.cfg.path.join(&repo_path).display());
+    let st = st.clone();
+    match blocking(move || st.store.create_repo(&repo_path)).await {
+        Ok(()) => ok(),
+        Err(e) => failure(&e, "creating repository"),
+    }
+}
+
+pub(super) async fn head(st: &Arc<State>, rel: String) -> Response<Body> {
+    let st = st.clone();
+    match blocking(move || st.store.open_file(&rel).map(|(_, n)| n)).await {
+        Ok(n) => length_only(n),
+        Err(_) => error(StatusCode::NOT_FOUND),
+    }
+}
+
+pub(super) async fn list(
+    st: &Arc<State>,
+    req: &Request<Incoming>,
+    repo_path: &str,
+    kind: &'static str,
+) -> Response<Body> {
+    let v2 = req.headers().get(header::ACCEPT).is_some_and(|a| a.as_bytes() == MIME_V2.as_bytes());
+    let st = st.clone();
+    let repo_path = repo_path.to_string();
+    let items = match blocking(move || st.store.list(&repo_path, kind)).await {
+        Ok(items) => items,
+        Err(e) => return failure(&e, "listing"),
+    };
+    let mut out = String::from("[");
+    for (i, (name, size)) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if v2 {
+            out.push_str(&format!("{{\"name\":{},\"size\":{size}}}", json_string(name)));
+        } else {
+            out.push_str(&json_string(name));
+        }
+    }
+    out.push(']');
+    full(StatusCode::OK, Some(if v2 { MIME_V2 } else { MIME_V1 }), out)
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// GET an object (`ranges`: honour `Range`, which rest-server does for objects, not `config`).
+pub(super) async fn get(
+    st: &Arc<State>,
+    req: &Request<Incoming>,
+    rel: String,
+    labels: Labels,
+    ranges: bool,
+) -> Response<Body> {
+    let st2 = st.clone();
+    let (file, size) = match blocking(move || st2.store.open_file(&rel)).await {
+        Ok(f) => f,
+        Err(_) => return error(StatusCode::NOT_FOUND),
+    };
+    let range = if ranges {
+        range::parse(req.headers().get(header::RANGE).and_then(|v| v.to_str().ok()), size)
+    } else {
+        Range::Whole
+    };
+    let (status, start, len) = match range {
+        Range::Whole => (StatusCode::OK, 0, size),
+        Range::Part(s, n) => (StatusCode::PARTIAL_CONTENT, s, n),
+        Range::Unsatisfiable => {
+            let mut r = full(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                Some("text/plain; charset=utf-8"),
+                "invalid range: failed to overlap\n",
+            );
+            r.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{size}")).unwrap());
+            return r;
+        }
+    };
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let st2 = st.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut buf = vec![0u8; CHUNK.min(len as usize).max(1)];
+        let (mut at, end) = (start, start + len);
+        while at < end {
+            let want = ((end - at) as usize).min(buf.len());
+            match file.read_at(&mut buf[..want], at) {
+                Ok(0) => {
+                    let _ = tx.blocking_send(Err(io::Error::from(io::ErrorKind::UnexpectedEof)));
+                    break;
+                }
+                Ok(n) => {
+                    if tx.blocking_send(Ok(Bytes::copy_from_slice(&buf[..n]))).is_err() {
+                        break;
+                    }
+                    at += n as u64;
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    break;
+                }
+            }
+        }
+        count(&st2, &labels, Op::Read, at - start);
+    });
+    let mut r = Response::new(ChannelBody { rx, len }.boxed());
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    if status == StatusCode::PARTIAL_CONTENT {
+        let cr = format!("bytes {start}-{}/{size}", start + len - 1);
+        h.insert(header::CONTENT_RANGE, HeaderValue::from_str(&cr).unwrap());
+    }
+    r
+}
+
+/// DELETE an object or `config`: the space goes back to the quota and counted
+/// types are counted. A missing object is fine (200), a missing `config` is 404.
+pub(super) async fn delete(st: &Arc<State>, rel: String, labels: Labels) -> Response<Body> {
+    let st2 = st.clone();
+    match blocking(move || st2.store.delete(&rel)).await {
+        Ok(Some(n)) => {
+            if let Some(q) = &st.quota {
+                q.release(n);
+            }
+            count(st, &labels, Op::Delete, n);
+            ok()
+        }
+        Ok(None) if labels.is_none() => error(StatusCode::NOT_FOUND),
+        Ok(None) => ok(),
+        Err(e) => failure(&e, "deleting"),
+    }
+}
+
+/// Why an upload failed, besides the store's own errors.
+enum Refused {
+    /// The body ended before its length.
+    Short,
+    /// The content's SHA-256 is not the object's name.
+    BadHash,
+    /// Over `--max-size`.
+    Full,
+    Io(io::Error),
+}
+
+enum Chunk {
+    Data(Vec<u8>),
+    End,
+}
+
+/// POST an object or `config`; `verify` is the name the content's SHA-256 must have.
+pub(super) async fn upload(
+    st: &Arc<State>,
+    req: Request<Incoming>,
+    rel: String,
+    verify: Option<String>,
+    labels: Labels,
+) -> Response<Body> {
+    if let (Some(q), Some(n)) = (&st.quota, req.body().size_hint().exact()) {
+        if q.would_exceed(n) {
+            return error(StatusCode::INSUFFICIENT_STORAGE);
+        }
+    }
+    let (tx, rx) = mpsc::channel::<Chunk>(QUEUE);
+    let st2 = st.clone();
+    let worker = tokio::task::spawn_blocking(move || write_object(&st2, &rel, verify, rx));
+    let mut body = req.into_body();
+    let mut buf = st.pool.get();
+    let mut complete = false;
+    'read: loop {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                let Ok(mut data) = frame.into_data() else { continue };
+                while !data.is_empty() {
+                    let take = (UPLOAD_BUF - buf.len()).min(data.len());
+                    buf.extend_from_slice(&data.split_to(take));
+                    if buf.len() == UPLOAD_BUF {
+                        let full = std::mem::replace(&mut buf, st.pool.get());
+                        if tx.send(Chunk::Data(full)).await.is_err() {
+                            break 'read;
+                        }
+                    }
+                }
+            }
+            Some(Err(e)) => {
+                log::debug!("upload body: {e}");
+                break;
+            }
+            None => {
+                complete = true;
+                break;
+            }
+        }
+    }
+    if complete {
+        let rest = std::mem::take(&mut buf);
+        if rest.is_empty() || tx.send(Chunk::Data(rest)).await.is_ok() {
+            let _ = tx.send(Chunk::End).await;
+        }
+    } else {
+        st.pool.put(buf);
+    }
+    drop(tx);
+    let result = match worker.await {
+        Ok(r) => r,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
+    match result {
+        Ok(n) => {
+            count(st, &labels, Op::Write, n);
+            ok()
+        }
+        Err(Refused::Short | Refused::BadHash) => error(StatusCode::BAD_REQUEST),
+        Err(Refused::Full) => error(StatusCode::INSUFFICIENT_STORAGE),
+        Err(Refused::Io(e)) => failure(&e, "writing"),
+    }
+}
+
+/// The blocking half of an upload: temporary file, SHA-256 while writing,
+/// quota, then commit. Bytes reserved in the quota are given back on failure.
+fn write_object(st: &State, rel: &str, verify: Option<String>, mut rx: mpsc::Receiver<Chunk>) -> Result<u64, Refused> {
+    let mut up: Upload = st.store.begin_upload(rel).map_err(Refused::Io)?;
+    let mut hasher = verify.as_ref().map(|_| Sha256::new());
+    let mut written = 0u64;
+    let refund = |n: u64| {
+        if let Some(q) = &st.quota {
+            q.release(n)
+        }
+    };
+    let mut ended = false;
+    while let Some(chunk) = rx.blocking_recv() {
+        let data = match chunk {
+            Chunk::Data(d) => d,
+            Chunk::End => {
+                ended = true;
+                break;
+            }
+        };
+        if let Some(q) = &st.quota {
+            if !q.reserve(data.len() as u64) {
+                refund(written);
+                return Err(Refused::Full);
+            }
+        }
+        written += data.len() as u64;
+        if let Some(h) = hasher.as_mut() {
+            h.update(&data);
+        }
+        let result = up.write(&data);
+        st.pool.put(data);
+        if let Err(e) = result {
+            refund(written);
+            return Err(Refused::Io(e));
+        }
+    }
+    if !ended {
+        refund(written);
+        return Err(Refused::Short);
+    }
+    if let (Some(h), Some(id)) = (hasher, verify) {
+        let digest = h.finalize();
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        if hex != id {
+            refund(written);
+            return Err(Refused::BadHash);
+        }
+    }
+    match up.commit() {
+        Ok(()) => Ok(written),
+        Err(e) => {
+            refund(written);
+            Err(Refused::Io(e))
+        }
+    }
+}
