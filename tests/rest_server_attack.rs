@@ -199,3 +199,53 @@ fn checks_of_clients_that_hung_up_never_run() {
     eprintln!("after 600 hung-up checks: uncached login {worst:?}");
     assert!(worst < Duration::from_millis(800), "{worst:?}");
 }
+
+/// `krazybox rest-server ARGS` under descriptor limits `soft`/`hard`: the child and its address.
+fn start_limited(soft: u32, hard: u32, args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -S -n {soft} && ulimit -H -n {hard} && exec \"$0\" rest-server \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_krazybox"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("server did not start").unwrap();
+        if let Some(a) = line.split("tarting server on ").nth(1).or(line.split("start server on ").nth(1)) {
+            break a.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
+
+#[test]
+fn silent_connections_do_not_lock_others_out() {
+    let dir = TempDir::new("fds");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let (mut child, addr) =
+        start_limited(128, 256, &["--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-auth"]);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let open_files = limits.lines().find(|l| l.starts_with("Max open files")).unwrap().to_string();
+    assert!(open_files.split_whitespace().filter(|w| *w == "256").count() == 2, "soft limit raised: {open_files}");
+    // More silent connections than the hard limit allows descriptors.
+    let silent: Vec<TcpStream> =
+        (0..400).filter_map(|_| connect_from(Ipv4Addr::new(127, 0, 0, 3), &addr, None).ok()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    let s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let r = send(s, "POST", "/?create=true", &[], b"");
+    let took = t.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    eprintln!("{} silent connections: a new request answered in {took:?}", silent.len());
+    assert_eq!(r.status, 200);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}

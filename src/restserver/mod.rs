@@ -11,10 +11,12 @@
 //! - [`range`]: the `Range` header.
 //! - [`quota`]: the `--max-size` limit.
 //! - [`accesslog`]: `--log`'s combined log format.
+//! - [`conns`]: open connections: activity, the idle timeout, the connection limit.
 //! - [`server`]: listeners, TLS, connections, signals and shutdown.
 
 pub mod accesslog;
 pub mod auth;
+pub mod conns;
 pub mod guard;
 pub mod handlers;
 pub mod http;
