@@ -94,6 +94,7 @@ fn idle_time_counts_from_the_last_byte() {
         assert!(start.elapsed() < Duration::from_secs(10), "server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
+    assert_eq!(http_unix(&sock, "POST", "/?create=true", &[], b"").status, 200);
     let id = sha256_hex(b"slow");
     let mut c = UnixStream::connect(&sock).unwrap();
     c.write_all(format!("POST /data/{id} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n").as_bytes()).unwrap();
