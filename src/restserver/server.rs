@@ -16,6 +16,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
+/// Threads for file work and bcrypt (which takes at most one per core).
+const BLOCKING_THREADS: usize = 16;
+
 /// Run the server until SIGTERM or SIGINT; then stop accepting, let requests in
 /// flight finish for `cfg.grace`, drop what is left, and return.
 pub fn serve(cfg: Config) -> Result<()> {
@@ -65,7 +68,15 @@ pub fn serve(cfg: Config) -> Result<()> {
         0 => {}
         n => log::info!("removed {n} temporary files of interrupted uploads"),
     });
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
+    // Blocking work comes one buffer or one file operation at a time and never
+    // waits for a client, so a few threads serve any number of connections; a
+    // burst of requests queues for them instead of starting hundreds of threads.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .thread_keep_alive(Duration::from_secs(5))
+        .build()
+        .context("starting the runtime")?;
     let nofile = conns::raise_nofile();
     let registry = conns::Registry::new(conns::limit_for(nofile));
     log::info!("up to {} connections ({nofile} descriptors)", registry.max());
