@@ -327,3 +327,43 @@ fn slow_readers_and_uploaders_hold_no_thread() {
     assert!(threads <= 20, "threads: {threads}");
     assert!(peak_kib < 32 * 1024, "peak RSS {peak_kib} KiB");
 }
+
+#[test]
+fn a_request_log_nobody_reads_does_not_stall_requests() {
+    let dir = TempDir::new("log");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // `--log -` into a pipe that is never read: it fills after 64 KiB.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_krazybox"))
+        .args(["rest-server", "--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-auth", "--log", "-"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _unread = child.stdout.take();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+    let addr = loop {
+        let line = lines.next().expect("server did not start").unwrap();
+        if let Some(a) = line.split("tarting server on ").nth(1).or(line.split("start server on ").nth(1)) {
+            break a.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let agent = "x".repeat(200);
+    let t = Instant::now();
+    let mut answered = 0;
+    for _ in 0..2000 {
+        let req = format!("GET /keys/ HTTP/1.1\r\nHost: x\r\nUser-Agent: {agent}\r\n\r\n");
+        if s.write_all(req.as_bytes()).is_err() || read_response(&mut s).is_err() {
+            break;
+        }
+        answered += 1;
+    }
+    let took = t.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(answered, 2000, "requests stalled behind the log after {answered} ({took:?})");
+}

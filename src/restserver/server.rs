@@ -1,6 +1,7 @@
 //! Listeners (TCP, Unix socket, TLS), connections with an idle watchdog, signals
 //! and graceful shutdown, on one tokio thread; [`super::http`] answers the requests.
 
+use super::accesslog;
 use super::auth::Users;
 use super::conns;
 use super::guard::Guard;
@@ -11,7 +12,7 @@ use super::{Config, Listen, Tls};
 use anyhow::{anyhow, Context, Result};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
@@ -43,6 +44,11 @@ pub fn serve(cfg: Config) -> Result<()> {
                 .with_context(|| format!("opening log file {}", p.display()))?,
         )),
     };
+    let (log_writer, log_thread) =
+        match log.map(accesslog::Writer::spawn).transpose().context("starting the log thread")? {
+            Some((w, t)) => (Some(w), Some(t)),
+            None => (None, None),
+        };
     log::info!("Data directory: {}", cfg.path.display());
     log::info!("Authentication {}", if users.is_some() { "enabled" } else { "disabled" });
     log::info!("Private repositories {}", if cfg.private_repos { "enabled" } else { "disabled" });
@@ -58,7 +64,7 @@ pub fn serve(cfg: Config) -> Result<()> {
         users,
         metrics: Metrics::default(),
         quota,
-        log: log.map(Mutex::new),
+        log: log_writer,
         pool: Pool::default(),
         guard: Guard::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
     });
@@ -80,9 +86,16 @@ pub fn serve(cfg: Config) -> Result<()> {
     let nofile = conns::raise_nofile();
     let registry = conns::Registry::new(conns::limit_for(nofile));
     log::info!("up to {} connections ({nofile} descriptors)", registry.max());
-    let result = rt.block_on(run(state, tls, registry));
+    let result = rt.block_on(run(state.clone(), tls, registry));
     // Uploads still running are dropped with the runtime; their temporary files go with them.
     rt.shutdown_timeout(Duration::from_secs(2));
+    // The last requests' lines: the thread writes them once the writer is gone.
+    if let Some(t) = log_thread {
+        if Arc::strong_count(&state) == 1 {
+            drop(state);
+            let _ = t.join();
+        }
+    }
     result
 }
 
