@@ -84,20 +84,27 @@ impl Pool {
 /// downloads, so many slow clients cannot add up to much memory.
 struct FileBody {
     st: Arc<State>,
-    file: Arc<std::fs::File>,
-    /// Next byte to read, and the end of the range.
-    at: u64,
-    end: u64,
+    /// For the log, when a read fails midway.
+    path: std::path::PathBuf,
+    /// `None` while it reads on a blocking thread.
+    reader: Option<Reader<std::fs::File>>,
+    reading: Option<Reading>,
+    /// A chunk read and not yet handed out (the first one, read before the status).
+    ready: Option<Bytes>,
+    /// Bytes still to hand out.
+    left: u64,
     /// Bytes handed to hyper.
     given: u64,
     conn: Option<Arc<Conn>>,
     /// The connection's written count when this body started.
     base: Option<u64>,
-    reading: Option<tokio::task::JoinHandle<io::Result<Vec<u8>>>>,
     chunk: usize,
     given_at: Instant,
     labels: Labels,
 }
+
+/// A chunk being read, and the reader it comes back with.
+type Reading = tokio::task::JoinHandle<(Reader<std::fs::File>, Option<io::Result<Bytes>>)>;
 
 /// Chunk sizes of a download.
 const CHUNK_MIN: usize = 8 * 1024;
@@ -139,24 +146,42 @@ impl Drop for FileBody {
     }
 }
 
+impl FileBody {
+    fn give(&mut self, data: Bytes) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        self.left = self.left.saturating_sub(data.len() as u64);
+        self.given += data.len() as u64;
+        self.given_at = Instant::now();
+        Poll::Ready(Some(Ok(Frame::data(data))))
+    }
+}
+
 impl hyper::body::Body for FileBody {
     type Data = Bytes;
     type Error = io::Error;
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<io::Result<Frame<Bytes>>>> {
         let this = &mut *self;
+        if let Some(data) = this.ready.take() {
+            return this.give(data);
+        }
         if let Some(r) = &mut this.reading {
-            let data = match ready!(Pin::new(r).poll(cx)) {
-                Ok(Ok(d)) => d,
-                Ok(Err(e)) => return Poll::Ready(Some(Err(e))),
+            let (reader, item) = match ready!(Pin::new(r).poll(cx)) {
+                Ok(v) => v,
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
             };
             this.reading = None;
-            this.at += data.len() as u64;
-            this.given += data.len() as u64;
-            this.given_at = Instant::now();
-            return Poll::Ready(Some(Ok(Frame::data(Bytes::from(data)))));
+            this.reader = Some(reader);
+            return match item {
+                Some(Ok(data)) => this.give(data),
+                Some(Err(e)) => {
+                    // The status is sent: all that is left is to cut the answer short.
+                    log::error!("reading {}: {e}; connection aborted", this.path.display());
+                    this.left = 0;
+                    Poll::Ready(Some(Err(e)))
+                }
+                None => Poll::Ready(None),
+            };
         }
-        if this.at >= this.end {
+        if this.left == 0 {
             return Poll::Ready(None);
         }
         if this.outstanding() > 0 {
@@ -168,52 +193,44 @@ impl hyper::body::Body for FileBody {
                 return Poll::Pending;
             }
         }
-        if this.given > 0 {
-            match this.given_at.elapsed() {
-                t if t < Duration::from_millis(2) => this.resize((this.chunk * 2).min(CHUNK_MAX)),
-                t if t > Duration::from_millis(50) => this.resize(CHUNK_MIN),
-                _ => {}
-            }
+        match this.given_at.elapsed() {
+            t if t < Duration::from_millis(2) => this.resize((this.chunk * 2).min(CHUNK_MAX)),
+            t if t > Duration::from_millis(50) => this.resize(CHUNK_MIN),
+            _ => {}
         }
-        let (file, at, want) = (this.file.clone(), this.at, ((this.end - this.at) as usize).min(this.chunk));
+        let Some(mut reader) = this.reader.take() else { return Poll::Ready(None) };
+        reader.chunk = this.chunk;
         this.reading = Some(tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0u8; want];
-            let mut got = 0;
-            while got < want {
-                match file.read_at(&mut buf[got..], at + got as u64) {
-                    Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
-                    Ok(n) => got += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(buf)
+            let item = reader.next();
+            (reader, item)
         }));
         self.poll_frame(cx)
     }
     fn is_end_stream(&self) -> bool {
-        self.at >= self.end && self.reading.is_none()
+        self.left == 0 && self.ready.is_none()
     }
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.end - self.at)
+        SizeHint::with_exact(self.left)
     }
 }
 
 /// `POST {repo}/?create=true`.
 pub(super) async fn create_repo(st: &Arc<State>, repo_path: String) -> Response<Body> {
-    log::info!("Creating repository directories in {}", st.cfg.path.join(&repo_path).display());
+    let folder = st.cfg.path.join(&repo_path);
+    log::info!("Creating repository directories in {}", folder.display());
     let st = st.clone();
     match blocking(move || st.store.create_repo(&repo_path)).await {
         Ok(()) => ok(),
-        Err(e) => failure(&e, "creating repository"),
+        Err(e) => failure(&e, &format!("creating repository {}", folder.display())),
     }
 }
 
 pub(super) async fn head(st: &Arc<State>, rel: String) -> Response<Body> {
-    let st = st.clone();
-    match blocking(move || st.store.open_file(&rel).map(|(_, n)| n)).await {
+    let st2 = st.clone();
+    let what = format!("opening {}", st.cfg.path.join(&rel).display());
+    match blocking(move || st2.store.open_file(&rel).map(|(_, n)| n)).await {
         Ok(n) => length_only(n),
-        Err(_) => error(StatusCode::NOT_FOUND),
+        Err(e) => failure(&e, &what),
     }
 }
 
@@ -224,11 +241,12 @@ pub(super) async fn list(
     kind: &'static str,
 ) -> Response<Body> {
     let v2 = req.headers().get(header::ACCEPT).is_some_and(|a| a.as_bytes() == MIME_V2.as_bytes());
+    let what = format!("listing {}", st.cfg.path.join(repo_path).join(kind).display());
     let st = st.clone();
     let repo_path = repo_path.to_string();
     let items = match blocking(move || st.store.list(&repo_path, kind)).await {
         Ok(items) => items,
-        Err(e) => return failure(&e, "listing"),
+        Err(e) => return failure(&e, &what),
     };
     let mut out = String::from("[");
     for (i, (name, size)) in items.iter().enumerate() {
@@ -260,6 +278,9 @@ fn json_string(s: &str) -> String {
 }
 
 /// GET an object (`ranges`: honour `Range`, which rest-server does for objects, not `config`).
+/// The first chunk is read before the status is sent, so a file that cannot be
+/// read gives 500; an error after that aborts the connection (the client sees a
+/// body shorter than its Content-Length, never a complete-looking answer).
 pub(super) async fn get(
     st: &Arc<State>,
     req: &Request<Incoming>,
@@ -267,13 +288,15 @@ pub(super) async fn get(
     labels: Labels,
     ranges: bool,
 ) -> Response<Body> {
+    let path = st.cfg.path.join(&rel);
     let st2 = st.clone();
     let (file, size) = match blocking(move || st2.store.open_file(&rel)).await {
         Ok(f) => f,
-        Err(_) => return error(StatusCode::NOT_FOUND),
+        Err(e) => return failure(&e, &format!("opening {}", path.display())),
     };
     let range = if ranges {
-        range::parse(req.headers().get(header::RANGE).and_then(|v| v.to_str().ok()), size)
+        let h = req.headers();
+        range::parse(h.get(header::RANGE).map(|v| v.as_bytes()), size, h.contains_key(header::IF_RANGE))
     } else {
         Range::Whole
     };
@@ -290,15 +313,31 @@ pub(super) async fn get(
             return r;
         }
     };
+    let reader = Reader { file, at: start, end: start + len, chunk: CHUNK_MIN };
+    let (reader, first) = blocking(move || {
+        let mut reader = reader;
+        let first = reader.next();
+        (reader, first)
+    })
+    .await;
+    let ready = match first {
+        Some(Err(e)) => {
+            log::error!("reading {}: {e}", path.display());
+            return error(StatusCode::INTERNAL_SERVER_ERROR);
+        }
+        Some(Ok(b)) => Some(b),
+        None => None,
+    };
     let body = FileBody {
         st: st.clone(),
-        file: Arc::new(file),
-        at: start,
-        end: start + len,
+        path,
+        reader: Some(reader),
+        reading: None,
+        ready,
+        left: len,
         given: 0,
         conn: req.extensions().get::<Arc<Conn>>().cloned(),
         base: None,
-        reading: None,
         chunk: CHUNK_MIN,
         given_at: Instant::now(),
         labels,
@@ -316,9 +355,47 @@ pub(super) async fn get(
     r
 }
 
+/// Chunks of `at..end` of a file. A file that ends early (truncated since it was
+/// opened) is an error too: the answer promised `end - at` bytes.
+struct Reader<F> {
+    file: F,
+    at: u64,
+    end: u64,
+    /// Bytes read at most at a time; each chunk is a buffer of its own, so
+    /// nothing stays allocated between reads.
+    chunk: usize,
+}
+
+impl<F: FileExt> Iterator for Reader<F> {
+    type Item = io::Result<Bytes>;
+
+    fn next(&mut self) -> Option<io::Result<Bytes>> {
+        if self.at >= self.end {
+            return None;
+        }
+        let want = ((self.end - self.at) as usize).min(self.chunk.max(1));
+        let mut buf = vec![0u8; want];
+        let result = match self.file.read_at(&mut buf, self.at) {
+            Ok(0) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file is shorter than its size")),
+            Ok(n) => {
+                self.at += n as u64;
+                buf.truncate(n);
+                Ok(Bytes::from(buf))
+            }
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            // Nothing more after an error.
+            self.end = self.at;
+        }
+        Some(result)
+    }
+}
+
 /// DELETE an object or `config`: the space goes back to the quota and counted
 /// types are counted. A missing object is fine (200), a missing `config` is 404.
 pub(super) async fn delete(st: &Arc<State>, rel: String, labels: Labels) -> Response<Body> {
+    let what = format!("deleting {}", st.cfg.path.join(&rel).display());
     let st2 = st.clone();
     match blocking(move || st2.store.delete(&rel)).await {
         Ok(Some(n)) => {
@@ -330,7 +407,7 @@ pub(super) async fn delete(st: &Arc<State>, rel: String, labels: Labels) -> Resp
         }
         Ok(None) if labels.is_none() => error(StatusCode::NOT_FOUND),
         Ok(None) => ok(),
-        Err(e) => failure(&e, "deleting"),
+        Err(e) => failure(&e, &what),
     }
 }
 
@@ -440,6 +517,7 @@ pub(super) async fn upload(
     verify: Option<String>,
     labels: Labels,
 ) -> Response<Body> {
+    let what = format!("writing {}", st.cfg.path.join(&rel).display());
     if let (Some(q), Some(n)) = (&st.quota, req.body().size_hint().exact()) {
         if q.would_exceed(n) {
             return error(StatusCode::INSUFFICIENT_STORAGE);
@@ -516,6 +594,49 @@ pub(super) async fn upload(
         }
         Err(Refused::Short | Refused::BadHash) => error(StatusCode::BAD_REQUEST),
         Err(Refused::Full) => error(StatusCode::INSUFFICIENT_STORAGE),
-        Err(Refused::Io(e)) => failure(&e, "writing"),
+        Err(Refused::Io(e)) => failure(&e, &what),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file of `len` bytes of 7s whose reads fail from `fail_at` on.
+    struct Failing {
+        len: u64,
+        fail_at: u64,
+    }
+
+    impl FileExt for Failing {
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+            if offset >= self.fail_at {
+                return Err(io::Error::from_raw_os_error(nix::libc::EIO));
+            }
+            let n = (buf.len() as u64).min(self.len.saturating_sub(offset)).min(self.fail_at - offset) as usize;
+            buf[..n].fill(7);
+            Ok(n)
+        }
+        fn write_at(&self, _: &[u8], _: u64) -> io::Result<usize> {
+            unreachable!()
+        }
+    }
+
+    fn chunks(file: Failing, start: u64, len: u64) -> Vec<Result<usize, io::ErrorKind>> {
+        let reader = Reader { file, at: start, end: start + len, chunk: 4 };
+        reader.map(|c| c.map(|b| b.len()).map_err(|e| e.kind())).collect()
+    }
+
+    #[test]
+    fn a_read_error_is_the_last_chunk() {
+        assert_eq!(chunks(Failing { len: 10, fail_at: 99 }, 0, 10), [Ok(4), Ok(4), Ok(2)]);
+        assert_eq!(chunks(Failing { len: 10, fail_at: 99 }, 3, 5), [Ok(4), Ok(1)]);
+        // Fails at once: the first chunk is the error, which GET answers with 500.
+        assert!(matches!(chunks(Failing { len: 10, fail_at: 0 }, 0, 10)[..], [Err(_)]));
+        // Fails midway: what was read, then the error, then nothing.
+        let c = chunks(Failing { len: 10, fail_at: 6 }, 0, 10);
+        assert!(matches!(c[..], [Ok(4), Ok(2), Err(_)]), "{c:?}");
+        // Truncated since it was opened: an error, not a short end.
+        assert_eq!(chunks(Failing { len: 5, fail_at: 99 }, 0, 10), [Ok(4), Ok(1), Err(io::ErrorKind::UnexpectedEof)]);
     }
 }
