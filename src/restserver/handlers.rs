@@ -27,7 +27,7 @@ const MIME_V2: &str = "application/vnd.x.restic.rest.v2";
 const MIME_V1: &str = "application/vnd.x.restic.rest.v1";
 /// Upload buffers: their size, and how many the pool keeps between uploads
 /// (two per upload: one filling, one being written).
-const UPLOAD_BUF: usize = 256 * 1024;
+const UPLOAD_BUF: usize = 128 * 1024;
 const POOL_KEEP: usize = 16;
 /// A body frame this small (a slow client's) goes to a buffer that grows with
 /// what arrives, not to a whole pooled one.
