@@ -107,10 +107,10 @@ struct FileBody {
 type Reading = tokio::task::JoinHandle<(Reader<std::fs::File>, Option<io::Result<Bytes>>)>;
 
 /// Chunk sizes of a download.
-const CHUNK_MIN: usize = 8 * 1024;
+const CHUNK_MIN: usize = 4 * 1024;
 const CHUNK_MAX: usize = 256 * 1024;
 /// Bytes above `CHUNK_MIN` all downloads may hold at once.
-const CHUNK_BUDGET: usize = 4 << 20;
+const CHUNK_BUDGET: usize = 2 << 20;
 static CHUNK_EXTRA: AtomicUsize = AtomicUsize::new(0);
 
 impl FileBody {
