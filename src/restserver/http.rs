@@ -4,8 +4,9 @@
 
 use super::accesslog;
 use super::auth::Users;
+use super::guard::{Guard, Verdict};
 use super::handlers::{self, Labels, Target};
-use super::metrics::Metrics;
+use super::metrics::{self, Metrics};
 use super::repo::{self, Store};
 use super::route::{self, Resource};
 use super::Config;
@@ -15,14 +16,17 @@ use hyper::body::{Body as _, Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use std::convert::Infallible;
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
+use std::io;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 pub(super) use super::handlers::Pool;
 pub(super) use super::quota::Quota;
 
 pub(super) type Body = BoxBody<Bytes, io::Error>;
+
+/// How long a client that failed too often waits for its 429.
+const LIMITED_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What every request needs.
 pub(super) struct State {
@@ -31,8 +35,9 @@ pub(super) struct State {
     pub(super) users: Option<Users>,
     pub(super) metrics: Metrics,
     pub(super) quota: Option<Quota>,
-    pub(super) log: Option<Mutex<Box<dyn Write + Send>>>,
+    pub(super) log: Option<accesslog::Writer>,
     pub(super) pool: Pool,
+    pub(super) guard: Guard,
 }
 
 pub(super) fn full(status: StatusCode, content_type: Option<&str>, data: impl Into<Bytes>) -> Response<Body> {
@@ -111,7 +116,7 @@ pub(super) async fn handle(
         let h = |n: header::HeaderName| req.headers().get(n).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
         (format!("{} {} {:?}", req.method(), req.uri(), req.version()), h(header::REFERER), h(header::USER_AGENT))
     });
-    let (user, resp) = route(&st, req).await;
+    let (user, resp) = route(&st, &peer, req).await;
     if let (Some(log), Some((request, referer, agent))) = (&st.log, line) {
         let entry = accesslog::Entry {
             peer: &peer,
@@ -123,7 +128,7 @@ pub(super) async fn handle(
             referer: &referer,
             agent: &agent,
         };
-        let _ = log.lock().unwrap().write_all(entry.line().as_bytes());
+        log.write(entry.line());
     }
     Ok(resp)
 }
@@ -141,35 +146,46 @@ fn basic_auth(req: &Request<Incoming>) -> Option<(String, String)> {
     Some((u.to_string(), p.to_string()))
 }
 
-/// The authenticated user ("" without auth), or None for 401.
-async fn authenticate(st: &Arc<State>, req: &Request<Incoming>) -> Option<String> {
-    if st.users.is_none() {
-        return Some(String::new());
+/// The authenticated user ("" without auth), or the refusal: 401, or 429 for
+/// an address that failed too often (answered after a second, which slows a
+/// guesser down without holding a thread).
+async fn authenticate(st: &Arc<State>, peer: &str, req: &Request<Incoming>) -> Result<String, Response<Body>> {
+    let Some(users) = &st.users else { return Ok(String::new()) };
+    let Some((user, password)) = basic_auth(req) else { return Err(error(StatusCode::UNAUTHORIZED)) };
+    match st.guard.check(users, peer.parse().ok(), &user, &password).await {
+        Verdict::Valid => Ok(user),
+        Verdict::Invalid => Err(error(StatusCode::UNAUTHORIZED)),
+        Verdict::Limited(wait) => {
+            tokio::time::sleep(LIMITED_DELAY).await;
+            let mut r = error(StatusCode::TOO_MANY_REQUESTS);
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
+            Err(r)
+        }
     }
-    let (user, password) = basic_auth(req)?;
-    let st = st.clone();
-    let name = user.clone();
-    let ok = blocking(move || st.users.as_ref().is_some_and(|u| u.check(&name, &password))).await;
-    ok.then_some(user)
 }
 
 /// The user ("" when none) and the answer.
-async fn route(st: &Arc<State>, req: Request<Incoming>) -> (String, Response<Body>) {
+async fn route(st: &Arc<State>, peer: &str, req: Request<Incoming>) -> (String, Response<Body>) {
     let raw_path = req.uri().path().to_string();
     if st.cfg.prometheus && raw_path == "/metrics" {
         let user = if st.cfg.prometheus_no_auth {
             String::new()
         } else {
-            match authenticate(st, &req).await {
-                Some(u) if !st.cfg.private_repos || st.users.is_none() || u == "metrics" => u,
-                _ => return (String::new(), error(StatusCode::UNAUTHORIZED)),
+            match authenticate(st, peer, &req).await {
+                Ok(u) if !st.cfg.private_repos || st.users.is_none() || u == "metrics" => u,
+                Ok(_) => return (String::new(), error(StatusCode::UNAUTHORIZED)),
+                Err(r) => return (String::new(), r),
             }
         };
-        let text = st.metrics.render(&st.cfg.path);
+        // statvfs may wait for a busy or failing disk: not on the event loop.
+        let path = st.cfg.path.clone();
+        let fs = blocking(move || metrics::fs_stats(&path)).await;
+        let text = st.metrics.render(fs);
         return (user, full(StatusCode::OK, Some("text/plain; version=0.0.4; charset=utf-8"), text));
     }
-    let Some(user) = authenticate(st, &req).await else {
-        return (String::new(), error(StatusCode::UNAUTHORIZED));
+    let user = match authenticate(st, peer, &req).await {
+        Ok(u) => u,
+        Err(r) => return (String::new(), r),
     };
     let route = match route::parse(&raw_path) {
         Ok(r) => r,

@@ -3,6 +3,7 @@
 //!
 //! - [`repo`]: the repositories under `--path`, reached only below its file descriptor.
 //! - [`auth`]: htpasswd users with a cache of successful checks.
+//! - [`guard`]: bcrypt on a few threads, and failed logins limited per address.
 //! - [`metrics`]: rest-server's Prometheus counters and filesystem gauges.
 //! - [`route`]: URL paths to repositories, objects and listings (pure).
 //! - [`http`]: authentication, dispatch by route and method, errors to statuses.
@@ -10,10 +11,13 @@
 //! - [`range`]: the `Range` header.
 //! - [`quota`]: the `--max-size` limit.
 //! - [`accesslog`]: `--log`'s combined log format.
+//! - [`conns`]: open connections: activity, the idle timeout, the connection limit.
 //! - [`server`]: listeners, TLS, connections, signals and shutdown.
 
 pub mod accesslog;
 pub mod auth;
+pub mod conns;
+pub mod guard;
 pub mod handlers;
 pub mod http;
 pub mod metrics;
