@@ -181,6 +181,49 @@ img ambivalent 8M ambivalent IMG
 # Nothing at all.
 img empty 1M true
 
+# RAID and volume-manager members. drbdmeta and veritysetup write real
+# metadata into files; firmware-RAID metadata has no tool here (mdadm needs
+# the kernel's md driver for IMSM and DDF), so its signature is written by hand
+# over a real ext4: libblkid reports the RAID member and never the ext4 inside.
+img raid-drbd-v08 8M drbdmeta --force 0 v08 IMG internal create-md
+img raid-drbd-v09 8M drbdmeta --force 0 v09 IMG internal create-md 2
+verity_hash() {
+	truncate -s 4M "$1.data" && veritysetup format "$1.data" "$1" --uuid=0b1e55ed-1234-4cde-8f00-0123456789ab
+	local rc=$?
+	rm -f "$1.data"
+	return $rc
+}
+img raid-verity 0 verity_hash IMG
+ubi_image() { # a UBI image padded past floppy size (libblkid skips RAIDs on smaller devices)
+	printf 'krazybox' >"$1.vol" &&
+		printf '[v]\nmode=ubi\nimage=%s\nvol_id=0\nvol_type=static\nvol_name=kbx\n' "$1.vol" >"$1.ini" &&
+		ubinize -o "$1" -m 2048 -p 128KiB -s 512 -Q 4242 "$1.ini" && truncate -s 2M "$1"
+	local rc=$?
+	rm -f "$1.vol" "$1.ini"
+	return $rc
+}
+img raid-ubi 0 ubi_image IMG
+at_end() { # at_end FILE BYTES_FROM_END TEXT: TEXT written that far before the end
+	local size
+	size=$(stat -c %s "$1") &&
+		printf '%b' "$3" | dd of="$1" bs=1 seek=$((size - $2)) conv=notrunc status=none
+}
+isw_over_ext4() { # isw_over_ext4 IMAGE [LABEL]
+	mkfs.ext4 -q -F -L "${2:-inside raid}" "$1" && at_end "$1" 1024 'Intel Raid ISM Cfg Sig. 1.1.00'
+}
+img raid-isw-ext4 8M isw_over_ext4 IMG
+jmicron_over_ext4() {
+	mkfs.ext4 -q -F -L 'inside jm' "$1" && at_end "$1" 512 'JM\x01\x02'
+}
+img raid-jmicron-ext4 8M jmicron_over_ext4 IMG
+# Members that do not end the search: a VDO header (usage "other") or a DRBD
+# Proxy data log (which libblkid counts as a filesystem) over an ext4 is ambivalent.
+over_ext4() { # over_ext4 IMAGE TEXT: TEXT at the start of a fresh ext4
+	mkfs.ext4 -q -F "$1" && printf '%b' "$2" | dd of="$1" conv=notrunc status=none
+}
+img raid-amb-vdo-ext4 8M over_ext4 IMG 'dmvdo001'
+img raid-amb-datalog-ext4 8M over_ext4 IMG 'DRBDdlh*\x01'
+
 # Partitioned disks: filesystems are made in separate images and copied into
 # their partitions, so no loop devices are needed here. They hold ext
 # filesystems and empty partitions; the other types have images of their own.
@@ -255,5 +298,17 @@ small() {
 		printf 'label: dos\nstart=1, size=100, type=83\n' | sfdisk -q --wipe never "$1"
 }
 img small-ext2-dos 1M small IMG
+# A firmware-RAID member that is partitioned (its table shows through, as on
+# RAID1): the whole disk is the RAID member and its table is not reported; the
+# partition, which ends in the same signature, is searched for filesystems,
+# as libblkid looks for firmware RAID on whole disks only.
+part_fs r-ext4 8M isw_over_ext4 IMG 'raid part'
+raidpart() {
+	printf 'label: dos\nlabel-id: 0x5eed5eed\nstart=2048, size=16384, type=83\n' | sfdisk -q "$1" &&
+		at_end "$1" 1024 'Intel Raid ISM Cfg Sig. 1.2.00'
+}
+if img raidpart 10M raidpart IMG; then
+	copy_into raidpart.img r-ext4.part 2048
+fi
 rm -f ./*.part
 ls "$dir"/*.img

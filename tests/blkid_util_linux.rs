@@ -64,27 +64,7 @@ const NOT_YET: &str = "not yet supported";
 
 /// The differences README documents. One line per image, so that each prober
 /// that lands removes its own line.
-const KNOWN: &[Known] = &[
-    known("fs/adaptec-raid", ALL, "not yet supported: adaptec_raid_member"),
-    known("fs/bitlocker-win7", ALL, "not yet supported: BitLocker"),
-    known("fs/bluestore", ALL, "not yet supported: ceph_bluestore"),
-    known("fs/ddf-raid", ALL, "not yet supported: ddf_raid_member"),
-    known("fs/drbd-v08", ALL, "not yet supported: drbd"),
-    known("fs/drbd-v09", ALL, "not yet supported: drbd"),
-    known("fs/drbdmanage-control-volume", ALL, "not yet supported: drbdmanage_control_volume"),
-    known("fs/hpt37x-raid", ALL, "not yet supported: hpt37x_raid_member"),
-    known("fs/hpt45x-raid", ALL, "not yet supported: hpt45x_raid_member"),
-    known("fs/isw-raid", ALL, "not yet supported: isw_raid_member"),
-    known("fs/jmicron-raid", ALL, "not yet supported: jmicron_raid_member"),
-    known("fs/lsi-raid", ALL, "not yet supported: lsi_mega_raid_member"),
-    known("fs/nvidia-raid", ALL, "not yet supported: nvidia_raid_member"),
-    known("fs/promise-raid", ALL, "not yet supported: promise_fasttrack_raid_member"),
-    known("fs/silicon-raid", ALL, "not yet supported: silicon_medley_raid_member"),
-    known("fs/ubi", ALL, "not yet supported: ubi"),
-    known("fs/vdo", ALL, "not yet supported: vdo"),
-    known("fs/via-raid", ALL, "not yet supported: via_raid_member"),
-    known("fs/vmfs_volume", ALL, "not yet supported: VMFS_volume_member"),
-];
+const KNOWN: &[Known] = &[];
 
 /// The folder holding util-linux's images: `$KRAZYBOX_UTIL_LINUX_IMAGES`, else
 /// `shared/data/util-linux-blkid` in the repository's parent folder (where CI

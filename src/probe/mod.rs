@@ -190,7 +190,15 @@ fn probe_device(r: &mut Reader, opts: &Options, dev: Option<&device::DeviceInfo>
             (None, Some(t)) => t.allows(p.name),
             (None, None) => true,
         };
-        match safeprobe(r, &allowed)? {
+        let medium = Medium {
+            regular_file: dev.is_none(),
+            whole_disk: dev.is_some_and(|d| d.whole_disk),
+            // libblkid asks the drive (CDROM_GET_CAPABILITY); SCSI CD-ROMs
+            // (sr) are the ones with a major number of their own.
+            cdrom: dev.is_some_and(|d| d.whole_disk && d.major == SCSI_CDROM_MAJOR) && r.size() > TINY,
+            sector_size,
+        };
+        match safeprobe(r, medium, &allowed)? {
             Outcome::Nothing => {}
             Outcome::Ambivalent(v) => return Ok(Probed::Ambivalent(v)),
             Outcome::Found(f) => {
@@ -321,17 +329,49 @@ pub struct Prober {
     pub probe: fn(&mut Ctx) -> io::Result<bool>,
 }
 
+/// What the probers may know about the device besides its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Medium {
+    /// A regular file (or bytes in memory), not a block device.
+    pub regular_file: bool,
+    /// A block device that is not a partition (`blkid_probe_is_wholedisk`).
+    pub whole_disk: bool,
+    /// An optical drive: libblkid looks for no RAID and no "other" signature
+    /// (swap, journals, caches) there, whose last sectors often do not read.
+    pub cdrom: bool,
+    /// Logical sector size in bytes (512 for files).
+    pub sector_size: u64,
+}
+
+/// The block major number of SCSI CD-ROM drives (`sr`).
+const SCSI_CDROM_MAJOR: u32 = 11;
+
+impl Medium {
+    /// Not a partition: libblkid looks for firmware-RAID metadata only on
+    /// these (`S_ISREG(mode) || blkid_probe_is_wholedisk`).
+    pub fn disk_or_file(&self) -> bool {
+        self.regular_file || self.whole_disk
+    }
+}
+
+impl Default for Medium {
+    fn default() -> Medium {
+        Medium { regular_file: true, whole_disk: false, cdrom: false, sector_size: 512 }
+    }
+}
+
 /// What a prober gets: the device, the magic that matched, and where tags go.
 pub struct Ctx<'r> {
     pub reader: &'r mut Reader,
     /// The magic that matched, if the prober has magics.
     pub magic: Option<&'static Magic>,
+    pub medium: Medium,
     tags: Vec<Tag>,
 }
 
 impl<'r> Ctx<'r> {
     pub fn new(reader: &'r mut Reader, magic: Option<&'static Magic>) -> Ctx<'r> {
-        Ctx { reader, magic, tags: Vec::new() }
+        Ctx { reader, magic, medium: Medium::default(), tags: Vec::new() }
     }
 
     /// `len` bytes at `off`; see [`Reader::read`].
@@ -603,12 +643,13 @@ pub fn find_magic(reader: &mut Reader, prober: &'static Prober) -> io::Result<Op
 }
 
 /// Run one prober at the device: magics first, then its function.
-fn run_one(reader: &mut Reader, prober: &'static Prober) -> io::Result<Option<Found>> {
+fn run_one(reader: &mut Reader, medium: Medium, prober: &'static Prober) -> io::Result<Option<Found>> {
     let magic = match find_magic(reader, prober)? {
         None if !prober.magics.is_empty() => return Ok(None),
         found => found,
     };
     let mut ctx = Ctx::new(reader, magic);
+    ctx.medium = medium;
     match (prober.probe)(&mut ctx) {
         Ok(true) => Ok(Some(Found { name: prober.name, usage: prober.usage, tags: ctx.into_tags() })),
         Ok(false) => Ok(None),
@@ -622,11 +663,11 @@ fn run_one(reader: &mut Reader, prober: &'static Prober) -> io::Result<Option<Fo
 /// search; otherwise every prober runs and more than one result, unless all
 /// are tolerant, is ambivalent.
 pub fn probe_superblocks(reader: &mut Reader) -> io::Result<Outcome> {
-    safeprobe(reader, &|_| true)
+    safeprobe(reader, Medium::default(), &|_| true)
 }
 
 /// [`probe_superblocks`] with only the probers `allowed` lets through (`-n`, `-u`).
-fn safeprobe(reader: &mut Reader, allowed: &dyn Fn(&Prober) -> bool) -> io::Result<Outcome> {
+fn safeprobe(reader: &mut Reader, medium: Medium, allowed: &dyn Fn(&Prober) -> bool) -> io::Result<Outcome> {
     // libblkid ignores devices of 1024 bytes or less (extended-partition stubs).
     if reader.size() <= 1024 {
         return Ok(Outcome::Nothing);
@@ -641,11 +682,11 @@ fn safeprobe(reader: &mut Reader, allowed: &dyn Fn(&Prober) -> bool) -> io::Resu
         if !allowed(prober) {
             continue;
         }
-        // No RAID on floppies.
-        if tiny && prober.usage == Usage::Raid {
+        // No RAID on floppies, no RAID, swap or journal on CDs.
+        if (tiny || medium.cdrom) && prober.usage == Usage::Raid || medium.cdrom && prober.usage == Usage::Other {
             continue;
         }
-        let Some(f) = run_one(reader, prober)? else { continue };
+        let Some(f) = run_one(reader, medium, prober)? else { continue };
         // On a floppy-sized device the first signature is the answer.
         if tiny && found.is_empty() {
             return Ok(Outcome::Found(f));
@@ -933,6 +974,30 @@ mod tests {
         // A lone surrogate is kept in libblkid's 3-byte form.
         ctx.set_utf16_label(&[0x41, 0, 0x00, 0xd8, 0x42, 0], false);
         assert_eq!(ctx.tags()[0].value, b"A\xed\xa0\x80B");
+    }
+
+    #[test]
+    fn no_raid_or_other_signatures_on_cds() {
+        // A swap signature at the end of the first page, then also a JMicron member at the end.
+        let mut swap = vec![0u8; 2 << 20];
+        swap[4086..4096].copy_from_slice(b"SWAPSPACE2");
+        swap[1024] = 1;
+        swap[1028] = 9;
+        let mut jm = swap.clone();
+        let n = jm.len();
+        jm[n - 512..n - 510].copy_from_slice(b"JM");
+        let run = |img: &[u8], medium: Medium| {
+            let mut r = Reader::from_bytes(img.to_vec());
+            match safeprobe(&mut r, medium, &|_| true).unwrap() {
+                Outcome::Found(f) => Some(f.name),
+                _ => None,
+            }
+        };
+        assert_eq!(run(&swap, Medium::default()), Some("swap"));
+        assert_eq!(run(&jm, Medium::default()), Some("jmicron_raid_member"));
+        let cd = Medium { regular_file: false, whole_disk: true, cdrom: true, sector_size: 2048 };
+        assert_eq!(run(&swap, cd), None);
+        assert_eq!(run(&jm, cd), None);
     }
 
     #[test]

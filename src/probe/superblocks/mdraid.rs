@@ -59,7 +59,17 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     Ok(false)
 }
 
+/// Whether the magic is at `off`, in either byte order: read alone first, as
+/// most devices have none at any of the four places.
+fn magic_at(ctx: &mut Ctx, off: u64) -> io::Result<bool> {
+    let m = ctx.read(off, 4)?;
+    Ok(m.at_in(Endian::Little, V0_MAGIC) == MD_MAGIC || m.at_in(Endian::Big, V0_MAGIC) == MD_MAGIC)
+}
+
 fn probe_v0(ctx: &mut Ctx, off: u64) -> io::Result<bool> {
+    if !magic_at(ctx, off)? {
+        return Ok(false);
+    }
     let sb = ctx.read(off, V0_LEN)?;
     let e = if sb.at_in(Endian::Little, V0_MAGIC) == MD_MAGIC {
         Endian::Little
@@ -89,6 +99,9 @@ fn probe_v0(ctx: &mut Ctx, off: u64) -> io::Result<bool> {
 }
 
 fn probe_v1(ctx: &mut Ctx, off: u64) -> io::Result<bool> {
+    if !magic_at(ctx, off)? {
+        return Ok(false);
+    }
     let sb = ctx.read(off, V1_LEN)?;
     if sb.at(V1_MAGIC) != MD_MAGIC || sb.at(V1_MAJOR) != 1 || sb.at(V1_SUPER_OFFSET) != off >> 9 {
         return Ok(false);
