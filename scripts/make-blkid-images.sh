@@ -141,6 +141,45 @@ img two-romfs-minix 4M two_romfs_minix IMG
 img two-floppy-cramfs-minix 1M two_floppy IMG
 img two-luks-minix 4M two_luks_minix IMG
 
+# Signatures no Debian tool writes, written by hand where libblkid looks for
+# them (its checks, not a whole filesystem): SysV (either byte order, at one of
+# its four places), Xenix, ReFS, GFS, OCFS, Oracle ASM, VxFS, NSS and EXFS
+# (an XFS superblock under EXFS's magic).
+poke() { # poke FILE OFFSET TEXT...: each TEXT (printf %b escapes) at OFFSET, the next right after
+	local f=$1 off=$2 t
+	shift 2
+	for t in "$@"; do
+		printf '%b' "$t" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none || return 1
+		off=$((off + $(printf '%b' "$t" | wc -c)))
+	done
+}
+hand_sysv() { poke "$1" $((9 * 1024 + 512 + 440)) 'sysv l' && poke "$1" $((9 * 1024 + 512 + 504)) '\x20\x7e\x18\xfd'; }
+hand_sysv_be() { poke "$1" $((18 * 1024 + 512 + 440)) 'be fs ' && poke "$1" $((18 * 1024 + 512 + 504)) '\xfd\x18\x7e\x20'; }
+hand_xenix() { poke "$1" 2048 '\x2b\x55\x44' && poke "$1" $((1024 + 632)) 'xenix1'; }
+hand_refs() { poke "$1" 0 '\0\0\0ReFS\0'; }
+hand_gfs() { # format numbers 1309 and 1401, a lock table and a UUID
+	poke "$1" 65536 '\x01\x16\x19\x70' && poke "$1" $((65536 + 24)) '\0\0\x05\x1d' '\0\0\x05\x79' &&
+		poke "$1" $((65536 + 160)) 'clu:gfs one' && poke "$1" $((65536 + 256)) '\x0b\x1e\x55\xed\x12\x34\x4c\xde\x8f\0\x01\x23\x45\x67\x89\xab'
+}
+hand_ocfs() { # OCFS 1: the mount point and label lengths are the disk's
+	poke "$1" 8192 'OracleCFS' && poke "$1" $((8192 + 136)) '/mnt/ocfs' && poke "$1" $((8192 + 264)) '\x09' &&
+		poke "$1" $((8192 + 560)) 'ocfs label' && poke "$1" $((8192 + 624)) '\x0a\0' '\x11\x22\x33\x44'
+}
+hand_oracleasm() { poke "$1" 32 'ORCLDISK' 'DISK "01"'; }
+hand_vxfs() { poke "$1" 8192 '\xa5\x01\xfc\xf5' '\0\0\0\x04' && poke "$1" $((8192 + 32)) '\0\0\x04\0'; }
+hand_nss() { poke "$1" 4096 'SPB5' && poke "$1" $((4096 + 8)) '\x05\0\x07\0' && poke "$1" $((4096 + 348)) '\x64\xfb\xa6\xbb\xeb\xad\xd9\x01'; }
+hand_exfs() { mkfs.xfs -q -f -L 'exfs lbl' "$1" && poke "$1" 0 'EXFS'; }
+img hand-sysv 2M hand_sysv IMG
+img hand-sysv-be 2M hand_sysv_be IMG
+img hand-xenix 2M hand_xenix IMG
+img hand-refs 2M hand_refs IMG
+img hand-gfs 33M hand_gfs IMG
+img hand-ocfs 15M hand_ocfs IMG
+img hand-oracleasm 2M hand_oracleasm IMG
+img hand-vxfs 2M hand_vxfs IMG
+img hand-nss 2M hand_nss IMG
+img hand-exfs 320M hand_exfs IMG
+
 # LUKS: PBKDF2 with the minimum iterations, so this stays fast.
 luks=(cryptsetup luksFormat -q --key-file "$key" --pbkdf pbkdf2 --pbkdf-force-iterations 1000)
 img luks1 4M "${luks[@]}" --type luks1 IMG

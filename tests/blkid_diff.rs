@@ -411,6 +411,12 @@ fn two_signatures() {
     compare_family("two signatures", &["two-"]);
 }
 
+/// Signatures no Debian tool writes, written by hand where libblkid looks.
+#[test]
+fn hand_written() {
+    compare_family("hand-written signatures", &["hand-"]);
+}
+
 #[test]
 fn ambivalent() {
     compare_family("ambivalent", &["ambivalent"]);

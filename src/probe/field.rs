@@ -109,6 +109,11 @@ impl<const N: usize> Bytes<N> {
     pub const fn new(off: usize) -> Bytes<N> {
         Bytes(off)
     }
+
+    /// Offset and length, for tables of fields of different lengths.
+    pub const fn span(self) -> (usize, usize) {
+        (self.0, N)
+    }
 }
 
 impl<const N: usize> Field for Bytes<N> {

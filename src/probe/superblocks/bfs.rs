@@ -9,23 +9,30 @@ pub static BFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"\xce\xfa\xad\x1b", kboff: 0, sboff: 0 }],
-    probe,
+    probe: magic_only,
 };
 
-fn probe(_: &mut Ctx) -> io::Result<bool> {
+/// The probe of a type whose magic is its whole signature (bfs, ReFS).
+pub(super) fn magic_only(_: &mut Ctx) -> io::Result<bool> {
     Ok(true)
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::probe::{probe_superblocks, Outcome, Reader};
 
+    /// `prober`'s first magic at its place, and nothing else, is `prober`'s type, without tags.
+    pub fn found_by_its_magic_alone(prober: &Prober) {
+        let mut img = vec![0u8; 8192];
+        let m = &prober.magics[0];
+        img[m.offset() as usize..][..m.bytes.len()].copy_from_slice(m.bytes);
+        let Outcome::Found(f) = probe_superblocks(&mut Reader::from_bytes(img)).unwrap() else { panic!() };
+        assert_eq!((f.name, f.tags.len()), (prober.name, 0));
+    }
+
     #[test]
     fn the_magic_alone_is_bfs() {
-        let mut img = vec![0u8; 8192];
-        img[..4].copy_from_slice(BFS.magics[0].bytes);
-        let Outcome::Found(f) = probe_superblocks(&mut Reader::from_bytes(img)).unwrap() else { panic!() };
-        assert_eq!((f.name, f.tags.len()), ("bfs", 0));
+        found_by_its_magic_alone(&BFS);
     }
 }

@@ -121,22 +121,21 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 mod tests {
     use super::*;
     use crate::probe::{Reader, Tag};
-    use byteorder::{ByteOrder, LittleEndian as LE};
 
     /// 512-byte blocks, 1-block clusters, FAT at block 1, clusters from block 2,
     /// root directory in cluster `root`; the FAT chains every cluster to itself.
     fn image(root: u32, label_at: Option<u32>) -> Vec<u8> {
         let mut img = vec![0u8; 64 * 512];
         img[3..11].copy_from_slice(b"EXFAT   ");
-        LE::write_u32(&mut img[FAT_BLOCK_START.0..], 1);
-        LE::write_u32(&mut img[CLUSTER_BLOCK_START.0..], 2);
-        LE::write_u32(&mut img[ROOTDIR_CLUSTER.0..], root);
+        img[FAT_BLOCK_START.0..][..4].copy_from_slice(&u32::to_le_bytes(1));
+        img[CLUSTER_BLOCK_START.0..][..4].copy_from_slice(&u32::to_le_bytes(2));
+        img[ROOTDIR_CLUSTER.0..][..4].copy_from_slice(&u32::to_le_bytes(root));
         img[VOLUME_SERIAL.0..VOLUME_SERIAL.0 + 4].copy_from_slice(&[0x78, 0x56, 0x34, 0x12]);
         img[VERMAJ.0] = 1;
         img[BLOCK_BITS.0] = 9;
         for c in 2..60u32 {
             let fat = 512 + c as usize * 4;
-            LE::write_u32(&mut img[fat..], c);
+            img[fat..][..4].copy_from_slice(&u32::to_le_bytes(c));
         }
         for c in 2..60usize {
             let dir = (c * 512)..((c + 1) * 512);

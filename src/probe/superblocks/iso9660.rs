@@ -7,6 +7,7 @@
 //! prefix of the ASCII one (ignoring case and '_' for unrepresentable
 //! characters), the Joliet characters are taken and the ASCII tail appended.
 
+use crate::probe::field::{layout, Bytes, Fields, U8};
 use crate::probe::{is_c_space, Ctx, Encoding, Magic, Prober, Usage};
 use std::io;
 
@@ -27,24 +28,28 @@ const VD_PRIMARY: u8 = 1;
 const VD_SUPPLEMENTARY: u8 = 2;
 const VD_END: u8 = 0xff;
 
-// Primary/supplementary volume descriptor fields: (offset, length).
-const VD_LEN: usize = 847;
-const SYSTEM_ID: (usize, usize) = (8, 32);
-const VOLUME_ID: (usize, usize) = (40, 32);
-const ESCAPES: usize = 88;
-const VOLUME_SET_ID: (usize, usize) = (190, 128);
-const PUBLISHER_ID: (usize, usize) = (318, 128);
-const DATA_PREPARER_ID: (usize, usize) = (446, 128);
-const APPLICATION_ID: (usize, usize) = (574, 128);
-const CREATED: usize = 813;
-const MODIFIED: usize = 830;
-/// Boot record: the boot system identifier.
-const BOOT_SYSTEM_ID: (usize, usize) = (7, 32);
+// Primary/supplementary volume descriptor fields, and the boot record's.
+layout! { VD_LEN = 847;
+    VD_TYPE: U8 = 0;
+    SYSTEM_ID: Bytes<32> = 8;
+    VOLUME_ID: Bytes<32> = 40;
+    ESCAPES: Bytes<3> = 88;
+    VOLUME_SET_ID: Bytes<128> = 190;
+    PUBLISHER_ID: Bytes<128> = 318;
+    DATA_PREPARER_ID: Bytes<128> = 446;
+    APPLICATION_ID: Bytes<128> = 574;
+    CREATED: Bytes<17> = 813;
+    MODIFIED: Bytes<17> = 830;
+    /// Boot record: the boot system identifier.
+    BOOT_SYSTEM_ID: Bytes<32> = 7;
+}
 /// Joliet levels 1-3 announce themselves with these UCS-2 escape sequences.
 const JOLIET_ESCAPES: [&[u8]; 3] = [b"%/@", b"%/C", b"%/E"];
 
-/// High Sierra descriptor: the volume identifier.
-const HS_VOLUME_ID: (usize, usize) = (48, 32);
+// High Sierra descriptor: the volume identifier.
+layout! { HS_LEN = 80;
+    HS_VOLUME_ID: Bytes<32> = 48;
+}
 
 fn field(d: &[u8], (off, len): (usize, usize)) -> &[u8] {
     &d[off..off + len]
@@ -52,10 +57,10 @@ fn field(d: &[u8], (off, len): (usize, usize)) -> &[u8] {
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     if ctx.magic.is_some_and(|m| m.bytes == b"CDROM") {
-        let d = ctx.read(DESCRIPTORS, 80)?;
+        let d = ctx.read(DESCRIPTORS, HS_LEN)?;
         ctx.set_block_size(SECTOR);
         ctx.set_version("High Sierra");
-        ctx.set_label(field(&d, HS_VOLUME_ID));
+        ctx.set_label(d.slice(HS_VOLUME_ID));
         return Ok(true);
     }
     let (mut boot, mut pvd, mut joliet) = (None, None, None);
@@ -68,11 +73,11 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
             Err(e) => return Err(e),
         };
-        match d[0] {
+        match d.at(VD_TYPE) {
             VD_END => break,
             VD_BOOT_RECORD if boot.is_none() => boot = Some(d),
             VD_PRIMARY if pvd.is_none() => pvd = Some(d),
-            VD_SUPPLEMENTARY if joliet.is_none() && JOLIET_ESCAPES.iter().any(|e| d[ESCAPES..].starts_with(e)) => {
+            VD_SUPPLEMENTARY if joliet.is_none() && JOLIET_ESCAPES.iter().any(|e| d.slice(ESCAPES) == *e) => {
                 joliet = Some(d)
             }
             _ => {}
@@ -82,7 +87,7 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let joliet = joliet.as_deref();
     ctx.set_block_size(SECTOR);
 
-    for (name, f) in [("SYSTEM_ID", SYSTEM_ID), ("VOLUME_SET_ID", VOLUME_SET_ID)] {
+    for (name, f) in [("SYSTEM_ID", SYSTEM_ID.span()), ("VOLUME_SET_ID", VOLUME_SET_ID.span())] {
         match joliet {
             Some(j) => {
                 let text = merge_utf16be_ascii(field(j, f), field(&pvd, f)).unwrap_or_else(|| field(j, f).to_vec());
@@ -94,6 +99,7 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     // These three are often blank or '_' in one of the two descriptors.
     for (name, f) in
         [("PUBLISHER_ID", PUBLISHER_ID), ("DATA_PREPARER_ID", DATA_PREPARER_ID), ("APPLICATION_ID", APPLICATION_ID)]
+            .map(|(n, f)| (n, f.span()))
     {
         let ascii = field(&pvd, f);
         let ascii_empty = is_str_empty(ascii) || ascii[0] == b'_';
@@ -108,19 +114,19 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
         }
     }
 
-    if !set_uuid_from_date(ctx, &pvd[MODIFIED..MODIFIED + 17]) {
-        set_uuid_from_date(ctx, &pvd[CREATED..CREATED + 17]);
+    if !set_uuid_from_date(ctx, pvd.slice(MODIFIED)) {
+        set_uuid_from_date(ctx, pvd.slice(CREATED));
     }
     if let Some(boot) = &boot {
-        ctx.set_id_label("BOOT_SYSTEM_ID", field(boot, BOOT_SYSTEM_ID));
+        ctx.set_id_label("BOOT_SYSTEM_ID", boot.slice(BOOT_SYSTEM_ID));
     }
     if let Some(j) = joliet {
         ctx.set_version("Joliet Extension");
-        let text = merge_utf16be_ascii(field(j, VOLUME_ID), field(&pvd, VOLUME_ID))
-            .unwrap_or_else(|| field(j, VOLUME_ID).to_vec());
+        let text = merge_utf16be_ascii(j.slice(VOLUME_ID), pvd.slice(VOLUME_ID))
+            .unwrap_or_else(|| j.slice(VOLUME_ID).to_vec());
         ctx.set_encoded_label(&text, Encoding::Utf16Be);
     } else {
-        ctx.set_label(field(&pvd, VOLUME_ID));
+        ctx.set_label(pvd.slice(VOLUME_ID));
     }
     Ok(true)
 }

@@ -4,9 +4,8 @@
 //! its type string "LVM2 001" is the magic, 0x18 bytes into the label. LVM1
 //! starts the device with "HM" and a version.
 
-use crate::probe::field::{layout, Bytes, Fields, Le16};
+use crate::probe::field::{layout, Bytes, Fields, Le16, Le32, Le64};
 use crate::probe::{Ctx, Magic, Prober, Usage};
-use byteorder::{ByteOrder, LittleEndian};
 use std::io;
 
 const TYPE: &[u8] = b"LVM2 001";
@@ -48,13 +47,15 @@ fn probe_lvm1(ctx: &mut Ctx) -> io::Result<bool> {
     Ok(true)
 }
 
-const SECTOR: usize = 512;
 const LABEL_ID: &[u8] = b"LABELONE";
-const SECTOR_XL: usize = 8;
-const CRC_XL: usize = 16;
-/// The CRC covers the label from this field to the end of its sector.
-const OFFSET_XL: usize = 20;
-const PV_UUID: usize = 32;
+// The label header, in its sector.
+layout! { SECTOR = 512;
+    SECTOR_XL: Le64 = 8;
+    CRC_XL: Le32 = 16;
+    /// The CRC covers the label from this field to the end of its sector.
+    OFFSET_XL: Le32 = 20;
+    PV_UUID: Bytes<PV_UUID_LEN> = 32;
+}
 const PV_UUID_LEN: usize = 32;
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
@@ -70,13 +71,13 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     } else {
         return Ok(false);
     };
-    if LittleEndian::read_u64(&label[SECTOR_XL..]) != sector {
+    if label.at(SECTOR_XL) != sector {
         return Ok(false);
     }
-    if lvm2_crc(&label[OFFSET_XL..SECTOR]) != LittleEndian::read_u32(&label[CRC_XL..]) {
+    if lvm2_crc(&label[OFFSET_XL.0..SECTOR]) != label.at(CRC_XL) {
         return Ok(false);
     }
-    set_pv_uuid(ctx, &label[PV_UUID..PV_UUID + PV_UUID_LEN]);
+    set_pv_uuid(ctx, label.slice(PV_UUID));
     ctx.set_version("LVM2 001");
     Ok(true)
 }
@@ -131,12 +132,12 @@ mod tests {
         let at = sector as usize * SECTOR;
         let l = &mut img[at..at + SECTOR];
         l[..8].copy_from_slice(LABEL_ID);
-        l[SECTOR_XL..SECTOR_XL + 8].copy_from_slice(&sector.to_le_bytes());
-        l[OFFSET_XL..OFFSET_XL + 4].copy_from_slice(&32u32.to_le_bytes());
+        l[SECTOR_XL.0..SECTOR_XL.0 + 8].copy_from_slice(&sector.to_le_bytes());
+        l[OFFSET_XL.0..OFFSET_XL.0 + 4].copy_from_slice(&32u32.to_le_bytes());
         l[0x18..0x20].copy_from_slice(TYPE);
-        l[PV_UUID..PV_UUID + 32].copy_from_slice(b"BMmneeyJwGAyDySF2nMqiqsSp4VM5KRR");
-        let crc = lvm2_crc(&l[OFFSET_XL..]);
-        l[CRC_XL..CRC_XL + 4].copy_from_slice(&crc.to_le_bytes());
+        l[PV_UUID.0..PV_UUID.0 + 32].copy_from_slice(b"BMmneeyJwGAyDySF2nMqiqsSp4VM5KRR");
+        let crc = lvm2_crc(&l[OFFSET_XL.0..]);
+        l[CRC_XL.0..CRC_XL.0 + 4].copy_from_slice(&crc.to_le_bytes());
         img
     }
 
@@ -174,7 +175,7 @@ mod tests {
     #[test]
     fn wrong_sector_number_or_crc_is_nothing() {
         let mut img = image(1);
-        img[512 + SECTOR_XL] = 2;
+        img[512 + SECTOR_XL.0] = 2;
         assert_eq!(run(img, 0), None);
         let mut img = image(1);
         img[512 + 100] ^= 1;

@@ -110,7 +110,6 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byteorder::{ByteOrder, LittleEndian as LE};
 
     #[test]
     fn crc_matches_the_reference_check_value() {
@@ -121,16 +120,16 @@ mod tests {
     #[test]
     fn checksum_and_length_are_checked() {
         let mut sb = vec![0u8; SB_LEN];
-        LE::write_u16(&mut sb[MAGIC.0..], NILFS_MAGIC);
-        LE::write_u16(&mut sb[BYTES.0..], 256);
-        LE::write_u32(&mut sb[CRC_SEED.0..], 0x1234);
+        sb[MAGIC.0..][..2].copy_from_slice(&u16::to_le_bytes(NILFS_MAGIC));
+        sb[BYTES.0..][..2].copy_from_slice(&u16::to_le_bytes(256));
+        sb[CRC_SEED.0..][..4].copy_from_slice(&u32::to_le_bytes(0x1234));
         let sum = crc32(crc32(crc32(0x1234, &sb[..SUM.0]), &[0; 4]), &sb[SUM.0 + 4..256]);
-        LE::write_u32(&mut sb[SUM.0..], sum);
+        sb[SUM.0..][..4].copy_from_slice(&u32::to_le_bytes(sum));
         assert!(valid(&sb));
         sb[100] = 1;
         assert!(!valid(&sb));
         sb[100] = 0;
-        LE::write_u16(&mut sb[BYTES.0..], 2000);
+        sb[BYTES.0..][..2].copy_from_slice(&u16::to_le_bytes(2000));
         assert!(!valid(&sb));
     }
 }

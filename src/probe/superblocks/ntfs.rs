@@ -170,22 +170,21 @@ pub fn is_ntfs(reader: &mut Reader) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byteorder::{ByteOrder, LittleEndian as LE};
 
     #[test]
     fn volume_name_walk_is_bounded_by_the_record() {
         let mut rec = vec![0u8; 1024];
         rec[..4].copy_from_slice(b"FILE");
-        LE::write_u16(&mut rec[MFT_ATTRS_OFFSET.0..], 56);
-        LE::write_u32(&mut rec[MFT_BYTES_ALLOCATED.0..], 1024);
+        rec[MFT_ATTRS_OFFSET.0..][..2].copy_from_slice(&u16::to_le_bytes(56));
+        rec[MFT_BYTES_ALLOCATED.0..][..4].copy_from_slice(&u32::to_le_bytes(1024));
         // A $STANDARD_INFORMATION-like attribute, then the name, then the end.
-        LE::write_u32(&mut rec[56 + ATTR_TYPE.0..], 0x10);
-        LE::write_u32(&mut rec[56 + ATTR_LEN.0..], 24);
+        rec[56 + ATTR_TYPE.0..][..4].copy_from_slice(&u32::to_le_bytes(0x10));
+        rec[56 + ATTR_LEN.0..][..4].copy_from_slice(&u32::to_le_bytes(24));
         let a = 80;
-        LE::write_u32(&mut rec[a + ATTR_TYPE.0..], ATTR_VOLUME_NAME);
-        LE::write_u32(&mut rec[a + ATTR_LEN.0..], 32);
-        LE::write_u32(&mut rec[a + ATTR_VALUE_LEN.0..], 4);
-        LE::write_u16(&mut rec[a + ATTR_VALUE_OFFSET.0..], 24);
+        rec[a + ATTR_TYPE.0..][..4].copy_from_slice(&u32::to_le_bytes(ATTR_VOLUME_NAME));
+        rec[a + ATTR_LEN.0..][..4].copy_from_slice(&u32::to_le_bytes(32));
+        rec[a + ATTR_VALUE_LEN.0..][..4].copy_from_slice(&u32::to_le_bytes(4));
+        rec[a + ATTR_VALUE_OFFSET.0..][..2].copy_from_slice(&u16::to_le_bytes(24));
         rec[a + 24..a + 28].copy_from_slice(&[b'h', 0, b'i', 0]);
         // The record sits at 512 in the image, with more bytes after it.
         let name = |rec: &[u8]| {
@@ -198,10 +197,10 @@ mod tests {
         };
         assert_eq!(name(&rec), Some(vec![b'h', 0, b'i', 0]));
         // A value running past the record is ignored.
-        LE::write_u32(&mut rec[a + ATTR_VALUE_LEN.0..], 2000);
+        rec[a + ATTR_VALUE_LEN.0..][..4].copy_from_slice(&u32::to_le_bytes(2000));
         assert_eq!(name(&rec), None);
         // A zero-length attribute ends the walk.
-        LE::write_u32(&mut rec[56 + ATTR_LEN.0..], 0);
+        rec[56 + ATTR_LEN.0..][..4].copy_from_slice(&u32::to_le_bytes(0));
         assert_eq!(name(&rec), None);
     }
 }

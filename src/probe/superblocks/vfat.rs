@@ -7,9 +7,9 @@
 //! directory; the boot sector's copy is reported as `LABEL_FATBOOT`.
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Bytes, Fields, Le16, Le32, U8};
 use crate::probe::reader::MAX_READ;
 use crate::probe::{find_magic, Ctx, Magic, Prober, Reader, Usage};
-use byteorder::{ByteOrder, LittleEndian as LE};
 use std::io;
 
 pub static VFAT: Prober = Prober {
@@ -31,32 +31,31 @@ pub static VFAT: Prober = Prober {
     probe,
 };
 
-// BIOS parameter block, common to all FAT variants.
-const BS_LEN: usize = 512;
-const SECTOR_SIZE: usize = 0x0b;
-const CLUSTER_SIZE: usize = 0x0d;
-const RESERVED: usize = 0x0e;
-const FATS: usize = 0x10;
-const DIR_ENTRIES: usize = 0x11;
-const SECTORS: usize = 0x13;
-const MEDIA: usize = 0x15;
-const FAT_LENGTH: usize = 0x16;
-const TOTAL_SECT: usize = 0x20;
-// FAT12/16 extended BPB.
-const MS_EXT_BOOT_SIGN: usize = 0x26;
-const MS_SERNO: usize = 0x27;
-const MS_LABEL: usize = 0x2b;
-const MS_MAGIC: usize = 0x36;
-// FAT32 BPB and extended BPB.
-const FAT32_LENGTH: usize = 0x24;
-const ROOT_CLUSTER: usize = 0x2c;
-const FSINFO_SECTOR: usize = 0x30;
-const VS_EXT_BOOT_SIGN: usize = 0x42;
-const VS_SERNO: usize = 0x43;
-const VS_LABEL: usize = 0x47;
-const PMAGIC: usize = 0x1fe;
-
 const LABEL_LEN: usize = 11;
+// The boot sector: the BIOS parameter block common to all FAT variants, the
+// FAT12/16 extended BPB (MS_) and the FAT32 BPB and extended BPB (VS_).
+layout! { BS_LEN = 512;
+    SECTOR_SIZE: Le16 = 0x0b;
+    CLUSTER_SIZE: U8 = 0x0d;
+    RESERVED: Le16 = 0x0e;
+    FATS: U8 = 0x10;
+    DIR_ENTRIES: Le16 = 0x11;
+    SECTORS: Le16 = 0x13;
+    MEDIA: U8 = 0x15;
+    FAT_LENGTH: Le16 = 0x16;
+    TOTAL_SECT: Le32 = 0x20;
+    MS_EXT_BOOT_SIGN: U8 = 0x26;
+    MS_SERNO: Bytes<4> = 0x27;
+    MS_LABEL: Bytes<LABEL_LEN> = 0x2b;
+    MS_MAGIC: Bytes<8> = 0x36;
+    FAT32_LENGTH: Le32 = 0x24;
+    ROOT_CLUSTER: Le32 = 0x2c;
+    FSINFO_SECTOR: Le16 = 0x30;
+    VS_EXT_BOOT_SIGN: U8 = 0x42;
+    VS_SERNO: Bytes<4> = 0x43;
+    VS_LABEL: Bytes<LABEL_LEN> = 0x47;
+    PMAGIC: Bytes<2> = 0x1fe;
+}
 /// Extended boot signature: 0x29 has serial, label and type; 0x28 only the serial.
 const EBPB_FULL: u8 = 0x29;
 const EBPB_SERIAL_ONLY: u8 = 0x28;
@@ -66,9 +65,12 @@ const NO_NAME: &[u8; LABEL_LEN] = b"NO NAME    ";
 const DIR_ENTRY_LEN: u64 = 32;
 /// How much of a root directory to read at a time while looking for the label.
 const DIR_CHUNK: u64 = 512;
-const ENT_ATTR: usize = 11;
-const ENT_CLUSTER_HIGH: usize = 20;
-const ENT_CLUSTER_LOW: usize = 26;
+layout! { ENT_LEN = DIR_ENTRY_LEN as usize;
+    ENT_NAME: Bytes<LABEL_LEN> = 0;
+    ENT_ATTR: U8 = 11;
+    ENT_CLUSTER_HIGH: Bytes<2> = 20;
+    ENT_CLUSTER_LOW: Bytes<2> = 26;
+}
 const ATTR_VOLUME_ID: u8 = 0x08;
 const ATTR_DIR: u8 = 0x10;
 const ATTR_LONG_NAME: u8 = 0x0f;
@@ -89,15 +91,14 @@ const TINY_DEVICE: u64 = 1440 * 1024;
 /// Bound on the FAT32 root directory cluster chain (libblkid's `maxloop`).
 const MAX_ROOT_CLUSTERS: usize = 99;
 
-const FSINFO_LEN: usize = 512;
-const FSINFO_SIG2: usize = 484;
-
-fn le16(b: &[u8], off: usize) -> u32 {
-    u32::from(LE::read_u16(&b[off..]))
+layout! { FSINFO_LEN = 512;
+    FSINFO_SIG1: Bytes<4> = 0;
+    FSINFO_SIG2: Bytes<4> = 484;
 }
 
-fn le32(b: &[u8], off: usize) -> u32 {
-    LE::read_u32(&b[off..])
+/// A 16-bit field, widened for libblkid's 32-bit arithmetic.
+fn le16(b: &[u8], f: Le16) -> u32 {
+    u32::from(b.at(f))
 }
 
 /// What the validity check computes and the label search needs.
@@ -111,19 +112,19 @@ struct Geometry {
 /// rejected (or accepted) the same way.
 fn valid_superblock(reader: &mut Reader, magic_len: usize, bs: &[u8]) -> Option<Geometry> {
     if magic_len <= 2 {
-        if bs[PMAGIC..PMAGIC + 2] != [0x55, 0xaa] {
+        if bs.at(PMAGIC) != [0x55, 0xaa] {
             return None;
         }
         // OS/2 and DFSee put a FAT-like boot sector in front of JFS and HPFS.
-        let fstype = &bs[MS_MAGIC..MS_MAGIC + 8];
-        if fstype == b"JFS     " || fstype == b"HPFS    " {
+        let fstype = bs.at(MS_MAGIC);
+        if &fstype == b"JFS     " || &fstype == b"HPFS    " {
             return None;
         }
     }
-    let fats = u32::from(bs[FATS]);
+    let fats = u32::from(bs.at(FATS));
     let reserved = le16(bs, RESERVED);
-    let media = bs[MEDIA];
-    let cluster_size = u32::from(bs[CLUSTER_SIZE]);
+    let media = bs.at(MEDIA);
+    let cluster_size = u32::from(bs.at(CLUSTER_SIZE));
     let sector_size = le16(bs, SECTOR_SIZE);
     if fats == 0 || reserved == 0 || !(media >= 0xf8 || media == 0xf0) || !cluster_size.is_power_of_two() {
         return None;
@@ -134,10 +135,10 @@ fn valid_superblock(reader: &mut Reader, magic_len: usize, bs: &[u8]) -> Option<
     let dir_entries = le16(bs, DIR_ENTRIES);
     let mut sect_count = le16(bs, SECTORS);
     if sect_count == 0 {
-        sect_count = le32(bs, TOTAL_SECT);
+        sect_count = bs.at(TOTAL_SECT);
     }
     let fat16_length = le16(bs, FAT_LENGTH);
-    let fat32_length = le32(bs, FAT32_LENGTH);
+    let fat32_length = bs.at(FAT32_LENGTH);
     let fat_length = if fat16_length == 0 { fat32_length } else { fat16_length };
     let fat_size = fat_length.wrapping_mul(fats);
     let dir_size = (dir_entries * DIR_ENTRY_LEN as u32).div_ceil(sector_size);
@@ -185,15 +186,13 @@ fn search_label(ctx: &mut Ctx, offset: u64, entries: u32) -> io::Result<Option<[
         if ent[0] == 0 {
             break;
         }
-        let attr = ent[ENT_ATTR];
-        let has_cluster = ent[ENT_CLUSTER_HIGH..ENT_CLUSTER_HIGH + 2] != [0, 0]
-            || ent[ENT_CLUSTER_LOW..ENT_CLUSTER_LOW + 2] != [0, 0];
+        let attr = ent.at(ENT_ATTR);
+        let has_cluster = ent.at(ENT_CLUSTER_HIGH) != [0, 0] || ent.at(ENT_CLUSTER_LOW) != [0, 0];
         if ent[0] == ENTRY_FREE || has_cluster || attr & ATTR_MASK == ATTR_LONG_NAME {
             continue;
         }
         if attr & (ATTR_VOLUME_ID | ATTR_DIR) == ATTR_VOLUME_ID {
-            let mut name = [0u8; LABEL_LEN];
-            name.copy_from_slice(&ent[..LABEL_LEN]);
+            let mut name = ent.at(ENT_NAME);
             if name[0] == ENTRY_KANJI_E5 {
                 name[0] = ENTRY_FREE;
             }
@@ -208,11 +207,11 @@ fn search_label(ctx: &mut Ctx, offset: u64, entries: u32) -> io::Result<Option<[
 fn search_fat32_label(ctx: &mut Ctx, bs: &[u8], geo: &Geometry) -> io::Result<Option<[u8; LABEL_LEN]>> {
     let sector_size = le16(bs, SECTOR_SIZE);
     let reserved = le16(bs, RESERVED);
-    let cluster_size = u32::from(bs[CLUSTER_SIZE]);
+    let cluster_size = u32::from(bs.at(CLUSTER_SIZE));
     let cluster_bytes = cluster_size * sector_size;
     let data_start = reserved.wrapping_add(geo.fat_size);
-    let fat_entries = (u64::from(le32(bs, FAT32_LENGTH)) * u64::from(sector_size) / 4) as u32;
-    let mut next = le32(bs, ROOT_CLUSTER);
+    let fat_entries = (u64::from(bs.at(FAT32_LENGTH)) * u64::from(sector_size) / 4) as u32;
+    let mut next = bs.at(ROOT_CLUSTER);
     for _ in 0..MAX_ROOT_CLUSTERS {
         if next == 0 || next >= fat_entries {
             break;
@@ -226,7 +225,7 @@ fn search_fat32_label(ctx: &mut Ctx, bs: &[u8], geo: &Geometry) -> io::Result<Op
         // of the device that read fails and the walk stops.
         let fat_entry = u64::from(reserved) * u64::from(sector_size) + u64::from(next) * 4;
         match ctx.read_opt(fat_entry, cluster_bytes as usize)? {
-            Some(buf) => next = le32(&buf, 0) & 0x0fff_ffff,
+            Some(buf) => next = buf.at(Le32(0)) & 0x0fff_ffff,
             None => break,
         }
     }
@@ -236,9 +235,8 @@ fn search_fat32_label(ctx: &mut Ctx, bs: &[u8], geo: &Geometry) -> io::Result<Op
 /// Whether the FAT32 FS information sector carries its signatures, or none at
 /// all (some formatters leave it zeroed).
 fn fsinfo_ok(fsinfo: &[u8]) -> bool {
-    let sig1 = &fsinfo[..4];
-    let sig2 = &fsinfo[FSINFO_SIG2..FSINFO_SIG2 + 4];
-    (sig1 == b"RRaA" || sig1 == b"RRdA" || sig1 == [0; 4]) && (sig2 == b"rrAa" || sig2 == [0; 4])
+    let (sig1, sig2) = (&fsinfo.at(FSINFO_SIG1), &fsinfo.at(FSINFO_SIG2));
+    (sig1 == b"RRaA" || sig1 == b"RRdA" || sig1 == &[0; 4]) && (sig2 == b"rrAa" || sig2 == &[0; 4])
 }
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
@@ -255,12 +253,12 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     if le16(&bs, FAT_LENGTH) != 0 {
         let root_start = reserved.wrapping_add(geo.fat_size).wrapping_mul(sector_size);
         vol_label = search_label(ctx, u64::from(root_start), le16(&bs, DIR_ENTRIES))?;
-        let ebpb = bs[MS_EXT_BOOT_SIGN];
+        let ebpb = bs.at(MS_EXT_BOOT_SIGN);
         if ebpb == EBPB_FULL {
-            boot_label = Some(&bs[MS_LABEL..MS_LABEL + LABEL_LEN]);
+            boot_label = Some(bs.at(MS_LABEL));
         }
         if ebpb == EBPB_FULL || ebpb == EBPB_SERIAL_ONLY {
-            serial = Some(&bs[MS_SERNO..MS_SERNO + 4]);
+            serial = Some(bs.at(MS_SERNO));
         }
         ctx.set("SEC_TYPE", "msdos");
         if geo.cluster_count < FAT12_MAX {
@@ -268,13 +266,13 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
         } else if geo.cluster_count < FAT16_MAX {
             version = Some("FAT16");
         }
-    } else if le32(&bs, FAT32_LENGTH) != 0 {
+    } else if bs.at(FAT32_LENGTH) != 0 {
         vol_label = search_fat32_label(ctx, &bs, &geo)?;
         version = Some("FAT32");
-        if bs[VS_EXT_BOOT_SIGN] == EBPB_FULL {
-            boot_label = Some(&bs[VS_LABEL..VS_LABEL + LABEL_LEN]);
+        if bs.at(VS_EXT_BOOT_SIGN) == EBPB_FULL {
+            boot_label = Some(bs.at(VS_LABEL));
         }
-        serial = Some(&bs[VS_SERNO..VS_SERNO + 4]);
+        serial = Some(bs.at(VS_SERNO));
         let fsinfo_sector = le16(&bs, FSINFO_SECTOR);
         if fsinfo_sector != 0 {
             let Some(fsinfo) = ctx.read_opt(u64::from(fsinfo_sector) * u64::from(sector_size), FSINFO_LEN)? else {
@@ -287,13 +285,13 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     }
 
     if let Some(l) = boot_label.filter(|l| l != NO_NAME) {
-        ctx.set_id_label("LABEL_FATBOOT", l);
+        ctx.set_id_label("LABEL_FATBOOT", &l);
     }
     if let Some(l) = vol_label {
         ctx.set_label(&l);
     }
     if let Some(s) = serial {
-        ctx.set_uuid_formatted(s, format!("{:02X}{:02X}-{:02X}{:02X}", s[3], s[2], s[1], s[0]));
+        ctx.set_uuid_formatted(&s, format!("{:02X}{:02X}-{:02X}{:02X}", s[3], s[2], s[1], s[0]));
     }
     if let Some(v) = version {
         ctx.set_version(v);
@@ -325,24 +323,24 @@ mod tests {
     fn small_fat(label_entry: Option<&[u8; 11]>) -> Vec<u8> {
         let mut img = vec![0u8; 2048 * 512];
         img[0] = 0xeb;
-        img[SECTOR_SIZE..SECTOR_SIZE + 2].copy_from_slice(&512u16.to_le_bytes());
-        img[CLUSTER_SIZE] = 1;
-        img[RESERVED..RESERVED + 2].copy_from_slice(&1u16.to_le_bytes());
-        img[FATS] = 2;
-        img[DIR_ENTRIES..DIR_ENTRIES + 2].copy_from_slice(&16u16.to_le_bytes());
-        img[SECTORS..SECTORS + 2].copy_from_slice(&2048u16.to_le_bytes());
-        img[MEDIA] = 0xf8;
-        img[FAT_LENGTH..FAT_LENGTH + 2].copy_from_slice(&1u16.to_le_bytes());
-        img[MS_EXT_BOOT_SIGN] = EBPB_FULL;
-        img[MS_SERNO..MS_SERNO + 4].copy_from_slice(&[0xcd, 0xab, 0x34, 0x12]);
-        img[MS_LABEL..MS_LABEL + 11].copy_from_slice(b"  BOOT     ");
-        img[MS_MAGIC..MS_MAGIC + 8].copy_from_slice(b"FAT16   ");
-        img[PMAGIC] = 0x55;
-        img[PMAGIC + 1] = 0xaa;
+        img[SECTOR_SIZE.0..SECTOR_SIZE.0 + 2].copy_from_slice(&512u16.to_le_bytes());
+        img[CLUSTER_SIZE.0] = 1;
+        img[RESERVED.0..RESERVED.0 + 2].copy_from_slice(&1u16.to_le_bytes());
+        img[FATS.0] = 2;
+        img[DIR_ENTRIES.0..DIR_ENTRIES.0 + 2].copy_from_slice(&16u16.to_le_bytes());
+        img[SECTORS.0..SECTORS.0 + 2].copy_from_slice(&2048u16.to_le_bytes());
+        img[MEDIA.0] = 0xf8;
+        img[FAT_LENGTH.0..FAT_LENGTH.0 + 2].copy_from_slice(&1u16.to_le_bytes());
+        img[MS_EXT_BOOT_SIGN.0] = EBPB_FULL;
+        img[MS_SERNO.0..MS_SERNO.0 + 4].copy_from_slice(&[0xcd, 0xab, 0x34, 0x12]);
+        img[MS_LABEL.0..MS_LABEL.0 + 11].copy_from_slice(b"  BOOT     ");
+        img[MS_MAGIC.0..MS_MAGIC.0 + 8].copy_from_slice(b"FAT16   ");
+        img[PMAGIC.0] = 0x55;
+        img[PMAGIC.0 + 1] = 0xaa;
         if let Some(l) = label_entry {
             let root = 3 * 512;
             img[root..root + 11].copy_from_slice(l);
-            img[root + ENT_ATTR] = ATTR_VOLUME_ID;
+            img[root + ENT_ATTR.0] = ATTR_VOLUME_ID;
         }
         img
     }
@@ -375,8 +373,8 @@ mod tests {
     #[test]
     fn no_name_boot_label_and_zero_serial_are_not_reported() {
         let mut img = small_fat(None);
-        img[MS_LABEL..MS_LABEL + 11].copy_from_slice(NO_NAME);
-        img[MS_SERNO..MS_SERNO + 4].fill(0);
+        img[MS_LABEL.0..MS_LABEL.0 + 11].copy_from_slice(NO_NAME);
+        img[MS_SERNO.0..MS_SERNO.0 + 4].fill(0);
         let tags = run(img).unwrap();
         assert_eq!(get(&tags, "LABEL_FATBOOT"), None);
         assert_eq!(get(&tags, "LABEL"), None);
@@ -386,11 +384,11 @@ mod tests {
     #[test]
     fn implausible_boot_sectors_are_rejected() {
         let breakers: [fn(&mut Vec<u8>); 5] = [
-            |i| i[FATS] = 0,
-            |i| i[MEDIA] = 0x12,
-            |i| i[CLUSTER_SIZE] = 3,
-            |i| i[SECTOR_SIZE..SECTOR_SIZE + 2].copy_from_slice(&256u16.to_le_bytes()),
-            |i| i[RESERVED..RESERVED + 2].fill(0),
+            |i| i[FATS.0] = 0,
+            |i| i[MEDIA.0] = 0x12,
+            |i| i[CLUSTER_SIZE.0] = 3,
+            |i| i[SECTOR_SIZE.0..SECTOR_SIZE.0 + 2].copy_from_slice(&256u16.to_le_bytes()),
+            |i| i[RESERVED.0..RESERVED.0 + 2].fill(0),
         ];
         for brk in breakers {
             let mut img = small_fat(None);
@@ -399,7 +397,7 @@ mod tests {
         }
         // Without a type string, a JFS pseudo boot sector is not FAT.
         let mut img = small_fat(None);
-        img[MS_MAGIC..MS_MAGIC + 8].copy_from_slice(b"JFS     ");
+        img[MS_MAGIC.0..MS_MAGIC.0 + 8].copy_from_slice(b"JFS     ");
         assert!(run(img).is_none());
     }
 

@@ -140,19 +140,18 @@ fn probe_xfs_log(ctx: &mut Ctx) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use byteorder::{BigEndian as BE, ByteOrder};
 
     /// A plausible superblock: 4 KiB blocks, 512-byte sectors and inodes, one AG.
     fn sb() -> Vec<u8> {
         let mut sb = vec![0u8; SB_LEN];
         sb[..4].copy_from_slice(b"XFSB");
-        BE::write_u32(&mut sb[BLOCKSIZE.0..], 4096);
-        BE::write_u64(&mut sb[DBLOCKS.0..], 1000);
-        BE::write_u32(&mut sb[REXTSIZE.0..], 1);
-        BE::write_u32(&mut sb[AGBLOCKS.0..], 1000);
-        BE::write_u32(&mut sb[AGCOUNT.0..], 1);
-        BE::write_u16(&mut sb[SECTSIZE.0..], 512);
-        BE::write_u16(&mut sb[INODESIZE.0..], 512);
+        sb[BLOCKSIZE.0..][..4].copy_from_slice(&u32::to_be_bytes(4096));
+        sb[DBLOCKS.0..][..8].copy_from_slice(&u64::to_be_bytes(1000));
+        sb[REXTSIZE.0..][..4].copy_from_slice(&u32::to_be_bytes(1));
+        sb[AGBLOCKS.0..][..4].copy_from_slice(&u32::to_be_bytes(1000));
+        sb[AGCOUNT.0..][..4].copy_from_slice(&u32::to_be_bytes(1));
+        sb[SECTSIZE.0..][..2].copy_from_slice(&u16::to_be_bytes(512));
+        sb[INODESIZE.0..][..2].copy_from_slice(&u16::to_be_bytes(512));
         sb[BLOCKLOG.0] = 12;
         sb[SECTLOG.0] = 9;
         sb[INODELOG.0] = 9;
@@ -165,12 +164,12 @@ mod tests {
     fn checks_reject_inconsistent_fields() {
         assert!(verify_sb(&sb()));
         let breakers: [fn(&mut Vec<u8>); 6] = [
-            |s| BE::write_u32(&mut s[AGCOUNT.0..], 0),
+            |s| s[AGCOUNT.0..][..4].copy_from_slice(&u32::to_be_bytes(0)),
             |s| s[SECTLOG.0] = 10,
             |s| s[INOPBLOG.0] = 4,
-            |s| BE::write_u32(&mut s[REXTSIZE.0..], 0),
+            |s| s[REXTSIZE.0..][..4].copy_from_slice(&u32::to_be_bytes(0)),
             |s| s[IMAX_PCT.0] = 101,
-            |s| BE::write_u64(&mut s[DBLOCKS.0..], 1001),
+            |s| s[DBLOCKS.0..][..8].copy_from_slice(&u64::to_be_bytes(1001)),
         ];
         for brk in breakers {
             let mut s = sb();
@@ -182,12 +181,12 @@ mod tests {
     #[test]
     fn log_record_header() {
         let mut h = vec![0u8; LOG_SECTOR];
-        BE::write_u32(&mut h[H_MAGICNO.0..], XLOG_HEADER_MAGIC);
-        BE::write_u32(&mut h[H_VERSION.0..], 2);
-        BE::write_u32(&mut h[H_LEN.0..], 512);
-        BE::write_u32(&mut h[H_FMT.0..], 1);
+        h[H_MAGICNO.0..][..4].copy_from_slice(&u32::to_be_bytes(XLOG_HEADER_MAGIC));
+        h[H_VERSION.0..][..4].copy_from_slice(&u32::to_be_bytes(2));
+        h[H_LEN.0..][..4].copy_from_slice(&u32::to_be_bytes(512));
+        h[H_FMT.0..][..4].copy_from_slice(&u32::to_be_bytes(1));
         assert!(valid_rec_header(&h));
-        BE::write_u32(&mut h[H_VERSION.0..], 4);
+        h[H_VERSION.0..][..4].copy_from_slice(&u32::to_be_bytes(4));
         assert!(!valid_rec_header(&h));
     }
 }
