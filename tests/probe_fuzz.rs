@@ -5,7 +5,8 @@
 //! The generator is a fixed-seed xorshift, so a failure repeats; the failing
 //! image is written next to the test's temp dir name in the panic message.
 
-use krazybox::probe::partitions::{crc32, probe_partitions, Disk};
+use krazybox::probe::checksum::CRC32;
+use krazybox::probe::partitions::{probe_partitions, Disk};
 use krazybox::probe::{probe_reader, Options, Probed, Reader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -278,12 +279,12 @@ fn fix_gpt(img: &mut [u8]) {
         let entries = u64::from_le_bytes(lba).saturating_mul(512);
         let len = u64::from(le32(img, hdr + 80)) * u64::from(le32(img, hdr + 84));
         if let Some(end) = entries.checked_add(len).filter(|&e| e <= img.len() as u64) {
-            let crc = crc32(&img[entries as usize..end as usize]);
+            let crc = CRC32.checksum(&img[entries as usize..end as usize]);
             img[hdr + 88..hdr + 92].copy_from_slice(&crc.to_le_bytes());
         }
         let hsz = (le32(img, hdr + 12) as usize).clamp(92, 512);
         img[hdr + 16..hdr + 20].fill(0);
-        let crc = crc32(&img[hdr..hdr + hsz]);
+        let crc = CRC32.checksum(&img[hdr..hdr + hsz]);
         img[hdr + 16..hdr + 20].copy_from_slice(&crc.to_le_bytes());
     }
 }

@@ -12,6 +12,7 @@
 //! disk's table ([`device`]).
 #![forbid(unsafe_code)]
 
+pub mod checksum;
 pub mod device;
 pub mod encode;
 pub mod field;

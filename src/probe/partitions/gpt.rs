@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 use super::{has_mbr_magic, mbr_entries, Disk, Partition, Table, MBR_GPT_PARTITION};
+use crate::probe::checksum::CRC32;
 use crate::probe::field::{layout, Bytes, Fields, Le32, Le64};
 use crate::probe::reader::MAX_READ;
 use crate::probe::Reader;
@@ -43,26 +44,6 @@ fn guid(b: &[u8]) -> String {
     u[4..6].reverse();
     u[6..8].reverse();
     uuid::Uuid::from_bytes(u).hyphenated().to_string()
-}
-
-/// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), as the UEFI spec uses.
-pub fn crc32(data: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut t = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
-                k += 1;
-            }
-            t[i] = c;
-            i += 1;
-        }
-        t
-    };
-    !data.iter().fold(!0u32, |c, &b| TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8))
 }
 
 /// Sector 0 is an MBR with a 0xEE partition.
@@ -113,7 +94,7 @@ fn header(r: &mut Reader, lba: u64, last: u64, ssz: u64) -> io::Result<Option<He
     }
     let want = h.at(H_HEADER_CRC);
     h[H_HEADER_CRC.0..H_HEADER_CRC.0 + 4].fill(0);
-    if crc32(&h[..hsz]) != want {
+    if CRC32.checksum(&h[..hsz]) != want {
         return Ok(None);
     }
     if h.at(H_MY_LBA) != lba {
@@ -132,7 +113,7 @@ fn header(r: &mut Reader, lba: u64, last: u64, ssz: u64) -> io::Result<Option<He
         return Ok(None);
     }
     let Some(entries) = read(r, h.at(H_ENTRIES_LBA), esz)? else { return Ok(None) };
-    if crc32(&entries) != h.at(H_ENTRIES_CRC) {
+    if CRC32.checksum(&entries) != h.at(H_ENTRIES_CRC) {
         return Ok(None);
     }
     Ok(Some(Header { h, entries }))
@@ -201,15 +182,4 @@ pub(super) fn probe_pmbr(r: &mut Reader, disk: Disk) -> io::Result<Option<bool>>
         return Ok(None);
     }
     Ok(Some(find_header(r, ssz)?.is_none()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn crc32_check_value() {
-        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
-        assert_eq!(crc32(b""), 0);
-    }
 }

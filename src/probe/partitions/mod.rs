@@ -25,8 +25,6 @@ mod sun;
 mod ultrix;
 mod unixware;
 
-pub use gpt::crc32;
-
 use super::field::{layout, Fields, Le32, U8};
 use super::{Magic, Reader};
 use std::io;

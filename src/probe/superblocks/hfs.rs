@@ -170,62 +170,17 @@ fn catalog_root_name(ctx: &mut Ctx, off: u64, blocksize: u32, extents: &[(u32, u
     Ok(Some(node[KEY_NAME..KEY_NAME + name_len * 2].to_vec()))
 }
 
-/// HFS has no UUID; like Mac OS X, libblkid derives a version-3 style one from
-/// the 64-bit volume id in the Finder info, hashed with MD5 after a fixed prefix.
+/// HFS has no UUID; like Mac OS X, libblkid derives a version-3 one (RFC
+/// 4122: MD5 of a namespace and a name) from the 64-bit volume id in the
+/// Finder info, with Apple's fixed namespace.
 fn set_uuid(ctx: &mut Ctx, id: &[u8]) {
-    const PREFIX: [u8; 16] =
-        [0xb3, 0xe2, 0x0f, 0x39, 0xf2, 0x92, 0x11, 0xd6, 0x97, 0xa4, 0x00, 0x30, 0x65, 0x43, 0xec, 0xac];
+    const NAMESPACE: uuid::Uuid = uuid::Uuid::from_bytes([
+        0xb3, 0xe2, 0x0f, 0x39, 0xf2, 0x92, 0x11, 0xd6, 0x97, 0xa4, 0x00, 0x30, 0x65, 0x43, 0xec, 0xac,
+    ]);
     if id.iter().all(|&b| b == 0) {
         return;
     }
-    let mut input = PREFIX.to_vec();
-    input.extend_from_slice(id);
-    let mut uuid = md5(&input);
-    uuid[6] = 0x30 | (uuid[6] & 0x0f);
-    uuid[8] = 0x80 | (uuid[8] & 0x3f);
-    ctx.set_uuid(&uuid);
-}
-
-/// MD5 (RFC 1321), for the HFS UUID only.
-fn md5(data: &[u8]) -> [u8; 16] {
-    const S: [u32; 64] = [
-        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14,
-        20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6,
-        10, 15, 21,
-    ];
-    let k: Vec<u32> = (0..64).map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32).collect();
-    let mut msg = data.to_vec();
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&((data.len() as u64).wrapping_mul(8)).to_le_bytes());
-    let mut h: [u32; 4] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
-    for chunk in msg.chunks_exact(64) {
-        let m: Vec<u32> = chunk.chunks_exact(4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect();
-        let [mut a, mut b, mut c, mut d] = h;
-        for i in 0..64 {
-            let (f, g) = match i / 16 {
-                0 => ((b & c) | (!b & d), i),
-                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
-                2 => (b ^ c ^ d, (3 * i + 5) % 16),
-                _ => (c ^ (b | !d), (7 * i) % 16),
-            };
-            let f = f.wrapping_add(a).wrapping_add(k[i]).wrapping_add(m[g]);
-            a = d;
-            d = c;
-            c = b;
-            b = b.wrapping_add(f.rotate_left(S[i]));
-        }
-        for (x, y) in h.iter_mut().zip([a, b, c, d]) {
-            *x = x.wrapping_add(y);
-        }
-    }
-    let mut out = [0u8; 16];
-    for (i, w) in h.iter().enumerate() {
-        out[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
-    }
-    out
+    ctx.set_uuid(uuid::Uuid::new_v3(&NAMESPACE, id).as_bytes());
 }
 
 #[cfg(test)]
@@ -234,11 +189,16 @@ mod tests {
     use crate::probe::Reader;
 
     #[test]
-    fn md5_known_answers() {
-        let hex = |d: [u8; 16]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
-        assert_eq!(hex(md5(b"")), "d41d8cd98f00b204e9800998ecf8427e");
-        assert_eq!(hex(md5(b"The quick brown fox jumps over the lazy dog")), "9e107d9d372bb6826bd81d3542a419d6");
-        assert_eq!(hex(md5(&[b'a'; 64])), "014842d480b571495a4a0363793f7367");
+    fn uuid_from_the_volume_id() {
+        // MD5 of the namespace and the id, version 3 and variant bits set
+        // (computed independently with Python's hashlib).
+        let mut r = Reader::from_bytes(Vec::new());
+        let mut ctx = Ctx::new(&mut r, None);
+        set_uuid(&mut ctx, &[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(ctx.tags()[0].value, b"6095e009-5132-3fc5-87c2-d5a01745283e");
+        let mut ctx = Ctx::new(&mut r, None);
+        set_uuid(&mut ctx, &[0; 8]);
+        assert!(ctx.tags().is_empty());
     }
 
     #[test]

@@ -4,9 +4,14 @@
 //! its type string "LVM2 001" is the magic, 0x18 bytes into the label. LVM1
 //! starts the device with "HM" and a version.
 
+use crate::probe::checksum::crc32_le;
 use crate::probe::field::{layout, Bytes, Fields, Le16, Le32, Le64};
 use crate::probe::{Ctx, Magic, Prober, Usage};
 use std::io;
+
+/// LVM2 checksums its label with the reflected CRC-32 register seeded so,
+/// without a final inversion (`calc_crc` in lvm2).
+const LVM2_CRC_SEED: u32 = 0xf597_a6cf;
 
 const TYPE: &[u8] = b"LVM2 001";
 
@@ -74,26 +79,12 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     if label.at(SECTOR_XL) != sector {
         return Ok(false);
     }
-    if lvm2_crc(&label[OFFSET_XL.0..SECTOR]) != label.at(CRC_XL) {
+    if crc32_le(LVM2_CRC_SEED, &label[OFFSET_XL.0..SECTOR]) != label.at(CRC_XL) {
         return Ok(false);
     }
     set_pv_uuid(ctx, label.slice(PV_UUID));
     ctx.set_version("LVM2 001");
     Ok(true)
-}
-
-/// LVM2's own CRC-32 variant: reflected polynomial 0xedb88320, nibble-wise,
-/// seeded with 0xf597a6cf and not inverted at the end.
-fn lvm2_crc(data: &[u8]) -> u32 {
-    const TAB: [u32; 16] = [
-        0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4, 0x4db26158, 0x5005713c, 0xedb88320,
-        0xf00f9344, 0xd6d6a3e8, 0xcb61b38c, 0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
-    ];
-    data.iter().fold(0xf597a6cf, |mut crc, &b| {
-        crc ^= u32::from(b);
-        crc = (crc >> 4) ^ TAB[(crc & 0xf) as usize];
-        (crc >> 4) ^ TAB[(crc & 0xf) as usize]
-    })
 }
 
 /// `UUID` from a PV id field (its first 32 bytes are the UUID) as libblkid's
@@ -136,7 +127,7 @@ mod tests {
         l[OFFSET_XL.0..OFFSET_XL.0 + 4].copy_from_slice(&32u32.to_le_bytes());
         l[0x18..0x20].copy_from_slice(TYPE);
         l[PV_UUID.0..PV_UUID.0 + 32].copy_from_slice(b"BMmneeyJwGAyDySF2nMqiqsSp4VM5KRR");
-        let crc = lvm2_crc(&l[OFFSET_XL.0..]);
+        let crc = crc32_le(LVM2_CRC_SEED, &l[OFFSET_XL.0..]);
         l[CRC_XL.0..CRC_XL.0 + 4].copy_from_slice(&crc.to_le_bytes());
         img
     }

@@ -1,6 +1,7 @@
 //! mpool devices (libblkid `mpool.c`): a descriptor guarded by a CRC-32C.
 #![forbid(unsafe_code)]
 
+use crate::probe::checksum::CRC32C;
 use crate::probe::field::{layout, Bytes, Fields, Le32, Uuid};
 use crate::probe::{Ctx, Magic, Prober, Usage};
 use std::io;
@@ -19,21 +20,9 @@ layout! { SB_LEN = 66;
     CKSUM1: Le32 = 62;
 }
 
-/// CRC-32C (Castagnoli), bit by bit: 62 bytes once per probe do not need a table.
-fn crc32c(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82f6_3b78 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
-
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let sb = ctx.read(0, SB_LEN)?;
-    if crc32c(&sb[..CKSUM1.0]) != sb.at(CKSUM1) {
+    if CRC32C.checksum(&sb[..CKSUM1.0]) != sb.at(CKSUM1) {
         return Ok(false);
     }
     ctx.set_label(&sb.at(NAME));
@@ -48,11 +37,10 @@ mod tests {
 
     #[test]
     fn checksum_guards_the_descriptor() {
-        assert_eq!(crc32c(b"123456789"), 0xe306_9283);
         let mut img = vec![0u8; 4096];
         img[..8].copy_from_slice(b"mpoolDev");
         img[NAME.0..NAME.0 + 3].copy_from_slice(b"mp1");
-        let sum = crc32c(&img[..CKSUM1.0]);
+        let sum = CRC32C.checksum(&img[..CKSUM1.0]);
         img[CKSUM1.0..CKSUM1.0 + 4].copy_from_slice(&sum.to_le_bytes());
         assert_eq!(probe_bytes(probe, None, img.clone()).unwrap(), Some(vec![("LABEL", b"mp1".to_vec())]));
         img[NAME.0] = b'M';

@@ -2,6 +2,7 @@
 //! signature block, at sectors 1 and 9, each guarded by a CRC-32C.
 #![forbid(unsafe_code)]
 
+use crate::probe::checksum::CRC32C;
 use crate::probe::field::{layout, Bytes, Fields, Le32, Le64};
 use crate::probe::{Ctx, Magic, Prober, Usage};
 use std::io;
@@ -33,20 +34,8 @@ layout! { BS = 512;
     INIT_TIME: Le64 = 120;
 }
 
-/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), standard seed and
-/// final inversion.
-fn crc32c(data: &[u8]) -> u32 {
-    !data.iter().fold(!0u32, |mut crc, &b| {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82f6_3b78 } else { crc >> 1 };
-        }
-        crc
-    })
-}
-
 fn valid(sb: &[u8]) -> bool {
-    crc32c(&sb[4..BS]) == sb.at(CRC)
+    CRC32C.checksum(&sb[4..BS]) == sb.at(CRC)
 }
 
 /// Stratis stores UUIDs as 32 hex digits; shown 8-4-4-4-12.
@@ -81,11 +70,6 @@ mod tests {
     use crate::probe::testutil::probe_bytes;
 
     #[test]
-    fn crc32c_check_value() {
-        assert_eq!(crc32c(b"123456789"), 0xe306_9283);
-    }
-
-    #[test]
     fn second_copy_when_the_first_is_bad() {
         let mut img = vec![0u8; AREA];
         let sb = &mut img[9 * BS..10 * BS];
@@ -93,7 +77,7 @@ mod tests {
         put(sb, DEV_UUID.0, b"0123456789abcdef0123456789abcdef");
         put(sb, POOL_UUID.0, b"fedcba9876543210fedcba9876543210");
         sb[SECTORS.0] = 8;
-        let crc = crc32c(&sb[4..]);
+        let crc = CRC32C.checksum(&sb[4..]);
         put(sb, CRC.0, &crc.to_le_bytes());
         let want = vec![
             ("UUID", b"01234567-89ab-cdef-0123-456789abcdef".to_vec()),
