@@ -12,6 +12,7 @@ use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 /// The object folders of a repository, as restic names them.
 pub const TYPES: [&str; 5] = ["data", "index", "keys", "locks", "snapshots"];
@@ -271,10 +272,24 @@ impl Store {
     }
 }
 
-/// A name no other upload uses: the object's name, the marker, the process and a counter.
+/// A name no other upload uses: the object's name, the marker, this server's
+/// token and a counter.
 fn temp_name(name: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(".{name}{TEMP_MARK}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(".{name}{TEMP_MARK}-{}-{}", server_token(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// This process among all that ever served the tree: its pid and the boot's
+/// id. An appliance boots the same way every time, so the server after a power
+/// loss often has the very pid of the one that died, and the pid alone would
+/// make the dead server's files look like our own.
+fn server_token() -> &'static str {
+    static TOKEN: OnceLock<String> = OnceLock::new();
+    TOKEN.get_or_init(|| {
+        let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+        let boot: String = boot.chars().filter(char::is_ascii_hexdigit).take(12).collect();
+        format!("{}.{boot}", std::process::id())
+    })
 }
 
 fn names(dir: &OwnedFd) -> io::Result<Vec<String>> {
@@ -348,7 +363,7 @@ impl Drop for Upload {
 /// Remove the temporary files of uploads that a killed server left below `path`
 /// (they are never listed, but take space). Returns how many were removed.
 pub fn remove_stale_uploads(path: &Path) -> usize {
-    let ours = format!("{TEMP_MARK}-{}-", std::process::id());
+    let ours = format!("{TEMP_MARK}-{}-", server_token());
     let mut removed = 0;
     let mut stack = vec![path.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -420,8 +435,15 @@ mod tests {
         assert_eq!(store.open_file("self/inside").unwrap().1, 3);
         std::fs::write(root.join(".x.rest-server-temp-1-2"), b"left").unwrap();
         std::fs::write(root.join("x.rest-server-temp"), b"not ours").unwrap();
-        assert_eq!(remove_stale_uploads(&root), 1);
+        // Our pid from another boot is a dead server's; our own token is a live upload.
+        let pid = std::process::id();
+        std::fs::write(root.join(format!(".y.rest-server-temp-{pid}.0123456789ab-0")), b"left").unwrap();
+        std::fs::write(root.join(format!(".y.rest-server-temp-{pid}-0")), b"left").unwrap();
+        let live = temp_name("z");
+        std::fs::write(root.join(&live), b"live").unwrap();
+        assert_eq!(remove_stale_uploads(&root), 3);
         assert!(root.join("x.rest-server-temp").exists());
+        assert!(root.join(&live).exists());
         let root_fd = store.root.as_raw_fd();
         let walk = |rel: &str| walk_beneath(root_fd, rel, OFlag::O_RDONLY, 0);
         assert!(walk("inside").is_ok());
