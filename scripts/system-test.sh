@@ -105,11 +105,10 @@ make_btrfs() { # IMAGE1 IMAGE2
   mkdir -p /run/lock
   flock /run/lock/krazybox-devices.lock bash -euo pipefail -c '
     l1=$(losetup -f --show "$1"); l2=$(losetup -f --show "$2"); m=$(mktemp -d)
-    trap "umount \"\$m\" 2>/dev/null; rmdir \"\$m\"; btrfs device scan -u \"\$l1\" \"\$l2\" 2>/dev/null; losetup -d \"\$l1\" \"\$l2\"" EXIT
+    trap "set +e; umount -q \"\$m\"; rmdir \"\$m\"; btrfs device scan -u \"\$l1\" \"\$l2\" 2>/dev/null; losetup -d \"\$l1\" \"\$l2\"" EXIT
     mkfs.btrfs -q -f -U "$3" -L backup -d single -m raid1 "$l1" "$l2" >/dev/null
     mount -t btrfs -o "device=$l1,device=$l2" "$l1" "$m"
-    cp -a "$4/." "$m/"
-    umount "$m"' _ "$1" "$2" "$uuid_btrfs" "$tree"
+    cp -a "$4/." "$m/"' _ "$1" "$2" "$uuid_btrfs" "$tree"
 }
 
 # The shared part of a guest's initramfs, once per architecture.
