@@ -91,7 +91,7 @@ make_tree() {
 
 make_ext4() { # IMAGE
   rm -f "$1"
-  mkfs.ext4 -q -F -U "$uuid_ext4" -L backup -d "$(make_tree)" "$1" 64M
+  mkfs.ext4 -q -F -U "$uuid_ext4" -L backup -d "$(make_tree)" "$1" 64M >/dev/null
 }
 
 # Two 160 MiB disks, one btrfs (data single, metadata raid1). mkfs.btrfs -r

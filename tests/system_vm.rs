@@ -33,10 +33,19 @@ fn system_test_suite() {
         return;
     }
     let arch = std::env::var("KRAZYBOX_VM_ARCH").unwrap_or_else(|_| "all".to_string());
+    // The suite builds the static binaries with cargo. The variables cargo sets
+    // for a test (CARGO_PKG_*, OUT_DIR, ...) would change what build scripts see
+    // and rebuild everything twice: pass on only what a shell would have.
+    let keep = |k: &str| {
+        ["PATH", "HOME", "TERM", "TMPDIR", "RUSTUP_HOME", "CARGO_HOME", "RUSTUP_TOOLCHAIN"].contains(&k)
+            || k.starts_with("KRAZYBOX_")
+    };
     let mut child = Command::new("bash")
         .arg("scripts/system-test.sh")
         .arg(&arch)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_clear()
+        .envs(std::env::vars().filter(|(k, _)| keep(k)))
         .stdout(Stdio::piped())
         .spawn()
         .expect("start scripts/system-test.sh");
