@@ -17,10 +17,13 @@
 //!              executable's rest-server applet, else rest-server on PATH)
 //! ```
 //!
-//! Without any `MNT_*` variable rest-server runs without mounting.
+//! Without any `MNT_*` variable rest-server runs without mounting; with
+//! them, rest-server's `--path` must lie on the disk. A disk that leaves
+//! while rest-server runs stops it, and the wrapper exits 1 to wait for it.
 //! Exit status: rest-server's (128+N if killed by signal N; 0 after a stop
-//! by SIGTERM/SIGINT), 1 for trouble worth retrying (no disk yet, busy),
-//! 125 for a configuration to fix (gokrazy then stops restarting it).
+//! by SIGTERM/SIGINT), 1 for trouble worth retrying (no disk yet, busy, a
+//! pulled disk), 125 for a configuration to fix (gokrazy then stops
+//! restarting it).
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;

@@ -49,6 +49,7 @@ for a in "$@"; do
 done
 trap 'echo HUP >> "$d/signals"' HUP
 trap 'echo TERM >> "$d/signals"; exit 0' TERM
+[ -n "$STANDIN_IGNORE_TERM" ] && trap 'echo TERM >> "$d/signals"' TERM
 trap 'echo INT >> "$d/signals"; exit 0' INT
 mkdir -p "$path" && echo "written by the stand-in" > "$path/standin-was-here" || exit 7
 stat -f -c %T "$path" > "$d/fstype"
@@ -110,20 +111,49 @@ impl Standin {
 /// a clean environment plus `vars`. Killed on drop if still running.
 struct Wrapper(Child, PathBuf);
 
+/// Runs the wrapper in a mount namespace of its own whose
+/// `/sys/class/block` is a tmpfs of links to the real entries, so that a
+/// test can take a device out of the wrapper's sight while it stays mounted
+/// (a mounted loop device cannot really leave: the kernel keeps it bound).
+const PRIVATE_SYS_CLASS_BLOCK: &str = r#"
+links=$(for e in /sys/class/block/*; do printf '%s %s\n' "${e##*/}" "$(readlink -f "$e")"; done)
+mount -t tmpfs krazybox-test /sys/class/block || exit 99
+printf '%s\n' "$links" | while read -r n t; do ln -s "$t" "/sys/class/block/$n"; done
+exec "$@"
+"#;
+
 impl Wrapper {
     fn start(tmp: &TempDir, standin: &Standin, vars: &[(&str, &str)], args: &[&str]) -> Wrapper {
+        Wrapper::start_in(tmp, standin, vars, args, &tmp.0, false)
+    }
+
+    /// In the working directory `cwd`; `own_sys`: see [`PRIVATE_SYS_CLASS_BLOCK`].
+    fn start_in(
+        tmp: &TempDir,
+        standin: &Standin,
+        vars: &[(&str, &str)],
+        args: &[&str],
+        cwd: &Path,
+        own_sys: bool,
+    ) -> Wrapper {
         let link = tmp.join("restic-rest-server");
         if !link.exists() {
             std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_krazybox"), &link).unwrap();
         }
         let log = tmp.join("wrapper.log");
-        let mut cmd = Command::new(&link);
+        let mut cmd = if own_sys {
+            let mut c = Command::new("unshare");
+            c.args(["--mount", "--propagation", "private", "sh", "-c", PRIVATE_SYS_CLASS_BLOCK, "sh"]).arg(&link);
+            c
+        } else {
+            Command::new(&link)
+        };
         cmd.args(args)
             .env_clear()
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
             .env("STANDIN_DIR", &standin.dir)
             .env("REST_SERVER", &standin.script)
-            .current_dir(&tmp.0)
+            .current_dir(cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(fs::File::create(&log).unwrap());
@@ -311,6 +341,10 @@ fn btrfs_over_two_loop_devices_attached_in_swapped_order() {
     let (code, log) = w.finish();
     assert_eq!(code, 0, "{log}");
     assert_eq!(standin.read("fstype").unwrap().trim(), "btrfs", "{log}");
+    // Both members are watched for a pulled disk.
+    let name = |lo: &LoopGuard| lo.path().file_name().unwrap().to_str().unwrap().to_string();
+    let watched = log.lines().find(|l| l.contains("watching ")).unwrap_or_default();
+    assert!(watched.contains(&name(&lo_a)) && watched.contains(&name(&lo_b)), "{log}");
     assert!(mounted_at(&target).is_none(), "{log}");
 
     // A restart: mounted already through the other member; mountinfo names
@@ -375,7 +409,8 @@ fn device_that_never_appears_is_transient() {
         ("MNT_TARGET", target.to_str().unwrap()),
         ("MNT_WAIT", "1"),
     ];
-    let (code, log) = Wrapper::start(&tmp, &standin, &vars, &[]).finish();
+    let path = target.join("restic");
+    let (code, log) = Wrapper::start(&tmp, &standin, &vars, &["--path", path.to_str().unwrap()]).finish();
     assert_eq!(code, 1, "{log}");
     assert!(log.contains("gave up after 1s waiting for a device with UUID=0b3c1f0e"), "{log}");
     assert!(!standin.started());
@@ -390,7 +425,8 @@ fn sigterm_while_waiting_for_the_device_stops_at_once() {
     let standin = Standin::new(&tmp);
     let target = tmp.join("mnt");
     let vars = [("MNT_SOURCE", "LABEL=no-such-disk-here"), ("MNT_TARGET", target.to_str().unwrap())];
-    let mut w = Wrapper::start(&tmp, &standin, &vars, &[]);
+    let path = target.join("restic");
+    let mut w = Wrapper::start(&tmp, &standin, &vars, &["--path", path.to_str().unwrap()]);
     let end = Instant::now() + Duration::from_secs(10);
     while !w.stderr().contains("waiting up to 30s for a device with LABEL=no-such-disk-here") {
         assert!(Instant::now() < end, "{}", w.stderr());
@@ -573,7 +609,8 @@ fn a_mount_point_that_cannot_be_made_is_retried() {
     // As when /perm is not mounted yet: the parent does not exist.
     let target = tmp.join("perm/rest-server");
     let vars = [("MNT_SOURCE", "LABEL=backup"), ("MNT_TARGET", target.to_str().unwrap())];
-    let (code, log) = Wrapper::start(&tmp, &standin, &vars, &[]).finish();
+    let path = target.join("restic");
+    let (code, log) = Wrapper::start(&tmp, &standin, &vars, &["--path", path.to_str().unwrap()]).finish();
     assert_eq!(code, 1, "{log}");
     assert!(log.contains("does not exist and cannot be created"), "{log}");
     assert!(!standin.started());
@@ -581,7 +618,8 @@ fn a_mount_point_that_cannot_be_made_is_retried() {
     let file = tmp.join("file");
     fs::write(&file, "x").unwrap();
     let vars = [("MNT_SOURCE", "LABEL=backup"), ("MNT_TARGET", file.to_str().unwrap())];
-    let (code, log) = Wrapper::start(&tmp, &standin, &vars, &[]).finish();
+    let path = file.join("restic");
+    let (code, log) = Wrapper::start(&tmp, &standin, &vars, &["--path", path.to_str().unwrap()]).finish();
     assert_eq!(code, 125, "{log}");
     assert!(log.contains("is not a directory"), "{log}");
 }
@@ -632,4 +670,287 @@ fn missing_rest_server_is_a_configuration_error_and_unmounts() {
     assert!(log.contains("set REST_SERVER"), "{log}");
     assert!(log.contains("unmounted"), "{log}");
     assert!(mounted_at(&target).is_none());
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie has exited; only its parent's wait is missing.
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|st| st.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let end = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < end, "{what} not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn no_path_with_mnt_source_is_refused() {
+    let tmp = TempDir::new("nopath");
+    let standin = Standin::new(&tmp);
+    let target = tmp.subdir("mnt");
+    let vars = [("MNT_SOURCE", "LABEL=backup"), ("MNT_TARGET", target.to_str().unwrap()), ("MNT_WAIT", "1")];
+    // --htpasswd-file takes the next word: there is no --path here.
+    for args in [&["--no-auth"][..], &["--htpasswd-file", "--path=/x"][..], &["--", "--path", "/x"][..]] {
+        let (code, log) = Wrapper::start(&tmp, &standin, &vars, args).finish();
+        assert_eq!(code, 125, "{args:?}: {log}");
+        assert_eq!(log.lines().count(), 1, "{log}");
+        assert!(log.contains("MNT_SOURCE is set but rest-server has no --path"), "{log}");
+        assert!(!standin.started());
+    }
+    let (code, log) = Wrapper::start(&tmp, &standin, &vars, &["--path"]).finish();
+    assert_eq!(code, 125, "{log}");
+    assert!(log.contains("--path has no value"), "{log}");
+}
+
+#[test]
+fn path_is_read_by_rest_servers_grammar() {
+    let tmp = TempDir::new("grammar");
+    let standin = Standin::new(&tmp);
+    let target = tmp.subdir("mnt");
+    let sd = tmp.subdir("sd");
+    let vars = [("MNT_SOURCE", "LABEL=no-such-disk"), ("MNT_TARGET", target.to_str().unwrap()), ("MNT_WAIT", "1")];
+    // rest-server serves /sd and takes `--path=<disk>/restic` as its htpasswd file.
+    let first = format!("--path={}", sd.display());
+    let last = format!("--path={}/restic", target.display());
+    let (code, log) = Wrapper::start(&tmp, &standin, &vars, &[&first, "--htpasswd-file", &last]).finish();
+    assert_eq!(code, 125, "{log}");
+    assert!(log.contains(&format!("--path {} is outside the mounted disk", sd.display())), "{log}");
+    // Switches never take a value: here the disk's path is the one served.
+    let (code, log) = Wrapper::start(&tmp, &standin, &vars, &[&first, "--no-auth", &last]).finish();
+    assert_eq!(code, 1, "{log}");
+    assert!(log.contains("gave up after 1s waiting for a device with LABEL=no-such-disk"), "{log}");
+}
+
+#[test]
+fn relative_path_from_the_mount_point_lands_on_the_disk() {
+    if !usable() {
+        return;
+    }
+    let _s = serial();
+    let tmp = TempDir::new("relative");
+    let standin = Standin::new(&tmp);
+    let (_img, lo, uuid) = ext4(&tmp, "disk.img");
+    let target = tmp.subdir("mnt");
+    let _cleanup = MountGuard::new(&target);
+    let source = format!("UUID={uuid}");
+    let vars = [("MNT_SOURCE", source.as_str()), ("MNT_TARGET", target.to_str().unwrap()), ("STANDIN_EXIT", "0")];
+    // gokrazy starts a service in its home folder; here that is the mount point itself.
+    let (code, log) = Wrapper::start_in(&tmp, &standin, &vars, &["--path", "restic"], &target, false).finish();
+    assert_eq!(code, 0, "{log}");
+    assert_eq!(standin.argv(), ["--path", "restic"], "the argument is passed as given");
+    assert_eq!(standin.read("fstype").unwrap().trim(), "ext2/ext3", "rest-server ran on the disk: {log}");
+    assert!(mounted_at(&target).is_none(), "{log}");
+    assert_written_to_disk(lo.path(), &target, "restic");
+}
+
+#[test]
+fn rest_server_dies_with_the_wrapper_and_a_busy_mount_is_left_alone() {
+    if !usable() {
+        return;
+    }
+    let _s = serial();
+    let tmp = TempDir::new("orphan");
+    let standin = Standin::new(&tmp);
+    let (_img, lo, uuid) = ext4(&tmp, "disk.img");
+    let target = tmp.subdir("mnt");
+    let _cleanup = MountGuard::new(&target);
+    let source = format!("UUID={uuid}");
+    let path = target.join("restic");
+    let args = ["--path", path.to_str().unwrap()];
+    let vars = [("MNT_SOURCE", source.as_str()), ("MNT_TARGET", target.to_str().unwrap())];
+    let mut w = Wrapper::start(&tmp, &standin, &vars, &args);
+    let server = standin.wait_ready(&mut w);
+    nix::sys::signal::kill(w.pid(), nix::sys::signal::Signal::SIGKILL).unwrap();
+    w.wait(Duration::from_secs(5));
+    wait_until("rest-server dying with the wrapper", Duration::from_secs(5), || !alive(server));
+    assert!(mounted_at(&target).is_some(), "nobody unmounted it");
+
+    // Something still uses the disk: the next run must not take it away.
+    let holder = Command::new("sleep").arg("60").current_dir(&target).spawn().unwrap();
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut holder = Kill(holder);
+    wait_until("the holder in the mount", Duration::from_secs(5), || {
+        fs::read_link(format!("/proc/{}/cwd", holder.0.id())).is_ok_and(|c| c == target)
+    });
+    fs::remove_dir_all(&standin.dir).unwrap();
+    fs::create_dir(&standin.dir).unwrap();
+    let exit0 = [("MNT_SOURCE", source.as_str()), ("MNT_TARGET", target.to_str().unwrap()), ("STANDIN_EXIT", "0")];
+    let (code, log) = Wrapper::start(&tmp, &standin, &exit0, &args).finish();
+    assert_eq!(code, 1, "{log}");
+    assert!(log.contains("and in use (by pid") && log.contains("sleep"), "{log}");
+    assert!(!standin.started(), "{log}");
+    assert!(mounted_at(&target).is_some(), "left mounted under its user: {log}");
+    assert!(holder.0.try_wait().unwrap().is_none());
+
+    // Once nobody uses it, the next run takes it over.
+    let _ = holder.0.kill();
+    let _ = holder.0.wait();
+    let (code, log) = Wrapper::start(&tmp, &standin, &exit0, &args).finish();
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("already mounted"), "{log}");
+    assert!(mounted_at(&target).is_none(), "{log}");
+    assert_written_to_disk(lo.path(), &target, "restic");
+}
+
+#[test]
+fn a_source_mounted_elsewhere_is_refused() {
+    if !usable() {
+        return;
+    }
+    let _s = serial();
+    let tmp = TempDir::new("elsewhere");
+    let standin = Standin::new(&tmp);
+    let (_img, lo, uuid) = ext4(&tmp, "disk.img");
+    // As the SD card's /perm partition is mounted when MNT_SOURCE names it.
+    let perm = tmp.subdir("perm");
+    let m = mount::mount(&MountSpec::new(lo.path().display().to_string(), &perm)).unwrap();
+    let perm_mount = MountGuard::from(&m);
+    let target = tmp.subdir("mnt");
+    let _cleanup = MountGuard::new(&target);
+    let path = target.join("restic");
+    let source = format!("UUID={uuid}");
+    for source in [source.as_str(), lo.path().to_str().unwrap()] {
+        let vars = [("MNT_SOURCE", source), ("MNT_TARGET", target.to_str().unwrap())];
+        let (code, log) = Wrapper::start(&tmp, &standin, &vars, &["--path", path.to_str().unwrap()]).finish();
+        assert_eq!(code, 125, "{log}");
+        assert!(log.contains(&format!("is already mounted on {}", perm.display())), "{log}");
+        assert!(!standin.started(), "{log}");
+        assert!(mounted_at(&target).is_none(), "{log}");
+        assert!(mounted_at(&perm).is_some(), "left alone: {log}");
+    }
+    perm_mount.unmount().unwrap();
+}
+
+#[test]
+fn a_missing_path_is_judged_by_its_nearest_folder() {
+    if !usable() {
+        return;
+    }
+    let _s = serial();
+    let tmp = TempDir::new("nearest");
+    let (_img, lo, _uuid) = ext4(&tmp, "disk.img");
+    let target = tmp.subdir("mnt");
+    let m = mount::mount(&MountSpec::new(lo.path().display().to_string(), &target)).unwrap();
+    let disk = MountGuard::from(&m);
+    // Another filesystem inside the disk's folder tree.
+    fs::create_dir(target.join("sub")).unwrap();
+    let t = mount::mount(&MountSpec::new("tmpfs", target.join("sub")).fstype("tmpfs")).unwrap();
+    let other = MountGuard::from(&t);
+    for ok in ["restic", "new/deeper/restic", "sub/../restic", "new/../restic"] {
+        let p = target.join(ok);
+        assert_eq!(krazybox::wrapper::check_path(&p, &target, true), Ok(()), "{ok}");
+    }
+    for bad in ["sub/restic", "sub", "new/../sub/restic", "sub/new/deeper"] {
+        let p = target.join(bad);
+        let e = krazybox::wrapper::check_path(&p, &target, true).unwrap_err();
+        assert_eq!(e.exit_status(), 125, "{bad}: {e}");
+        assert!(e.message.contains("is on another filesystem"), "{bad}: {e}");
+    }
+    other.unmount().unwrap();
+    disk.unmount().unwrap();
+}
+
+#[test]
+fn a_pulled_disk_stops_rest_server_and_the_disk_is_served_again_under_a_new_name() {
+    if !usable() || !have("unshare") {
+        eprintln!("skipped: needs unshare");
+        return;
+    }
+    let _s = serial();
+    let tmp = TempDir::new("pulled");
+    let standin = Standin::new(&tmp);
+    let (img, lo, uuid) = ext4(&tmp, "disk.img");
+    let target = tmp.subdir("mnt");
+    let _cleanup = MountGuard::new(&target);
+    let source = format!("UUID={uuid}");
+    let path = target.join("restic");
+    let args = ["--path", path.to_str().unwrap()];
+    let vars = [("MNT_SOURCE", source.as_str()), ("MNT_TARGET", target.to_str().unwrap())];
+    let mut w = Wrapper::start_in(&tmp, &standin, &vars, &args, &tmp.0, true);
+    let server = standin.wait_ready(&mut w);
+    let name = lo.path().file_name().unwrap().to_str().unwrap().to_string();
+    let table = mountinfo::parse(&fs::read(format!("/proc/{}/mountinfo", w.pid())).unwrap()).unwrap();
+    assert!(table.iter().any(|m| m.mount_point == target), "mounted in the wrapper's namespace");
+
+    // The device leaves the wrapper's /sys/class/block, as a pulled USB disk leaves sysfs.
+    let pulled = Instant::now();
+    fs::remove_file(format!("/proc/{}/root/sys/class/block/{name}", w.pid())).unwrap();
+    let status = w.wait(Duration::from_secs(10));
+    let took = pulled.elapsed();
+    let log = w.stderr();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(took < Duration::from_secs(5), "noticed and stopped after {took:?}: {log}");
+    let rdev = std::os::unix::fs::MetadataExt::rdev(&fs::metadata(lo.path()).unwrap());
+    let number = format!("{}:{}", nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev));
+    let line = format!("/dev/{name} ({number}) left /sys/class/block: the disk is gone");
+    assert!(log.contains(&line), "{line}\n{log}");
+    assert!(log.contains(&format!("detached {}", target.display())), "{log}");
+    assert_eq!(standin.signals(), ["TERM"], "{log}");
+    assert!(!alive(server));
+    eprintln!("pulled disk: rest-server stopped and the wrapper exited after {took:?}");
+
+    // The disk comes back under another name while the restarted wrapper waits for it.
+    // Once the last user of the detached filesystem is gone, the loop device is free.
+    lo.detach().unwrap();
+    let bound = format!("/sys/block/{name}/loop/backing_file");
+    wait_until("the old device freed", Duration::from_secs(10), || !Path::new(&bound).exists());
+    let placeholder = image(&tmp, "placeholder.img", 1, &[]);
+    let _taken = LoopGuard::attach(&placeholder, false).unwrap();
+    fs::remove_dir_all(&standin.dir).unwrap();
+    fs::create_dir(&standin.dir).unwrap();
+    let mut w = Wrapper::start(&tmp, &standin, &vars, &args);
+    wait_until("the wrapper waiting", Duration::from_secs(10), || w.stderr().contains("waiting up to 30s"));
+    let back = LoopGuard::attach(&img, false).unwrap();
+    let plugged = Instant::now();
+    standin.wait_ready(&mut w);
+    let took = plugged.elapsed();
+    assert_ne!(back.path().file_name().unwrap().to_str(), Some(name.as_str()), "a new name");
+    assert!(took < Duration::from_secs(5), "served again {took:?} after the disk came back");
+    eprintln!("disk back as {}: rest-server started after {took:?}", back.path().display());
+    nix::sys::signal::kill(w.pid(), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let (code, log) = w.finish();
+    assert_eq!(code, 0, "{log}");
+    assert!(mounted_at(&target).is_none(), "{log}");
+}
+
+#[test]
+fn a_pulled_disk_under_a_rest_server_that_ignores_sigterm() {
+    if !usable() || !have("unshare") {
+        eprintln!("skipped: needs unshare");
+        return;
+    }
+    let _s = serial();
+    let tmp = TempDir::new("pulledkill");
+    let standin = Standin::new(&tmp);
+    let (_img, lo, uuid) = ext4(&tmp, "disk.img");
+    let target = tmp.subdir("mnt");
+    let _cleanup = MountGuard::new(&target);
+    let source = format!("UUID={uuid}");
+    let path = target.join("restic");
+    let vars =
+        [("MNT_SOURCE", source.as_str()), ("MNT_TARGET", target.to_str().unwrap()), ("STANDIN_IGNORE_TERM", "1")];
+    let mut w = Wrapper::start_in(&tmp, &standin, &vars, &["--path", path.to_str().unwrap()], &tmp.0, true);
+    let server = standin.wait_ready(&mut w);
+    let name = lo.path().file_name().unwrap().to_str().unwrap().to_string();
+    let pulled = Instant::now();
+    fs::remove_file(format!("/proc/{}/root/sys/class/block/{name}", w.pid())).unwrap();
+    let status = w.wait(Duration::from_secs(20));
+    let took = pulled.elapsed();
+    let log = w.stderr();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("did not stop within 5s: killing it"), "{log}");
+    assert!(log.contains("was killed by SIGKILL"), "{log}");
+    assert!(took >= Duration::from_secs(5) && took < Duration::from_secs(9), "{took:?}: {log}");
+    assert!(!alive(server));
+    // Let the detached filesystem go before the loop device does.
+    lo.detach().unwrap();
 }

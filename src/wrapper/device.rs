@@ -65,11 +65,36 @@ impl Device {
                 return true;
             }
         }
+        // Only a filesystem with an anonymous device number (btrfs) can be
+        // listed under a member we did not find; probing every other mounted
+        // device would only cost time.
         match &self.uuid {
-            Some(uuid) => probe_glue::tag(source, "UUID").as_ref() == Some(uuid) && probe_type(source) == self.fstype,
-            None => false,
+            Some(uuid) if m.major == 0 => {
+                probe_glue::tag(source, "UUID").as_ref() == Some(uuid) && probe_type(source) == self.fstype
+            }
+            _ => false,
         }
     }
+}
+
+impl Device {
+    /// The block devices under the mount `m` of this filesystem: every
+    /// member found, and the mount's own device (a loop device that mount
+    /// attached for a file), unless btrfs gave it an anonymous number.
+    pub fn numbers(&self, m: &MountInfo) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> = self.paths.iter().filter_map(|p| block_rdev(p)).collect();
+        let own = (u64::from(m.major), u64::from(m.minor));
+        if m.major != 0 && !out.contains(&own) {
+            out.push(own);
+        }
+        out
+    }
+}
+
+/// Whether the device of mount `m` has left the system (a pulled disk whose
+/// mount stayed behind). Unknowable for btrfs, whose device number is anonymous.
+pub fn is_gone(m: &MountInfo) -> bool {
+    m.major != 0 && !Path::new(&format!("/sys/dev/block/{}:{}", m.major, m.minor)).exists()
 }
 
 /// What the last look found.

@@ -10,10 +10,14 @@
 //! Only `child` needs `unsafe` (the child's signal mask); `forbid` here would
 //! extend to it, so this file relies on the crate-wide `deny`.
 
+mod argv;
 mod child;
 mod device;
+pub mod watch;
 
 use std::fmt;
+use std::fs;
+use std::os::fd::AsRawFd;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
@@ -22,8 +26,10 @@ use nix::errno::Errno;
 use crate::mount::source::Source;
 use crate::mount::{self, mountinfo, Category, MountSpec};
 
-use child::Signals;
+pub use argv::path_argument;
+use child::{Ended, Signals};
 use device::Device;
+use watch::Watch;
 
 /// Where gokrazy installs the Go package `github.com/restic/rest-server/cmd/rest-server`.
 pub const GOKRAZY_REST_SERVER: &str = "/user/rest-server";
@@ -35,6 +41,10 @@ pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 /// How long rest-server may take to stop after SIGTERM before it is killed,
 /// leaving time to sync and unmount within gokrazy's 100 s grace.
 pub const STOP_GRACE: Duration = Duration::from_secs(60);
+
+/// How long rest-server may take to stop after SIGTERM when its disk is
+/// gone: nothing it could still write would reach the disk.
+pub const GONE_GRACE: Duration = Duration::from_secs(5);
 
 /// What gokrazy's supervisor should do after a failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,24 +199,6 @@ fn check_tag(name: &str, value: &str) -> Result<(), Error> {
     }
 }
 
-/// The value of rest-server's `--path` in `args` (`--path X` or
-/// `--path=X`; the last one wins, as in its flag parser).
-pub fn path_argument(args: &[String]) -> Option<PathBuf> {
-    let mut found = None;
-    let mut words = args.iter();
-    while let Some(w) = words.next() {
-        if w == "--" {
-            break;
-        }
-        if w == "--path" {
-            found = words.next().map(PathBuf::from);
-        } else if let Some(v) = w.strip_prefix("--path=") {
-            found = Some(PathBuf::from(v));
-        }
-    }
-    found
-}
-
 /// `path` made absolute against `cwd` with `.` and `..` removed lexically.
 fn absolute(path: &Path, cwd: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -222,41 +214,73 @@ fn absolute(path: &Path, cwd: &Path) -> PathBuf {
     out
 }
 
-/// `path` with symlinks resolved as far as it exists (rest-server's `--path`
-/// may not exist yet; it never creates it, but the check should say "outside"
-/// only when it is).
-fn canonical_prefix(path: &Path) -> PathBuf {
+/// The nearest folder of `path` that exists, and the words below it, taken
+/// from the end (`Path::parent` drops one word, `..` included).
+fn nearest_folder(path: &Path) -> (PathBuf, Vec<std::ffi::OsString>) {
     let mut existing = path.to_path_buf();
     let mut rest = Vec::new();
-    loop {
-        if let Ok(c) = existing.canonicalize() {
-            return rest.iter().rev().fold(c, |p: PathBuf, n: &std::ffi::OsString| p.join(n));
-        }
-        match (existing.file_name().map(|n| n.to_os_string()), existing.parent()) {
-            (Some(name), Some(parent)) => {
-                rest.push(name);
+    while !existing.is_dir() {
+        match (existing.components().next_back(), existing.parent()) {
+            (Some(last), Some(parent)) => {
+                rest.push(last.as_os_str().to_os_string());
                 existing = parent.to_path_buf();
             }
-            _ => return path.to_path_buf(),
+            _ => break,
         }
     }
+    rest.reverse();
+    (existing, rest)
 }
 
-/// The check that keeps backups off the SD card: `--path` inside the mount.
-fn check_path_inside(path: &Path, target: &Path) -> Result<(), Error> {
-    // Symlinks and `..` resolved by the kernel's rules as far as the path
-    // exists; what is left does not exist and can only be taken lexically.
-    let canonical = absolute(&canonical_prefix(path), Path::new("/"));
-    let root = absolute(&canonical_prefix(target), Path::new("/"));
-    if canonical.starts_with(&root) {
-        Ok(())
-    } else {
-        Err(Error::config(format!(
-            "--path {} is outside the mounted disk {}: point --path below MNT_TARGET",
+/// Where `path` (absolute) lands once rest-server has created it: its nearest
+/// existing folder with symlinks and `..` resolved by the kernel, then the
+/// missing words, which become real folders, so their `..` is lexical.
+pub fn resolve_as_created(path: &Path) -> PathBuf {
+    let (existing, rest) = nearest_folder(path);
+    let base = existing.canonicalize().unwrap_or(existing);
+    absolute(&rest.iter().collect::<PathBuf>(), &base)
+}
+
+/// The mount id of the filesystem `dir` is on, from `/proc/self/fdinfo`
+/// (proc(5), `mnt_id`): exact for bind mounts and btrfs subvolumes alike.
+fn mount_id(dir: &Path) -> std::io::Result<u32> {
+    let f = fs::File::open(dir)?;
+    let info = fs::read_to_string(format!("/proc/self/fdinfo/{}", f.as_raw_fd()))?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "no mnt_id in fdinfo"))
+}
+
+/// The check that keeps backups off the SD card: `--path` (absolute), once
+/// created, lies inside the mount point `target`, and when `mounted`, its
+/// nearest existing folder is on the filesystem mounted there (not on
+/// another mount below it). rest-server creates a missing `--path`.
+pub fn check_path(path: &Path, target: &Path, mounted: bool) -> Result<(), Error> {
+    let outside = |why: &str| {
+        Error::config(format!(
+            "--path {} is outside the mounted disk {}{why}: point --path below MNT_TARGET",
             path.display(),
             target.display()
-        )))
+        ))
+    };
+    let resolved = resolve_as_created(path);
+    let root = resolve_as_created(target);
+    if !resolved.starts_with(&root) {
+        return Err(outside(""));
     }
+    if mounted {
+        let (folder, _) = nearest_folder(&resolved);
+        let ids = (mount_id(&folder), mount_id(&root));
+        match ids {
+            (Ok(a), Ok(b)) if a == b => {}
+            (Ok(_), Ok(_)) => return Err(outside(&format!(" ({} is on another filesystem)", folder.display()))),
+            (Err(e), _) | (_, Err(e)) => {
+                return Err(Error::transient(format!("finding the filesystem of {}: {e}", folder.display())))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Mounts (when configured), runs rest-server with `args` until it exits or
@@ -269,46 +293,82 @@ pub fn run(config: &Config, args: &[String]) -> Result<u8, Error> {
     let mut signals = Signals::block().map_err(|e| Error::transient(format!("blocking signals: {e}")))?;
     let Some(mc) = &config.mount else {
         log::info!("no MNT_SOURCE: running {} without mounting", config.program.path.display());
-        return child::Running::spawn(&config.program, args)?.wait(&mut signals);
+        return match child::Running::spawn(&config.program, args, None)?.wait(&mut signals, &mut || None)? {
+            Ended::Status(code) => Ok(code),
+            Ended::DiskGone(what) => Err(Error::transient(what)),
+        };
     };
 
+    let Some(path_arg) = path_argument(args).map_err(Error::config)? else {
+        return Err(Error::config(format!(
+            "MNT_SOURCE is set but rest-server has no --path (it would serve /tmp/restic, not the disk): add --path {}",
+            mc.target.join("restic").display()
+        )));
+    };
+    // rest-server resolves a relative --path against its working directory,
+    // which it gets from us by path, looked up again after the mount (see below).
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let path = path_argument(args).map(|p| cwd.join(p));
+    let path = cwd.join(&path_arg);
     let target = mc.target.canonicalize().unwrap_or_else(|_| absolute(&mc.target, &cwd));
-    match &path {
-        Some(p) => check_path_inside(p, &target)?,
-        None => log::warn!("no --path given: rest-server will use its default /tmp/restic, not the disk"),
-    }
+    check_path(&path, &target, false)?;
     prepare_target(&target)?;
+    let target = target.canonicalize().unwrap_or(target);
 
     let Some(device) = device::wait_for(mc, config.wait, &mut signals)? else {
         log::info!("stopped while waiting for {}", mc.source_text);
         return Ok(0);
     };
-    mount_or_accept(mc, &device, &target)?;
+    mount_disk(mc, &device, &target)?;
     // From here on the mount is ours: every way out unmounts it.
     let mut guard = Unmount { target: Some(target.clone()) };
-    verify_mounted(&device, &target)?;
-    // Again now that symlinks inside the disk resolve.
-    if let Some(p) = &path {
-        check_path_inside(p, &target)?;
-    }
+    let mounted = verify_mounted(&device, &target)?;
+    // Again now that the disk's own folders and symlinks are there.
+    check_path(&path, &target, true)?;
+    // A process's working directory is a folder, not a path: ours may be the
+    // folder under the mount point. rest-server gets the path, so that
+    // `--path restic` means what was checked, on the disk.
+    let child_cwd = if cwd.is_dir() {
+        cwd.clone()
+    } else if Path::new(&path_arg).is_absolute() {
+        PathBuf::from("/")
+    } else {
+        return Err(Error::config(format!(
+            "--path {path_arg} is relative to {}, which is not on the mounted disk: give --path as an absolute path",
+            cwd.display()
+        )));
+    };
 
     // A stop that came while mounting: do not start rest-server at all.
     if signals.wait_stop(Duration::ZERO).map_err(|e| Error::transient(format!("reading signals: {e}")))? {
         log::info!("stopped before rest-server started");
         return Ok(0);
     }
-    let running = child::Running::spawn(&config.program, args)?;
-    // Keep nothing of ours inside the mount: the child has its working directory already.
+    let watch = Watch::new(Path::new(watch::SYSFS), &device.numbers(&mounted));
+    log::info!("watching {} (rest-server stops if it leaves)", watch.names().join(", "));
+    let running = child::Running::spawn(&config.program, args, Some(&child_cwd))?;
+    // Keep nothing of ours inside the mount.
     if let Err(e) = std::env::set_current_dir("/") {
         log::warn!("leaving the working directory: {e}");
     }
-    let status = running.wait(&mut signals);
+    let ended = running.wait(&mut signals, &mut || watch.gone());
+    if let Ok(Ended::DiskGone(what)) = &ended {
+        guard.target = None;
+        // No syncfs: there is no device left to write to. Detached, the dead
+        // filesystem goes once nothing holds it; the mount point is free for
+        // the disk when it comes back.
+        match mount::umount(&target, true, false) {
+            Ok(()) => log::info!("detached {} (its disk is gone)", target.display()),
+            Err(e) => log::error!("detaching {}: {}", target.display(), e.message),
+        }
+        return Err(Error::transient(format!("{what}: {} is gone; exiting to wait for it again", mc.source_text)));
+    }
     let unmounted = guard.finish();
-    let status = status?;
+    let ended = ended?;
     unmounted?;
-    Ok(status)
+    match ended {
+        Ended::Status(code) => Ok(code),
+        Ended::DiskGone(what) => Err(Error::transient(what)),
+    }
 }
 
 /// The mount point must be a directory; one level is created if missing.
@@ -330,21 +390,48 @@ fn prepare_target(target: &Path) -> Result<(), Error> {
     }
 }
 
-/// Mounts the device on `target`, or accepts it there when a previous run
-/// left it mounted (gokrazy restarted us); refuses any other filesystem there.
-fn mount_or_accept(mc: &MountConfig, device: &Device, target: &Path) -> Result<(), Error> {
-    if let Some(existing) = mountinfo::mount_at(target).ok().flatten() {
-        if device.is_mounted_as(&existing) {
-            log::info!("{} already mounted on {}: reusing it", mc.source_text, target.display());
-            return Ok(());
-        }
+/// Mounts the device on `target`. Refuses a filesystem that is mounted
+/// anywhere else (the SD card's `/perm` named by mistake, a disk in use), and
+/// anything else already on `target`. The same filesystem left on `target`
+/// by an earlier run (we were killed), or a mount whose device is gone, is
+/// unmounted first, which the kernel allows only when nothing uses it: a
+/// mount in use is never detached, we exit 1 and try again later.
+fn mount_disk(mc: &MountConfig, device: &Device, target: &Path) -> Result<(), Error> {
+    let table = mountinfo::read().map_err(|e| Error::transient(format!("reading {}: {e}", mountinfo::MOUNTINFO)))?;
+    if let Some(m) = table.iter().find(|m| m.mount_point != target && device.is_mounted_as(m)) {
         return Err(Error::config(format!(
-            "{} already has {} ({}) mounted, not {}: unmount it or choose another MNT_TARGET",
-            target.display(),
-            existing.source,
-            existing.fstype,
-            mc.source_text
+            "{} ({}) is already mounted on {}: not serving it a second time; unmount it there or fix MNT_SOURCE",
+            mc.source_text,
+            m.source,
+            m.mount_point.display()
         )));
+    }
+    if let Some(existing) = mountinfo::find_by_mount_point(&table, target) {
+        let dead = device::is_gone(existing);
+        if !device.is_mounted_as(existing) && !dead {
+            return Err(Error::config(format!(
+                "{} already has {} ({}) mounted, not {}: unmount it or choose another MNT_TARGET",
+                target.display(),
+                existing.source,
+                existing.fstype,
+                mc.source_text
+            )));
+        }
+        let what = if dead { "a disk that is gone" } else { mc.source_text.as_str() };
+        match mount::umount(target, false, false) {
+            Ok(()) => log::info!(
+                "{what} was already mounted on {} (an earlier run) and unused: unmounted it to mount afresh",
+                target.display()
+            ),
+            Err(e) if e.errno == Some(Errno::EBUSY) => {
+                return Err(Error::transient(format!(
+                    "{} is already mounted with {what} and in use{}: leaving it alone until that ends",
+                    target.display(),
+                    users(target)
+                )))
+            }
+            Err(e) => return Err(Error::transient(format!("unmounting {}: {}", target.display(), e.message))),
+        }
     }
     let source = device.paths[0].display().to_string();
     let fstype = mc.fstype.clone().or_else(|| device.fstype.clone());
@@ -381,9 +468,9 @@ fn classify_mount_error(e: &mount::Error, mc: &MountConfig) -> Error {
 
 /// After mounting: the target must now be a mount point of that very
 /// filesystem (never let rest-server write to the directory underneath).
-fn verify_mounted(device: &Device, target: &Path) -> Result<(), Error> {
+fn verify_mounted(device: &Device, target: &Path) -> Result<mountinfo::MountInfo, Error> {
     match mountinfo::mount_at(target) {
-        Ok(Some(m)) if device.is_mounted_as(&m) => Ok(()),
+        Ok(Some(m)) if device.is_mounted_as(&m) => Ok(m),
         Ok(Some(m)) => Err(Error::transient(format!(
             "{} shows {} ({}) on top, not the disk: not starting rest-server",
             target.display(),
@@ -392,6 +479,34 @@ fn verify_mounted(device: &Device, target: &Path) -> Result<(), Error> {
         ))),
         Ok(None) => Err(Error::transient(format!("{} is not a mount point after mounting", target.display()))),
         Err(e) => Err(Error::transient(format!("reading {}: {e}", mountinfo::MOUNTINFO))),
+    }
+}
+
+/// Who holds something inside `target` open, as ` (pid 12 rest-server, ...)`,
+/// from `/proc/*/{cwd,root,fd}`; empty when nobody is found (a mount below
+/// it, a loop device backed by a file on it).
+fn users(target: &Path) -> String {
+    let inside = |link: PathBuf| fs::read_link(link).is_ok_and(|to| to.starts_with(target));
+    let me = std::process::id().to_string();
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit()) && *n != me) else {
+            continue;
+        };
+        let dir = entry.path();
+        let holds = inside(dir.join("cwd"))
+            || inside(dir.join("root"))
+            || fs::read_dir(dir.join("fd")).into_iter().flatten().flatten().any(|fd| inside(fd.path()));
+        if holds {
+            let comm = fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            found.push(format!("pid {pid} {}", comm.trim()));
+        }
+    }
+    match found.len() {
+        0 => String::new(),
+        n if n > 3 => format!(" (by {} and {} more)", found[..3].join(", "), n - 3),
+        _ => format!(" (by {})", found.join(", ")),
     }
 }
 
@@ -511,16 +626,19 @@ mod tests {
     }
 
     #[test]
-    fn path_arguments() {
-        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(path_argument(&a(&["--listen", ":8000"])), None);
-        assert_eq!(path_argument(&a(&["--path", "/a", "--path=/b"])), Some("/b".into()));
-        assert_eq!(path_argument(&a(&["--path=/a", "--no-auth"])), Some("/a".into()));
-        assert_eq!(path_argument(&a(&["--", "--path", "/a"])), None);
+    fn paths_are_judged_as_created() {
         assert_eq!(absolute(Path::new("../x/./y"), Path::new("/perm/home")), Path::new("/perm/x/y"));
-        assert!(check_path_inside(Path::new("/perm/disk/restic"), Path::new("/perm/disk")).is_ok());
-        assert!(check_path_inside(Path::new("/perm/disk"), Path::new("/perm/disk")).is_ok());
-        let e = check_path_inside(Path::new("/perm/diskette"), Path::new("/perm/disk")).unwrap_err();
+        assert!(check_path(Path::new("/perm/disk/restic"), Path::new("/perm/disk"), false).is_ok());
+        assert!(check_path(Path::new("/perm/disk"), Path::new("/perm/disk"), false).is_ok());
+        let e = check_path(Path::new("/perm/diskette"), Path::new("/perm/disk"), false).unwrap_err();
         assert_eq!(e.exit_status(), 125);
+        // Missing folders are created, then their `..` is the folder above.
+        let tmp = std::env::temp_dir().canonicalize().unwrap();
+        assert_eq!(resolve_as_created(&tmp.join("no-such/../x")), tmp.join("x"));
+        assert_eq!(resolve_as_created(&tmp.join("no-such/a/../../..")), tmp.parent().unwrap());
+        assert_eq!(nearest_folder(&tmp.join("no/such")), (tmp.clone(), vec!["no".into(), "such".into()]));
+        // /proc is a mount of its own; a folder in it is on that mount.
+        assert_ne!(mount_id(Path::new("/")).unwrap(), mount_id(Path::new("/proc")).unwrap());
+        assert_eq!(mount_id(Path::new("/proc")).unwrap(), mount_id(Path::new("/proc/self")).unwrap());
     }
 }
