@@ -15,7 +15,7 @@
 #     unlock + check --read-data clean, a new backup works
 #   3 late disk: hot-added 10 s after boot; serving within 2 s of it
 #   4 pulled disk (device_del) while serving: noticed within 5 s, the service
-#     restarts; plugged back in, serving again within 5 s
+#     restarts; plugged back in under a new name, serving again within 5 s
 #   5 configuration error (--path outside the mount): exit 125, no restart
 # Each prints one line "PASS|FAIL ARCH N name: timings [reason]"; the last line
 # is "N passed, M failed". Exit status 0 only if all passed.
@@ -401,7 +401,10 @@ s_pulled() { # 4
   wait_gone 3 >/dev/null || { fail "rest-server still answers after the pull"; return; }
   tail -c +$((off + 1)) "$g/console" | grep -q 'vda' || { fail "no log line names the pulled device"; return; }
   grun 'grep -c " /perm/rest-server " /proc/mounts' | grep -qx 0 || { fail "the dead mount is still attached"; return; }
-  # Plugged back in: it comes back under whatever name the kernel gives it.
+  # Plugged back in, under a new name: a blank disk plugged in first takes vda.
+  truncate -s 8M "$work/$1-blank.img"
+  monitor "drive_add 0 file=$work/$1-blank.img,if=none,id=blank,format=raw,file.locking=off"
+  monitor "device_add virtio-blk-pci,drive=blank,id=vdblank"
   sleep 2
   off=$(logsize)
   t0=$(now)
@@ -414,6 +417,7 @@ s_pulled() { # 4
   s=$(since "$t0")
   t back-to-serving "$s"
   le "$s" 5 || { fail "serving $s s after the disk came back (goal 5 s)"; return; }
+  wait_log 'mounted /dev/vdb ' 1 "$off" || { fail "no 'mounted /dev/vdb' line: the disk did not come back under a new name"; return; }
   r check && r backup "$(make_data small4 2 2)" || { fail "restic check/backup after the disk came back failed"; return; }
   stop_guest || { fail "qemu still running 40 s after stop"; return; }
 }
