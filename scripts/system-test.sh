@@ -382,7 +382,7 @@ s_late() { # 3
 }
 
 s_pulled() { # 4
-  local img=$work/$1-pulled.img s off t0 cfg
+  local img=$work/$1-pulled.img s off t0
   make_ext4 "$img"
   gokrazy_config "UUID=$uuid_ext4"
   boot "$1" pulled ext4 "$img"
@@ -410,7 +410,7 @@ s_pulled() { # 4
   t0=$(now)
   monitor "drive_add 0 file=$img,if=none,id=back,format=raw,file.locking=off"
   monitor "device_add virtio-blk-pci,drive=back,id=vdback"
-  until cfg=$(curl -sf --max-time 1 "http://$user:$pass@127.0.0.1:$gport/$user/config") && [[ -n $cfg ]]; do
+  until curl -sf --max-time 1 -o "$g/config" "http://$user:$pass@127.0.0.1:$gport/$user/config" && [[ -s $g/config ]]; do
     le 30 "$(since "$t0")" && { fail "the repository is not served 30 s after the disk came back"; return; }
     sleep 0.1
   done
