@@ -61,7 +61,8 @@ for _ in $(seq 200); do
   [[ -n $(cat /proc/$wrapper/task/$wrapper/children 2>/dev/null) ]] && break
   sleep 0.05
 done
-sleep 0.5
+# Past the first look at the disk under rest-server (once a second).
+sleep 1.5
 kill -TERM $wrapper
 wait $wrapper || true
 # And a restart that finds the filesystem mounted already.

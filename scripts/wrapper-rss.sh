@@ -43,7 +43,8 @@ measure() {
     sleep 0.05
   done
   [[ -n $child ]] || { echo "$label: rest-server never started: $(cat "$tmp/log")" >&2; exit 1; }
-  sleep 0.3
+  # Past the wrapper's first look at the disk (once a second): its steady state.
+  sleep 1.3
   local rss anon file pss
   rss=$(awk '/^VmRSS:/ {print $2}' /proc/$pid/status)
   anon=$(awk '/^RssAnon:/ {print $2}' /proc/$pid/status)
