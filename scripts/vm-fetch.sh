@@ -41,7 +41,9 @@ command -v depmod >/dev/null || { apt_update; apt-get install -y -qq --no-instal
 dl=$cache/debs
 mkdir -p "$dl"
 download() { # PACKAGE... into $dl (apt-get download writes to the current folder)
-  (cd "$dl" && apt-get download -qq "$@" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+  local out
+  # Quiet when it works (apt warns that root downloads unsandboxed); all of it when not.
+  out=$(cd "$dl" && apt-get download -qq "$@" 2>&1) || { echo "$out" >&2; return 1; }
 }
 
 if [[ ! -x $cache/qemu/usr/bin/qemu-system-x86_64 || ! -x $cache/qemu/usr/bin/qemu-system-aarch64 ||
