@@ -269,15 +269,15 @@ run() { # ARCH N FUNCTION NAME
   t0=$(now)
   times= why=
   if "$3" "$1"; then
-    report PASS "$1" "$2" "$4" "${times# } (total $(since "$t0") s)"
+    report PASS "$1" "$2" "$4" "$times${times:+, }total $(since "$t0") s"
   else
-    report FAIL "$1" "$2" "$4" "${why:-failed}; ${times# } (total $(since "$t0") s)"
+    report FAIL "$1" "$2" "$4" "${why:-failed}; $times${times:+, }total $(since "$t0") s"
     [[ -n $g && -s $g/console ]] && tail -n 15 "$g/console" | sed 's/^/    | /'
   fi
   close_guest 2>/dev/null || true
 }
 fail() { why="$*"; return 1; }
-t() { times+=" $1 $2 s,"; }
+t() { times+="${times:+, }$1 $2 s"; }
 
 gokrazy_config() { # SOURCE [MORE ENV...]: the README's configuration
   genv=("MNT_SOURCE=$1" "MNT_TARGET=/perm/rest-server" "MNT_DATA=noatime" "MNT_WAIT=60" "${@:2}")
