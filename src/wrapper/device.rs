@@ -92,9 +92,10 @@ impl Device {
 }
 
 /// Whether the device of mount `m` has left the system (a pulled disk whose
-/// mount stayed behind). Unknowable for btrfs, whose device number is anonymous.
-pub fn is_gone(m: &MountInfo) -> bool {
-    m.major != 0 && !Path::new(&format!("/sys/dev/block/{}:{}", m.major, m.minor)).exists()
+/// mount stayed behind), as sysfs at `sys` shows it. Unknowable for btrfs,
+/// whose device number is anonymous.
+pub fn is_gone(sys: &Path, m: &MountInfo) -> bool {
+    m.major != 0 && !sys.join(format!("dev/block/{}:{}", m.major, m.minor)).exists()
 }
 
 /// What the last look found.
@@ -235,4 +236,26 @@ fn btrfs_in_kernel() -> bool {
 
 fn same_device(a: &Path, b: &Path) -> bool {
     a == b || block_rdev(a).is_some_and(|r| Some(r) == block_rdev(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mount::mountinfo;
+
+    #[test]
+    fn a_mount_whose_device_left_sysfs_is_gone() {
+        let table = mountinfo::parse(
+            b"90 27 7:3 / /mnt/a rw - ext4 /dev/loop3 rw\n91 27 0:55 / /mnt/b rw - btrfs /dev/sdb rw\n",
+        )
+        .unwrap();
+        let sys = std::env::temp_dir().join(format!("krazybox-gone-{}", std::process::id()));
+        fs::create_dir_all(sys.join("dev/block/7:3")).unwrap();
+        assert!(!is_gone(&sys, &table[0]));
+        assert!(!is_gone(&sys, &table[1]), "btrfs: anonymous device, cannot tell");
+        fs::remove_dir(sys.join("dev/block/7:3")).unwrap();
+        assert!(is_gone(&sys, &table[0]));
+        assert!(!is_gone(&sys, &table[1]));
+        fs::remove_dir_all(&sys).unwrap();
+    }
 }

@@ -344,7 +344,12 @@ pub fn run(config: &Config, args: &[String]) -> Result<u8, Error> {
         return Ok(0);
     }
     let watch = Watch::new(Path::new(watch::SYSFS), &device.numbers(&mounted));
-    log::info!("watching {} (rest-server stops if it leaves)", watch.names().join(", "));
+    match watch.names() {
+        names if names.is_empty() => {
+            log::warn!("no device found under {}: a pulled disk goes unnoticed", target.display())
+        }
+        names => log::info!("watching {} (rest-server stops if it leaves)", names.join(", ")),
+    }
     let running = child::Running::spawn(&config.program, args, Some(&child_cwd))?;
     // Keep nothing of ours inside the mount.
     if let Err(e) = std::env::set_current_dir("/") {
@@ -407,7 +412,7 @@ fn mount_disk(mc: &MountConfig, device: &Device, target: &Path) -> Result<(), Er
         )));
     }
     if let Some(existing) = mountinfo::find_by_mount_point(&table, target) {
-        let dead = device::is_gone(existing);
+        let dead = device::is_gone(Path::new(watch::SYSFS), existing);
         if !device.is_mounted_as(existing) && !dead {
             return Err(Error::config(format!(
                 "{} already has {} ({}) mounted, not {}: unmount it or choose another MNT_TARGET",
