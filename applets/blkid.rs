@@ -30,11 +30,14 @@
 #![forbid(unsafe_code)]
 
 use crate::{args, exit};
-use argh::FromArgs;
-use krazybox::probe::{self, highlevel, Filter, Found, Options, Probed, Tag};
+use argh::{ArgsInfo, FromArgs};
+use krazybox::mount::mountinfo;
+use krazybox::probe::encode::{udev_ambivalent, udev_line, until_nul};
+use krazybox::probe::{self, highlevel, Filter, Options, Probed, Tag};
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -42,7 +45,9 @@ const NOT_FOUND: u8 = 2;
 const OTHER: u8 = 4;
 const AMBIVALENT: u8 = 8;
 
-#[derive(FromArgs)]
+// The options; the devices are the positional words. `-h` prints
+// util-linux's text, not argh's.
+#[derive(FromArgs, ArgsInfo)]
 /// locate and print block device attributes
 #[argh(help_triggers("--argh-help"))]
 struct Args {
@@ -97,39 +102,15 @@ struct Args {
     /// print the version
     #[argh(switch, short = 'V', long = "version")]
     version: bool,
-    /// devices
-    #[argh(positional)]
-    devices: Vec<String>,
+    /// the same as -V
+    #[argh(switch, short = 'v', hidden_help)]
+    version_v: bool,
+    /// an old option util-linux accepts and ignores, with its value
+    #[argh(option, short = 'w', hidden_help)]
+    _w: Vec<String>,
 }
 
-const SPEC: args::Spec = args::Spec {
-    flags: "DdghklpVv",
-    short_values: "cLnoOsStuUw",
-    long_values: &[
-        "--cache-file",
-        "--output",
-        "--match-tag",
-        "--match-token",
-        "--label",
-        "--uuid",
-        "--size",
-        "--offset",
-        "--usages",
-        "--match-types",
-    ],
-    permute: true,
-};
-
-const LONG_SWITCHES: &[&str] = &[
-    "--no-encoding",
-    "--no-part-details",
-    "--garbage-collect",
-    "--list-filesystems",
-    "--list-one",
-    "--probe",
-    "--version",
-    "--help",
-];
+const STYLE: args::Style = args::Style { permute: true, long: true, abbreviations: true, aliases: &[] };
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Output {
@@ -141,30 +122,39 @@ enum Output {
     Export,
 }
 
-pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
-    let try_help = format!("Try '{name} --help' for more information.");
-    let argv = long_options(argv).map_err(|e| exit::fail(1, format!("{e}\n{try_help}")))?;
-    let words = args::normalize(&SPEC, &argv).map_err(|e| exit::fail(1, format!("{e}\n{try_help}")))?;
-    let words = getopt_words(words);
-    // argh would answer -h with its own text; util-linux's is printed instead.
-    let end = words.iter().position(|w| w == "--").unwrap_or(words.len());
-    let mut i = 0;
-    while i < end {
-        match words[i].as_str() {
-            "-h" | "--help" => {
-                print!("{}", usage(name));
-                return Ok(ExitCode::SUCCESS);
-            }
-            w if takes_value(w) => i += 2,
-            _ => i += 1,
-        }
+impl Output {
+    /// `-o FORMAT`, the last one given.
+    fn of(format: Option<&str>) -> anyhow::Result<Output> {
+        Ok(match format {
+            None | Some("full") => Output::Full,
+            Some("value") => Output::Value,
+            Some("device") => Output::Device,
+            Some("list") => Output::List,
+            Some("udev") => Output::Udev,
+            Some("export") => Output::Export,
+            Some(other) => return Err(exit::fail(OTHER, format!("unsupported output format {other}"))),
+        })
     }
-    let a: Args = match args::from_words(name, &words) {
-        Ok(args::Parsed::Run(a)) => a,
-        Ok(args::Parsed::Exit(code)) => return Ok(code),
-        Err(e) => return Err(exit::fail(1, format!("{e}\n{try_help}"))),
+}
+
+/// What blkid was asked to do with the devices.
+enum Mode<'o> {
+    /// `-p`: every signature of each device given.
+    LowLevel(&'o Options),
+    /// `-L`, `-U` (and `-l -o device -t LABEL|UUID=`): the one device with the tag.
+    Evaluate,
+    /// `-l -t`: the first device with the tag.
+    Lookup,
+    /// The cache-style listing of the devices given, or of all.
+    HighLevel,
+}
+
+pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
+    let Some((a, line)) = args::parse_util_linux::<Args>(name, &STYLE, argv, usage)? else {
+        return Ok(ExitCode::SUCCESS);
     };
-    if a.version {
+    let try_help = args::try_help(name);
+    if a.version || a.version_v {
         println!("{name} from krazybox {}  (libblkid 2.38.1 compatible)", env!("CARGO_PKG_VERSION"));
         return Ok(ExitCode::SUCCESS);
     }
@@ -181,23 +171,15 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
     if a.match_tag.len() >= 127 {
         return Err(exit::fail(OTHER, format!("Too many tags specified\n{try_help}")));
     }
-    let output = match a.output.last().map(String::as_str) {
-        None | Some("full") => Output::Full,
-        Some("value") => Output::Value,
-        Some("device") => Output::Device,
-        Some("list") => Output::List,
-        Some("udev") => Output::Udev,
-        Some("export") => Output::Export,
-        Some(other) => return Err(exit::fail(OTHER, format!("unsupported output format {other}"))),
-    };
+    let output = Output::of(a.output.last().map(String::as_str))?;
     let opts = probe_options(&a)?;
-    let search = search_token(&words[..end]).map_err(|m| exit::fail(OTHER, format!("{m}\n{try_help}")))?;
+    let search = search_token(&line.given).map_err(|m| exit::fail(OTHER, format!("{m}\n{try_help}")))?;
     let mut eval = !a.label.is_empty() || !a.uuid.is_empty();
     let mut lookup = a.list_one;
 
     // Like util-linux, arguments that are not block devices or regular files are dropped silently.
-    let devices: Vec<PathBuf> = a.devices.iter().map(PathBuf::from).filter(|d| probeable(d)).collect();
-    if !a.devices.is_empty() && devices.is_empty() {
+    let devices: Vec<PathBuf> = line.positionals.iter().map(PathBuf::from).filter(|d| probeable(d)).collect();
+    if !line.positionals.is_empty() && devices.is_empty() {
         return Ok(ExitCode::from(NOT_FOUND));
     }
     if lookup && output == Output::Device && matches!(&search, Some((t, _)) if t == "LABEL" || t == "UUID") {
@@ -222,38 +204,16 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
         }
         p.list_header()?;
     }
-    let status = if a.probe {
-        if devices.is_empty() {
-            return Err(exit::fail(OTHER, "The low-level probing mode requires a device"));
-        }
-        let mut status = 0;
-        for dev in &devices {
-            status = p.lowprobe_device(dev, &opts)?;
-            if status != 0 {
-                break;
-            }
-        }
-        status
+    let mode = if a.probe {
+        Mode::LowLevel(&opts)
     } else if eval {
-        // Like libblkid's evaluation, this ignores the device arguments.
-        let (name, value) = search.unwrap_or_default();
-        match probe::find_devices(&name, value.as_bytes())?.first() {
-            Some(dev) => {
-                p.device(dev)?;
-                0
-            }
-            None => NOT_FOUND,
-        }
+        Mode::Evaluate
     } else if lookup {
-        let Some((name, value)) = search else {
-            return Err(exit::fail(OTHER, "The lookup option requires a search type specified using -t"));
-        };
-        p.lookup(&devices, &name, value.as_bytes())?
-    } else if devices.is_empty() {
-        p.high_level(&probe::block_devices()?, search.as_ref())?
+        Mode::Lookup
     } else {
-        p.high_level(&devices, search.as_ref())?
+        Mode::HighLevel
     };
+    let status = p.run(mode, &devices, search)?;
     p.out.flush()?;
     Ok(ExitCode::from(status))
 }
@@ -278,106 +238,20 @@ fn probe_options(a: &Args) -> anyhow::Result<Options> {
     Ok(opts)
 }
 
-/// getopt_long's handling of long options: a unique prefix stands for the
-/// option (`--lab`), an ambiguous or unknown one is refused, and a switch takes no
-/// `=value`. Returns the words with every long option spelled out.
-fn long_options(argv: &[String]) -> Result<Vec<String>, String> {
-    let known = || SPEC.long_values.iter().chain(LONG_SWITCHES);
-    let mut out = Vec::with_capacity(argv.len());
-    let mut words = argv.iter();
-    while let Some(w) = words.next() {
-        if w == "--" || !w.starts_with('-') {
-            out.push(w.clone());
-            if w == "--" {
-                out.extend(words.by_ref().cloned());
-            }
-            continue;
-        }
-        let Some(long) = w.strip_prefix("--") else {
-            // A short cluster whose last option takes a value: the next word is that value.
-            let value_at = w[1..].find(|c| SPEC.short_values.contains(c));
-            out.push(w.clone());
-            if value_at.is_some_and(|i| i + 2 == w.len()) {
-                out.extend(words.next().cloned());
-            }
-            continue;
-        };
-        let (name, value) = match long.split_once('=') {
-            Some((n, v)) => (format!("--{n}"), Some(v)),
-            None => (w.clone(), None),
-        };
-        let full = match known().find(|k| **k == name) {
-            Some(k) => *k,
-            None => {
-                let hits: Vec<&str> = known().copied().filter(|k| k.starts_with(name.as_str())).collect();
-                match hits[..] {
-                    [one] => one,
-                    [] => return Err(format!("unrecognized option '{w}'")),
-                    _ => {
-                        let list: Vec<String> = hits.iter().map(|h| format!("'{h}'")).collect();
-                        return Err(format!("option '{w}' is ambiguous; possibilities: {}", list.join(" ")));
-                    }
-                }
-            }
-        };
-        let takes_value = SPEC.long_values.contains(&full);
-        match value {
-            Some(_) if !takes_value => return Err(format!("option '{full}' doesn't allow an argument")),
-            Some(v) => out.push(format!("{full}={v}")),
-            None => {
-                out.push(full.to_string());
-                if takes_value {
-                    out.extend(words.next().cloned());
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// `-v` is `-V`; `-w VALUE` is an old option util-linux still accepts and ignores.
-fn getopt_words(words: Vec<String>) -> Vec<String> {
-    let mut out = Vec::with_capacity(words.len());
-    let mut it = words.into_iter();
-    while let Some(w) = it.next() {
-        match w.as_str() {
-            "--" => {
-                out.push(w);
-                out.extend(it);
-                break;
-            }
-            "-v" => out.push("-V".into()),
-            "-w" => {
-                it.next();
-            }
-            _ if takes_value(&w) => {
-                out.push(w);
-                out.extend(it.next());
-            }
-            _ => out.push(w),
-        }
-    }
-    out
-}
-
-fn takes_value(word: &str) -> bool {
-    SPEC.long_values.contains(&word) || matches!(word.as_bytes(), [b'-', c] if SPEC.short_values.as_bytes().contains(c))
-}
-
 /// The one NAME=value pair of -t, -L or -U, in command-line order: -L and -U
 /// replace an earlier search, -t refuses to.
-fn search_token(options: &[String]) -> Result<Option<(String, String)>, &'static str> {
+fn search_token(given: &[args::Given]) -> Result<Option<(String, String)>, &'static str> {
     let mut search = None;
-    for pair in options.windows(2) {
-        let value = &pair[1];
-        match pair[0].as_str() {
-            "-L" | "--label" => search = Some(("LABEL".to_string(), value.clone())),
-            "-U" | "--uuid" => search = Some(("UUID".to_string(), value.clone())),
-            "-t" | "--match-token" => {
+    for g in given {
+        let value = g.value.clone().unwrap_or_default();
+        match g.long {
+            "--label" => search = Some(("LABEL".to_string(), value)),
+            "--uuid" => search = Some(("UUID".to_string(), value)),
+            "--match-token" => {
                 if search.is_some() {
                     return Err("Can only search for one NAME=value pair");
                 }
-                search = Some(parse_tag_string(value).ok_or("-t needs NAME=value pair")?);
+                search = Some(parse_tag_string(&value).ok_or("-t needs NAME=value pair")?);
             }
             _ => {}
         }
@@ -526,6 +400,44 @@ struct Printer<W: Write> {
 }
 
 impl<W: Write> Printer<W> {
+    /// Runs `mode` over `devices`; returns the exit status.
+    fn run(&mut self, mode: Mode<'_>, devices: &[PathBuf], search: Option<(String, String)>) -> anyhow::Result<u8> {
+        Ok(match mode {
+            Mode::LowLevel(opts) => {
+                if devices.is_empty() {
+                    return Err(exit::fail(OTHER, "The low-level probing mode requires a device"));
+                }
+                let mut status = 0;
+                for dev in devices {
+                    status = self.lowprobe_device(dev, opts)?;
+                    if status != 0 {
+                        break;
+                    }
+                }
+                status
+            }
+            Mode::Evaluate => {
+                // Like libblkid's evaluation, this ignores the device arguments.
+                let (name, value) = search.unwrap_or_default();
+                match probe::find_devices(&name, value.as_bytes())?.first() {
+                    Some(dev) => {
+                        self.device(dev)?;
+                        0
+                    }
+                    None => NOT_FOUND,
+                }
+            }
+            Mode::Lookup => {
+                let Some((name, value)) = search else {
+                    return Err(exit::fail(OTHER, "The lookup option requires a search type specified using -t"));
+                };
+                self.lookup(devices, &name, value.as_bytes())?
+            }
+            Mode::HighLevel if devices.is_empty() => self.high_level(&probe::block_devices()?, search.as_ref())?,
+            Mode::HighLevel => self.high_level(devices, search.as_ref())?,
+        })
+    }
+
     fn shown(&self, name: &str) -> bool {
         self.show.is_empty() || self.show.iter().any(|s| s == name)
     }
@@ -770,60 +682,12 @@ fn terminal_width() -> Option<usize> {
 
 /// Where `dev` is mounted, for `-o list`, in util-linux's words.
 fn mount_point(dev: &Path) -> String {
-    let Ok(md) = std::fs::metadata(dev) else { return "(not mounted)".into() };
-    let same = |src: &str| {
-        std::fs::metadata(src).is_ok_and(|m| {
-            if md.file_type().is_block_device() {
-                m.file_type().is_block_device() && m.rdev() == md.rdev()
-            } else {
-                m.dev() == md.dev() && m.ino() == md.ino()
-            }
-        })
-    };
-    let swaps = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
-    if swaps.lines().skip(1).filter_map(|l| l.split_whitespace().next()).any(|s| same(&unescape_mount(s))) {
-        return "[SWAP]".into();
+    match mountinfo::use_of(dev) {
+        mountinfo::Use::Swap => "[SWAP]".into(),
+        mountinfo::Use::Mounted(dir) => dir.to_string_lossy().into_owned(),
+        mountinfo::Use::InUse => "(in use)".into(),
+        mountinfo::Use::NotMounted => "(not mounted)".into(),
     }
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    for line in mounts.lines() {
-        let mut f = line.split(' ');
-        if let (Some(src), Some(dir)) = (f.next(), f.next()) {
-            if src.starts_with('/') && same(&unescape_mount(src)) {
-                return unescape_mount(dir);
-            }
-        }
-    }
-    let busy = md.file_type().is_block_device()
-        && std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::fcntl::OFlag::O_EXCL.bits())
-            .open(dev)
-            .is_err_and(|e| e.raw_os_error() == Some(nix::libc::EBUSY));
-    if busy { "(in use)" } else { "(not mounted)" }.into()
-}
-
-/// /proc/mounts writes space, tab, newline and backslash as `\ooo`.
-fn unescape_mount(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b.get(i..i + 4) {
-            Some([b'\\', o @ ..]) if o.iter().all(|c| (b'0'..=b'7').contains(c)) => {
-                out.push(o.iter().fold(0u8, |v, c| v.wrapping_mul(8) + (c - b'0')));
-                i += 4;
-            }
-            _ => {
-                out.push(b[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn until_nul(v: &[u8]) -> &[u8] {
-    &v[..v.iter().position(|&b| b == 0).unwrap_or(v.len())]
 }
 
 fn usage(name: &str) -> String {
@@ -874,233 +738,14 @@ For more details see blkid(8).
     )
 }
 
-/// The length of the valid UTF-8 sequence at the start of `s` (ASCII included),
-/// or `None`, by libblkid's rules: no overlong forms, surrogates, U+FDD0..U+FDEF
-/// or U+xxFFFF.
-fn utf8_char_len(s: &[u8]) -> Option<usize> {
-    let first = *s.first()?;
-    let (len, mut cp) = match first {
-        0x00..=0x7f => return Some(1),
-        _ if first & 0xe0 == 0xc0 => (2, u32::from(first & 0x1f)),
-        _ if first & 0xf0 == 0xe0 => (3, u32::from(first & 0x0f)),
-        _ if first & 0xf8 == 0xf0 => (4, u32::from(first & 0x07)),
-        _ if first & 0xfc == 0xf8 => (5, u32::from(first & 0x03)),
-        _ if first & 0xfe == 0xfc => (6, u32::from(first & 0x01)),
-        _ => return None,
-    };
-    let cont = s.get(1..len)?;
-    if cont.iter().any(|&c| c & 0xc0 != 0x80) {
-        return None;
-    }
-    for &c in cont {
-        cp = (cp << 6) | u32::from(c & 0x3f);
-    }
-    let encoded_len = match cp {
-        0..=0x7f => 1,
-        0x80..=0x7ff => 2,
-        0x800..=0xffff => 3,
-        0x10000..=0x1f_ffff => 4,
-        0x20_0000..=0x3ff_ffff => 5,
-        _ => 6,
-    };
-    let valid =
-        cp <= 0x10ffff && cp & 0xffff_f800 != 0xd800 && !(0xfdd0..=0xfdef).contains(&cp) && cp & 0xffff != 0xffff;
-    (encoded_len == len && valid).then_some(len)
-}
-
-/// libblkid `blkid_encode_string` into a buffer of `cap` bytes: valid UTF-8 and
-/// `[0-9A-Za-z#+-.:=@_]` stay, everything else becomes `\xNN`; output stops where
-/// the C buffer would be full.
-fn encode_string(s: &[u8], cap: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < s.len() {
-        match utf8_char_len(&s[i..]) {
-            Some(n) if n > 1 => {
-                if cap - out.len() < n {
-                    break;
-                }
-                out.extend_from_slice(&s[i..i + n]);
-                i += n;
-            }
-            _ => {
-                let c = s[i];
-                if c.is_ascii_alphanumeric() || b"#+-.:=@_".contains(&c) {
-                    out.push(c);
-                } else {
-                    if cap - out.len() < 4 {
-                        break;
-                    }
-                    out.extend_from_slice(format!("\\x{c:02x}").as_bytes());
-                }
-                i += 1;
-            }
-        }
-        if out.len() + 3 >= cap {
-            break;
-        }
-    }
-    out
-}
-
-/// libblkid `blkid_safe_string` into a buffer of `cap` bytes: whitespace runs
-/// collapsed to their first character and trimmed, then whitespace and invalid
-/// UTF-8 replaced by `_`.
-fn safe_string(s: &[u8], cap: usize) -> Vec<u8> {
-    let s = &s[..s.len().min(cap)];
-    let mut out = Vec::new();
-    let (mut spaces, mut in_text) = (0, false);
-    for &c in s {
-        if out.len() >= cap - 1 {
-            break;
-        }
-        if c.is_ascii_whitespace() || c == 0x0b {
-            spaces += 1;
-        } else {
-            spaces = 0;
-            in_text = true;
-        }
-        if spaces == 0 || (spaces == 1 && in_text) {
-            out.push(c);
-        }
-    }
-    if spaces > 0 && !out.is_empty() {
-        out.pop();
-    }
-    let mut i = 0;
-    while i < out.len() {
-        let c = out[i];
-        if c > 0x20 && c <= 0x7e {
-            i += 1;
-        } else if c.is_ascii_whitespace() || c == 0x0b {
-            out[i] = b'_';
-            i += 1;
-        } else if let Some(n) = utf8_char_len(&out[i..]) {
-            i += n;
-        } else {
-            out[i] = b'_';
-            i += 1;
-        }
-    }
-    out
-}
-
-/// Sizes of the buffers util-linux encodes udev values into.
-const UDEV_ENC: usize = 265;
-const UDEV_SAFE: usize = 256;
-const AMBIVALENT_ENC: usize = 256;
-
-/// One tag in `-o udev` form (util-linux `print_udev_format`).
-fn udev_line(name: &str, value: &[u8]) -> Vec<u8> {
-    const ENCODED: &[&str] = &[
-        "TYPE",
-        "VERSION",
-        "SYSTEM_ID",
-        "PUBLISHER_ID",
-        "APPLICATION_ID",
-        "BOOT_SYSTEM_ID",
-        "VOLUME_ID",
-        "LOGICAL_VOLUME_ID",
-        "VOLUME_SET_ID",
-        "DATA_PREPARER_ID",
-    ];
-    let line = |key: String, v: &[u8]| [key.as_bytes(), b"=", v, b"\n"].concat();
-    if ENCODED.contains(&name) {
-        line(format!("ID_FS_{name}"), &encode_string(value, UDEV_ENC))
-    } else if name == "UUID" || name == "UUID_SUB" || name.starts_with("LABEL") {
-        let mut out = line(format!("ID_FS_{name}"), &safe_string(value, UDEV_SAFE));
-        out.extend(line(format!("ID_FS_{name}_ENC"), &encode_string(value, UDEV_ENC)));
-        out
-    } else if name == "PTUUID" {
-        line("ID_PART_TABLE_UUID".into(), value)
-    } else if name == "PTTYPE" {
-        line("ID_PART_TABLE_TYPE".into(), value)
-    } else if name == "PART_ENTRY_NAME" || name == "PART_ENTRY_TYPE" {
-        line(format!("ID_{name}"), &encode_string(value, UDEV_ENC))
-    } else if name.starts_with("PART_ENTRY_") {
-        line(format!("ID_{name}"), value)
-    } else if name.len() >= 15
-        && (name.ends_with("_SECTOR_SIZE") || name.ends_with("_IO_SIZE") || name == "ALIGNMENT_OFFSET")
-    {
-        line(format!("ID_IOLIMIT_{name}"), value)
-    } else {
-        line(format!("ID_FS_{name}"), value)
-    }
-}
-
-/// `ID_FS_AMBIVALENT=usage:type[:version] ...` for the signatures that conflict.
-fn udev_ambivalent(found: &[Found]) -> Option<Vec<u8>> {
-    if found.len() < 2 {
-        return None;
-    }
-    let mut items = Vec::new();
-    for f in found {
-        let mut item = encode_string(f.usage.as_str().as_bytes(), AMBIVALENT_ENC);
-        item.push(b':');
-        item.extend(encode_string(f.name.as_bytes(), AMBIVALENT_ENC));
-        if let Some(v) = f.get("VERSION") {
-            item.push(b':');
-            item.extend(encode_string(until_nul(v), AMBIVALENT_ENC));
-        }
-        items.push(item);
-    }
-    Some([b"ID_FS_AMBIVALENT=".as_slice(), &items.join(&b' '), b"\n"].concat())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn full_and_export_escapes() {
-        assert_eq!(escaped(b"a b\"c\\$", probe::FULL_SPECIAL, false), b"a b\\\"c\\\\$");
-        assert_eq!(escaped(b"a b\"c\\$", probe::EXPORT_SPECIAL, false), b"a\\ b\\\"c\\\\\\$");
-        assert_eq!(escaped(b"\t\x7f\xc3\xa9", b"", false), b"^I^?M-CM-)");
-        assert_eq!(escaped(b"\x9b", b"", false), b"M-^[");
+    fn values_escaped_unless_raw() {
+        assert_eq!(escaped(b"\t\"", b"\"", false), b"^I\\\"");
         assert_eq!(escaped(b"\t\"", b"\"", true), b"\t\"");
-    }
-
-    #[test]
-    fn encode_keeps_utf8_and_whitelist() {
-        assert_eq!(encode_string(b"a b\"c\\$", UDEV_ENC), b"a\\x20b\\x22c\\x5c\\x24");
-        assert_eq!(encode_string("é€#+-.:=@_".as_bytes(), UDEV_ENC), "é€#+-.:=@_".as_bytes());
-        // Lone continuation byte, overlong NUL, surrogate, noncharacter.
-        assert_eq!(encode_string(b"\x80\xc0\x80", UDEV_ENC), b"\\x80\\xc0\\x80");
-        assert_eq!(encode_string(b"\xed\xa0\x80", UDEV_ENC), b"\\xed\\xa0\\x80");
-        assert_eq!(encode_string("\u{fdd0}".as_bytes(), UDEV_ENC), b"\\xef\\xb7\\x90");
-        let long = encode_string(&[b' '; 100], UDEV_ENC);
-        assert!(long.len() + 3 >= UDEV_ENC && long.len() < UDEV_ENC);
-    }
-
-    #[test]
-    fn safe_string_collapses_and_replaces() {
-        assert_eq!(safe_string(b"  a  b\t\tc  ", UDEV_SAFE), b"a_b_c");
-        assert_eq!(safe_string(b"a\tb", UDEV_SAFE), b"a_b");
-        assert_eq!(safe_string(b"x\xffy\x01", UDEV_SAFE), b"x_y\x01");
-        assert_eq!(safe_string("é ü".as_bytes(), UDEV_SAFE), "é_ü".as_bytes());
-        assert_eq!(safe_string(b"   ", UDEV_SAFE), b"");
-    }
-
-    #[test]
-    fn udev_names() {
-        assert_eq!(udev_line("LABEL", b"a b"), b"ID_FS_LABEL=a_b\nID_FS_LABEL_ENC=a\\x20b\n");
-        assert_eq!(udev_line("PTTYPE", b"gpt"), b"ID_PART_TABLE_TYPE=gpt\n");
-        assert_eq!(udev_line("PART_ENTRY_NAME", b"my part"), b"ID_PART_ENTRY_NAME=my\\x20part\n");
-        assert_eq!(udev_line("PART_ENTRY_OFFSET", b"2048"), b"ID_PART_ENTRY_OFFSET=2048\n");
-        assert_eq!(udev_line("BLOCK_SIZE", b"4096"), b"ID_FS_BLOCK_SIZE=4096\n");
-        assert_eq!(udev_line("LOGICAL_SECTOR_SIZE", b"512"), b"ID_IOLIMIT_LOGICAL_SECTOR_SIZE=512\n");
-    }
-
-    #[test]
-    fn udev_ambivalent_lists_usage_type_version() {
-        let found = |name, usage, version: Option<&str>| Found {
-            name,
-            usage,
-            tags: version.map(|v| Tag { name: "VERSION", value: v.as_bytes().to_vec() }).into_iter().collect(),
-        };
-        let both = [found("ext4", probe::Usage::Filesystem, Some("1.0")), found("swap", probe::Usage::Other, None)];
-        assert_eq!(udev_ambivalent(&both).unwrap(), b"ID_FS_AMBIVALENT=filesystem:ext4:1.0 other:swap\n");
-        assert_eq!(udev_ambivalent(&both[..1]), None);
     }
 
     #[test]

@@ -21,6 +21,39 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// mount(8)'s and umount(8)'s statuses (util-linux `MNT_EX_USAGE`,
+/// `MNT_EX_SYSERR`, `MNT_EX_FAIL`, `MNT_EX_SOMEOK`).
+#[cfg_attr(not(feature = "mount"), allow(dead_code))]
+pub mod mnt {
+    pub const USAGE: u8 = 1;
+    pub const SYSERR: u8 = 2;
+    pub const FAIL: u8 = 32;
+    /// `mount -a`: some mounts failed, others succeeded.
+    pub const SOMEOK: u8 = 64;
+}
+
+/// The status for a failed mount or unmount of the engine.
+#[cfg_attr(not(feature = "mount"), allow(dead_code))]
+pub fn mount_status(e: &krazybox::mount::Error) -> u8 {
+    use krazybox::mount::Category;
+    match e.category {
+        Category::Usage => mnt::USAGE,
+        Category::System => mnt::SYSERR,
+        Category::Failure => mnt::FAIL,
+    }
+}
+
+/// restic-rest-server's status for a failure around rest-server: 1 makes
+/// gokrazy restart the service after a second; 125 stops it for good.
+#[cfg_attr(not(feature = "restic-rest-server"), allow(dead_code))]
+pub fn wrapper_status(e: &krazybox::wrapper::Error) -> u8 {
+    use krazybox::wrapper::Kind;
+    match e.kind {
+        Kind::Transient => 1,
+        Kind::Config => 125,
+    }
+}
+
 /// An error that ends the applet with `status`.
 pub fn fail(status: u8, message: impl Into<String>) -> anyhow::Error {
     Failure { status, message: message.into() }.into()
@@ -46,5 +79,26 @@ pub fn report(applet: &str, result: anyhow::Result<ExitCode>) -> ExitCode {
             eprintln!("{applet}: {err:#}");
             ExitCode::from(status)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use krazybox::mount::{Category, Error};
+
+    #[test]
+    fn mount_statuses_are_util_linux_ones() {
+        let e = |category| Error {
+            category,
+            spec: "/mnt".into(),
+            message: String::new(),
+            errno: None,
+            hint: None,
+            nofail: false,
+        };
+        assert_eq!(mount_status(&e(Category::Usage)), 1);
+        assert_eq!(mount_status(&e(Category::System)), 2);
+        assert_eq!(mount_status(&e(Category::Failure)), 32);
     }
 }

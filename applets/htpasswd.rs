@@ -16,16 +16,17 @@
 //! Exit status as Apache: 0 ok, 1 file access, 2 usage, 3 password mismatch or
 //! bad cost, 5 too long, 6 bad or unknown user, 7 invalid file, 10 unsupported algorithm.
 
-use crate::args::{self, ArgError, Parsed, Spec};
+use crate::args::{self, ArgError, Parsed, Style};
 use crate::exit::fail;
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use krazybox::htpasswd::{self as engine, Algorithm, BadUser, PwFile, VerifyError};
+use std::ffi::OsString;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-const SPEC: Spec =
-    Spec { flags: "cnbiDvBsmdp25h", short_values: "Cr", long_values: &["--cost", "--rounds"], permute: false };
+/// Apache's getopt: short options only, and the first word that is not one ends them.
+const STYLE: Style = Style { permute: false, long: false, abbreviations: false, aliases: &[] };
 
 const ERR_FILE: u8 = 1;
 const ERR_SYNTAX: u8 = 2;
@@ -35,13 +36,14 @@ const ERR_BADUSER: u8 = 6;
 const ERR_INVALID: u8 = 7;
 const ERR_ALGORITHM: u8 = 10;
 
-#[derive(FromArgs)]
-// The hash switches are read from the words instead, in order: the last one wins.
-#[allow(dead_code)]
+// The options; passwordfile (not with -n), username and password (with -b)
+// are the positional words.
+#[derive(FromArgs, ArgsInfo)]
 /// Create and update the user file of restic's rest-server (Apache htpasswd compatible).
 #[argh(
-    help_triggers("-h", "--help"),
-    note = "bcrypt is the default here (Apache defaults to apr1-MD5, which rest-server rejects).\n\
+    help_triggers("--argh-help"),
+    note = "Words after the options: passwordfile (not with -n), username, and password (with -b).\n\
+            bcrypt is the default here (Apache defaults to apr1-MD5, which rest-server rejects).\n\
             rest-server accepts only bcrypt (-B) and SHA-1 (-s) hashes, so -m, -d, -p, -2 and -5 are refused.",
     example = "htpasswd -B -c restic/.htpasswd alice\n  htpasswd -nbB bob 'secret'"
 )]
@@ -91,9 +93,22 @@ struct Args {
     /// rounds for SHA-crypt (accepted for compatibility; those hashes are refused)
     #[argh(option, short = 'r')]
     rounds: Option<String>,
-    /// passwordfile (not with -n), username, and password (with -b)
-    #[argh(positional)]
-    words: Vec<String>,
+}
+
+impl Args {
+    /// The hash switch given last (Apache lets the last one win), if any.
+    fn algorithm(&self, line: &args::Line) -> Option<char> {
+        let on = [
+            ('B', self.bcrypt),
+            ('s', self.sha),
+            ('m', self.md5),
+            ('d', self.crypt),
+            ('p', self.plain),
+            ('2', self.sha256),
+            ('5', self.sha512),
+        ];
+        line.given.iter().rev().filter_map(|g| g.short).find(|c| on.iter().any(|(f, set)| f == c && *set))
+    }
 }
 
 const USAGE: &str = "Usage:
@@ -120,17 +135,6 @@ fn usage() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(ERR_SYNTAX))
 }
 
-/// The hash options in the order given: Apache lets the last one win.
-fn last_algorithm(words: &[String]) -> Option<char> {
-    words
-        .iter()
-        .take_while(|w| *w != "--")
-        .filter_map(|w| w.strip_prefix('-'))
-        .filter_map(|f| f.chars().next())
-        .filter(|c| "Bsmdp25".contains(*c))
-        .last()
-}
-
 fn positive(value: &str) -> anyhow::Result<u32> {
     match value.parse::<u32>() {
         Ok(n) if n > 0 => Ok(n),
@@ -138,32 +142,68 @@ fn positive(value: &str) -> anyhow::Result<u32> {
     }
 }
 
-pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
-    let words = match args::normalize(&SPEC, argv) {
-        Ok(w) => w,
+pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
+    let (args, line): (Args, args::Line) = match args::parse(name, &STYLE, argv) {
+        Ok(Parsed::Run(a, line)) => (a, line),
+        Ok(Parsed::Help) => {
+            print!("{}", args::argh_help::<Args>(name));
+            return Ok(ExitCode::SUCCESS);
+        }
         Err(ArgError::Unknown(o)) => {
             eprintln!("htpasswd: illegal option -- {}", o.trim_start_matches('-'));
             return usage();
         }
         Err(_) => return usage(),
     };
-    let args: Args = match args::from_words(name, &words) {
-        Ok(Parsed::Run(a)) => a,
-        Ok(Parsed::Exit(code)) => return Ok(code),
-        Err(_) => return usage(),
-    };
+    let words = line.utf8_positionals().map_err(|e| fail(ERR_SYNTAX, e))?;
     if [args.create, args.display, args.verify, args.delete].iter().filter(|&&m| m).count() > 1 {
         return Err(fail(ERR_SYNTAX, "only one of -c -n -v -D may be specified"));
     }
     let expected = if args.display { 1 } else { 2 } + usize::from(args.batch);
-    if args.batch && args.stdin || args.words.len() != expected {
+    if args.batch && args.stdin || words.len() != expected {
         return usage();
     }
+    let algorithm = algorithm(&args, &line)?;
+    let (file, rest) = if args.display { (None, &words[..]) } else { (Some(&words[0]), &words[1..]) };
+    let name = &rest[0];
+    check_user_name(name)?;
+    let batch_password = rest.get(1).map(|p| p.as_bytes());
+    if batch_password.is_some_and(|p| p.len() > engine::MAX_FIELD) {
+        return Err(fail(ERR_OVERFLOW, "password too long (> 256)"));
+    }
+    let input = if args.batch {
+        Input::Given(batch_password.unwrap_or_default())
+    } else if args.stdin {
+        Input::Stdin
+    } else {
+        Input::Prompt
+    };
+    let Some(file) = file else {
+        let password = read_password(&input, true)?;
+        let record = record(name.as_bytes(), &password, algorithm)?;
+        let mut out = std::io::stdout().lock();
+        out.write_all(&record)?;
+        out.write_all(b"\n\n")?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    check_access(Path::new(file), args.create, !args.verify)?;
+    if args.verify {
+        verify(file, name, &input)
+    } else if args.delete {
+        delete(file, name)
+    } else {
+        set(file, name, &input, algorithm, args.create)
+    }
+}
+
+/// The hash to write: bcrypt at the given cost unless the last hash switch
+/// says otherwise; the ones rest-server rejects are refused.
+fn algorithm(args: &Args, line: &args::Line) -> anyhow::Result<Algorithm> {
     let cost = args.cost.as_deref().map(positive).transpose()?;
     if let Some(r) = &args.rounds {
         positive(r)?;
     }
-    let algorithm = match last_algorithm(&words) {
+    let algorithm = match args.algorithm(line) {
         None | Some('B') => Algorithm::Bcrypt { cost: cost.unwrap_or(engine::DEFAULT_BCRYPT_COST) },
         Some('s') => Algorithm::Sha1,
         Some(flag) => {
@@ -180,22 +220,25 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
             ));
         }
     };
-    if algorithm == Algorithm::Sha1 {
-        if cost.is_some() {
-            log::warn!(target: "htpasswd", "ignoring -C: it only applies to bcrypt");
+    match algorithm {
+        Algorithm::Sha1 => {
+            if cost.is_some() {
+                log::warn!(target: "htpasswd", "ignoring -C: it only applies to bcrypt");
+            }
+            log::warn!(target: "htpasswd", "{{SHA}} is unsalted SHA-1 and weak; prefer bcrypt (-B)");
         }
-        log::warn!(target: "htpasswd", "{{SHA}} is unsalted SHA-1 and weak; prefer bcrypt (-B)");
-    }
-    if let Algorithm::Bcrypt { cost } = algorithm {
-        if !engine::BCRYPT_COSTS.contains(&cost) {
+        Algorithm::Bcrypt { cost } if !engine::BCRYPT_COSTS.contains(&cost) => {
             return Err(fail(ERR_MISMATCH, format!("bcrypt cost {cost} is out of range: use -C 4 to -C 17")));
         }
+        _ => {}
     }
+    Ok(algorithm)
+}
 
-    let (file, rest) = if args.display { (None, &args.words[..]) } else { (Some(&args.words[0]), &args.words[1..]) };
-    let user = rest[0].as_bytes();
-    let batch_password = rest.get(1).map(|p| p.as_bytes());
-    match engine::check_user(user) {
+/// Apache's checks of the user name, and a warning where rest-server would
+/// ignore the user.
+fn check_user_name(name: &str) -> anyhow::Result<()> {
+    match engine::check_user(name.as_bytes()) {
         Ok(()) => {}
         Err(BadUser::TooLong) => return Err(fail(ERR_OVERFLOW, "username too long (> 255)")),
         Err(BadUser::Colon) => return Err(fail(ERR_BADUSER, "username contains illegal character ':'")),
@@ -204,89 +247,75 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
         }
         Err(BadUser::Empty) => return Err(fail(ERR_BADUSER, "username is empty")),
     }
-    if !engine::rest_server_accepts_user(user) {
+    if !engine::rest_server_accepts_user(name.as_bytes()) {
         log::warn!(
             target: "htpasswd",
-            "rest-server will ignore user {}: use only letters, digits, '@', '.', '_' and '-'",
-            rest[0]
+            "rest-server will ignore user {name}: use only letters, digits, '@', '.', '_' and '-'"
         );
     }
-    if batch_password.is_some_and(|p| p.len() > engine::MAX_FIELD) {
-        return Err(fail(ERR_OVERFLOW, "password too long (> 256)"));
-    }
+    Ok(())
+}
 
-    let input = if args.batch {
-        Input::Given
-    } else if args.stdin {
-        Input::Stdin
-    } else {
-        Input::Prompt
+/// `-v`: the user's password checked against the file.
+fn verify(file: &str, name: &str, input: &Input) -> anyhow::Result<ExitCode> {
+    let pw = engine::read(Path::new(file))?;
+    let Some(hash) = pw.find(name.as_bytes()).map_err(|_| invalid_file(file))? else {
+        eprintln!("User {name} not found");
+        return Ok(ExitCode::from(ERR_BADUSER));
     };
-    let Some(file) = file else {
-        let password = read_password(input, batch_password, true)?;
-        let record = record(user, &password, algorithm)?;
-        let mut out = std::io::stdout().lock();
-        out.write_all(&record)?;
-        out.write_all(b"\n\n")?;
-        return Ok(ExitCode::SUCCESS);
-    };
-    let path = Path::new(file);
-    check_access(path, args.create, !args.verify)?;
-    let name = &rest[0];
-
-    if args.verify {
-        let pw = engine::read(path)?;
-        let Some(hash) = pw.find(user).map_err(|_| invalid_file(file))? else {
-            eprintln!("User {name} not found");
-            return Ok(ExitCode::from(ERR_BADUSER));
-        };
-        let hash = hash.to_vec();
-        let password = read_password(input, batch_password, false)?;
-        return match engine::verify(&password, &hash) {
-            // Apache reads on after a match, and a bad line further down still fails.
-            Ok(true) if pw.first_invalid_line().is_some() => Err(invalid_file(file)),
-            Ok(true) => {
-                eprintln!("Password for user {name} correct.");
-                Ok(ExitCode::SUCCESS)
-            }
-            Ok(false) => {
-                eprintln!("password verification failed");
-                Ok(ExitCode::from(ERR_MISMATCH))
-            }
-            Err(VerifyError::Empty) => {
-                eprintln!("Empty hash for user {name}");
-                Ok(ExitCode::from(ERR_INVALID))
-            }
-            Err(VerifyError::Unsupported(kind)) => Err(fail(
-                ERR_ALGORITHM,
-                format!("cannot verify this hash kind ({}) for user {name}; rest-server cannot either: set a new bcrypt password", kind.describe()),
-            )),
-            Err(VerifyError::Malformed) => {
-                Err(fail(ERR_INVALID, format!("the bcrypt hash of user {name} is malformed; set a new password")))
-            }
-        };
-    }
-
-    if args.delete {
-        let deleted = engine::update(path, false, |pw| {
-            if pw.first_invalid_line().is_some() {
-                return Err(invalid_file(file));
-            }
-            Ok(pw.remove(user))
-        })?;
-        if deleted {
-            eprintln!("Deleting password for user {name}");
-        } else {
-            eprintln!("User {name} not found");
+    let hash = hash.to_vec();
+    let password = read_password(input, false)?;
+    match engine::verify(&password, &hash) {
+        // Apache reads on after a match, and a bad line further down still fails.
+        Ok(true) if pw.first_invalid_line().is_some() => Err(invalid_file(file)),
+        Ok(true) => {
+            eprintln!("Password for user {name} correct.");
+            Ok(ExitCode::SUCCESS)
         }
-        warn_rest_server(path);
-        return Ok(ExitCode::SUCCESS);
+        Ok(false) => {
+            eprintln!("password verification failed");
+            Ok(ExitCode::from(ERR_MISMATCH))
+        }
+        Err(VerifyError::Empty) => {
+            eprintln!("Empty hash for user {name}");
+            Ok(ExitCode::from(ERR_INVALID))
+        }
+        Err(VerifyError::Unsupported(kind)) => Err(fail(
+            ERR_ALGORITHM,
+            format!("cannot verify this hash kind ({}) for user {name}; rest-server cannot either: set a new bcrypt password", kind.describe()),
+        )),
+        Err(VerifyError::Malformed) => {
+            Err(fail(ERR_INVALID, format!("the bcrypt hash of user {name} is malformed; set a new password")))
+        }
     }
+}
 
-    let password = read_password(input, batch_password, true)?;
+/// `-D`: the user removed, atomically.
+fn delete(file: &str, name: &str) -> anyhow::Result<ExitCode> {
+    let path = Path::new(file);
+    let deleted = engine::update(path, false, |pw| {
+        if pw.first_invalid_line().is_some() {
+            return Err(invalid_file(file));
+        }
+        Ok(pw.remove(name.as_bytes()))
+    })?;
+    if deleted {
+        eprintln!("Deleting password for user {name}");
+    } else {
+        eprintln!("User {name} not found");
+    }
+    warn_rest_server(path);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The user added or their password replaced, atomically.
+fn set(file: &str, name: &str, input: &Input, algorithm: Algorithm, create: bool) -> anyhow::Result<ExitCode> {
+    let path = Path::new(file);
+    let user = name.as_bytes();
+    let password = read_password(input, true)?;
     let record = record(user, &password, algorithm)?;
     let hash = &record[user.len() + 1..];
-    let updated = engine::update(path, args.create, |pw| {
+    let updated = engine::update(path, create, |pw| {
         if pw.first_invalid_line().is_some() {
             return Err(invalid_file(file));
         }
@@ -355,18 +384,18 @@ fn warn_rest_server(path: &Path) {
 }
 
 #[derive(Clone, Copy)]
-enum Input {
+enum Input<'a> {
     /// From the command line (`-b`).
-    Given,
+    Given(&'a [u8]),
     /// One line from stdin (`-i`).
     Stdin,
     /// Asked for on the terminal, or read from stdin when there is none.
     Prompt,
 }
 
-fn read_password(input: Input, given: Option<&[u8]>, twice: bool) -> anyhow::Result<Vec<u8>> {
+fn read_password(input: &Input, twice: bool) -> anyhow::Result<Vec<u8>> {
     match input {
-        Input::Given => Ok(given.unwrap_or_default().to_vec()),
+        Input::Given(given) => Ok(given.to_vec()),
         Input::Stdin => read_line(),
         Input::Prompt if !twice => prompt("Enter password: "),
         Input::Prompt => {
@@ -421,16 +450,21 @@ fn prompt(text: &str) -> anyhow::Result<Vec<u8>> {
 mod tests {
     use super::*;
 
-    fn w(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    fn last_algorithm(s: &str) -> Option<char> {
+        let words: Vec<OsString> = s.split_whitespace().map(OsString::from).collect();
+        match args::parse::<Args>("htpasswd", &STYLE, &words) {
+            Ok(Parsed::Run(a, line)) => a.algorithm(&line),
+            _ => panic!("{s} did not parse"),
+        }
     }
 
     #[test]
     fn last_hash_option_wins() {
-        assert_eq!(last_algorithm(&w("-B -s -- f u")), Some('s'));
-        assert_eq!(last_algorithm(&w("-s -c -B -- f u")), Some('B'));
-        assert_eq!(last_algorithm(&w("-C 5 -- -s u")), None);
-        assert_eq!(last_algorithm(&w("-m -- f u")), Some('m'));
+        assert_eq!(last_algorithm("-B -s -- f u"), Some('s'));
+        assert_eq!(last_algorithm("-s -c -B -- f u"), Some('B'));
+        assert_eq!(last_algorithm("-sB -Bs f u"), Some('s'));
+        assert_eq!(last_algorithm("-C 5 -- -s u"), None);
+        assert_eq!(last_algorithm("-m -- f u"), Some('m'));
     }
 
     #[test]

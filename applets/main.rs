@@ -33,7 +33,8 @@ use std::process::ExitCode;
 /// One row of the applet table.
 struct Applet {
     name: &'static str,
-    main: fn(&str, &[String]) -> anyhow::Result<ExitCode>,
+    /// Gets the words after the applet's name, as the kernel gave them.
+    main: fn(&str, &[OsString]) -> anyhow::Result<ExitCode>,
 }
 
 /// Every applet this build has, in the order `--list` prints them.
@@ -70,19 +71,13 @@ fn main() -> ExitCode {
     let argv0 = raw.first().cloned().unwrap_or_else(|| "krazybox".into());
     let name =
         Path::new(&argv0).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "krazybox".into());
-    let args = match raw.iter().skip(1).map(|a| a.clone().into_string()).collect::<Result<Vec<_>, _>>() {
-        Ok(args) => args,
-        Err(bad) => {
-            eprintln!("{name}: argument is not valid UTF-8: {}", bad.to_string_lossy());
-            return ExitCode::from(exit::USAGE);
-        }
-    };
+    let args = raw.get(1..).unwrap_or_default();
     init_logging();
 
     if name.starts_with("krazybox") {
-        return multiplexer(&args);
+        return multiplexer(args);
     }
-    run_applet(&name, &args)
+    run_applet(&name, args)
 }
 
 /// Diagnostics go to stderr as `LEVEL [applet] message`; `KRAZYBOX_LOG=debug` shows more.
@@ -95,7 +90,7 @@ fn init_logging() {
     log::set_max_level(level);
 }
 
-fn run_applet(name: &str, args: &[String]) -> ExitCode {
+fn run_applet(name: &str, args: &[OsString]) -> ExitCode {
     let Some(applet) = find(name) else {
         eprintln!("krazybox: applet not found: {name}");
         return ExitCode::from(NOT_FOUND);
@@ -103,12 +98,12 @@ fn run_applet(name: &str, args: &[String]) -> ExitCode {
     exit::report(name, (applet.main)(name, args))
 }
 
-fn multiplexer(args: &[String]) -> ExitCode {
+fn multiplexer(args: &[OsString]) -> ExitCode {
     let Some(first) = args.first() else {
         print!("{}", usage());
         return ExitCode::from(exit::USAGE);
     };
-    match first.as_str() {
+    match first.to_str().unwrap_or_default() {
         "--list" | "-l" => {
             for applet in APPLETS {
                 println!("{}", applet.name);
@@ -123,6 +118,10 @@ fn multiplexer(args: &[String]) -> ExitCode {
         "--version" | "-V" => {
             println!("krazybox {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
+        }
+        "" => {
+            eprintln!("krazybox: applet not found: {}", first.to_string_lossy());
+            ExitCode::from(NOT_FOUND)
         }
         name => run_applet(name, &args[1..]),
     }
@@ -142,7 +141,7 @@ fn usage() -> String {
 }
 
 /// `--install [-s] DIR`: a link named after every applet, pointing at this executable.
-fn install(args: &[String]) -> anyhow::Result<ExitCode> {
+fn install(args: &[OsString]) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     let (symbolic, dir) = match args {
         [s, dir] if s == "-s" => (true, dir),

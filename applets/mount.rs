@@ -34,8 +34,9 @@
 #![forbid(unsafe_code)]
 
 use crate::{args, exit};
-use argh::FromArgs;
-use krazybox::mount::{self, fstab, loopdev, mountinfo, probe_glue, source::Source, MountSpec};
+use argh::{ArgsInfo, FromArgs};
+use krazybox::mount::{self, fstab, mountinfo, probe_glue, source::Source, MountSpec};
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileTypeExt;
@@ -43,11 +44,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// mount(8) exit statuses.
-const USAGE: u8 = 1;
-const FAILURE: u8 = 32;
-const SOME_OK: u8 = 64;
+use exit::mnt::{FAIL as FAILURE, SOMEOK as SOME_OK, USAGE};
 
-#[derive(FromArgs)]
+// The options; source and target are the positional words. `-h` prints
+// util-linux's text, not argh's.
+#[derive(FromArgs, ArgsInfo)]
 /// mount a filesystem
 #[argh(help_triggers("--argh-help"))]
 struct Args {
@@ -79,7 +80,7 @@ struct Args {
     #[argh(switch, short = 'i', long = "internal-only")]
     _internal_only: bool,
     /// tolerate sloppy options (accepted)
-    #[argh(switch, short = 's')]
+    #[argh(switch, short = 's', hidden_help)]
     _sloppy: bool,
     /// filesystem types
     #[argh(option, short = 't', long = "types")]
@@ -132,48 +133,15 @@ struct Args {
     /// print the version
     #[argh(switch, short = 'V', long = "version")]
     version: bool,
-    /// source and target
-    #[argh(positional)]
-    paths: Vec<String>,
 }
 
-const SPEC: args::Spec = args::Spec {
-    flags: "aBcfhilMnrRsvVw",
-    short_values: "LoTtU",
-    long_values: &["--types", "--options", "--fstab", "--label", "--uuid"],
+/// getopt_long, with util-linux's two short spellings of -r and -w.
+const STYLE: args::Style = args::Style {
     permute: true,
+    long: true,
+    abbreviations: true,
+    aliases: &[("--ro", "--read-only"), ("--rw", "--read-write")],
 };
-
-/// Every long option, for getopt's message about an unknown one.
-const LONG: &[&str] = &[
-    "--all",
-    "--fake",
-    "--no-mtab",
-    "--read-only",
-    "--read-write",
-    "--verbose",
-    "--show-labels",
-    "--no-canonicalize",
-    "--internal-only",
-    "--types",
-    "--options",
-    "--fstab",
-    "--label",
-    "--uuid",
-    "--bind",
-    "--rbind",
-    "--move",
-    "--make-shared",
-    "--make-slave",
-    "--make-private",
-    "--make-unbindable",
-    "--make-rshared",
-    "--make-rslave",
-    "--make-rprivate",
-    "--make-runbindable",
-    "--version",
-    "--help",
-];
 
 /// The propagation switches in the order util-linux appends them.
 const PROPAGATION: &[&str] =
@@ -206,39 +174,12 @@ fn usage(name: &str) -> String {
     )
 }
 
-pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
-    let try_help = format!("Try '{name} --help' for more information.");
-    let bad = |msg: &str| exit::fail(USAGE, format!("{msg}\n{try_help}"));
-    // getopt_long's aliases, which argh cannot declare.
-    let argv: Vec<String> = argv
-        .iter()
-        .map(|a| match a.as_str() {
-            "--ro" => "--read-only".to_string(),
-            "--rw" => "--read-write".to_string(),
-            _ => a.clone(),
-        })
-        .collect();
-    let words = args::normalize(&SPEC, &argv).map_err(|e| bad(&e.to_string()))?;
-    let end = words.iter().position(|w| w == "--").unwrap_or(words.len());
-    if let Some(w) = words[..end].iter().find(|w| w.starts_with("--") && !LONG.contains(&w.as_str())) {
-        return Err(bad(&format!("unrecognized option '{w}'")));
-    }
-    let mut i = 0;
-    while i < end {
-        match words[i].as_str() {
-            "-h" | "--help" => {
-                print!("{}", usage(name));
-                return Ok(ExitCode::SUCCESS);
-            }
-            w if (w.len() == 2 && SPEC.short_values.contains(&w[1..])) || SPEC.long_values.contains(&w) => i += 2,
-            _ => i += 1,
-        }
-    }
-    let a: Args = match args::from_words(name, &words) {
-        Ok(args::Parsed::Run(a)) => a,
-        Ok(args::Parsed::Exit(code)) => return Ok(code),
-        Err(e) => return Err(bad(&e.to_string())),
+pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
+    let Some((a, line)) = args::parse_util_linux::<Args>(name, &STYLE, argv, usage)? else {
+        return Ok(ExitCode::SUCCESS);
     };
+    let bad = |msg: &str| exit::fail(USAGE, format!("{msg}\n{}", args::try_help(name)));
+    let paths = line.utf8_positionals().map_err(|e| exit::fail(USAGE, e))?;
     if a.version {
         println!("{name} from krazybox {} (util-linux 2.38.1 compatible)", env!("CARGO_PKG_VERSION"));
         return Ok(ExitCode::SUCCESS);
@@ -250,46 +191,13 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
         return Err(exit::fail(USAGE, "mutually exclusive arguments: --label --uuid --source"));
     }
 
-    let mut options: Vec<String> = a.options.clone();
-    let propagation = [
-        a.make_shared,
-        a.make_slave,
-        a.make_private,
-        a.make_unbindable,
-        a.make_rshared,
-        a.make_rslave,
-        a.make_rprivate,
-        a.make_runbindable,
-    ];
-    let propa = propagation.iter().any(|&p| p);
-    options.extend(PROPAGATION.iter().zip(propagation).filter(|(_, on)| *on).map(|(w, _)| w.to_string()));
-    // `move` in -o is the --move operation, as in util-linux.
-    let mut is_move = a.move_;
-    let mut options: Vec<String> = options
-        .join(",")
-        .split(',')
-        .filter(|w| {
-            let mv = *w == "move";
-            is_move |= mv;
-            !w.is_empty() && !mv
-        })
-        .map(String::from)
-        .collect();
-    if a.bind {
-        options.push("bind".into());
-    }
-    if a.rbind {
-        options.push("rbind".into());
-    }
-    if is_move {
-        options.push("move".into());
-    }
-    let oper = a.bind || a.rbind || is_move;
+    let ops = a.operations();
+    let (options, propa, oper) = (ops.options, ops.propagation, ops.operation);
     let tag_source =
         a.label.last().map(|l| format!("LABEL=\"{l}\"")).or_else(|| a.uuid.last().map(|u| format!("UUID=\"{u}\"")));
     let types = a.types.last().cloned();
 
-    if tag_source.is_none() && a.paths.is_empty() && !a.all {
+    if tag_source.is_none() && paths.is_empty() && !a.all {
         // -r and -w are options too (`ro`, `rw`): not for a listing.
         if oper || !options.is_empty() || a.read_only || a.read_write {
             return Err(bad("bad usage"));
@@ -317,32 +225,113 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
         return run.all(&fstab_paths, types.as_deref());
     }
 
-    let (source, target) = match (tag_source, a.paths.as_slice()) {
+    let spec = spec_of(&a, tag_source, &paths, &run.options, types, propa, &fstab_paths).map_err(|e| match e {
+        Refused::Usage(m) => bad(&m),
+        Refused::Plain(m) => exit::fail(USAGE, m),
+        Refused::Other(e) => e,
+    })?;
+    match run.one(spec) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.nofail => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(exit::fail(exit::mount_status(&e), describe(&e))),
+    }
+}
+
+/// The options the switches add to `-o`, in util-linux's order.
+struct Operations {
+    /// `-o`'s words, the propagation switches' and the operation's.
+    options: Vec<String>,
+    /// A `--make-*` switch was given.
+    propagation: bool,
+    /// A bind, rbind or move.
+    operation: bool,
+}
+
+impl Args {
+    fn operations(&self) -> Operations {
+        let mut options: Vec<String> = self.options.clone();
+        let propagation = [
+            self.make_shared,
+            self.make_slave,
+            self.make_private,
+            self.make_unbindable,
+            self.make_rshared,
+            self.make_rslave,
+            self.make_rprivate,
+            self.make_runbindable,
+        ];
+        options.extend(PROPAGATION.iter().zip(propagation).filter(|(_, on)| *on).map(|(w, _)| w.to_string()));
+        // `move` in -o is the --move operation, as in util-linux.
+        let mut is_move = self.move_;
+        let mut options: Vec<String> = options
+            .join(",")
+            .split(',')
+            .filter(|w| {
+                let mv = *w == "move";
+                is_move |= mv;
+                !w.is_empty() && !mv
+            })
+            .map(String::from)
+            .collect();
+        for (on, word) in [(self.bind, "bind"), (self.rbind, "rbind"), (is_move, "move")] {
+            if on {
+                options.push(word.into());
+            }
+        }
+        Operations {
+            options,
+            propagation: propagation.iter().any(|&p| p),
+            operation: self.bind || self.rbind || is_move,
+        }
+    }
+}
+
+/// Why the command line names no mount.
+enum Refused {
+    /// A usage error, with the "Try --help" line.
+    Usage(String),
+    /// A usage error worded on its own.
+    Plain(String),
+    Other(anyhow::Error),
+}
+
+/// The mount the words name: source and target given, a target alone for a
+/// propagation change or remount, else the fstab entry for the one given.
+fn spec_of<'a>(
+    a: &Args,
+    tag_source: Option<String>,
+    paths: &[String],
+    options: &str,
+    types: Option<String>,
+    propagation: bool,
+    fstab_paths: &[PathBuf],
+) -> Result<MountSpec<'a>, Refused> {
+    let (source, target) = match (tag_source, paths) {
         (Some(tag), []) => (Some(tag), None),
-        (Some(_), [one]) if is_tag(one) => return Err(exit::fail(USAGE, "source specified more than once")),
+        (Some(_), [one]) if is_tag(one) => return Err(Refused::Plain("source specified more than once".into())),
         (Some(tag), [one]) => (Some(tag), Some(one.clone())),
         (None, [one]) if is_tag(one) => (Some(one.clone()), None),
         (None, [one]) => (None, Some(one.clone())),
         (None, [src, tgt]) => (Some(src.clone()), Some(tgt.clone())),
-        _ => return Err(bad("bad usage")),
+        _ => return Err(Refused::Usage("bad usage".into())),
     };
-    let spec = match (source, target) {
+    match (source, target) {
         (Some(source), Some(target)) => {
-            let mut spec = MountSpec::new(source, target).options(run.options.clone());
+            let mut spec = MountSpec::new(source, target).options(options.to_string());
             spec.fstype = types;
-            spec
+            Ok(spec)
         }
-        (None, Some(target)) if propa || has_word(&run.options, "remount") => {
-            let mut spec = MountSpec::target_only(target).options(run.options.clone());
+        (None, Some(target)) if propagation || has_word(options, "remount") => {
+            let mut spec = MountSpec::target_only(target).options(options.to_string());
             spec.fstype = types;
-            spec
+            Ok(spec)
         }
         // One of them: the rest comes from fstab.
         (source, target) => {
-            let table = read_fstab(&fstab_paths)?;
+            let table = read_fstab(fstab_paths).map_err(Refused::Other)?;
             let found = match (&source, &target) {
-                (_, Some(t)) => find_by_target(&table, t).or_else(|| find_by_source(&table, t)),
-                (Some(s), None) => find_by_source(&table, s),
+                (_, Some(t)) => fstab::find_by_target(&table, t).or_else(|| fstab::find_by_source(&table, t)),
+                (Some(s), None) => fstab::find_by_source(&table, s),
                 (None, None) => None,
             };
             let Some(entry) = found else {
@@ -352,15 +341,10 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
                     (Some(s), None, false) => format!("{s}: can't find mount source {s} in {}.", fstab::FSTAB),
                     (None, None, _) => "bad usage".to_string(),
                 };
-                return Err(exit::fail(USAGE, message));
+                return Err(Refused::Plain(message));
             };
-            entry_spec(entry, &run.options, types.as_deref())
+            Ok(entry_spec(entry, options, types.as_deref()))
         }
-    };
-    match run.one(spec) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e) if e.nofail => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(exit::fail(e.exit_status(), describe(&e))),
     }
 }
 
@@ -542,30 +526,6 @@ fn canonical(p: &Path) -> PathBuf {
     p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
 }
 
-/// The last entry mounted on `target` (libmount searches fstab backwards).
-fn find_by_target<'t>(table: &'t [fstab::Entry], target: &str) -> Option<&'t fstab::Entry> {
-    let wanted = canonical(Path::new(target));
-    table.iter().rev().find(|e| e.target == Path::new(target) || canonical(&e.target) == wanted)
-}
-
-/// The last entry whose source is `source`: the same tag, the same path, or
-/// a tag that resolves to the device `source` names.
-fn find_by_source<'t>(table: &'t [fstab::Entry], source: &str) -> Option<&'t fstab::Entry> {
-    let wanted = Source::parse(source);
-    let path = canonical(Path::new(source));
-    table.iter().rev().find(|e| {
-        let theirs = Source::parse(&e.source);
-        theirs == wanted
-            || match (&theirs, &wanted) {
-                (Source::Path(p), Source::Path(_)) => canonical(p) == path,
-                (Source::Tag { .. }, Source::Path(_)) => theirs
-                    .resolve(Some(probe_glue::resolver()))
-                    .is_ok_and(|devices| devices.iter().any(|d| canonical(d) == path)),
-                _ => false,
-            }
-    })
-}
-
 /// `mount` alone: `SOURCE on TARGET type TYPE (OPTIONS)` for every mount, as
 /// util-linux lists them: a device-backed source canonicalized, a loop device
 /// that mount set up (autoclear) shown as its file, control characters in the
@@ -580,7 +540,7 @@ fn list(types: Option<&str>, labels: bool) -> anyhow::Result<()> {
         let src = if m.is_pseudo() || m.is_network() || m.fstype == "swap" {
             PathBuf::from(&m.source)
         } else {
-            pretty_source(&m.source)
+            mountinfo::pretty_source(&m.source)
         };
         out.write_all(src.as_os_str().as_bytes())?;
         out.write_all(b" on ")?;
@@ -601,20 +561,4 @@ fn list(types: Option<&str>, labels: bool) -> anyhow::Result<()> {
     }
     out.flush()?;
     Ok(())
-}
-
-/// libmount `mnt_pretty_path`: the canonical path, and for a loop device with
-/// autoclear (one that mount set up) its backing file.
-fn pretty_source(source: &str) -> PathBuf {
-    let path = canonical(Path::new(source));
-    if path.as_os_str().as_bytes().starts_with(b"/dev/loop") {
-        let autoclear =
-            loopdev::status(&path).ok().flatten().is_some_and(|i| i.lo_flags & loopdev::LO_FLAGS_AUTOCLEAR != 0);
-        if autoclear {
-            if let Ok(Some(file)) = loopdev::backing_file(&path) {
-                return file;
-            }
-        }
-    }
-    path
 }

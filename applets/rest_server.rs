@@ -12,38 +12,26 @@
 //! users in `<path>/.htpasswd`, TLS files `<path>/public_key` and `<path>/private_key`.
 //! `--cpu-profile` and `--proxy-auth-username` are refused. SIGHUP reloads the
 //! users; SIGTERM and SIGINT stop the server (exit 0). Errors exit 1, as rest-server does.
+//! stderr gets rest-server's start-up lines (`start server on ADDR` ...); a missing
+//! `--path` is created; a second server on the same `--path` refuses to start.
 
-use crate::args::{self, ArgError, Parsed, Spec};
+use crate::args::{self, ArgError, Parsed, Style};
 use crate::exit::fail;
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use krazybox::restserver::{self, Config, Listen, Tls};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const SPEC: Spec = Spec {
-    flags: "hv",
-    short_values: "",
-    long_values: &[
-        "--path",
-        "--listen",
-        "--htpasswd-file",
-        "--max-size",
-        "--log",
-        "--tls-cert",
-        "--tls-key",
-        "--tls-min-ver",
-        "--cpu-profile",
-        "--proxy-auth-username",
-    ],
-    permute: true,
-};
+/// Go's flag package: long names only, no abbreviations; options may follow words.
+const STYLE: Style = Style { permute: true, long: true, abbreviations: false, aliases: &[] };
 
 /// rest-server exits 1 for every error, the command line included.
 const ERR: u8 = 1;
 
-#[derive(FromArgs)]
+#[derive(FromArgs, ArgsInfo)]
 /// Run a REST server for use with restic.
-#[argh(help_triggers("-h", "--help"))]
+#[argh(help_triggers("--argh-help"))]
 struct Args {
     /// data directory (default /tmp/restic)
     #[argh(option, default = "String::from(\"/tmp/restic\")")]
@@ -107,10 +95,16 @@ struct Args {
     proxy_auth_username: Option<String>,
 }
 
-pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
-    let args: Args = match args::parse(name, &SPEC, argv) {
-        Ok(Parsed::Run(a)) => a,
-        Ok(Parsed::Exit(code)) => return Ok(code),
+pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
+    let args: Args = match args::parse(name, &STYLE, argv) {
+        Ok(Parsed::Run(_, line)) if !line.positionals.is_empty() => {
+            return Err(fail(ERR, format!("Unrecognized argument: {}", line.positionals[0].to_string_lossy())))
+        }
+        Ok(Parsed::Run(a, _)) => a,
+        Ok(Parsed::Help) => {
+            print!("{}", args::argh_help::<Args>(name));
+            return Ok(ExitCode::SUCCESS);
+        }
         Err(ArgError::Unknown(o)) => return Err(fail(ERR, format!("unknown flag: {o}"))),
         Err(e) => return Err(fail(ERR, e.to_string())),
     };
@@ -168,4 +162,15 @@ pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
     }
     restserver::serve(cfg)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The long names of the flags that take a value, as the struct declares them.
+#[cfg(test)]
+pub(crate) fn value_flags() -> Vec<&'static str> {
+    Args::get_args_info()
+        .flags
+        .iter()
+        .filter(|f| matches!(f.kind, argh::FlagInfoKind::Option { .. }))
+        .map(|f| f.long)
+        .collect()
 }

@@ -19,14 +19,17 @@
 #![forbid(unsafe_code)]
 
 use crate::{args, exit};
-use argh::FromArgs;
+use argh::{ArgsInfo, FromArgs};
 use krazybox::mount::{self, mountinfo, probe_glue, source::Source};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: u8 = 1;
+use exit::mnt::USAGE;
 
-#[derive(FromArgs)]
+// The options; the targets are the positional words. `-h` prints
+// util-linux's text, not argh's.
+#[derive(FromArgs, ArgsInfo)]
 /// unmount filesystems
 #[argh(help_triggers("--argh-help"))]
 struct Args {
@@ -60,27 +63,9 @@ struct Args {
     /// print the version
     #[argh(switch, short = 'V', long = "version")]
     version: bool,
-    /// mount points or devices
-    #[argh(positional)]
-    targets: Vec<String>,
 }
 
-/// Every long option, for getopt's message about an unknown one.
-const LONG: &[&str] = &[
-    "--lazy",
-    "--force",
-    "--recursive",
-    "--verbose",
-    "--quiet",
-    "--detach-loop",
-    "--no-mtab",
-    "--no-canonicalize",
-    "--internal-only",
-    "--version",
-    "--help",
-];
-
-const SPEC: args::Spec = args::Spec { flags: "cdfhilnqRvV", short_values: "", long_values: &[], permute: true };
+const STYLE: args::Style = args::Style { permute: true, long: true, abbreviations: true, aliases: &[] };
 
 fn usage(name: &str) -> String {
     format!(
@@ -97,32 +82,21 @@ fn usage(name: &str) -> String {
     )
 }
 
-pub fn main(name: &str, argv: &[String]) -> anyhow::Result<ExitCode> {
-    let try_help = format!("Try '{name} --help' for more information.");
-    let bad = |msg: &str| exit::fail(USAGE, format!("{msg}\n{try_help}"));
-    let words = args::normalize(&SPEC, argv).map_err(|e| bad(&e.to_string()))?;
-    let end = words.iter().position(|w| w == "--").unwrap_or(words.len());
-    if let Some(w) = words[..end].iter().find(|w| w.starts_with("--") && !LONG.contains(&w.as_str())) {
-        return Err(bad(&format!("unrecognized option '{w}'")));
-    }
-    if words[..end].iter().any(|w| w == "-h" || w == "--help") {
-        print!("{}", usage(name));
+pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
+    let Some((a, line)) = args::parse_util_linux::<Args>(name, &STYLE, argv, usage)? else {
         return Ok(ExitCode::SUCCESS);
-    }
-    let a: Args = match args::from_words(name, &words) {
-        Ok(args::Parsed::Run(a)) => a,
-        Ok(args::Parsed::Exit(code)) => return Ok(code),
-        Err(e) => return Err(bad(&e.to_string())),
     };
+    let bad = |msg: &str| exit::fail(USAGE, format!("{msg}\n{}", args::try_help(name)));
+    let targets = line.utf8_positionals().map_err(|e| exit::fail(USAGE, e))?;
     if a.version {
         println!("{name} from krazybox {} (util-linux 2.38.1 compatible)", env!("CARGO_PKG_VERSION"));
         return Ok(ExitCode::SUCCESS);
     }
-    if a.targets.is_empty() {
+    if targets.is_empty() {
         return Err(bad("bad usage"));
     }
     let mut total: u32 = 0;
-    for spec in &a.targets {
+    for spec in &targets {
         let status = if a.recursive { recursive(name, &a, spec) } else { one(name, &a, spec, spec) };
         total += u32::from(status);
     }
@@ -176,7 +150,7 @@ fn one(name: &str, a: &Args, spec: &str, shown: &str) -> u8 {
             if !(a.quiet && not_mounted) {
                 eprintln!("{name}: {shown}: {}.", e.message);
             }
-            e.exit_status()
+            exit::mount_status(&e)
         }
     }
 }
@@ -193,25 +167,17 @@ fn recursive(name: &str, a: &Args, spec: &str) -> u8 {
         }
         return USAGE;
     };
-    descend(name, a, &table, top)
-}
-
-fn descend(name: &str, a: &Args, table: &[mountinfo::MountInfo], m: &mountinfo::MountInfo) -> u8 {
-    // A mount on top of this one first, then the others in mount id order
-    // (libmount `mnt_table_over_fs`, `mnt_table_next_child_fs`).
-    let mut children: Vec<&mountinfo::MountInfo> = table.iter().filter(|c| c.parent == m.id && c.id != m.id).collect();
-    children.sort_by_key(|c| (c.mount_point != m.mount_point, c.id));
-    for child in children {
-        let status = descend(name, a, table, child);
+    for m in mountinfo::submounts_deepest_first(&table, top) {
+        // Gone already (a lazy unmount of a parent took it along): nothing to do.
+        let still = mountinfo::read().is_ok_and(|t| mountinfo::find_by_id(&t, m.id).is_some());
+        if !still {
+            continue;
+        }
+        let path = m.mount_point.to_string_lossy().into_owned();
+        let status = one(name, a, &path, &path);
         if status != 0 {
             return status;
         }
     }
-    // Gone already (a lazy unmount of a parent took it along): nothing to do.
-    let still = mountinfo::read().is_ok_and(|t| mountinfo::find_by_id(&t, m.id).is_some());
-    if !still {
-        return 0;
-    }
-    let path = m.mount_point.to_string_lossy().into_owned();
-    one(name, a, &path, &path)
+    0
 }

@@ -20,8 +20,14 @@ while (($#)); do
   esac
 done
 ((${#targets[@]})) || targets=(aarch64-unknown-linux-musl x86_64-unknown-linux-musl)
+. scripts/toolchain.sh
+check_static_toolchain "${targets[@]}" || exit 1
 
 for t in "${targets[@]}"; do
-  cargo build --quiet --release --locked --target "$t" "${features[@]}"
+  if ! cargo build --quiet --release --locked --target "$t" "${features[@]}"; then
+    echo "scripts/build.sh: the release build for $t failed (cargo's error is above)" >&2
+    exit 1
+  fi
+  [[ -s target/$t/release/krazybox ]] || { echo "scripts/build.sh: cargo left no target/$t/release/krazybox" >&2; exit 1; }
   echo "target/$t/release/krazybox"
 done

@@ -19,7 +19,11 @@ scripts/gokrazy-package.sh --no-build "$module" "$pkg" >/dev/null
 
 arm=target/aarch64-unknown-linux-musl/release/krazybox
 amd=target/x86_64-unknown-linux-musl/release/krazybox
-mapfile -t applets < <("$amd" --list)
+for b in "$arm" "$amd"; do
+  [[ -s $b ]] || { echo "$b is missing: run scripts/build.sh" >&2; exit 1; }
+done
+list=$("$amd" --list) || { echo "$amd --list failed" >&2; exit 1; }
+mapfile -t applets <<<"$list"
 printf '%s\n' "${applets[@]}" | grep -qx restic-rest-server || { echo "no restic-rest-server applet"; exit 1; }
 
 python3 - "$pkg/_gokrazy" "$arm" "$amd" "${applets[@]}" <<'EOF'

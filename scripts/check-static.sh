@@ -4,7 +4,11 @@
 # applet, with an htpasswd record that the x86_64 build then verifies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t bins < <(scripts/build.sh aarch64-unknown-linux-musl x86_64-unknown-linux-musl)
+# A failed build stops here with build.sh's one-line reason (process
+# substitution would hide its exit status).
+built=$(scripts/build.sh aarch64-unknown-linux-musl x86_64-unknown-linux-musl) || exit 1
+mapfile -t bins <<<"$built"
+((${#bins[@]} == 2)) || { echo "scripts/build.sh named ${#bins[@]} binaries, expected 2: $built" >&2; exit 1; }
 arm=${bins[0]} x86=${bins[1]}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

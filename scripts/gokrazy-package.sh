@@ -28,13 +28,14 @@ cd "$(dirname "$0")/.."
 arm=target/aarch64-unknown-linux-musl/release/krazybox
 amd=target/x86_64-unknown-linux-musl/release/krazybox
 if ((build)); then
-  scripts/build.sh aarch64-unknown-linux-musl x86_64-unknown-linux-musl >/dev/null
+  scripts/build.sh aarch64-unknown-linux-musl x86_64-unknown-linux-musl >/dev/null || exit 1
 fi
 for b in "$arm" "$amd"; do
   [[ -s $b ]] || { echo "$b is missing: run scripts/build.sh" >&2; exit 1; }
 done
 # The applet names come from the binary itself; the amd64 one runs here.
-mapfile -t applets < <("$amd" --list)
+list=$("$amd" --list) || { echo "$amd --list failed" >&2; exit 1; }
+mapfile -t applets <<<"$list"
 ((${#applets[@]})) || { echo "$amd --list printed no applets" >&2; exit 1; }
 
 mkdir -p "$out/_gokrazy"

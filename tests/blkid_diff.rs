@@ -10,6 +10,8 @@
 //! (which may remember devices from earlier runs) cannot change its answers;
 //! krazybox keeps no cache. Needs root (loop devices) and the mkfs tools.
 
+mod support;
+
 use std::fmt::Write as _;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -383,6 +385,33 @@ fn lvm2() {
 }
 
 #[test]
+fn minix_bfs() {
+    compare_family("minix/bfs", &["minix", "bfs"]);
+}
+
+#[test]
+fn cramfs_romfs() {
+    compare_family("cramfs/romfs", &["cramfs", "romfs"]);
+}
+
+#[test]
+fn ocfs2_gfs2() {
+    compare_family("ocfs2/gfs2", &["ocfs2", "gfs2"]);
+}
+
+#[test]
+fn ubifs_ufs() {
+    compare_family("ubifs/ufs", &["ubifs", "ufs"]);
+}
+
+/// One signature written over another: ambivalent, or decided by libblkid's
+/// order on a floppy-sized device, or by crypto ending the search.
+#[test]
+fn two_signatures() {
+    compare_family("two signatures", &["two-"]);
+}
+
+#[test]
 fn ambivalent() {
     compare_family("ambivalent", &["ambivalent"]);
 }
@@ -392,13 +421,94 @@ fn empty() {
     compare_family("empty", &["empty"]);
 }
 
-/// GPT and MBR disks and a floppy-sized partitioned disk: the whole disk and
+#[test]
+fn raid_members() {
+    compare_family("raid", &["raid-"]);
+}
+
+/// A firmware-RAID member with an ext4 inside is a RAID member to every
+/// lookup: neither blkid finds the ext4's UUID or label, so `mount UUID=`
+/// cannot mount the member directly.
+#[test]
+fn raid_member_hides_its_filesystem() {
+    let img = images().join("raid-isw-ext4.img");
+    if !img.exists() {
+        eprintln!("skipped: no raid-isw-ext4.img (mkfs.ext4 missing?)");
+        return;
+    }
+    // Whole-device scans and a mount attempt: no other test's devices come and go meanwhile.
+    let _serial = support::serial();
+    let Some(l) = Loop::attach(&img, false) else { return };
+    let path = img.to_str().expect("UTF-8 path");
+    // The ext4 is still there for a search that leaves out RAID members.
+    let uuid = util_linux(&["-p", "-u", "filesystem", "-o", "value", "-s", "UUID", path]).stdout;
+    let uuid = uuid.trim();
+    assert_eq!(uuid.len(), 36, "ext4 UUID of {path}");
+    let mut d = Diff::default();
+    d.check("isw over ext4", &["-p", "-u", "filesystem", path]);
+    d.check("isw over ext4", &["-p", "-n", "noisw_raid_member", path]);
+    d.finish("raid member lookups");
+    // These scan every block device, which other programs may attach and
+    // detach meanwhile: only what they say about this one is compared.
+    for args in
+        [vec!["-U", uuid], vec!["-L", "inside raid"], vec!["-c", "/dev/null", "-t", "TYPE=ext4", "-o", "device"]]
+    {
+        for (who, run) in [("util-linux", util_linux(&args)), ("krazybox", krazybox(&args))] {
+            assert!(!run.stdout.lines().any(|d| d == l.dev), "{who} finds {} with {args:?}", l.dev);
+        }
+    }
+    let found = krazybox::probe::find_devices("UUID", uuid.as_bytes()).expect("scan");
+    assert!(!found.iter().any(|p| p.to_str() == Some(l.dev.as_str())), "{found:?}");
+    // And mount by that UUID finds nothing to mount.
+    let target = images().join("raid-mountpoint");
+    std::fs::create_dir_all(&target).expect("mount point");
+    let out = Command::new(env!("CARGO_BIN_EXE_krazybox"))
+        .args(["mount", "-r", &format!("UUID={uuid}")])
+        .arg(&target)
+        .output()
+        .expect("run krazybox mount");
+    if out.status.success() {
+        let _ = Command::new("umount").arg(&target).status();
+        panic!("mount UUID={uuid} mounted a RAID member");
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("can't find UUID={uuid}")), "mount: {err}");
+}
+
+/// Intel RAID metadata sits two logical sectors before the end: on a disk of
+/// 4 KiB sectors the signature written for 512-byte ones is not it, and the
+/// ext4 inside shows.
+#[test]
+fn raid_member_sector_size() {
+    let img = images().join("raid-isw-ext4.img");
+    if !img.exists() {
+        eprintln!("skipped: no raid-isw-ext4.img (mkfs.ext4 missing?)");
+        return;
+    }
+    // Whole-device scans and a mount attempt: no other test's devices come and go meanwhile.
+    let _serial = support::serial();
+    let out = Command::new("losetup").args(["-f", "--show", "-r", "-b", "4096"]).arg(&img).output().expect("losetup");
+    if !out.status.success() {
+        eprintln!("skipped: losetup -b 4096: {}", String::from_utf8_lossy(&out.stderr));
+        return;
+    }
+    let l = Loop { dev: String::from_utf8_lossy(&out.stdout).trim().to_string() };
+    let mut d = Diff::default();
+    let theirs = d.check("isw on 4 KiB sectors", &["-p", "-o", "udev", &l.dev]);
+    assert!(theirs.stdout.contains("ID_FS_TYPE=ext4"), "util-linux: {theirs}");
+    d.check("isw on 4 KiB sectors", &["-p", &l.dev]);
+    d.check("isw on 4 KiB sectors", &["-c", "/dev/null", &l.dev]);
+    d.finish("raid member on 4 KiB sectors");
+}
+
+/// GPT and MBR disks, a floppy-sized partitioned disk and the tables parted
+/// writes (sun, mac, bsd, atari, sgi): the whole disk and
 /// every partition device, with `-D`, offsets and sizes into the disk, and
 /// lookups by PARTUUID and PARTLABEL.
 #[test]
 fn partitions() {
     let mut d = Diff::default();
-    for image in family(&["gpt", "mbr", "small"]) {
+    for image in family(&["gpt", "mbr", "small", "pt-", "raidpart"]) {
         compare_device(&mut d, &image, &image);
         // Windows into the disk where its partitions start (the small disk has none there).
         if std::fs::metadata(images().join(&image)).is_ok_and(|m| m.len() >= 16 << 20) {
@@ -434,6 +544,7 @@ fn command_line() {
     let img = "ext4.img";
     let cases: &[&[&str]] = &[
         &["-p"],
+        &["-k"],
         &["-o", "foo", img],
         &["-p", "-o", "list", img],
         &["-u", "foo", img],

@@ -10,6 +10,8 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use super::mountinfo::unescape;
+use super::source::Source;
+use super::{canonical_or_given as canonical, probe_glue};
 
 /// The table mount(8) reads when no other is given.
 pub const FSTAB: &str = "/etc/fstab";
@@ -88,6 +90,32 @@ fn parse_line(line: &[u8], number: usize) -> Option<Entry> {
     let freq = number_field(fields.next())?;
     let passno = number_field(fields.next())?;
     Some(Entry { source, target, fstype, options, freq, passno, line: number })
+}
+
+/// The last entry mounted on `target` (libmount `mnt_table_find_target`, which
+/// searches fstab backwards), compared as written and canonicalized.
+pub fn find_by_target<'t>(table: &'t [Entry], target: &str) -> Option<&'t Entry> {
+    let wanted = canonical(Path::new(target));
+    table.iter().rev().find(|e| e.target == Path::new(target) || canonical(&e.target) == wanted)
+}
+
+/// The last entry whose source is `source` (libmount `mnt_table_find_source`):
+/// the same tag, the same path, or a tag that resolves to the device `source`
+/// names.
+pub fn find_by_source<'t>(table: &'t [Entry], source: &str) -> Option<&'t Entry> {
+    let wanted = Source::parse(source);
+    let path = canonical(Path::new(source));
+    table.iter().rev().find(|e| {
+        let theirs = Source::parse(&e.source);
+        theirs == wanted
+            || match (&theirs, &wanted) {
+                (Source::Path(p), Source::Path(_)) => canonical(p) == path,
+                (Source::Tag { .. }, Source::Path(_)) => theirs
+                    .resolve(Some(probe_glue::resolver()))
+                    .is_ok_and(|devices| devices.iter().any(|d| canonical(d) == path)),
+                _ => false,
+            }
+    })
 }
 
 #[cfg(test)]

@@ -159,25 +159,16 @@ impl Mounted {
     }
 }
 
-/// Exit status classes of mount(8)/umount(8).
+/// What kind of failure, as util-linux classes them for mount(8)'s and
+/// umount(8)'s exit statuses (`MNT_EX_*`; the applets map them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Category {
-    /// Bad invocation, unknown tag, bad options: exit 1.
+    /// Bad invocation, unknown tag, bad options.
     Usage,
-    /// Out of memory and the like: exit 2.
+    /// Out of memory and the like.
     System,
-    /// mount(2)/umount(2) or loop setup failed: exit 32.
+    /// mount(2)/umount(2) or loop setup failed.
     Failure,
-}
-
-impl Category {
-    pub fn exit_status(self) -> u8 {
-        match self {
-            Category::Usage => 1,
-            Category::System => 2,
-            Category::Failure => 32,
-        }
-    }
 }
 
 /// A failed mount or unmount, worded as util-linux words it.
@@ -201,10 +192,6 @@ impl Error {
         Error { category, spec: spec.into(), message: message.into(), errno: None, hint: None, nofail: false }
     }
 
-    pub fn exit_status(&self) -> u8 {
-        self.category.exit_status()
-    }
-
     /// mount(8) adds [`DMESG_HINT`] when the system call itself failed.
     pub fn syscall_failed(&self) -> bool {
         self.errno.is_some()
@@ -223,79 +210,23 @@ impl std::error::Error for Error {}
 /// per propagation change and the `bind,ro` remount). A regular file is
 /// attached to a loop device first (loop(4)); several btrfs members found
 /// for one tag are registered first (`BTRFS_IOC_SCAN_DEV`).
+///
+/// The stages are libmount's: the options, the operations that need no
+/// source device (remount, propagation, bind and move), resolving the source,
+/// a loop device for a file, registering btrfs members, then the types in
+/// turn with the read-only fallback.
 pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
     let target = canonical_or_given(&spec.target);
     let tgt = target.display().to_string();
-    let mut opts = MountOptions::parse(&spec.options).map_err(|_| option_error(spec))?;
-    if spec.read_only {
-        opts.flags.insert(MsFlags::MS_RDONLY);
-        opts.read_only = Some(true);
-    }
-    if spec.read_write {
-        opts.flags.remove(MsFlags::MS_RDONLY);
-        opts.read_only = Some(false);
-    }
-
-    if opts.flags.contains(MsFlags::MS_REMOUNT) {
-        return remount(spec, &target, &opts);
-    }
-    if opts.propagation_only() && spec.source.is_none() {
-        let flags = run_calls(&opts, "none", &target, None, opts.flags)
-            .map_err(|(errno, _)| mount_error(errno, &tgt, &target, "none", None, &opts, true))?;
-        return Ok(Mounted::plain("none".into(), target, flags));
+    let mut opts = options_of(spec)?;
+    if let Some(done) = mount_without_device(spec, &target, &tgt, &opts) {
+        return done;
     }
     let Some(given) = spec.source.as_deref() else {
         return Err(Error::new(Category::Usage, &tgt, "no mount source specified"));
     };
-    if opts.flags.intersects(MsFlags::MS_BIND | MsFlags::MS_MOVE) {
-        let src = canonical_or_given(Path::new(given));
-        let shown = src.display().to_string();
-        let flags = run_calls(&opts, &shown, &target, None, opts.flags)
-            .map_err(|(errno, applying)| mount_error(errno, &tgt, &target, &shown, None, &opts, applying))?;
-        return Ok(Mounted::plain(src, target, flags));
-    }
-
-    let parsed = if spec.bare_uuid { Source::parse_or_bare_uuid(given) } else { Source::parse(given) };
-    let devices = parsed.resolve(spec.resolver).map_err(|e| match e {
-        // util-linux names the source as it was written, quotes and all.
-        SourceError::NotFound(_) => {
-            // Reported before util-linux canonicalizes the target: named as given.
-            let mut err = Error::new(Category::Usage, spec.target.display().to_string(), format!("can't find {given}"));
-            err.nofail = opts.nofail;
-            err
-        }
-        e => source_error(e, &tgt, opts.nofail),
-    })?;
-    let devices: Vec<PathBuf> = devices.iter().map(|d| canonical_or_given(d)).collect();
-    let mut device = devices[0].clone();
-
-    // A regular file gets a loop device, as libmount does for types that live
-    // on block devices (and files over 1 KiB when no type is given).
-    let nodev = nodev_filesystems();
-    let single_type = spec.fstype.as_deref().filter(|t| !t.contains(',') && *t != "auto");
-    let block_type = single_type.map_or(true, |t| !nodev.iter().any(|n| n == t));
-    let mut loop_device = None;
-    let mut forced_read_only = false;
-    let regular = device.metadata().ok().filter(|m| m.is_file());
-    if let Some(meta) = regular {
-        if opts.wants_loop() || (block_type && meta.len() > 1024) {
-            let (lo, reused) = loop_for_file(&device, &target, &spec.target, &tgt, &opts)?;
-            if lo.is_read_only() && !opts.flags.contains(MsFlags::MS_RDONLY) {
-                // A new device is read-only when the file is: the mount
-                // follows silently. A shared read-only device is the
-                // read-only fallback, with its warning, unless rw was explicit.
-                if reused && opts.read_only == Some(false) {
-                    let mut err = Error::new(Category::Failure, &tgt, "mount failed: Read-only file system");
-                    err.hint = Some(format!("{} is attached read-only", lo.path().display()));
-                    return Err(err);
-                }
-                forced_read_only = reused;
-                opts.flags.insert(MsFlags::MS_RDONLY);
-            }
-            device = lo.path().to_path_buf();
-            loop_device = Some(lo);
-        }
-    }
+    let (parsed, devices) = resolve_source(spec, given, &tgt, &opts)?;
+    let (device, loop_device, mut forced_read_only) = attach_loop(spec, &devices[0], &target, &tgt, &mut opts)?;
     let src = device.display().to_string();
 
     let probed = |dev: &Path| -> Option<String> {
@@ -307,63 +238,202 @@ pub fn mount(spec: &MountSpec<'_>) -> Result<Mounted, Error> {
         })
     };
     let attempts = type_attempts(spec.fstype.as_deref(), &device, &probed);
-
-    // Several devices share the tag: fine for btrfs, whose members must all
-    // be registered before the mount.
-    let mut registered = Vec::new();
     let btrfs_type = match &attempts {
         Attempts::One(t) => Some(t.clone()),
         _ if devices.len() > 1 => probed(&device),
         _ => None,
     };
-    source::check_devices(&parsed, &devices, btrfs_type.as_deref()).map_err(|e| source_error(e, &tgt, false))?;
-    if devices.len() > 1 {
-        btrfs::register(&devices).map_err(|e| Error::new(Category::Failure, &tgt, e.to_string()))?;
-        registered = devices.clone();
-    }
+    let registered = register_members(&parsed, &devices, btrfs_type.as_deref(), &tgt)?;
 
-    loop {
-        match try_types(&attempts, &src, &target, &opts) {
-            Ok((fstype, flags)) => {
-                // The mount holds the loop device now; closing ours lets
-                // autoclear detach it at unmount.
-                let loop_path = loop_device.map(LoopDevice::release);
-                return Ok(Mounted {
-                    source: device,
-                    target,
-                    fstype: Some(fstype),
-                    flags,
-                    loop_device: loop_path,
-                    forced_read_only,
-                    registered,
-                });
+    match try_types_read_only_fallback(&attempts, &src, &target, &mut opts) {
+        Ok((fstype, flags, fell_back)) => {
+            // The mount holds the loop device now; closing ours lets
+            // autoclear detach it at unmount.
+            let loop_path = loop_device.map(LoopDevice::release);
+            forced_read_only |= fell_back;
+            Ok(Mounted {
+                source: device,
+                target,
+                fstype: Some(fstype),
+                flags,
+                loop_device: loop_path,
+                forced_read_only,
+                registered,
+            })
+        }
+        Err(Failed { errno, fstype, applying_flags }) => {
+            let mut err = mount_error(errno, &tgt, &target, &src, fstype.as_deref(), &opts, applying_flags);
+            if btrfs_type.as_deref() == Some("btrfs") || fstype.as_deref() == Some("btrfs") {
+                err.hint = btrfs_missing_members_hint(&device, &devices, &src).or(err.hint);
             }
-            Err(Failed { errno, fstype, applying_flags }) => {
-                let write_protected = matches!(errno, Errno::EROFS | Errno::EACCES);
+            Err(err)
+        }
+    }
+}
+
+/// The mount options, with `-r` and `-w` applied over `-o`.
+fn options_of(spec: &MountSpec<'_>) -> Result<MountOptions, Error> {
+    let mut opts = MountOptions::parse(&spec.options).map_err(|_| option_error(spec))?;
+    if spec.read_only {
+        opts.flags.insert(MsFlags::MS_RDONLY);
+        opts.read_only = Some(true);
+    }
+    if spec.read_write {
+        opts.flags.remove(MsFlags::MS_RDONLY);
+        opts.read_only = Some(false);
+    }
+    Ok(opts)
+}
+
+/// The operations on an existing mount or tree, which open no device: a
+/// remount, a propagation change, a bind or a move. None for a real mount.
+fn mount_without_device(
+    spec: &MountSpec<'_>,
+    target: &Path,
+    tgt: &str,
+    opts: &MountOptions,
+) -> Option<Result<Mounted, Error>> {
+    if opts.flags.contains(MsFlags::MS_REMOUNT) {
+        return Some(remount(spec, target, opts));
+    }
+    if opts.propagation_only() && spec.source.is_none() {
+        let done = run_calls(opts, "none", target, None, opts.flags)
+            .map_err(|(errno, _)| mount_error(errno, tgt, target, "none", None, opts, true))
+            .map(|flags| Mounted::plain("none".into(), target.to_path_buf(), flags));
+        return Some(done);
+    }
+    let given = spec.source.as_deref()?;
+    if opts.flags.intersects(MsFlags::MS_BIND | MsFlags::MS_MOVE) {
+        let src = canonical_or_given(Path::new(given));
+        let shown = src.display().to_string();
+        let done = run_calls(opts, &shown, target, None, opts.flags)
+            .map_err(|(errno, applying)| mount_error(errno, tgt, target, &shown, None, opts, applying))
+            .map(|flags| Mounted::plain(src, target.to_path_buf(), flags));
+        return Some(done);
+    }
+    None
+}
+
+/// The source as parsed and the devices it names (canonical; several for a
+/// multi-device btrfs tag). A tag that names nothing is a usage error that
+/// `nofail` forgives.
+fn resolve_source(
+    spec: &MountSpec<'_>,
+    given: &str,
+    tgt: &str,
+    opts: &MountOptions,
+) -> Result<(Source, Vec<PathBuf>), Error> {
+    let parsed = if spec.bare_uuid { Source::parse_or_bare_uuid(given) } else { Source::parse(given) };
+    let devices = parsed.resolve(spec.resolver).map_err(|e| match e {
+        // util-linux names the source as it was written, quotes and all.
+        SourceError::NotFound(_) => {
+            // Reported before util-linux canonicalizes the target: named as given.
+            let mut err = Error::new(Category::Usage, spec.target.display().to_string(), format!("can't find {given}"));
+            err.nofail = opts.nofail;
+            err
+        }
+        e => source_error(e, tgt, opts.nofail),
+    })?;
+    let devices = devices.iter().map(|d| canonical_or_given(d)).collect();
+    Ok((parsed, devices))
+}
+
+/// The device to mount: `device` itself, or for a regular file a loop device,
+/// as libmount attaches one for types that live on block devices (and for
+/// files over 1 KiB when no type is given). Also says whether the mount
+/// became read-only because a shared loop device is.
+fn attach_loop(
+    spec: &MountSpec<'_>,
+    device: &Path,
+    target: &Path,
+    tgt: &str,
+    opts: &mut MountOptions,
+) -> Result<(PathBuf, Option<LoopDevice>, bool), Error> {
+    let nodev = nodev_filesystems();
+    let single_type = spec.fstype.as_deref().filter(|t| !t.contains(',') && *t != "auto");
+    let block_type = single_type.map_or(true, |t| !nodev.iter().any(|n| n == t));
+    let Some(meta) = device.metadata().ok().filter(|m| m.is_file()) else {
+        return Ok((device.to_path_buf(), None, false));
+    };
+    if !(opts.wants_loop() || (block_type && meta.len() > 1024)) {
+        return Ok((device.to_path_buf(), None, false));
+    }
+    let (lo, reused) = loop_for_file(device, target, &spec.target, tgt, opts)?;
+    let mut forced_read_only = false;
+    if lo.is_read_only() && !opts.flags.contains(MsFlags::MS_RDONLY) {
+        // A new device is read-only when the file is: the mount follows
+        // silently. A shared read-only device is the read-only fallback,
+        // with its warning, unless rw was explicit.
+        if reused && opts.read_only == Some(false) {
+            let mut err = Error::new(Category::Failure, tgt, "mount failed: Read-only file system");
+            err.hint = Some(format!("{} is attached read-only", lo.path().display()));
+            return Err(err);
+        }
+        forced_read_only = reused;
+        opts.flags.insert(MsFlags::MS_RDONLY);
+    }
+    Ok((lo.path().to_path_buf(), Some(lo), forced_read_only))
+}
+
+/// Several devices share the tag: fine for btrfs, whose members must all be
+/// registered with the kernel before the mount. Returns those registered.
+fn register_members(
+    parsed: &Source,
+    devices: &[PathBuf],
+    fstype: Option<&str>,
+    tgt: &str,
+) -> Result<Vec<PathBuf>, Error> {
+    source::check_devices(parsed, devices, fstype).map_err(|e| source_error(e, tgt, false))?;
+    if devices.len() < 2 {
+        return Ok(Vec::new());
+    }
+    btrfs::register(devices).map_err(|e| Error::new(Category::Failure, tgt, e.to_string()))?;
+    Ok(devices.to_vec())
+}
+
+/// [`try_types`], and once more read-only when the device is write-protected
+/// (EROFS, EACCES) and read-write was not asked for explicitly, as mount(8)
+/// does. The flag says whether that fallback happened.
+fn try_types_read_only_fallback(
+    attempts: &Attempts,
+    src: &str,
+    target: &Path,
+    opts: &mut MountOptions,
+) -> Result<(String, MsFlags, bool), Failed> {
+    let mut fell_back = false;
+    loop {
+        match try_types(attempts, src, target, opts) {
+            Ok((fstype, flags)) => return Ok((fstype, flags, fell_back)),
+            Err(f) => {
+                let write_protected = matches!(f.errno, Errno::EROFS | Errno::EACCES);
                 if write_protected
-                    && !applying_flags
+                    && !f.applying_flags
                     && !opts.flags.contains(MsFlags::MS_RDONLY)
                     && opts.read_only != Some(false)
                 {
                     opts.flags.insert(MsFlags::MS_RDONLY);
-                    forced_read_only = true;
+                    fell_back = true;
                     continue;
                 }
-                let mut err = mount_error(errno, &tgt, &target, &src, fstype.as_deref(), &opts, applying_flags);
-                if btrfs_type.as_deref() == Some("btrfs") || fstype.as_deref() == Some("btrfs") {
-                    if let Ok(false) = btrfs::devices_ready(&device) {
-                        let found = if devices.is_empty() { std::slice::from_ref(&device) } else { &devices[..] };
-                        let members = btrfs::describe_members(found).map(|m| format!(" ({m})")).unwrap_or_default();
-                        err.hint = Some(format!(
-                            "the btrfs filesystem on {src} is missing member devices{members}: \
-                             make all of them available (a UUID= source registers them) or mount with -o degraded"
-                        ));
-                    }
-                }
-                return Err(err);
+                return Err(f);
             }
         }
     }
+}
+
+/// Why a btrfs mount failed when members are missing: how many were found
+/// and what to do. None when the kernel has them all.
+fn btrfs_missing_members_hint(device: &Path, devices: &[PathBuf], src: &str) -> Option<String> {
+    if !matches!(btrfs::devices_ready(device), Ok(false)) {
+        return None;
+    }
+    let found =
+        if devices.is_empty() { std::slice::from_ref(&device.to_path_buf()).to_vec() } else { devices.to_vec() };
+    let members = btrfs::describe_members(&found).map(|m| format!(" ({m})")).unwrap_or_default();
+    Some(format!(
+        "the btrfs filesystem on {src} is missing member devices{members}: \
+         make all of them available (a UUID= source registers them) or mount with -o degraded"
+    ))
 }
 
 /// Whether `spec` is mounted already, as `mount -a` decides it (libmount
@@ -828,7 +898,7 @@ fn kernel_filesystems_matching(pattern: &str) -> Vec<String> {
         .collect()
 }
 
-fn canonical_or_given(path: &Path) -> PathBuf {
+pub(crate) fn canonical_or_given(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
 }
 
@@ -929,10 +999,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exit_statuses() {
-        assert_eq!(Category::Usage.exit_status(), 1);
-        assert_eq!(Category::System.exit_status(), 2);
-        assert_eq!(Category::Failure.exit_status(), 32);
+    fn errors_read_as_util_linux_words_them() {
         let e = Error::new(Category::Failure, "/mnt", "mount point does not exist");
         assert_eq!(e.to_string(), "/mnt: mount point does not exist.");
         assert!(!e.syscall_failed());

@@ -13,8 +13,8 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::io;
-use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Where the kernel publishes this namespace's mounts.
@@ -318,6 +318,98 @@ pub fn is_mount_root(path: &Path) -> io::Result<bool> {
     Ok(mount_at(path)?.is_some())
 }
 
+/// libmount `mnt_pretty_path`: the canonical path of a mount's source, and for
+/// a loop device with autoclear (one that mount set up) its backing file.
+pub fn pretty_source(source: &str) -> PathBuf {
+    let path = Path::new(source).canonicalize().unwrap_or_else(|_| PathBuf::from(source));
+    if path.as_os_str().as_bytes().starts_with(b"/dev/loop") {
+        let autoclear = super::loopdev::status(&path)
+            .ok()
+            .flatten()
+            .is_some_and(|i| i.lo_flags & super::loopdev::LO_FLAGS_AUTOCLEAR != 0);
+        if autoclear {
+            if let Ok(Some(file)) = super::loopdev::backing_file(&path) {
+                return file;
+            }
+        }
+    }
+    path
+}
+
+/// The mounts `umount -R` takes down for `top`, in the order it unmounts them
+/// (util-linux `umount_do_recurse`): for each mount, first a mount on top of
+/// it, then its other children in mount id order (libmount `mnt_table_over_fs`,
+/// `mnt_table_next_child_fs`), each with its own children before it; `top`
+/// comes last.
+pub fn submounts_deepest_first<'a>(table: &'a [MountInfo], top: &'a MountInfo) -> Vec<&'a MountInfo> {
+    fn walk<'a>(table: &'a [MountInfo], m: &'a MountInfo, depth: usize, out: &mut Vec<&'a MountInfo>) {
+        // A corrupt table could make a cycle of parents: it is never deeper than its length.
+        if depth > table.len() {
+            return;
+        }
+        let mut children: Vec<&MountInfo> = table.iter().filter(|c| c.parent == m.id && c.id != m.id).collect();
+        children.sort_by_key(|c| (c.mount_point != m.mount_point, c.id));
+        for child in children {
+            walk(table, child, depth + 1, out);
+        }
+        out.push(m);
+    }
+    let mut out = Vec::new();
+    walk(table, top, 0, &mut out);
+    out
+}
+
+/// What a device is used for, as blkid's `-o list` says it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Use {
+    /// Listed in /proc/swaps.
+    Swap,
+    /// Mounted here (the first mount in the table).
+    Mounted(PathBuf),
+    /// Not mounted, but opened exclusively by someone (a RAID, LVM, ...).
+    InUse,
+    NotMounted,
+}
+
+/// How `dev` is used: swap, mounted (where), in use, or not mounted. A file
+/// counts as the same as a source when it is the same block device or, for
+/// regular files, the same inode.
+pub fn use_of(dev: &Path) -> Use {
+    let Ok(md) = std::fs::metadata(dev) else { return Use::NotMounted };
+    let same = |src: &Path| {
+        std::fs::metadata(src).is_ok_and(|m| {
+            if md.file_type().is_block_device() {
+                m.file_type().is_block_device() && m.rdev() == md.rdev()
+            } else {
+                m.dev() == md.dev() && m.ino() == md.ino()
+            }
+        })
+    };
+    let swaps = std::fs::read("/proc/swaps").unwrap_or_default();
+    let mut lines = swaps.split(|&b| b == b'\n').skip(1);
+    if lines
+        .any(|l| l.split(|&b| b == b' ' || b == b'\t').find(|w| !w.is_empty()).is_some_and(|s| same(&path_field(s))))
+    {
+        return Use::Swap;
+    }
+    for m in read().unwrap_or_default() {
+        if m.source.starts_with('/') && same(Path::new(&m.source)) {
+            return Use::Mounted(m.mount_point);
+        }
+    }
+    let busy = md.file_type().is_block_device()
+        && std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::fcntl::OFlag::O_EXCL.bits())
+            .open(dev)
+            .is_err_and(|e| e.raw_os_error() == Some(nix::libc::EBUSY));
+    if busy {
+        Use::InUse
+    } else {
+        Use::NotMounted
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,5 +513,28 @@ mod tests {
         assert!(is_mount_root(Path::new("/proc")).unwrap());
         // A symlink to a directory inside /proc, not a mount root itself.
         assert!(!is_mount_root(Path::new("/proc/self")).unwrap());
+    }
+
+    #[test]
+    fn submounts_come_deepest_first_with_an_overmount_before_siblings() {
+        // 30 /mnt, with children 33 /mnt/b and 31 /mnt/a (31 has 32 /mnt/a/x)
+        // and 34 mounted on top of /mnt itself.
+        let table = parse(
+            b"30 1 0:40 / /mnt rw - tmpfs t rw
+33 30 0:43 / /mnt/b rw - tmpfs t rw
+31 30 0:41 / /mnt/a rw - tmpfs t rw
+32 31 0:42 / /mnt/a/x rw - tmpfs t rw
+34 30 0:44 / /mnt rw - tmpfs t rw
+",
+        )
+        .unwrap();
+        let order: Vec<u32> = submounts_deepest_first(&table, &table[0]).iter().map(|m| m.id).collect();
+        assert_eq!(order, [34, 32, 31, 33, 30]);
+    }
+
+    #[test]
+    fn submounts_of_a_cyclic_table_end() {
+        let table = parse(b"40 41 0:40 / /a rw - tmpfs t rw\n41 40 0:41 / /a/b rw - tmpfs t rw\n").unwrap();
+        assert!(submounts_deepest_first(&table, &table[0]).len() <= 2 * table.len() + 2);
     }
 }

@@ -70,20 +70,21 @@ pub fn part_entry_tags(dev: &DeviceInfo) -> io::Result<Vec<Tag>> {
     };
     let sector_size = read_u64(&disk_dir.join("queue/logical_block_size")).filter(|&s| s >= 512).unwrap_or(512);
     let mut r = Reader::from_file(file, 0, None)?;
-    let Some(table) = partitions::probe_table(&mut r, Disk { sector_size, fs_type: None })? else {
+    let Some(table) = partitions::probe_partitions(&mut r, Disk { sector_size, fs_type: None })? else {
         return Ok(Vec::new());
     };
     let Some(p) = partitions::find_partition(&table, start, size) else { return Ok(Vec::new()) };
-    let mut tags = vec![Tag { name: "PART_ENTRY_SCHEME", value: table.scheme.as_bytes().to_vec() }];
+    let mut tags = vec![Tag { name: "PART_ENTRY_SCHEME", value: p.scheme.as_bytes().to_vec() }];
     if let Some(name) = &p.name {
         // Bytes, not a String: a lone UTF-16 surrogate stays as libblkid encodes it.
         tags.push(Tag { name: "PART_ENTRY_NAME", value: name.clone() });
     }
-    let mut set = |name: &'static str, value: String| tags.push(Tag { name, value: value.into_bytes() });
     if let Some(uuid) = &p.uuid {
-        set("PART_ENTRY_UUID", uuid.clone());
+        tags.push(Tag { name: "PART_ENTRY_UUID", value: uuid.clone().into_bytes() });
     }
-    set("PART_ENTRY_TYPE", p.type_name.clone());
+    // Bytes: a mac or atari type string is whatever the table holds.
+    tags.push(Tag { name: "PART_ENTRY_TYPE", value: p.type_name.clone() });
+    let mut set = |name: &'static str, value: String| tags.push(Tag { name, value: value.into_bytes() });
     if p.flags != 0 {
         set("PART_ENTRY_FLAGS", format!("0x{:x}", p.flags));
     }

@@ -13,12 +13,15 @@
 #![forbid(unsafe_code)]
 
 pub mod device;
+pub mod encode;
+pub mod field;
 pub mod highlevel;
 pub mod partitions;
 pub mod reader;
 pub mod superblocks;
 
 pub use device::block_devices;
+pub use encode::{escape_value, EXPORT_SPECIAL, FULL_SPECIAL};
 pub use reader::Reader;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -122,33 +125,6 @@ pub fn probe_path(path: &Path, opts: &Options) -> io::Result<Probed> {
     probe_device(&mut reader, opts, dev.as_ref())
 }
 
-/// Characters `blkid -o export` puts a backslash before (they are special to a shell).
-pub const EXPORT_SPECIAL: &[u8] = b" \\\"'$`<>";
-/// Characters `blkid`'s full output puts a backslash before (inside its double quotes).
-pub const FULL_SPECIAL: &[u8] = b"\"\\";
-
-/// A tag value as blkid prints it (util-linux `safe_print`): a byte with the
-/// high bit set as `M-` and the rest, a control character as `^` and its
-/// letter, and a backslash before any byte of `special`. The result is ASCII.
-pub fn escape_value(value: &[u8], special: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(value.len());
-    for &b in value {
-        let mut c = b;
-        if c >= 0x80 {
-            out.extend_from_slice(b"M-");
-            c -= 0x80;
-        }
-        if c < 0x20 || c == 0x7f {
-            out.push(b'^');
-            c ^= 0x40;
-        } else if special.contains(&c) {
-            out.push(b'\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// libblkid's answer to a probing window past the end of the device: EINVAL,
 /// which blkid prints as `error: DEV: Invalid argument`.
 fn window_error() -> io::Error {
@@ -176,6 +152,12 @@ fn probe_device(r: &mut Reader, opts: &Options, dev: Option<&device::DeviceInfo>
     let mut tags = Vec::new();
     let mut fs_type = None;
     let mut ignore_pt = false;
+    // pvcreate wipes the first 8 KiB of the device, and libblkid remembers that
+    // area when it finds an LVM2 label (its "wiper", lvm.c): a dos table in it
+    // was written after the PV, so the table is probed although LVM is a RAID
+    // usage, and when it is dos (the only table prober that checks the area;
+    // gpt.c's check misses it) the LVM result is dropped for the table.
+    let mut lvm_wiped = false;
     if opts.superblocks {
         let allowed = |p: &Prober| match (&opts.usages, &opts.types) {
             // blkid applies -u and ignores -n when both are given.
@@ -183,13 +165,22 @@ fn probe_device(r: &mut Reader, opts: &Options, dev: Option<&device::DeviceInfo>
             (None, Some(t)) => t.allows(p.name),
             (None, None) => true,
         };
-        match safeprobe(r, &allowed)? {
+        let medium = Medium {
+            regular_file: dev.is_none(),
+            whole_disk: dev.is_some_and(|d| d.whole_disk),
+            // libblkid asks the drive (CDROM_GET_CAPABILITY); SCSI CD-ROMs
+            // (sr) are the ones with a major number of their own.
+            cdrom: dev.is_some_and(|d| d.whole_disk && d.major == SCSI_CDROM_MAJOR) && r.size() > TINY,
+            sector_size,
+        };
+        match safeprobe(r, medium, &allowed)? {
             Outcome::Nothing => {}
             Outcome::Ambivalent(v) => return Ok(Probed::Ambivalent(v)),
             Outcome::Found(f) => {
                 // A RAID member shows its array's partition table too (RAID1
                 // mirrors it); that table does not belong to the member.
                 ignore_pt = f.usage == Usage::Raid;
+                lvm_wiped = f.name == LVM_WIPER_TYPE;
                 fs_type = Some(f.name);
                 tags = f.tags;
                 tags.push(Tag { name: "TYPE", value: f.name.as_bytes().to_vec() });
@@ -198,9 +189,12 @@ fn probe_device(r: &mut Reader, opts: &Options, dev: Option<&device::DeviceInfo>
         }
     }
     if opts.partitions {
-        if !ignore_pt {
+        if !ignore_pt || lvm_wiped {
             let disk = partitions::Disk { sector_size, fs_type };
             if let Some(t) = partitions::probe_table(r, disk)? {
+                if lvm_wiped && t.scheme == "dos" {
+                    tags.clear();
+                }
                 tags.extend(table_tags(&t));
             }
         }
@@ -212,6 +206,9 @@ fn probe_device(r: &mut Reader, opts: &Options, dev: Option<&device::DeviceInfo>
     }
     Ok(if tags.is_empty() { Probed::Nothing } else { Probed::Tags(finish(tags)) })
 }
+
+/// The type whose prober marks the start of the device as wiped (see `lvm_wiped`).
+const LVM_WIPER_TYPE: &str = "LVM2_member";
 
 /// libblkid's "tiny device" (`BLKID_FL_TINY_DEV`): floppy-sized or smaller.
 const TINY: u64 = 1440 * 1024;
@@ -307,17 +304,49 @@ pub struct Prober {
     pub probe: fn(&mut Ctx) -> io::Result<bool>,
 }
 
+/// What the probers may know about the device besides its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Medium {
+    /// A regular file (or bytes in memory), not a block device.
+    pub regular_file: bool,
+    /// A block device that is not a partition (`blkid_probe_is_wholedisk`).
+    pub whole_disk: bool,
+    /// An optical drive: libblkid looks for no RAID and no "other" signature
+    /// (swap, journals, caches) there, whose last sectors often do not read.
+    pub cdrom: bool,
+    /// Logical sector size in bytes (512 for files).
+    pub sector_size: u64,
+}
+
+/// The block major number of SCSI CD-ROM drives (`sr`).
+const SCSI_CDROM_MAJOR: u32 = 11;
+
+impl Medium {
+    /// Not a partition: libblkid looks for firmware-RAID metadata only on
+    /// these (`S_ISREG(mode) || blkid_probe_is_wholedisk`).
+    pub fn disk_or_file(&self) -> bool {
+        self.regular_file || self.whole_disk
+    }
+}
+
+impl Default for Medium {
+    fn default() -> Medium {
+        Medium { regular_file: true, whole_disk: false, cdrom: false, sector_size: 512 }
+    }
+}
+
 /// What a prober gets: the device, the magic that matched, and where tags go.
 pub struct Ctx<'r> {
     pub reader: &'r mut Reader,
     /// The magic that matched, if the prober has magics.
     pub magic: Option<&'static Magic>,
+    pub medium: Medium,
     tags: Vec<Tag>,
 }
 
 impl<'r> Ctx<'r> {
     pub fn new(reader: &'r mut Reader, magic: Option<&'static Magic>) -> Ctx<'r> {
-        Ctx { reader, magic, tags: Vec::new() }
+        Ctx { reader, magic, medium: Medium::default(), tags: Vec::new() }
     }
 
     /// `len` bytes at `off`; see [`Reader::read`].
@@ -589,12 +618,13 @@ pub fn find_magic(reader: &mut Reader, prober: &'static Prober) -> io::Result<Op
 }
 
 /// Run one prober at the device: magics first, then its function.
-fn run_one(reader: &mut Reader, prober: &'static Prober) -> io::Result<Option<Found>> {
+fn run_one(reader: &mut Reader, medium: Medium, prober: &'static Prober) -> io::Result<Option<Found>> {
     let magic = match find_magic(reader, prober)? {
         None if !prober.magics.is_empty() => return Ok(None),
         found => found,
     };
     let mut ctx = Ctx::new(reader, magic);
+    ctx.medium = medium;
     match (prober.probe)(&mut ctx) {
         Ok(true) => Ok(Some(Found { name: prober.name, usage: prober.usage, tags: ctx.into_tags() })),
         Ok(false) => Ok(None),
@@ -608,11 +638,11 @@ fn run_one(reader: &mut Reader, prober: &'static Prober) -> io::Result<Option<Fo
 /// search; otherwise every prober runs and more than one result, unless all
 /// are tolerant, is ambivalent.
 pub fn probe_superblocks(reader: &mut Reader) -> io::Result<Outcome> {
-    safeprobe(reader, &|_| true)
+    safeprobe(reader, Medium::default(), &|_| true)
 }
 
 /// [`probe_superblocks`] with only the probers `allowed` lets through (`-n`, `-u`).
-fn safeprobe(reader: &mut Reader, allowed: &dyn Fn(&Prober) -> bool) -> io::Result<Outcome> {
+fn safeprobe(reader: &mut Reader, medium: Medium, allowed: &dyn Fn(&Prober) -> bool) -> io::Result<Outcome> {
     // libblkid ignores devices of 1024 bytes or less (extended-partition stubs).
     if reader.size() <= 1024 {
         return Ok(Outcome::Nothing);
@@ -627,11 +657,11 @@ fn safeprobe(reader: &mut Reader, allowed: &dyn Fn(&Prober) -> bool) -> io::Resu
         if !allowed(prober) {
             continue;
         }
-        // No RAID on floppies.
-        if tiny && prober.usage == Usage::Raid {
+        // No RAID on floppies, no RAID, swap or journal on CDs.
+        if (tiny || medium.cdrom) && prober.usage == Usage::Raid || medium.cdrom && prober.usage == Usage::Other {
             continue;
         }
-        let Some(f) = run_one(reader, prober)? else { continue };
+        let Some(f) = run_one(reader, medium, prober)? else { continue };
         // On a floppy-sized device the first signature is the answer.
         if tiny && found.is_empty() {
             return Ok(Outcome::Found(f));
@@ -919,6 +949,30 @@ mod tests {
         // A lone surrogate is kept in libblkid's 3-byte form.
         ctx.set_utf16_label(&[0x41, 0, 0x00, 0xd8, 0x42, 0], false);
         assert_eq!(ctx.tags()[0].value, b"A\xed\xa0\x80B");
+    }
+
+    #[test]
+    fn no_raid_or_other_signatures_on_cds() {
+        // A swap signature at the end of the first page, then also a JMicron member at the end.
+        let mut swap = vec![0u8; 2 << 20];
+        swap[4086..4096].copy_from_slice(b"SWAPSPACE2");
+        swap[1024] = 1;
+        swap[1028] = 9;
+        let mut jm = swap.clone();
+        let n = jm.len();
+        jm[n - 512..n - 510].copy_from_slice(b"JM");
+        let run = |img: &[u8], medium: Medium| {
+            let mut r = Reader::from_bytes(img.to_vec());
+            match safeprobe(&mut r, medium, &|_| true).unwrap() {
+                Outcome::Found(f) => Some(f.name),
+                _ => None,
+            }
+        };
+        assert_eq!(run(&swap, Medium::default()), Some("swap"));
+        assert_eq!(run(&jm, Medium::default()), Some("jmicron_raid_member"));
+        let cd = Medium { regular_file: false, whole_disk: true, cdrom: true, sector_size: 2048 };
+        assert_eq!(run(&swap, cd), None);
+        assert_eq!(run(&jm, cd), None);
     }
 
     #[test]

@@ -3,14 +3,28 @@
 //!
 //! - [`repo`]: the repositories under `--path`, reached only below its file descriptor.
 //! - [`auth`]: htpasswd users with a cache of successful checks.
+//! - [`guard`]: bcrypt on a few threads, and failed logins limited per address.
 //! - [`metrics`]: rest-server's Prometheus counters and filesystem gauges.
-//! - [`http`]: requests to file operations: routing, uploads, downloads, listings.
+//! - [`route`]: URL paths to repositories, objects and listings (pure).
+//! - [`http`]: authentication, dispatch by route and method, errors to statuses.
+//! - [`handlers`]: what each request does to the store: uploads, downloads, listings.
+//! - [`range`]: the `Range` header.
+//! - [`quota`]: the `--max-size` limit.
+//! - [`accesslog`]: `--log`'s combined log format.
+//! - [`conns`]: open connections: activity, the idle timeout, the connection limit.
 //! - [`server`]: listeners, TLS, connections, signals and shutdown.
 
+pub mod accesslog;
 pub mod auth;
+pub mod conns;
+pub mod guard;
+pub mod handlers;
 pub mod http;
 pub mod metrics;
+pub mod quota;
+pub mod range;
 pub mod repo;
+pub mod route;
 pub mod server;
 
 use std::path::PathBuf;
@@ -21,7 +35,8 @@ use std::time::Duration;
 pub enum Listen {
     /// `host:port`; an empty host means every interface, port 0 any free port.
     Tcp(String),
-    /// `unix:/path`: a Unix socket, created at start and removed at exit.
+    /// `unix:/path`: a Unix socket, created at start (replacing a dead one a
+    /// killed server left) and removed at exit.
     Unix(PathBuf),
 }
 

@@ -1,7 +1,10 @@
 //! Listeners (TCP, Unix socket, TLS), connections with an idle watchdog, signals
 //! and graceful shutdown, on one tokio thread; [`super::http`] answers the requests.
 
+use super::accesslog;
 use super::auth::Users;
+use super::conns;
+use super::guard::Guard;
 use super::http::{handle, Pool, Quota, State};
 use super::metrics::Metrics;
 use super::repo::{self, Modes, Store};
@@ -9,19 +12,32 @@ use super::{Config, Listen, Tls};
 use anyhow::{anyhow, Context, Result};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::io::{self, Write};
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context as TaskContext, Poll};
-use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
+
+/// The most hyper buffers of a connection's input.
+const READ_BUF: usize = 128 * 1024;
+
+/// Threads for file work and bcrypt (which takes at most one per core).
+const BLOCKING_THREADS: usize = 16;
 
 /// Run the server until SIGTERM or SIGINT; then stop accepting, let requests in
 /// flight finish for `cfg.grace`, drop what is left, and return.
 pub fn serve(cfg: Config) -> Result<()> {
-    let store = Store::open(&cfg.path, Modes::new(cfg.group_accessible))
-        .with_context(|| format!("cannot open data directory {}", cfg.path.display()))?;
+    let modes = Modes::new(cfg.group_accessible);
+    if repo::create_missing(&cfg.path, modes)
+        .with_context(|| format!("cannot create data directory {}", cfg.path.display()))?
+    {
+        log::info!("created data directory {}", cfg.path.display());
+    }
+    let store =
+        Store::open(&cfg.path, modes).with_context(|| format!("cannot open data directory {}", cfg.path.display()))?;
+    let lock = store.lock().map_err(|e| match e.kind() {
+        io::ErrorKind::WouldBlock => anyhow!("{}: {e}; stop it or give this one another --path", cfg.path.display()),
+        _ => anyhow!("cannot lock {}: {e}", cfg.path.join(repo::LOCK_FILE).display()),
+    })?;
     let users = match &cfg.htpasswd {
         Some(p) => {
             Some(Users::load(p).map_err(|e| anyhow!("cannot load {} (use --no-auth to disable): {e:#}", p.display()))?)
@@ -29,7 +45,6 @@ pub fn serve(cfg: Config) -> Result<()> {
         None => None,
     };
     let tls = cfg.tls.as_ref().map(acceptor).transpose()?;
-    let quota = cfg.max_size.map(|max| Quota { max, used: AtomicU64::new(repo::tree_size(&cfg.path)) });
     let log: Option<Box<dyn Write + Send>> = match &cfg.log {
         None => None,
         Some(p) if p.as_os_str() == "-" => Some(Box::new(io::stdout())),
@@ -41,14 +56,28 @@ pub fn serve(cfg: Config) -> Result<()> {
                 .with_context(|| format!("opening log file {}", p.display()))?,
         )),
     };
-    log::info!("Data directory: {}", cfg.path.display());
-    log::info!("Authentication {}", if users.is_some() { "enabled" } else { "disabled" });
-    log::info!("Private repositories {}", if cfg.private_repos { "enabled" } else { "disabled" });
-    if cfg.append_only {
-        log::info!("Append only mode enabled");
+    let (log_writer, log_thread) =
+        match log.map(accesslog::Writer::spawn).transpose().context("starting the log thread")? {
+            Some((w, t)) => (Some(w), Some(t)),
+            None => (None, None),
+        };
+    // Temporary files left by an earlier server are swept before --max-size
+    // counts the tree; without a limit, walking a large tree runs beside the serving.
+    let quota = cfg.max_size.map(|max| Quota::new(max, swept(repo::sweep(&cfg.path)).bytes));
+    if quota.is_none() {
+        let path = cfg.path.clone();
+        std::thread::spawn(move || swept(repo::sweep(&path)));
     }
+    // rest-server's start-up lines, as tools that start it read them: no
+    // timestamp, same words, same order.
+    let enabled = |on: bool| if on { "enabled" } else { "disabled" };
+    eprintln!("Data directory: {}", cfg.path.display());
+    eprintln!("Authentication {}", enabled(users.is_some()));
+    eprintln!("Append only mode {}", enabled(cfg.append_only));
+    eprintln!("Private repositories {}", enabled(cfg.private_repos));
+    eprintln!("Group accessible repos {}", enabled(cfg.group_accessible));
     if let Some(q) = &quota {
-        log::info!("Repo quota: {} of {} bytes used", q.used.load(Ordering::SeqCst), q.max);
+        log::info!("Repo quota: {} of {} bytes used", q.used(), q.max());
     }
     let state = Arc::new(State {
         cfg,
@@ -56,20 +85,41 @@ pub fn serve(cfg: Config) -> Result<()> {
         users,
         metrics: Metrics::default(),
         quota,
-        log: log.map(Mutex::new),
+        log: log_writer,
         pool: Pool::default(),
+        guard: Guard::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
     });
-    let path = state.cfg.path.clone();
-    // Walking a large tree takes a while: do it beside the serving.
-    std::thread::spawn(move || match repo::remove_stale_uploads(&path) {
-        0 => {}
-        n => log::info!("removed {n} temporary files of interrupted uploads"),
-    });
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
-    let result = rt.block_on(run(state, tls));
+    // Blocking work comes one buffer or one file operation at a time and never
+    // waits for a client, so a few threads serve any number of connections; a
+    // burst of requests queues for them instead of starting hundreds of threads.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .thread_keep_alive(Duration::from_secs(5))
+        .build()
+        .context("starting the runtime")?;
+    let nofile = conns::raise_nofile();
+    let registry = conns::Registry::new(conns::limit_for(nofile));
+    log::info!("up to {} connections ({nofile} descriptors)", registry.max());
+    let result = rt.block_on(run(state.clone(), tls, registry));
     // Uploads still running are dropped with the runtime; their temporary files go with them.
     rt.shutdown_timeout(Duration::from_secs(2));
+    // The last requests' lines: the thread writes them once the writer is gone.
+    if let Some(t) = log_thread {
+        if Arc::strong_count(&state) == 1 {
+            drop(state);
+            let _ = t.join();
+        }
+    }
+    drop(lock);
     result
+}
+
+fn swept(s: repo::Swept) -> repo::Swept {
+    if s.removed > 0 {
+        log::info!("removed {} temporary files of interrupted uploads", s.removed);
+    }
+    s
 }
 
 fn acceptor(t: &Tls) -> Result<tokio_rustls::TlsAcceptor> {
@@ -108,20 +158,47 @@ async fn bind(listen: &Listen) -> Result<Listener> {
                 },
                 None => tokio::net::TcpListener::bind(addr.as_str()).await?,
             };
-            log::info!("Starting server on {}", l.local_addr()?);
+            let at = l.local_addr()?;
+            eprintln!("start server on {at}");
+            log::info!("Starting server on {at}");
             Ok(Listener::Tcp(l))
         }
         Listen::Unix(path) => {
+            remove_dead_socket(path)?;
             let l = tokio::net::UnixListener::bind(path)?;
+            eprintln!("start server on {}", path.display());
             log::info!("Starting server on unix:{}", path.display());
             Ok(Listener::Unix(l, path.clone()))
         }
     }
 }
 
-async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>) -> Result<()> {
+/// A socket file that a killed server left behind would make every restart
+/// fail with "Address already in use": remove it when nobody answers on it
+/// (connect gives ECONNREFUSED). A live socket, or a file that is not a socket, stays.
+fn remove_dead_socket(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return Ok(()) };
+    if !meta.file_type().is_socket() {
+        return Err(anyhow!("{} exists and is not a socket; remove it or listen elsewhere", path.display()));
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => Err(anyhow!("another server answers on {}; stop it or listen elsewhere", path.display())),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            log::info!("removing {}, a socket nobody answers on", path.display());
+            std::fs::remove_file(path).with_context(|| format!("removing the dead socket {}", path.display()))
+        }
+        // Not ours to judge (no permission, say): binding will say what is wrong.
+        Err(_) => Ok(()),
+    }
+}
+
+async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>, registry: Arc<conns::Registry>) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let listener = bind(&st.cfg.listen).await.map_err(|e| anyhow!("listen {:?}: {e:#}", st.cfg.listen))?;
+    if let Some(t) = &st.cfg.tls {
+        eprintln!("TLS enabled, private key {}, pubkey {}", t.key.display(), t.cert.display());
+    }
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
@@ -142,10 +219,10 @@ async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>) -> Result<(
         match accepted {
             Ok((Stream::Tcp(s), peer)) => {
                 let _ = s.set_nodelay(true);
-                conns.spawn(connection(st.clone(), s, peer, tls.clone(), stop_rx.clone()));
+                conns.spawn(connection(st.clone(), s, peer, tls.clone(), stop_rx.clone(), registry.add()));
             }
             Ok((Stream::Unix(s), peer)) => {
-                conns.spawn(connection(st.clone(), s, peer, tls.clone(), stop_rx.clone()));
+                conns.spawn(connection(st.clone(), s, peer, tls.clone(), stop_rx.clone(), registry.add()));
             }
             Err(e) => {
                 // Out of descriptors, usually: wait instead of spinning.
@@ -165,6 +242,8 @@ async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>) -> Result<(
         log::warn!("aborting {} requests still running", conns.len());
         conns.abort_all();
         while conns.join_next().await.is_some() {}
+    } else {
+        eprintln!("shutdown cleanly");
     }
     Ok(())
 }
@@ -193,42 +272,69 @@ async fn connection<I>(
     peer: Arc<str>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     stop: watch::Receiver<bool>,
+    handle: conns::Handle,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     match tls {
-        None => serve_io(st, io, peer, stop).await,
-        Some(acc) => match tokio::time::timeout(st.cfg.idle_timeout, acc.accept(io)).await {
-            Ok(Ok(s)) => serve_io(st, s, peer, stop).await,
-            Ok(Err(e)) => log::debug!("TLS handshake with {peer}: {e}"),
-            Err(_) => log::debug!("TLS handshake with {peer} timed out"),
-        },
+        None => serve_io(st, io, peer, stop, handle).await,
+        // Boxed: a TLS connection's state is large, and plain connections need not carry its room.
+        Some(acc) => {
+            Box::pin(async move {
+                let handshake = tokio::time::timeout(st.cfg.idle_timeout, acc.accept(io));
+                let evicted = handle.conn.evicted.notified();
+                tokio::select! {
+                    r = handshake => match r {
+                        Ok(Ok(s)) => serve_io(st, s, peer, stop, handle).await,
+                        Ok(Err(e)) => log::debug!("TLS handshake with {peer}: {e}"),
+                        Err(_) => log::debug!("TLS handshake with {peer} timed out"),
+                    },
+                    _ = evicted => {}
+                }
+            })
+            .await
+        }
     }
 }
 
 /// Serve one connection; drop it when it moves no byte for `idle_timeout`
-/// (a dead or very slow client), or after its last request once stopping.
-async fn serve_io<I>(st: Arc<State>, io: I, peer: Arc<str>, mut stop: watch::Receiver<bool>)
+/// (a dead or very slow client), when the connection limit needs its place,
+/// or after its last request once stopping.
+async fn serve_io<I>(st: Arc<State>, io: I, peer: Arc<str>, mut stop: watch::Receiver<bool>, reg: conns::Handle)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let progress = Arc::new(AtomicU64::new(0));
-    let io = Watched { inner: io, progress: progress.clone() };
+    let conn = reg.conn.clone();
+    let io = conns::Watched { inner: io, conn: conn.clone() };
     let idle = st.cfg.idle_timeout;
     let service = {
-        let st = st.clone();
-        hyper::service::service_fn(move |req| handle(st.clone(), peer.clone(), req))
+        let (st, conn) = (st.clone(), conn.clone());
+        hyper::service::service_fn(move |mut req| {
+            let busy = conn.busy();
+            req.extensions_mut().insert(conn.clone());
+            let answer = handle(st.clone(), peer.clone(), req);
+            async move {
+                let r = answer.await;
+                drop(busy);
+                r
+            }
+        })
     };
-    let conn = hyper::server::conn::http1::Builder::new()
+    let http = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(idle)
+        // hyper's read buffer grows to this (default ~400 KiB): enough for
+        // uploads at full speed, a third of the memory with 8 of them.
+        .max_buf_size(READ_BUF)
         .serve_connection(TokioIo::new(io), service);
-    tokio::pin!(conn);
-    let mut ticker = tokio::time::interval((idle / 4).max(Duration::from_millis(100)));
-    let (mut seen, mut since, mut stopping) = (0, Instant::now(), false);
+    tokio::pin!(http);
+    let evicted = conn.evicted.notified();
+    tokio::pin!(evicted);
+    let mut stopping = false;
     loop {
+        let deadline = tokio::time::Instant::from_std(conn.last_active() + idle);
         tokio::select! {
-            r = conn.as_mut() => {
+            r = http.as_mut() => {
                 if let Err(e) = r {
                     log::debug!("connection: {e}");
                 }
@@ -236,51 +342,15 @@ where
             }
             _ = stop.changed(), if !stopping => {
                 stopping = true;
-                conn.as_mut().graceful_shutdown();
+                http.as_mut().graceful_shutdown();
             }
-            _ = ticker.tick() => {
-                let now = progress.load(Ordering::Relaxed);
-                if now != seen {
-                    (seen, since) = (now, Instant::now());
-                } else if since.elapsed() >= idle {
+            _ = evicted.as_mut() => return,
+            _ = tokio::time::sleep_until(deadline) => {
+                if conn.last_active().elapsed() >= idle {
                     log::debug!("dropping a connection idle for {idle:?}");
                     return;
                 }
             }
         }
-    }
-}
-
-/// A stream that counts the bytes it moves, for the idle watchdog.
-struct Watched<I> {
-    inner: I,
-    progress: Arc<AtomicU64>,
-}
-
-impl<I: AsyncRead + Unpin> AsyncRead for Watched<I> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let moved = buf.filled().len() - before;
-        if moved > 0 {
-            self.progress.fetch_add(moved as u64, Ordering::Relaxed);
-        }
-        r
-    }
-}
-
-impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = r {
-            self.progress.fetch_add(n as u64, Ordering::Relaxed);
-        }
-        r
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

@@ -10,7 +10,6 @@
 //! Only `child` needs `unsafe` (the child's signal mask); `forbid` here would
 //! extend to it, so this file relies on the crate-wide `deny`.
 
-mod argv;
 mod child;
 mod device;
 pub mod watch;
@@ -26,7 +25,6 @@ use nix::errno::Errno;
 use crate::mount::source::Source;
 use crate::mount::{self, mountinfo, Category, MountSpec};
 
-pub use argv::path_argument;
 use child::{Ended, Signals};
 use device::Device;
 use watch::Watch;
@@ -70,14 +68,6 @@ impl Error {
     pub fn config(message: impl Into<String>) -> Error {
         Error { kind: Kind::Config, message: message.into() }
     }
-
-    /// 1 makes gokrazy restart the service after a second; 125 stops it for good.
-    pub fn exit_status(&self) -> u8 {
-        match self.kind {
-            Kind::Transient => 1,
-            Kind::Config => 125,
-        }
-    }
 }
 
 impl fmt::Display for Error {
@@ -119,84 +109,6 @@ pub struct Config {
     /// `MNT_WAIT`: how long to wait for the device.
     pub wait: Duration,
     pub program: Program,
-}
-
-impl Config {
-    /// Reads the configuration through `var` (the process environment in
-    /// production). `native` is this executable when it has a `rest-server`
-    /// applet: the fallback when `/user/rest-server` does not exist.
-    pub fn from_env(var: impl Fn(&str) -> Option<String>, native: Option<&Path>) -> Result<Config, Error> {
-        // gokrazy hands env.txt values over verbatim; an empty value counts as unset.
-        let get = |k: &str| var(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let wait = match get("MNT_WAIT") {
-            None => DEFAULT_WAIT,
-            Some(v) => match unquote(&v).parse::<f64>() {
-                Ok(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s),
-                _ => return Err(Error::config(format!("MNT_WAIT={v} is not a number of seconds"))),
-            },
-        };
-        let program = match get("REST_SERVER") {
-            Some(p) => Program { path: PathBuf::from(unquote(&p)), arg0: None },
-            None if Path::new(GOKRAZY_REST_SERVER).exists() => {
-                Program { path: PathBuf::from(GOKRAZY_REST_SERVER), arg0: None }
-            }
-            None => match native {
-                Some(exe) => Program { path: exe.to_path_buf(), arg0: Some("rest-server".to_string()) },
-                None => Program { path: PathBuf::from("rest-server"), arg0: None },
-            },
-        };
-        let (source, target, fstype, data) = (get("MNT_SOURCE"), get("MNT_TARGET"), get("MNT_FSTYPE"), get("MNT_DATA"));
-        if source.is_none() && target.is_none() && fstype.is_none() && data.is_none() {
-            return Ok(Config { mount: None, wait, program });
-        }
-        let Some(source_text) = source else {
-            return Err(Error::config("MNT_TARGET, MNT_FSTYPE or MNT_DATA is set but MNT_SOURCE is not: set MNT_SOURCE to the disk (UUID=..., LABEL=... or /dev/...)"));
-        };
-        let Some(target) = target else {
-            return Err(Error::config(format!(
-                "MNT_SOURCE={source_text} is set but MNT_TARGET is not: set MNT_TARGET to the mount point (e.g. /perm/rest-server)"
-            )));
-        };
-        let target = PathBuf::from(unquote(&target));
-        if !target.is_absolute() {
-            return Err(Error::config(format!("MNT_TARGET={} must be an absolute path", target.display())));
-        }
-        let source = Source::parse_or_bare_uuid(&source_text);
-        if let Source::Tag { name, value } = &source {
-            check_tag(name, value)?;
-        }
-        let fstype = fstype.map(|t| unquote(&t).to_string()).filter(|t| t != "auto");
-        let data = data.map(|d| unquote(&d).to_string()).unwrap_or_default();
-        if let Err(e) = mount::options::MountOptions::parse(&data) {
-            return Err(Error::config(format!("MNT_DATA={data}: {e}")));
-        }
-        Ok(Config { mount: Some(MountConfig { source_text, source, target, fstype, data }), wait, program })
-    }
-}
-
-/// Removes one level of matching quotes, as env.txt files keep them.
-fn unquote(v: &str) -> &str {
-    for q in ['"', '\''] {
-        if let Some(inner) = v.strip_prefix(q).and_then(|v| v.strip_suffix(q)) {
-            return inner;
-        }
-    }
-    v
-}
-
-/// A UUID as filesystems write them is hex digits and dashes (ISO 9660 uses
-/// decimal digits and dashes); anything else can never match a device.
-fn check_tag(name: &str, value: &str) -> Result<(), Error> {
-    let uuid_like = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
-    let ok = match name {
-        "UUID" | "PARTUUID" => uuid_like(value),
-        _ => !value.is_empty(),
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::config(format!("MNT_SOURCE: {name}={value:?} is not a valid {name}: copy it from blkid's output")))
-    }
 }
 
 /// `path` made absolute against `cwd` with `.` and `..` removed lexically.
@@ -284,10 +196,12 @@ pub fn check_path(path: &Path, target: &Path, mounted: bool) -> Result<(), Error
 }
 
 /// Mounts (when configured), runs rest-server with `args` until it exits or
-/// a signal stops it, then syncs and unmounts. Returns the exit status for
-/// the service: rest-server's own (128+N when killed by signal N), 0 after a
-/// stop by SIGTERM or SIGINT.
-pub fn run(config: &Config, args: &[String]) -> Result<u8, Error> {
+/// a signal stops it, then syncs and unmounts. `path_arg` is the `--path`
+/// rest-server will read from `args` (the caller knows its grammar), which
+/// must lie on the disk. Returns the exit status for the service:
+/// rest-server's own (128+N when killed by signal N), 0 after a stop by
+/// SIGTERM or SIGINT.
+pub fn run(config: &Config, args: &[String], path_arg: Option<&str>) -> Result<u8, Error> {
     // Block the stop signals first, so that a stop during the device wait or
     // the mount is seen and handled rather than killing us halfway.
     let mut signals = Signals::block().map_err(|e| Error::transient(format!("blocking signals: {e}")))?;
@@ -299,7 +213,7 @@ pub fn run(config: &Config, args: &[String]) -> Result<u8, Error> {
         };
     };
 
-    let Some(path_arg) = path_argument(args).map_err(Error::config)? else {
+    let Some(path_arg) = path_arg else {
         return Err(Error::config(format!(
             "MNT_SOURCE is set but rest-server has no --path (it would serve /tmp/restic, not the disk): add --path {}",
             mc.target.join("restic").display()
@@ -308,7 +222,7 @@ pub fn run(config: &Config, args: &[String]) -> Result<u8, Error> {
     // rest-server resolves a relative --path against its working directory,
     // which it gets from us by path, looked up again after the mount (see below).
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let path = cwd.join(&path_arg);
+    let path = cwd.join(path_arg);
     let target = mc.target.canonicalize().unwrap_or_else(|_| absolute(&mc.target, &cwd));
     check_path(&path, &target, false)?;
     prepare_target(&target)?;
@@ -329,7 +243,7 @@ pub fn run(config: &Config, args: &[String]) -> Result<u8, Error> {
     // `--path restic` means what was checked, on the disk.
     let child_cwd = if cwd.is_dir() {
         cwd.clone()
-    } else if Path::new(&path_arg).is_absolute() {
+    } else if Path::new(path_arg).is_absolute() {
         PathBuf::from("/")
     } else {
         return Err(Error::config(format!(
@@ -563,72 +477,6 @@ fn unmount(target: &Path) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn config(vars: &[(&str, &str)]) -> Result<Config, Error> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_env(|k| map.get(k).cloned(), None)
-    }
-
-    #[test]
-    fn no_mount_variables() {
-        let c = config(&[]).unwrap();
-        assert!(c.mount.is_none());
-        assert_eq!(c.wait, DEFAULT_WAIT);
-        let c = config(&[("MNT_SOURCE", ""), ("REST_SERVER", "/bin/true")]).unwrap();
-        assert!(c.mount.is_none());
-        assert_eq!(c.program, Program { path: "/bin/true".into(), arg0: None });
-    }
-
-    #[test]
-    fn native_applet_is_the_fallback() {
-        if Path::new(GOKRAZY_REST_SERVER).exists() {
-            return;
-        }
-        let c = Config::from_env(|_| None, Some(Path::new("/usr/local/bin/krazybox"))).unwrap();
-        assert_eq!(c.program.arg0.as_deref(), Some("rest-server"));
-        assert_eq!(config(&[]).unwrap().program.path, Path::new("rest-server"));
-    }
-
-    #[test]
-    fn sources() {
-        let u = "0b3c1f0e-6a4e-4c1a-9d1e-2f3a4b5c6d7e";
-        for s in [format!("UUID={u}"), format!("UUID=\"{u}\""), u.to_string(), format!("'{u}'")] {
-            let c = config(&[("MNT_SOURCE", &s), ("MNT_TARGET", "/perm/disk")]).unwrap();
-            let m = c.mount.unwrap();
-            assert_eq!(m.source, Source::Tag { name: "UUID", value: u.to_string() }, "{s}");
-            assert_eq!(m.target, Path::new("/perm/disk"));
-        }
-        let c = config(&[("MNT_SOURCE", "LABEL=\"backup disk\""), ("MNT_TARGET", "\"/perm/d\"")]).unwrap();
-        let m = c.mount.unwrap();
-        assert_eq!(m.source, Source::Tag { name: "LABEL", value: "backup disk".into() });
-        assert_eq!(m.target, Path::new("/perm/d"));
-        let m = config(&[("MNT_SOURCE", "/dev/sda1"), ("MNT_TARGET", "/x"), ("MNT_FSTYPE", "exfat")])
-            .unwrap()
-            .mount
-            .unwrap();
-        assert_eq!(m.source, Source::Path("/dev/sda1".into()));
-        assert_eq!(m.fstype.as_deref(), Some("exfat"));
-    }
-
-    #[test]
-    fn configuration_errors_exit_125() {
-        let cases: &[&[(&str, &str)]] = &[
-            &[("MNT_SOURCE", "/dev/sda1")],
-            &[("MNT_TARGET", "/perm/x")],
-            &[("MNT_SOURCE", "UUID=not-a-uuid!"), ("MNT_TARGET", "/x")],
-            &[("MNT_SOURCE", "UUID=\"\""), ("MNT_TARGET", "/x")],
-            &[("MNT_SOURCE", "/dev/sda1"), ("MNT_TARGET", "relative")],
-            &[("MNT_SOURCE", "/dev/sda1"), ("MNT_TARGET", "/x"), ("MNT_DATA", "offset=abc")],
-            &[("MNT_WAIT", "soon")],
-        ];
-        for vars in cases {
-            let e = config(vars).unwrap_err();
-            assert_eq!(e.exit_status(), 125, "{vars:?}: {e}");
-            assert!(!e.message.contains('\n'));
-        }
-        assert_eq!(config(&[("MNT_WAIT", "2.5")]).unwrap().wait, Duration::from_millis(2500));
-    }
 
     #[test]
     fn paths_are_judged_as_created() {
@@ -636,7 +484,7 @@ mod tests {
         assert!(check_path(Path::new("/perm/disk/restic"), Path::new("/perm/disk"), false).is_ok());
         assert!(check_path(Path::new("/perm/disk"), Path::new("/perm/disk"), false).is_ok());
         let e = check_path(Path::new("/perm/diskette"), Path::new("/perm/disk"), false).unwrap_err();
-        assert_eq!(e.exit_status(), 125);
+        assert_eq!(e.kind, Kind::Config);
         // Missing folders are created, then their `..` is the folder above.
         let tmp = std::env::temp_dir().canonicalize().unwrap();
         assert_eq!(resolve_as_created(&tmp.join("no-such/../x")), tmp.join("x"));

@@ -2,12 +2,13 @@
 #![forbid(unsafe_code)]
 
 use super::{has_mbr_magic, mbr_entries, Disk, MbrEntry, Partition, Table, AIX_MAGIC, MBR_GPT_PARTITION};
+use crate::probe::field::{Fields, Le32};
 use crate::probe::superblocks::{is_ntfs, is_vfat};
 use crate::probe::Reader;
 use std::io;
 
-/// The optional 32-bit disk signature, which becomes `PTUUID`.
-const DISK_ID_OFF: usize = 440;
+/// The optional 32-bit disk signature, which becomes `PTUUID`; inside the KiB read.
+const DISK_ID: Le32 = Le32(440);
 /// Extended-partition types: DOS (0x05), W95 LBA (0x0f) and Linux (0x85).
 const EXTENDED_TYPES: [u8; 3] = [0x05, 0x0f, 0x85];
 /// An EBR chain without any data partition for this many links is a loop.
@@ -44,8 +45,7 @@ pub(super) fn probe(r: &mut Reader, disk: Disk) -> io::Result<Option<Table>> {
         return Ok(None);
     }
 
-    let raw_id =
-        u32::from_le_bytes([head[DISK_ID_OFF], head[DISK_ID_OFF + 1], head[DISK_ID_OFF + 2], head[DISK_ID_OFF + 3]]);
+    let raw_id = head.at(DISK_ID);
     let id = (raw_id != 0).then(|| format!("{raw_id:08x}"));
     let mut t = Table { scheme: "dos", id, partitions: Vec::new() };
     // Entries count in logical sectors; results are in 512-byte units, in
@@ -77,10 +77,12 @@ fn add(t: &mut Table, number: u32, start: u64, size: u64, e: &MbrEntry) {
     }
     let uuid = t.id.as_ref().map(|id| format!("{id}-{number:02x}"));
     t.partitions.push(Partition {
+        scheme: "dos",
         number,
         start,
         size,
-        type_name: format!("0x{:x}", e.sys_ind),
+        type_name: format!("0x{:x}", e.sys_ind).into_bytes(),
+        type_code: u32::from(e.sys_ind),
         name: None,
         uuid,
         flags: u64::from(e.boot_ind),

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 use super::{has_mbr_magic, mbr_entries, Disk, Partition, Table, MBR_GPT_PARTITION};
+use crate::probe::field::{layout, Bytes, Fields, Le32, Le64};
 use crate::probe::reader::MAX_READ;
 use crate::probe::Reader;
 use crate::probe::{encode_to_utf8_max, is_c_space, Encoding};
@@ -9,38 +10,29 @@ use std::io;
 
 const SIGNATURE: &[u8] = b"EFI PART";
 const PRIMARY_LBA: u64 = 1;
-/// The fixed part of the header; `header_size` may not be smaller.
-const HEADER_LEN: usize = 92;
-const ENTRY_LEN: usize = 128;
 
-// Header fields.
-const H_HEADER_SIZE: usize = 12;
-const H_HEADER_CRC: usize = 16;
-const H_MY_LBA: usize = 24;
-const H_FIRST_USABLE: usize = 40;
-const H_LAST_USABLE: usize = 48;
-const H_DISK_GUID: usize = 56;
-const H_ENTRIES_LBA: usize = 72;
-const H_NUM_ENTRIES: usize = 80;
-const H_ENTRY_SIZE: usize = 84;
-const H_ENTRIES_CRC: usize = 88;
-
-// Entry fields.
-const E_TYPE: usize = 0;
-const E_UUID: usize = 16;
-const E_START: usize = 32;
-const E_END: usize = 40;
-const E_ATTRS: usize = 48;
-const E_NAME: usize = 56;
-const E_NAME_LEN: usize = 72;
-
-fn le32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+// The header's fixed part; `header_size` may not be smaller.
+layout! { HEADER_LEN = 92;
+    H_SIGNATURE: Bytes<8> = 0;
+    H_HEADER_SIZE: Le32 = 12;
+    H_HEADER_CRC: Le32 = 16;
+    H_MY_LBA: Le64 = 24;
+    H_FIRST_USABLE: Le64 = 40;
+    H_LAST_USABLE: Le64 = 48;
+    H_DISK_GUID: Bytes<16> = 56;
+    H_ENTRIES_LBA: Le64 = 72;
+    H_NUM_ENTRIES: Le32 = 80;
+    H_ENTRY_SIZE: Le32 = 84;
+    H_ENTRIES_CRC: Le32 = 88;
 }
-fn le64(b: &[u8], at: usize) -> u64 {
-    let mut x = [0; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
+layout! { ENTRY_LEN = 128;
+    E_TYPE: Bytes<16> = 0;
+    E_UUID: Bytes<16> = 16;
+    E_START: Le64 = 32;
+    E_END: Le64 = 40;
+    E_ATTRS: Le64 = 48;
+    /// 36 UTF-16LE code units.
+    E_NAME: Bytes<72> = 56;
 }
 
 /// An EFI GUID as text: its first three fields are stored little-endian.
@@ -106,23 +98,28 @@ fn header(r: &mut Reader, lba: u64, last: u64, ssz: u64) -> io::Result<Option<He
             Err(e) => Err(e),
         }
     };
-    let Some(mut h) = read(r, lba, ssz)? else { return Ok(None) };
-    if &h[..8] != SIGNATURE {
+    // The signature first: most disks have no header at the last LBA.
+    let Some(sig) = read(r, lba, SIGNATURE.len() as u64)? else { return Ok(None) };
+    if sig != SIGNATURE {
         return Ok(None);
     }
-    let hsz = le32(&h, H_HEADER_SIZE) as usize;
+    let Some(mut h) = read(r, lba, ssz)? else { return Ok(None) };
+    if h.len() < HEADER_LEN || h.slice(H_SIGNATURE) != SIGNATURE {
+        return Ok(None);
+    }
+    let hsz = h.at(H_HEADER_SIZE) as usize;
     if hsz as u64 > ssz || hsz < HEADER_LEN {
         return Ok(None);
     }
-    let want = le32(&h, H_HEADER_CRC);
-    h[H_HEADER_CRC..H_HEADER_CRC + 4].fill(0);
+    let want = h.at(H_HEADER_CRC);
+    h[H_HEADER_CRC.0..H_HEADER_CRC.0 + 4].fill(0);
     if crc32(&h[..hsz]) != want {
         return Ok(None);
     }
-    if le64(&h, H_MY_LBA) != lba {
+    if h.at(H_MY_LBA) != lba {
         return Ok(None);
     }
-    let (fu, lu) = (le64(&h, H_FIRST_USABLE), le64(&h, H_LAST_USABLE));
+    let (fu, lu) = (h.at(H_FIRST_USABLE), h.at(H_LAST_USABLE));
     if lu < fu || fu > last || lu > last {
         return Ok(None);
     }
@@ -130,12 +127,12 @@ fn header(r: &mut Reader, lba: u64, last: u64, ssz: u64) -> io::Result<Option<He
     if fu < lba && lba < lu {
         return Ok(None);
     }
-    let esz = u64::from(le32(&h, H_NUM_ENTRIES)) * u64::from(le32(&h, H_ENTRY_SIZE));
-    if esz == 0 || esz >= u64::from(u32::MAX) || le32(&h, H_ENTRY_SIZE) as usize != ENTRY_LEN {
+    let esz = u64::from(h.at(H_NUM_ENTRIES)) * u64::from(h.at(H_ENTRY_SIZE));
+    if esz == 0 || esz >= u64::from(u32::MAX) || h.at(H_ENTRY_SIZE) as usize != ENTRY_LEN {
         return Ok(None);
     }
-    let Some(entries) = read(r, le64(&h, H_ENTRIES_LBA), esz)? else { return Ok(None) };
-    if crc32(&entries) != le32(&h, H_ENTRIES_CRC) {
+    let Some(entries) = read(r, h.at(H_ENTRIES_LBA), esz)? else { return Ok(None) };
+    if crc32(&entries) != h.at(H_ENTRIES_CRC) {
         return Ok(None);
     }
     Ok(Some(Header { h, entries }))
@@ -156,34 +153,36 @@ pub(super) fn probe(r: &mut Reader, disk: Disk) -> io::Result<Option<Table>> {
         return Ok(None);
     }
     let Some(Header { h, entries }) = find_header(r, ssz)? else { return Ok(None) };
-    let disk_guid = &h[H_DISK_GUID..H_DISK_GUID + 16];
+    let disk_guid = h.slice(H_DISK_GUID);
     let id = disk_guid.iter().any(|&b| b != 0).then(|| guid(disk_guid));
     let mut t = Table { scheme: "gpt", id, partitions: Vec::new() };
     let ssf = ssz / 512;
-    let (fu, lu) = (le64(&h, H_FIRST_USABLE), le64(&h, H_LAST_USABLE));
+    let (fu, lu) = (h.at(H_FIRST_USABLE), h.at(H_LAST_USABLE));
     for (i, e) in entries.chunks_exact(ENTRY_LEN).enumerate() {
         // Unused and out-of-range entries keep their numbers.
         let number = i as u32 + 1;
-        if e[E_TYPE..E_TYPE + 16].iter().all(|&b| b == 0) {
+        if e.at(E_TYPE).iter().all(|&b| b == 0) {
             continue;
         }
-        let start = le64(e, E_START);
-        let size = le64(e, E_END).wrapping_sub(start).wrapping_add(1);
+        let start = e.at(E_START);
+        let size = e.at(E_END).wrapping_sub(start).wrapping_add(1);
         if start < fu || start.wrapping_add(size).wrapping_sub(1) > lu {
             continue;
         }
-        let mut name = encode_to_utf8_max(Encoding::Utf16Le, &e[E_NAME..E_NAME + E_NAME_LEN], 128);
+        let mut name = encode_to_utf8_max(Encoding::Utf16Le, e.slice(E_NAME), 128);
         while name.last().is_some_and(|&b| is_c_space(b)) {
             name.pop();
         }
         t.partitions.push(Partition {
+            scheme: "gpt",
             number,
             start: start.wrapping_mul(ssf),
             size: size.wrapping_mul(ssf),
-            type_name: guid(&e[E_TYPE..]),
+            type_name: guid(e.slice(E_TYPE)).into_bytes(),
+            type_code: 0,
             name: (!name.is_empty()).then_some(name),
-            uuid: Some(guid(&e[E_UUID..])),
-            flags: le64(e, E_ATTRS),
+            uuid: Some(guid(e.slice(E_UUID))),
+            flags: e.at(E_ATTRS),
             extended: false,
         });
     }

@@ -258,3 +258,6 @@ fn aix_magic_is_a_table_of_its_own() {
     std::fs::write(&img, data).expect("write image");
     assert_same_as_blkid(&img);
 }
+
+#[path = "tests_more.rs"]
+mod more;

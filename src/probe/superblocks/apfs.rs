@@ -1,7 +1,7 @@
 //! Apple APFS containers (util-linux `apfs.c`): the container superblock at 0.
 
+use crate::probe::field::{layout, Fields, Le16, Le32, Uuid};
 use crate::probe::{Ctx, Magic, Prober, Usage};
-use byteorder::{ByteOrder, LittleEndian};
 use std::io;
 
 pub static APFS: Prober = Prober {
@@ -12,25 +12,27 @@ pub static APFS: Prober = Prober {
     probe,
 };
 
-const OBJ_TYPE: usize = 24;
-const OBJ_SUBTYPE: usize = 28;
-const OBJ_PAD: usize = 30;
-const BLOCK_SIZE: usize = 36;
-const UUID: usize = 72;
+layout! { SB_LEN = 88;
+    OBJ_TYPE: Le16 = 24;
+    OBJ_SUBTYPE: Le16 = 28;
+    OBJ_PAD: Le16 = 30;
+    BLOCK_SIZE: Le32 = 36;
+    UUID: Uuid = 72;
+}
 const CONTAINER_TYPE: u16 = 1;
 /// libblkid accepts only the standard block size, to avoid false positives.
 const STANDARD_BLOCK_SIZE: u32 = 4096;
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
-    let sb = ctx.read(0, UUID + 16)?;
-    if LittleEndian::read_u16(&sb[OBJ_TYPE..]) != CONTAINER_TYPE
-        || LittleEndian::read_u16(&sb[OBJ_SUBTYPE..]) != 0
-        || LittleEndian::read_u16(&sb[OBJ_PAD..]) != 0
-        || LittleEndian::read_u32(&sb[BLOCK_SIZE..]) != STANDARD_BLOCK_SIZE
+    let sb = ctx.read(0, SB_LEN)?;
+    if sb.at(OBJ_TYPE) != CONTAINER_TYPE
+        || sb.at(OBJ_SUBTYPE) != 0
+        || sb.at(OBJ_PAD) != 0
+        || sb.at(BLOCK_SIZE) != STANDARD_BLOCK_SIZE
     {
         return Ok(false);
     }
-    ctx.set_uuid(sb[UUID..UUID + 16].try_into().expect("16 bytes"));
+    ctx.set_uuid(&sb.at(UUID));
     ctx.set_block_size(u64::from(STANDARD_BLOCK_SIZE));
     Ok(true)
 }
@@ -44,11 +46,11 @@ mod tests {
     fn only_the_standard_block_size() {
         let mut img = vec![0u8; 4096];
         img[32..36].copy_from_slice(b"NXSB");
-        img[OBJ_TYPE] = 1;
-        img[BLOCK_SIZE..BLOCK_SIZE + 4].copy_from_slice(&8192u32.to_le_bytes());
+        img[OBJ_TYPE.0] = 1;
+        img[BLOCK_SIZE.0..BLOCK_SIZE.0 + 4].copy_from_slice(&8192u32.to_le_bytes());
         let mut r = Reader::from_bytes(img.clone());
         assert!(!probe(&mut Ctx::new(&mut r, None)).unwrap());
-        img[BLOCK_SIZE..BLOCK_SIZE + 4].copy_from_slice(&4096u32.to_le_bytes());
+        img[BLOCK_SIZE.0..BLOCK_SIZE.0 + 4].copy_from_slice(&4096u32.to_le_bytes());
         let mut r = Reader::from_bytes(img);
         let mut ctx = Ctx::new(&mut r, None);
         assert!(probe(&mut ctx).unwrap());

@@ -1,14 +1,16 @@
 //! bcache backing and cache devices (util-linux `bcache.c`).
 
+use crate::probe::field::{layout, Fields, Le64, Uuid};
 use crate::probe::{Ctx, Magic, Prober, Usage};
-use byteorder::{ByteOrder, LittleEndian};
 use std::io;
 
 /// The superblock is 4 KiB into the device.
 const SB_OFFSET: u64 = 0x1000;
-const SB_OFFSET_FIELD: usize = 8;
 const SB_MAGIC_AT: u64 = 24;
-const SB_UUID: usize = 40;
+layout! { SB_LEN = 56;
+    SB_OFFSET_FIELD: Le64 = 8;
+    SB_UUID: Uuid = 40;
+}
 /// libblkid skips devices smaller than this (`minsz`).
 const MIN_SIZE: u64 = 8192;
 
@@ -28,12 +30,12 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     if ctx.reader.size() < MIN_SIZE {
         return Ok(false);
     }
-    let sb = ctx.read(SB_OFFSET, SB_UUID + 16)?;
+    let sb = ctx.read(SB_OFFSET, SB_LEN)?;
     // The superblock records the sector it was written to.
-    if LittleEndian::read_u64(&sb[SB_OFFSET_FIELD..]) != SB_OFFSET / 512 {
+    if sb.at(SB_OFFSET_FIELD) != SB_OFFSET / 512 {
         return Ok(false);
     }
-    ctx.set_uuid(sb[SB_UUID..SB_UUID + 16].try_into().expect("16 bytes"));
+    ctx.set_uuid(&sb.at(SB_UUID));
     Ok(true)
 }
 
@@ -45,10 +47,10 @@ mod tests {
     #[test]
     fn offset_field_must_name_sector_8() {
         let mut img = vec![0u8; 8192];
-        img[4096 + SB_UUID] = 0xab;
+        img[4096 + SB_UUID.0] = 0xab;
         let mut r = Reader::from_bytes(img.clone());
         assert!(!probe(&mut Ctx::new(&mut r, None)).unwrap());
-        img[4096 + SB_OFFSET_FIELD] = 8;
+        img[4096 + SB_OFFSET_FIELD.0] = 8;
         let mut r = Reader::from_bytes(img);
         let mut ctx = Ctx::new(&mut r, None);
         assert!(probe(&mut ctx).unwrap());

@@ -2,8 +2,8 @@
 //! the first zones, are not handled: the reader has no zone report.
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Bytes, Fields, Le32, Uuid};
 use crate::probe::{Ctx, Magic, Prober, Usage};
-use byteorder::{ByteOrder, LittleEndian as LE};
 use std::io;
 
 /// The primary superblock is at 64 KiB.
@@ -19,27 +19,27 @@ pub static BTRFS: Prober = Prober {
     probe,
 };
 
-const SB_LEN: usize = 555;
-/// The file system's UUID, shared by all its devices.
-const FSID: usize = 0x20;
-const SECTORSIZE: usize = 0x90;
-/// `dev_item.uuid`: this device's own UUID.
-const DEV_UUID: usize = 0x10b;
-const LABEL: usize = 0x12b;
-const LABEL_LEN: usize = 256;
+layout! { SB_LEN = 555;
+    /// The file system's UUID, shared by all its devices.
+    FSID: Uuid = 0x20;
+    SECTORSIZE: Le32 = 0x90;
+    /// `dev_item.uuid`: this device's own UUID.
+    DEV_UUID: Uuid = 0x10b;
+    LABEL: Bytes<256> = 0x12b;
+}
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     if ctx.reader.size() < MIN_SIZE {
         return Ok(false);
     }
     let sb = ctx.read(SB_KBOFF * 1024, SB_LEN)?;
-    if sb[LABEL] != 0 {
-        ctx.set_label(&sb[LABEL..LABEL + LABEL_LEN]);
+    let label = sb.slice(LABEL);
+    if label[0] != 0 {
+        ctx.set_label(label);
     }
-    let uuid = |off: usize| -> [u8; 16] { sb[off..off + 16].try_into().expect("16 bytes") };
-    ctx.set_uuid(&uuid(FSID));
-    ctx.set_uuid_tag("UUID_SUB", &uuid(DEV_UUID));
-    ctx.set_block_size(u64::from(LE::read_u32(&sb[SECTORSIZE..])));
+    ctx.set_uuid(&sb.at(FSID));
+    ctx.set_uuid_tag("UUID_SUB", &sb.at(DEV_UUID));
+    ctx.set_block_size(u64::from(sb.at(SECTORSIZE)));
     Ok(true)
 }
 
@@ -52,10 +52,10 @@ mod tests {
         let mut img = vec![0u8; MIN_SIZE as usize];
         let sb = (SB_KBOFF * 1024) as usize;
         img[sb + 0x40..sb + 0x48].copy_from_slice(b"_BHRfS_M");
-        img[sb + FSID] = 0xaa;
-        img[sb + DEV_UUID] = 0xbb;
-        LE::write_u32(&mut img[sb + SECTORSIZE..], 4096);
-        img[sb + LABEL..sb + LABEL + 4].copy_from_slice(b"bt  ");
+        img[sb + FSID.0] = 0xaa;
+        img[sb + DEV_UUID.0] = 0xbb;
+        img[sb + SECTORSIZE.0..][..4].copy_from_slice(&4096u32.to_le_bytes());
+        img[sb + LABEL.0..][..4].copy_from_slice(b"bt  ");
         img
     }
 

@@ -1,6 +1,7 @@
 //! EROFS (libblkid `erofs.c`).
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Bytes, Fields, Uuid, U8};
 use crate::probe::{Ctx, Magic, Prober, Usage};
 use std::io;
 
@@ -15,21 +16,22 @@ pub static EROFS: Prober = Prober {
     probe,
 };
 
-const SB_LEN: usize = 128;
-const BLKSZBITS: usize = 12;
-const UUID: usize = 48;
-const VOLUME_NAME: usize = 64;
-const VOLUME_NAME_LEN: usize = 16;
+layout! { SB_LEN = 128;
+    BLKSZBITS: U8 = 12;
+    UUID: Uuid = 48;
+    VOLUME_NAME: Bytes<16> = 64;
+}
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let sb = ctx.read(SB_KBOFF * 1024, SB_LEN)?;
-    if sb[VOLUME_NAME] != 0 {
-        ctx.set_label(&sb[VOLUME_NAME..VOLUME_NAME + VOLUME_NAME_LEN]);
+    let label = sb.at(VOLUME_NAME);
+    if label[0] != 0 {
+        ctx.set_label(&label);
     }
-    let uuid: [u8; 16] = sb[UUID..UUID + 16].try_into().expect("16 bytes");
-    ctx.set_uuid(&uuid);
-    if sb[BLKSZBITS] < 32 {
-        ctx.set_block_size(1u64 << sb[BLKSZBITS]);
+    ctx.set_uuid(&sb.at(UUID));
+    let bits = sb.at(BLKSZBITS);
+    if bits < 32 {
+        ctx.set_block_size(1u64 << bits);
     }
     Ok(true)
 }
@@ -44,8 +46,8 @@ mod tests {
         let mut img = vec![0u8; 4096];
         let sb = (SB_KBOFF * 1024) as usize;
         img[sb..sb + 4].copy_from_slice(b"\xe2\xe1\xf5\xe0");
-        img[sb + VOLUME_NAME..sb + VOLUME_NAME + 5].copy_from_slice(b"ro fs");
-        img[sb + BLKSZBITS] = 12;
+        img[sb + VOLUME_NAME.0..sb + VOLUME_NAME.0 + 5].copy_from_slice(b"ro fs");
+        img[sb + BLKSZBITS.0] = 12;
         let tags = |img: Vec<u8>| {
             let mut r = Reader::from_bytes(img);
             let mut ctx = Ctx::new(&mut r, EROFS.magics.first());
@@ -53,7 +55,7 @@ mod tests {
             ctx.into_tags().into_iter().map(|t| (t.name, t.value)).collect::<Vec<_>>()
         };
         assert_eq!(tags(img.clone()), [("LABEL", b"ro fs".to_vec()), ("BLOCK_SIZE", b"4096".to_vec())]);
-        img[sb + BLKSZBITS] = 40;
+        img[sb + BLKSZBITS.0] = 40;
         assert_eq!(tags(img), [("LABEL", b"ro fs".to_vec())]);
     }
 }

@@ -2,8 +2,8 @@
 //! directory entry of the root directory, found by walking its cluster chain.
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Bytes, Fields, Le32, U8};
 use crate::probe::{Ctx, Magic, Prober, Usage};
-use byteorder::{ByteOrder, LittleEndian as LE};
 use std::io;
 
 pub static EXFAT: Prober = Prober {
@@ -15,15 +15,16 @@ pub static EXFAT: Prober = Prober {
 };
 
 // Boot sector fields.
-const SB_LEN: usize = 113;
-const FAT_BLOCK_START: usize = 80;
-const CLUSTER_BLOCK_START: usize = 88;
-const ROOTDIR_CLUSTER: usize = 96;
-const VOLUME_SERIAL: usize = 100;
-const VERMIN: usize = 104;
-const VERMAJ: usize = 105;
-const BLOCK_BITS: usize = 108;
-const BPC_BITS: usize = 109;
+layout! { SB_LEN = 113;
+    FAT_BLOCK_START: Le32 = 80;
+    CLUSTER_BLOCK_START: Le32 = 88;
+    ROOTDIR_CLUSTER: Le32 = 96;
+    VOLUME_SERIAL: Bytes<4> = 100;
+    VERMIN: U8 = 104;
+    VERMAJ: U8 = 105;
+    BLOCK_BITS: U8 = 108;
+    BPC_BITS: U8 = 109;
+}
 
 const FIRST_DATA_CLUSTER: u32 = 2;
 const LAST_DATA_CLUSTER: u32 = 0x0fff_fff6;
@@ -66,7 +67,7 @@ impl Geometry {
     /// The FAT entry of `cluster`, 0 (end of the walk) when unreadable.
     fn next_cluster(&self, ctx: &mut Ctx, cluster: u32) -> io::Result<u32> {
         let off = self.block_to_offset(u64::from(self.fat_block_start)).wrapping_add(u64::from(cluster) * 4);
-        Ok(ctx.read_opt(off, 4)?.map_or(0, |b| LE::read_u32(&b)))
+        Ok(ctx.read_opt(off, 4)?.map_or(0, |b| b.at(Le32(0))))
     }
 }
 
@@ -97,21 +98,21 @@ fn find_label(ctx: &mut Ctx, geo: &Geometry, root: u32) -> io::Result<Option<Vec
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let sb = ctx.read(0, SB_LEN)?;
     let geo = Geometry {
-        block_bits: u32::from(sb[BLOCK_BITS]),
-        bpc_bits: u32::from(sb[BPC_BITS]),
-        fat_block_start: LE::read_u32(&sb[FAT_BLOCK_START..]),
-        cluster_block_start: LE::read_u32(&sb[CLUSTER_BLOCK_START..]),
+        block_bits: u32::from(sb.at(BLOCK_BITS)),
+        bpc_bits: u32::from(sb.at(BPC_BITS)),
+        fat_block_start: sb.at(FAT_BLOCK_START),
+        cluster_block_start: sb.at(CLUSTER_BLOCK_START),
     };
     if geo.cluster_size() == 0 {
         return Ok(false);
     }
-    if let Some(entry) = find_label(ctx, &geo, LE::read_u32(&sb[ROOTDIR_CLUSTER..]))? {
+    if let Some(entry) = find_label(ctx, &geo, sb.at(ROOTDIR_CLUSTER))? {
         let len = (usize::from(entry[1]) * 2).min(LABEL_MAX);
         ctx.set_utf16_label(&entry[LABEL_NAME..LABEL_NAME + len], false);
     }
-    let s = &sb[VOLUME_SERIAL..VOLUME_SERIAL + 4];
-    ctx.set_uuid_formatted(s, format!("{:02X}{:02X}-{:02X}{:02X}", s[3], s[2], s[1], s[0]));
-    ctx.set_version(format!("{}.{}", sb[VERMAJ], sb[VERMIN]));
+    let s = sb.at(VOLUME_SERIAL);
+    ctx.set_uuid_formatted(&s, format!("{:02X}{:02X}-{:02X}{:02X}", s[3], s[2], s[1], s[0]));
+    ctx.set_version(format!("{}.{}", sb.at(VERMAJ), sb.at(VERMIN)));
     ctx.set_block_size(u64::from(geo.block_size()));
     Ok(true)
 }
@@ -120,18 +121,19 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 mod tests {
     use super::*;
     use crate::probe::{Reader, Tag};
+    use byteorder::{ByteOrder, LittleEndian as LE};
 
     /// 512-byte blocks, 1-block clusters, FAT at block 1, clusters from block 2,
     /// root directory in cluster `root`; the FAT chains every cluster to itself.
     fn image(root: u32, label_at: Option<u32>) -> Vec<u8> {
         let mut img = vec![0u8; 64 * 512];
         img[3..11].copy_from_slice(b"EXFAT   ");
-        LE::write_u32(&mut img[FAT_BLOCK_START..], 1);
-        LE::write_u32(&mut img[CLUSTER_BLOCK_START..], 2);
-        LE::write_u32(&mut img[ROOTDIR_CLUSTER..], root);
-        img[VOLUME_SERIAL..VOLUME_SERIAL + 4].copy_from_slice(&[0x78, 0x56, 0x34, 0x12]);
-        img[VERMAJ] = 1;
-        img[BLOCK_BITS] = 9;
+        LE::write_u32(&mut img[FAT_BLOCK_START.0..], 1);
+        LE::write_u32(&mut img[CLUSTER_BLOCK_START.0..], 2);
+        LE::write_u32(&mut img[ROOTDIR_CLUSTER.0..], root);
+        img[VOLUME_SERIAL.0..VOLUME_SERIAL.0 + 4].copy_from_slice(&[0x78, 0x56, 0x34, 0x12]);
+        img[VERMAJ.0] = 1;
+        img[BLOCK_BITS.0] = 9;
         for c in 2..60u32 {
             let fat = 512 + c as usize * 4;
             LE::write_u32(&mut img[fat..], c);

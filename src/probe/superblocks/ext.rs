@@ -6,27 +6,28 @@
 //! same `TYPE`.
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Bytes, Fields, Le16, Le32, Uuid};
 use crate::probe::{Ctx, Magic, Prober, Usage};
 use std::io;
 
 /// The superblock starts 1 KiB into the device.
 const SB_OFF: u64 = 0x400;
-/// libblkid reads (and requires) this much of the superblock.
-const SB_LEN: usize = 0x200;
 
 const MAGICS: &[Magic] = &[Magic { bytes: b"\x53\xef", kboff: 1, sboff: 0x38 }];
 
-// Field offsets within the superblock.
-const S_LOG_BLOCK_SIZE: usize = 0x18;
-const S_MINOR_REV_LEVEL: usize = 0x3e;
-const S_REV_LEVEL: usize = 0x4c;
-const S_FEATURE_COMPAT: usize = 0x5c;
-const S_FEATURE_INCOMPAT: usize = 0x60;
-const S_FEATURE_RO_COMPAT: usize = 0x64;
-const S_UUID: usize = 0x68;
-const S_VOLUME_NAME: usize = 0x78;
-const S_JOURNAL_UUID: usize = 0xd0;
-const S_FLAGS: usize = 0x160;
+// libblkid reads (and requires) 512 bytes of the superblock.
+layout! { SB_LEN = 0x200;
+    S_LOG_BLOCK_SIZE: Le32 = 0x18;
+    S_MINOR_REV_LEVEL: Le16 = 0x3e;
+    S_REV_LEVEL: Le32 = 0x4c;
+    S_FEATURE_COMPAT: Le32 = 0x5c;
+    S_FEATURE_INCOMPAT: Le32 = 0x60;
+    S_FEATURE_RO_COMPAT: Le32 = 0x64;
+    S_UUID: Uuid = 0x68;
+    S_VOLUME_NAME: Bytes<16> = 0x78;
+    S_JOURNAL_UUID: Uuid = 0xd0;
+    S_FLAGS: Le32 = 0x160;
+}
 
 /// `s_flags`: a filesystem made for testing ext4 development code (ext4dev).
 const FLAGS_TEST_FILESYS: u32 = 0x0004;
@@ -54,24 +55,21 @@ struct Super {
 impl Super {
     fn read(ctx: &mut Ctx) -> io::Result<Super> {
         let sb = ctx.read(SB_OFF, SB_LEN)?;
-        let compat = le32(&sb, S_FEATURE_COMPAT);
-        let incompat = le32(&sb, S_FEATURE_INCOMPAT);
-        let ro_compat = le32(&sb, S_FEATURE_RO_COMPAT);
+        let (compat, incompat, ro_compat) =
+            (sb.at(S_FEATURE_COMPAT), sb.at(S_FEATURE_INCOMPAT), sb.at(S_FEATURE_RO_COMPAT));
         Ok(Super { sb, compat, incompat, ro_compat })
     }
 
-    fn uuid(&self, at: usize) -> [u8; 16] {
-        let mut u = [0; 16];
-        u.copy_from_slice(&self.sb[at..at + 16]);
-        u
+    fn uuid(&self, f: Uuid) -> [u8; 16] {
+        self.sb.at(f)
     }
 
     /// The tags every member of the family sets, in libblkid's order.
     /// `ext2_like` is false for ext3/ext4/ext4dev, which may add `SEC_TYPE`.
     fn set_info(&self, ctx: &mut Ctx, ext2_like: bool) {
-        let label = &self.sb[S_VOLUME_NAME..S_VOLUME_NAME + 16];
+        let label = self.sb.at(S_VOLUME_NAME);
         if label[0] != 0 {
-            ctx.set_label(label);
+            ctx.set_label(&label);
         }
         ctx.set_uuid(&self.uuid(S_UUID));
         if self.compat & COMPAT_HAS_JOURNAL != 0 {
@@ -81,18 +79,12 @@ impl Super {
         if !ext2_like && self.incompat & !EXT2_INCOMPAT_SUPP == 0 {
             ctx.set("SEC_TYPE", &b"ext2"[..]);
         }
-        let rev = le32(&self.sb, S_REV_LEVEL);
-        let minor = u16::from_le_bytes([self.sb[S_MINOR_REV_LEVEL], self.sb[S_MINOR_REV_LEVEL + 1]]);
-        ctx.set_version(format!("{rev}.{minor}"));
-        let log = le32(&self.sb, S_LOG_BLOCK_SIZE);
+        ctx.set_version(format!("{}.{}", self.sb.at(S_REV_LEVEL), self.sb.at(S_MINOR_REV_LEVEL)));
+        let log = self.sb.at(S_LOG_BLOCK_SIZE);
         if log < 32 {
             ctx.set_block_size(u64::from(1024u32 << log));
         }
     }
-}
-
-fn le32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 fn probe_jbd(ctx: &mut Ctx) -> io::Result<bool> {
@@ -131,7 +123,7 @@ fn probe_ext3(ctx: &mut Ctx) -> io::Result<bool> {
 
 fn probe_ext4dev(ctx: &mut Ctx) -> io::Result<bool> {
     let s = Super::read(ctx)?;
-    if s.incompat & INCOMPAT_JOURNAL_DEV != 0 || le32(&s.sb, S_FLAGS) & FLAGS_TEST_FILESYS == 0 {
+    if s.incompat & INCOMPAT_JOURNAL_DEV != 0 || s.sb.at(S_FLAGS) & FLAGS_TEST_FILESYS == 0 {
         return Ok(false);
     }
     s.set_info(ctx, false);
@@ -148,7 +140,7 @@ fn probe_ext4(ctx: &mut Ctx) -> io::Result<bool> {
         return Ok(false);
     }
     // ... and a test filesystem is ext4dev (probed before this one).
-    if le32(&s.sb, S_FLAGS) & FLAGS_TEST_FILESYS != 0 {
+    if s.sb.at(S_FLAGS) & FLAGS_TEST_FILESYS != 0 {
         return Ok(false);
     }
     s.set_info(ctx, false);

@@ -1,8 +1,8 @@
 //! F2FS (libblkid `f2fs.c`).
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Bytes, Fields, Le16, Le32, Uuid};
 use crate::probe::{Ctx, Magic, Prober, Usage};
-use byteorder::{ByteOrder, LittleEndian as LE};
 use std::io;
 
 /// The first superblock is at 1 KiB.
@@ -16,31 +16,30 @@ pub static F2FS: Prober = Prober {
     probe,
 };
 
-const SB_LEN: usize = 0x7c + VOLUME_NAME_LEN;
-const MAJOR_VER: usize = 0x04;
-const MINOR_VER: usize = 0x06;
-const LOG_BLOCKSIZE: usize = 0x10;
-const UUID: usize = 0x6c;
-const VOLUME_NAME: usize = 0x7c;
-/// 512 UTF-16 units.
-const VOLUME_NAME_LEN: usize = 1024;
+layout! { SB_LEN = 0x7c + 1024;
+    MAJOR_VER: Le16 = 0x04;
+    MINOR_VER: Le16 = 0x06;
+    LOG_BLOCKSIZE: Le32 = 0x10;
+    UUID: Uuid = 0x6c;
+    /// 512 UTF-16 units.
+    VOLUME_NAME: Bytes<1024> = 0x7c;
+}
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let sb = ctx.read(SB_KBOFF * 1024, SB_LEN)?;
-    let major = LE::read_u16(&sb[MAJOR_VER..]);
-    let minor = LE::read_u16(&sb[MINOR_VER..]);
+    let (major, minor) = (sb.at(MAJOR_VER), sb.at(MINOR_VER));
     // Version 1.0 superblocks had another layout: nothing past the magic is trusted.
     if (major, minor) == (1, 0) {
         return Ok(true);
     }
     // libblkid tests the first byte only, not the first UTF-16 unit.
-    if sb[VOLUME_NAME] != 0 {
-        ctx.set_utf16_label(&sb[VOLUME_NAME..VOLUME_NAME + VOLUME_NAME_LEN], false);
+    let name = sb.slice(VOLUME_NAME);
+    if name[0] != 0 {
+        ctx.set_utf16_label(name, false);
     }
-    let uuid: [u8; 16] = sb[UUID..UUID + 16].try_into().expect("16 bytes");
-    ctx.set_uuid(&uuid);
+    ctx.set_uuid(&sb.at(UUID));
     ctx.set_version(format!("{major}.{minor}"));
-    let log_blocksize = LE::read_u32(&sb[LOG_BLOCKSIZE..]);
+    let log_blocksize = sb.at(LOG_BLOCKSIZE);
     if log_blocksize < 32 {
         ctx.set_block_size(1u64 << log_blocksize);
     }
@@ -56,10 +55,10 @@ mod tests {
         let mut img = vec![0u8; 4096];
         let sb = (SB_KBOFF * 1024) as usize;
         img[sb..sb + 4].copy_from_slice(b"\x10\x20\xf5\xf2");
-        LE::write_u16(&mut img[sb + MAJOR_VER..], major);
-        LE::write_u16(&mut img[sb + MINOR_VER..], minor);
-        LE::write_u32(&mut img[sb + LOG_BLOCKSIZE..], 12);
-        img[sb + VOLUME_NAME..sb + VOLUME_NAME + name.len()].copy_from_slice(name);
+        img[sb + MAJOR_VER.0..][..2].copy_from_slice(&major.to_le_bytes());
+        img[sb + MINOR_VER.0..][..2].copy_from_slice(&minor.to_le_bytes());
+        img[sb + LOG_BLOCKSIZE.0..][..4].copy_from_slice(&12u32.to_le_bytes());
+        img[sb + VOLUME_NAME.0..][..name.len()].copy_from_slice(name);
         let mut r = Reader::from_bytes(img);
         let mut ctx = Ctx::new(&mut r, F2FS.magics.first());
         assert!(probe(&mut ctx).unwrap());

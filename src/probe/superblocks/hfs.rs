@@ -5,8 +5,8 @@
 //! then HFS+ and not HFS. The HFS+ label is the name of the root folder's
 //! thread record: the first record of the catalog B-tree's first leaf node.
 
+use crate::probe::field::{layout, Be16, Be32, Bytes, Fields, U8};
 use crate::probe::{Ctx, Encoding, Magic, Prober, Usage};
-use byteorder::{BigEndian, ByteOrder};
 use std::io;
 
 pub static HFS: Prober = Prober {
@@ -32,37 +32,46 @@ pub static HFSPLUS: Prober = Prober {
 const SB_OFFSET: u64 = 1024;
 
 // HFS master directory block.
-const MDB_LEN: usize = 130;
-const MDB_AL_BLK_SIZE: usize = 20;
-const MDB_AL_BL_ST: usize = 28;
-const MDB_LABEL_LEN: usize = 36;
-const MDB_LABEL: usize = 37;
-const MDB_LABEL_MAX: usize = 27;
-const MDB_FINDER_ID: usize = 116;
-const MDB_EMBED_SIG: usize = 124;
-const MDB_EMBED_START: usize = 126;
+layout! { MDB_LEN = 130;
+    MDB_SIG: Bytes<2> = 0;
+    MDB_AL_BLK_SIZE: Be32 = 20;
+    MDB_AL_BL_ST: Be16 = 28;
+    MDB_LABEL_LEN: U8 = 36;
+    /// At most 27 bytes of it are the name.
+    MDB_LABEL: Bytes<27> = 37;
+    MDB_FINDER_ID: Bytes<8> = 116;
+    MDB_EMBED_SIG: Bytes<2> = 124;
+    MDB_EMBED_START: Be16 = 126;
+}
 
 // HFS+ volume header.
-const VH_LEN: usize = 512;
-const VH_FINDER_ID: usize = 104;
-const VH_BLOCKSIZE: usize = 40;
-const VH_CAT_EXTENTS: usize = 288;
+layout! { VH_LEN = 512;
+    VH_SIG: Bytes<2> = 0;
+    VH_FINDER_ID: Bytes<8> = 104;
+    VH_BLOCKSIZE: Be32 = 40;
+    /// Eight (start block, block count) pairs.
+    VH_CAT_EXTENTS: Bytes<64> = 288;
+}
 const EXTENT_COUNT: usize = 8;
 
 // Catalog B-tree: node descriptor, then the header record.
 const NODE_DESC_LEN: usize = 14;
-const HDR_LEAF_COUNT: usize = NODE_DESC_LEN + 6;
-const HDR_LEAF_HEAD: usize = NODE_DESC_LEN + 10;
-const HDR_NODE_SIZE: usize = NODE_DESC_LEN + 18;
-const CATALOG_HEAD_READ: usize = 0x2000;
-const NODE_NUM_RECS: usize = 10;
-const NODE_TYPE: usize = 8;
-const LEAF_NODE: u8 = 0xff;
+layout! { CATALOG_HEAD_READ = 0x2000;
+    HDR_LEAF_COUNT: Be32 = NODE_DESC_LEN + 6;
+    HDR_LEAF_HEAD: Be32 = NODE_DESC_LEN + 10;
+    HDR_NODE_SIZE: Be16 = NODE_DESC_LEN + 18;
+}
 /// Catalog key: length, parent id, name length, up to 255 UTF-16BE units.
-const KEY_PARENT: usize = NODE_DESC_LEN + 2;
-const KEY_NAME_LEN: usize = NODE_DESC_LEN + 6;
-const KEY_NAME: usize = NODE_DESC_LEN + 8;
 const KEY_LEN: usize = 8 + 255 * 2;
+// A leaf node: its descriptor and first key; a node is at least this long.
+layout! { NODE_MIN_LEN = NODE_DESC_LEN + KEY_LEN;
+    NODE_TYPE: U8 = 8;
+    NODE_NUM_RECS: Be16 = 10;
+    KEY_PARENT: Be32 = NODE_DESC_LEN + 2;
+    KEY_NAME_LEN: Be16 = NODE_DESC_LEN + 6;
+}
+const KEY_NAME: usize = NODE_DESC_LEN + 8;
+const LEAF_NODE: u8 = 0xff;
 /// The root folder's parent.
 const ROOT_PARENT_ID: u32 = 1;
 
@@ -72,16 +81,16 @@ fn is_hfsplus_sig(sig: &[u8]) -> bool {
 
 fn probe_hfs(ctx: &mut Ctx) -> io::Result<bool> {
     let mdb = ctx.read(SB_OFFSET, MDB_LEN)?;
-    if is_hfsplus_sig(&mdb[MDB_EMBED_SIG..MDB_EMBED_SIG + 2]) {
+    if is_hfsplus_sig(&mdb.at(MDB_EMBED_SIG)) {
         return Ok(false);
     }
-    let alloc = BigEndian::read_u32(&mdb[MDB_AL_BLK_SIZE..]);
+    let alloc = mdb.at(MDB_AL_BLK_SIZE);
     if alloc == 0 || alloc % 512 != 0 {
         return Ok(false);
     }
-    set_uuid(ctx, &mdb[MDB_FINDER_ID..MDB_FINDER_ID + 8]);
-    let len = usize::from(mdb[MDB_LABEL_LEN]).min(MDB_LABEL_MAX);
-    ctx.set_label(&mdb[MDB_LABEL..MDB_LABEL + len]);
+    set_uuid(ctx, &mdb.at(MDB_FINDER_ID));
+    let label = mdb.slice(MDB_LABEL);
+    ctx.set_label(&label[..usize::from(mdb.at(MDB_LABEL_LEN)).min(label.len())]);
     Ok(true)
 }
 
@@ -89,33 +98,29 @@ fn probe_hfsplus(ctx: &mut Ctx) -> io::Result<bool> {
     let mdb = ctx.read(SB_OFFSET, MDB_LEN)?;
     // u32 arithmetic, wrapping, as in libblkid.
     let mut off: u32 = 0;
-    if &mdb[..2] == b"BD" {
-        if !is_hfsplus_sig(&mdb[MDB_EMBED_SIG..MDB_EMBED_SIG + 2]) {
+    if &mdb.at(MDB_SIG) == b"BD" {
+        if !is_hfsplus_sig(&mdb.at(MDB_EMBED_SIG)) {
             return Ok(false);
         }
-        let alloc = BigEndian::read_u32(&mdb[MDB_AL_BLK_SIZE..]);
-        let first = u32::from(BigEndian::read_u16(&mdb[MDB_AL_BL_ST..]));
-        let embed = u32::from(BigEndian::read_u16(&mdb[MDB_EMBED_START..]));
+        let alloc = mdb.at(MDB_AL_BLK_SIZE);
+        let first = u32::from(mdb.at(MDB_AL_BL_ST));
+        let embed = u32::from(mdb.at(MDB_EMBED_START));
         off = first.wrapping_mul(512).wrapping_add(embed.wrapping_mul(alloc));
     }
     let off = u64::from(off);
     let vh = ctx.read(off + SB_OFFSET, VH_LEN)?;
-    if !is_hfsplus_sig(&vh[..2]) {
+    if !is_hfsplus_sig(&vh.at(VH_SIG)) {
         return Ok(false);
     }
-    set_uuid(ctx, &vh[VH_FINDER_ID..VH_FINDER_ID + 8]);
-    let blocksize = BigEndian::read_u32(&vh[VH_BLOCKSIZE..]);
+    set_uuid(ctx, &vh.at(VH_FINDER_ID));
+    let blocksize = vh.at(VH_BLOCKSIZE);
     if blocksize < 512 {
         return Ok(false);
     }
     ctx.set_block_size(u64::from(blocksize));
     // From here on, whatever is wrong only costs the label.
-    let extents: Vec<(u32, u32)> = (0..EXTENT_COUNT)
-        .map(|i| {
-            let e = &vh[VH_CAT_EXTENTS + 8 * i..];
-            (BigEndian::read_u32(e), BigEndian::read_u32(&e[4..]))
-        })
-        .collect();
+    let ext = vh.slice(VH_CAT_EXTENTS);
+    let extents: Vec<(u32, u32)> = (0..EXTENT_COUNT).map(|i| (ext.at(Be32(8 * i)), ext.at(Be32(8 * i + 4)))).collect();
     if let Some(label) = catalog_root_name(ctx, off, blocksize, &extents)? {
         ctx.set_encoded_label(&label, Encoding::Utf16Be);
     }
@@ -131,10 +136,8 @@ fn catalog_root_name(ctx: &mut Ctx, off: u64, blocksize: u32, extents: &[(u32, u
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     };
-    let leaf_head = BigEndian::read_u32(&head[HDR_LEAF_HEAD..]);
-    let node_size = BigEndian::read_u16(&head[HDR_NODE_SIZE..]);
-    let leaf_count = BigEndian::read_u32(&head[HDR_LEAF_COUNT..]);
-    if usize::from(node_size) < NODE_DESC_LEN + KEY_LEN || leaf_count == 0 {
+    let (leaf_head, node_size, leaf_count) = (head.at(HDR_LEAF_HEAD), head.at(HDR_NODE_SIZE), head.at(HDR_LEAF_COUNT));
+    if usize::from(node_size) < NODE_MIN_LEN || leaf_count == 0 {
         return Ok(None);
     }
     // Which allocation block of the catalog file holds the node (u32, as libblkid).
@@ -157,11 +160,11 @@ fn catalog_root_name(ctx: &mut Ctx, off: u64, blocksize: u32, extents: &[(u32, u
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     };
-    if BigEndian::read_u16(&node[NODE_NUM_RECS..]) == 0 || node[NODE_TYPE] != LEAF_NODE {
+    if node.at(NODE_NUM_RECS) == 0 || node.at(NODE_TYPE) != LEAF_NODE {
         return Ok(None);
     }
-    let name_len = usize::from(BigEndian::read_u16(&node[KEY_NAME_LEN..]));
-    if BigEndian::read_u32(&node[KEY_PARENT..]) != ROOT_PARENT_ID || name_len > 255 {
+    let name_len = usize::from(node.at(KEY_NAME_LEN));
+    if node.at(KEY_PARENT) != ROOT_PARENT_ID || name_len > 255 {
         return Ok(None);
     }
     Ok(Some(node[KEY_NAME..KEY_NAME + name_len * 2].to_vec()))
@@ -242,10 +245,10 @@ mod tests {
     fn embedded_hfsplus_is_not_hfs() {
         let mut img = vec![0u8; 4096];
         img[1024..1026].copy_from_slice(b"BD");
-        img[1024 + MDB_AL_BLK_SIZE + 2] = 2; // 512
+        img[1024 + MDB_AL_BLK_SIZE.0 + 2] = 2; // 512
         let mut r = Reader::from_bytes(img.clone());
         assert!(probe_hfs(&mut Ctx::new(&mut r, None)).unwrap());
-        img[1024 + MDB_EMBED_SIG..1024 + MDB_EMBED_SIG + 2].copy_from_slice(b"H+");
+        img[1024 + MDB_EMBED_SIG.0..1024 + MDB_EMBED_SIG.0 + 2].copy_from_slice(b"H+");
         let mut r = Reader::from_bytes(img);
         assert!(!probe_hfs(&mut Ctx::new(&mut r, None)).unwrap());
     }

@@ -1,8 +1,8 @@
 //! JFS (libblkid `jfs.c`).
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Bytes, Fields, Le16, Le32, Uuid};
 use crate::probe::{Ctx, Magic, Prober, Usage};
-use byteorder::{ByteOrder, LittleEndian as LE};
 use std::io;
 
 /// The superblock is at 32 KiB.
@@ -18,36 +18,34 @@ pub static JFS: Prober = Prober {
     probe,
 };
 
-const SB_LEN: usize = 184;
-const BSIZE: usize = 16;
-const L2BSIZE: usize = 20;
-const L2BFACTOR: usize = 22;
-const PBSIZE: usize = 24;
-const L2PBSIZE: usize = 28;
-const UUID: usize = 136;
-const LABEL: usize = 152;
-const LABEL_LEN: usize = 16;
+layout! { SB_LEN = 184;
+    BSIZE: Le32 = 16;
+    L2BSIZE: Le16 = 20;
+    L2BFACTOR: Le16 = 22;
+    PBSIZE: Le32 = 24;
+    L2PBSIZE: Le16 = 28;
+    UUID: Uuid = 136;
+    LABEL: Bytes<16> = 152;
+}
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     if ctx.reader.size() < MIN_SIZE {
         return Ok(false);
     }
     let sb = ctx.read(SB_KBOFF * 1024, SB_LEN)?;
-    let bsize = LE::read_u32(&sb[BSIZE..]);
-    let l2bsize = LE::read_u16(&sb[L2BSIZE..]);
-    let l2pbsize = LE::read_u16(&sb[L2PBSIZE..]);
+    let (bsize, l2bsize, l2pbsize) = (sb.at(BSIZE), sb.at(L2BSIZE), sb.at(L2PBSIZE));
     // Shift counts wrap at 32 as in libblkid's compiled code.
     if bsize != 1u32.wrapping_shl(u32::from(l2bsize))
-        || LE::read_u32(&sb[PBSIZE..]) != 1u32.wrapping_shl(u32::from(l2pbsize))
-        || i32::from(l2bsize) - i32::from(l2pbsize) != i32::from(LE::read_u16(&sb[L2BFACTOR..]))
+        || sb.at(PBSIZE) != 1u32.wrapping_shl(u32::from(l2pbsize))
+        || i32::from(l2bsize) - i32::from(l2pbsize) != i32::from(sb.at(L2BFACTOR))
     {
         return Ok(false);
     }
-    if sb[LABEL] != 0 {
-        ctx.set_label(&sb[LABEL..LABEL + LABEL_LEN]);
+    let label = sb.at(LABEL);
+    if label[0] != 0 {
+        ctx.set_label(&label);
     }
-    let uuid: [u8; 16] = sb[UUID..UUID + 16].try_into().expect("16 bytes");
-    ctx.set_uuid(&uuid);
+    ctx.set_uuid(&sb.at(UUID));
     ctx.set_block_size(u64::from(bsize));
     Ok(true)
 }
@@ -55,17 +53,19 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::field::put;
     use crate::probe::Reader;
 
     fn run(l2bsize: u16, bsize: u32) -> bool {
         let mut img = vec![0u8; MIN_SIZE as usize];
         let sb = (SB_KBOFF * 1024) as usize;
         img[sb..sb + 4].copy_from_slice(b"JFS1");
-        LE::write_u32(&mut img[sb + BSIZE..], bsize);
-        LE::write_u16(&mut img[sb + L2BSIZE..], l2bsize);
-        LE::write_u16(&mut img[sb + L2BFACTOR..], l2bsize.wrapping_sub(9));
-        LE::write_u32(&mut img[sb + PBSIZE..], 512);
-        LE::write_u16(&mut img[sb + L2PBSIZE..], 9);
+        let rec = &mut img[sb..];
+        put(rec, BSIZE.0, &bsize.to_le_bytes());
+        put(rec, L2BSIZE.0, &l2bsize.to_le_bytes());
+        put(rec, L2BFACTOR.0, &l2bsize.wrapping_sub(9).to_le_bytes());
+        put(rec, PBSIZE.0, &512u32.to_le_bytes());
+        put(rec, L2PBSIZE.0, &9u16.to_le_bytes());
         let mut r = Reader::from_bytes(img);
         probe(&mut Ctx::new(&mut r, JFS.magics.first())).unwrap()
     }

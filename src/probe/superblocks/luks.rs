@@ -4,8 +4,8 @@
 //! with its own magic, at one of a few fixed offsets: libblkid looks there only
 //! when the primary magic is gone, and reports what the copy says.
 
+use crate::probe::field::{layout, Be16, Bytes, Fields};
 use crate::probe::{Ctx, Prober, Usage};
-use byteorder::{BigEndian, ByteOrder};
 use std::io;
 
 pub static LUKS: Prober = Prober { name: "crypto_LUKS", usage: Usage::Crypto, tolerant: false, magics: &[], probe };
@@ -16,15 +16,14 @@ const MAGIC_SECONDARY: &[u8] = b"SKUL\xba\xbe";
 /// primary header's JSON area, whose size is one of these).
 const SECONDARY_OFFSETS: [u64; 9] = [0x4000, 0x8000, 0x10000, 0x20000, 0x40000, 0x80000, 0x100000, 0x200000, 0x400000];
 
-/// Size of the binary LUKS2 header (the LUKS1 header fits inside it).
-const HEADER_LEN: usize = 512;
-const VERSION: usize = 6;
-const V2_LABEL: usize = 24;
-const LABEL_LEN: usize = 48;
-/// Both versions keep the UUID string at the same place.
-const UUID: usize = 168;
-const UUID_LEN: usize = 40;
-const V2_SUBSYSTEM: usize = 208;
+// The binary LUKS2 header (the LUKS1 header fits inside it).
+layout! { HEADER_LEN = 512;
+    VERSION: Be16 = 6;
+    V2_LABEL: Bytes<48> = 24;
+    /// Both versions keep the UUID string at the same place.
+    UUID: Bytes<40> = 168;
+    V2_SUBSYSTEM: Bytes<48> = 208;
+}
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let hdr = ctx.read(0, HEADER_LEN)?;
@@ -48,15 +47,15 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 }
 
 fn attributes(ctx: &mut Ctx, hdr: &[u8]) {
-    let version = BigEndian::read_u16(&hdr[VERSION..]);
+    let version = hdr.at(VERSION);
     ctx.set_version(version.to_string());
-    let uuid = &hdr[UUID..UUID + UUID_LEN];
+    let uuid = hdr.slice(UUID);
     match version {
         1 => ctx.set_uuid_string(uuid),
         2 => {
             ctx.set_uuid_string(uuid);
-            ctx.set_label(&hdr[V2_LABEL..V2_LABEL + LABEL_LEN]);
-            ctx.set_id_label("SUBSYSTEM", &hdr[V2_SUBSYSTEM..V2_SUBSYSTEM + LABEL_LEN]);
+            ctx.set_label(hdr.slice(V2_LABEL));
+            ctx.set_id_label("SUBSYSTEM", hdr.slice(V2_SUBSYSTEM));
         }
         _ => {}
     }
@@ -76,9 +75,9 @@ mod tests {
         let mut img = vec![0u8; 0x10000];
         let h = &mut img[0x4000..];
         h[..6].copy_from_slice(MAGIC_SECONDARY);
-        h[VERSION + 1] = 2;
-        h[UUID..UUID + 4].copy_from_slice(b"abcd");
-        h[V2_SUBSYSTEM..V2_SUBSYSTEM + 5].copy_from_slice(b"  sub");
+        h[VERSION.0 + 1] = 2;
+        h[UUID.0..UUID.0 + 4].copy_from_slice(b"abcd");
+        h[V2_SUBSYSTEM.0..V2_SUBSYSTEM.0 + 5].copy_from_slice(b"  sub");
         let tags = run(img).unwrap();
         assert_eq!(tags, vec![("VERSION", b"2".to_vec()), ("UUID", b"abcd".to_vec()), ("SUBSYSTEM", b"sub".to_vec())]);
     }

@@ -1,8 +1,10 @@
-//! LVM2 physical volumes (util-linux `lvm.c`).
+//! LVM2 and LVM1 physical volumes (util-linux `lvm.c`).
 //!
-//! The label ("LABELONE") sits in one of the first four 512-byte sectors; its
-//! type string "LVM2 001" is the magic, 0x18 bytes into the label.
+//! The LVM2 label ("LABELONE") sits in one of the first four 512-byte sectors;
+//! its type string "LVM2 001" is the magic, 0x18 bytes into the label. LVM1
+//! starts the device with "HM" and a version.
 
+use crate::probe::field::{layout, Bytes, Fields, Le16};
 use crate::probe::{Ctx, Magic, Prober, Usage};
 use byteorder::{ByteOrder, LittleEndian};
 use std::io;
@@ -22,6 +24,29 @@ pub static LVM2: Prober = Prober {
     ],
     probe,
 };
+
+pub static LVM1: Prober = Prober {
+    name: "LVM1_member",
+    usage: Usage::Raid,
+    tolerant: false,
+    magics: &[Magic { bytes: b"HM", kboff: 0, sboff: 0 }],
+    probe: probe_lvm1,
+};
+
+layout! { LVM1_LEN = 172;
+    LVM1_VERSION: Le16 = 2;
+    /// The id field; the UUID is its first 32 bytes, as in LVM2.
+    LVM1_PV_UUID: Bytes<128> = 44;
+}
+
+fn probe_lvm1(ctx: &mut Ctx) -> io::Result<bool> {
+    let label = ctx.read(0, LVM1_LEN)?;
+    if !matches!(label.at(LVM1_VERSION), 1 | 2) {
+        return Ok(false);
+    }
+    set_pv_uuid(ctx, label.slice(LVM1_PV_UUID));
+    Ok(true)
+}
 
 const SECTOR: usize = 512;
 const LABEL_ID: &[u8] = b"LABELONE";
@@ -51,10 +76,7 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     if lvm2_crc(&label[OFFSET_XL..SECTOR]) != LittleEndian::read_u32(&label[CRC_XL..]) {
         return Ok(false);
     }
-    let raw = &label[PV_UUID..PV_UUID + PV_UUID_LEN];
-    if raw.iter().any(|&b| b != 0) {
-        ctx.set("UUID", format_uuid(raw));
-    }
+    set_pv_uuid(ctx, &label[PV_UUID..PV_UUID + PV_UUID_LEN]);
     ctx.set_version("LVM2 001");
     Ok(true)
 }
@@ -71,6 +93,16 @@ fn lvm2_crc(data: &[u8]) -> u32 {
         crc = (crc >> 4) ^ TAB[(crc & 0xf) as usize];
         (crc >> 4) ^ TAB[(crc & 0xf) as usize]
     })
+}
+
+/// `UUID` from a PV id field (its first 32 bytes are the UUID) as libblkid's
+/// `blkid_probe_sprintf_uuid` sets it: not when the field is all zero, and not
+/// when the text is empty (the id starts with a NUL).
+fn set_pv_uuid(ctx: &mut Ctx, raw: &[u8]) {
+    let text = format_uuid(&raw[..PV_UUID_LEN]);
+    if raw.iter().any(|&b| b != 0) && !text.is_empty() {
+        ctx.set("UUID", text);
+    }
 }
 
 /// The 32 UUID characters grouped 6-4-4-4-4-4-6 with dashes, as `pvs` shows
@@ -122,6 +154,21 @@ mod tests {
         for (sector, m) in [(1, 0), (0, 1), (2, 2), (3, 3)] {
             assert_eq!(run(image(sector), m).unwrap(), b"BMmnee-yJwG-AyDy-SF2n-Mqiq-sSp4-VM5KRR");
         }
+    }
+
+    #[test]
+    fn lvm1_version_and_uuid() {
+        let mut img = vec![0u8; 4096];
+        img[..4].copy_from_slice(b"HM\x02\x00");
+        img[LVM1_PV_UUID.0..LVM1_PV_UUID.0 + 32].copy_from_slice(b"BMmneeyJwGAyDySF2nMqiqsSp4VM5KRR");
+        let tags = crate::probe::testutil::probe_bytes(probe_lvm1, None, img.clone()).unwrap().unwrap();
+        assert_eq!(tags, vec![("UUID", b"BMmnee-yJwG-AyDy-SF2n-Mqiq-sSp4-VM5KRR".to_vec())]);
+        // An id that starts with a NUL gives no UUID, even if more follows.
+        img[LVM1_PV_UUID.0] = 0;
+        let tags = crate::probe::testutil::probe_bytes(probe_lvm1, None, img.clone()).unwrap().unwrap();
+        assert_eq!(tags, vec![]);
+        img[2] = 3;
+        assert_eq!(crate::probe::testutil::probe_bytes(probe_lvm1, None, img).unwrap(), None);
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! the end of the device, 1.1 at the start, 1.2 4 KiB from the start. There is
 //! no fixed magic offset, so the prober always runs.
 
+use crate::probe::field::{layout, Bytes, Endian, Fields, Le32, Le64, Uuid, U32};
 use crate::probe::{Ctx, Prober, Usage};
-use byteorder::{BigEndian, ByteOrder, LittleEndian};
 use std::io;
 
 pub static LINUX_RAID: Prober =
@@ -16,22 +16,26 @@ const MD_MAGIC: u32 = 0xa92b_4efc;
 const MD_RESERVED: u64 = 0x10000;
 
 // 0.90 superblock: 32-bit words in the byte order of the host that wrote it.
-const V0_LEN: usize = 64;
-const V0_MAJOR: usize = 4;
-const V0_MINOR: usize = 8;
-const V0_PATCH: usize = 12;
-const V0_UUID0: usize = 20;
-const V0_SIZE: usize = 32;
-const V0_UUID1: usize = 52;
+layout! { V0_LEN = 64;
+    V0_MAGIC: U32 = 0;
+    V0_MAJOR: U32 = 4;
+    V0_MINOR: U32 = 8;
+    V0_PATCH: U32 = 12;
+    V0_UUID0: U32 = 20;
+    V0_SIZE: U32 = 32;
+    /// The other three UUID words.
+    V0_UUID1: Bytes<12> = 52;
+}
 
 // 1.x superblock, little-endian.
-const V1_LEN: usize = 256;
-const V1_MAJOR: usize = 4;
-const V1_SET_UUID: usize = 16;
-const V1_SET_NAME: usize = 32;
-const V1_SET_NAME_LEN: usize = 32;
-const V1_SUPER_OFFSET: usize = 144;
-const V1_DEVICE_UUID: usize = 168;
+layout! { V1_LEN = 256;
+    V1_MAGIC: Le32 = 0;
+    V1_MAJOR: Le32 = 4;
+    V1_SET_UUID: Uuid = 16;
+    V1_SET_NAME: Bytes<32> = 32;
+    V1_SUPER_OFFSET: Le64 = 144;
+    V1_DEVICE_UUID: Uuid = 168;
+}
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let size = ctx.reader.size();
@@ -55,32 +59,36 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     Ok(false)
 }
 
+/// Whether the magic is at `off`, in either byte order: read alone first, as
+/// most devices have none at any of the four places.
+fn magic_at(ctx: &mut Ctx, off: u64) -> io::Result<bool> {
+    let m = ctx.read(off, 4)?;
+    Ok(m.at_in(Endian::Little, V0_MAGIC) == MD_MAGIC || m.at_in(Endian::Big, V0_MAGIC) == MD_MAGIC)
+}
+
 fn probe_v0(ctx: &mut Ctx, off: u64) -> io::Result<bool> {
+    if !magic_at(ctx, off)? {
+        return Ok(false);
+    }
     let sb = ctx.read(off, V0_LEN)?;
-    let word = |at: usize, be: bool| {
-        if be {
-            BigEndian::read_u32(&sb[at..])
-        } else {
-            LittleEndian::read_u32(&sb[at..])
-        }
-    };
-    let be = if word(0, false) == MD_MAGIC {
-        false
-    } else if word(0, true) == MD_MAGIC {
-        true
+    let e = if sb.at_in(Endian::Little, V0_MAGIC) == MD_MAGIC {
+        Endian::Little
+    } else if sb.at_in(Endian::Big, V0_MAGIC) == MD_MAGIC {
+        Endian::Big
     } else {
         return Ok(false);
     };
-    let (major, minor, patch) = (word(V0_MAJOR, be), word(V0_MINOR, be), word(V0_PATCH, be));
+    let word = |f: U32| sb.at_in(e, f);
+    let (major, minor, patch) = (word(V0_MAJOR), word(V0_MINOR), word(V0_PATCH));
     // The UUID is the four words printed big-endian; before 0.90 only the first one existed.
     let mut uuid = [0u8; 16];
-    uuid[..4].copy_from_slice(&word(V0_UUID0, be).to_be_bytes());
+    uuid[..4].copy_from_slice(&word(V0_UUID0).to_be_bytes());
     if minor >= 90 {
         for i in 0..3 {
-            uuid[4 + 4 * i..8 + 4 * i].copy_from_slice(&word(V0_UUID1 + 4 * i, be).to_be_bytes());
+            uuid[4 + 4 * i..8 + 4 * i].copy_from_slice(&word(U32(V0_UUID1.0 + 4 * i)).to_be_bytes());
         }
     }
-    let array_size = u64::from(word(V0_SIZE, be)) << 10;
+    let array_size = u64::from(word(V0_SIZE)) << 10;
     let size = ctx.reader.size();
     if size < array_size + MD_RESERVED || off < array_size {
         return Ok(false);
@@ -91,16 +99,16 @@ fn probe_v0(ctx: &mut Ctx, off: u64) -> io::Result<bool> {
 }
 
 fn probe_v1(ctx: &mut Ctx, off: u64) -> io::Result<bool> {
-    let sb = ctx.read(off, V1_LEN)?;
-    if LittleEndian::read_u32(&sb) != MD_MAGIC
-        || LittleEndian::read_u32(&sb[V1_MAJOR..]) != 1
-        || LittleEndian::read_u64(&sb[V1_SUPER_OFFSET..]) != off >> 9
-    {
+    if !magic_at(ctx, off)? {
         return Ok(false);
     }
-    ctx.set_uuid(sb[V1_SET_UUID..V1_SET_UUID + 16].try_into().expect("16 bytes"));
-    ctx.set_uuid_tag("UUID_SUB", sb[V1_DEVICE_UUID..V1_DEVICE_UUID + 16].try_into().expect("16 bytes"));
-    ctx.set_label(&sb[V1_SET_NAME..V1_SET_NAME + V1_SET_NAME_LEN]);
+    let sb = ctx.read(off, V1_LEN)?;
+    if sb.at(V1_MAGIC) != MD_MAGIC || sb.at(V1_MAJOR) != 1 || sb.at(V1_SUPER_OFFSET) != off >> 9 {
+        return Ok(false);
+    }
+    ctx.set_uuid(&sb.at(V1_SET_UUID));
+    ctx.set_uuid_tag("UUID_SUB", &sb.at(V1_DEVICE_UUID));
+    ctx.set_label(&sb.at(V1_SET_NAME));
     Ok(true)
 }
 
@@ -118,9 +126,9 @@ mod tests {
         let mut img = vec![0u8; 0x30000];
         let sb = &mut img[0x20000..];
         sb[..4].copy_from_slice(&MD_MAGIC.to_be_bytes());
-        sb[V0_MINOR..V0_MINOR + 4].copy_from_slice(&90u32.to_be_bytes());
-        sb[V0_UUID0..V0_UUID0 + 4].copy_from_slice(&[1, 2, 3, 4]);
-        sb[V0_UUID1..V0_UUID1 + 4].copy_from_slice(&[5, 6, 7, 8]);
+        sb[V0_MINOR.0..V0_MINOR.0 + 4].copy_from_slice(&90u32.to_be_bytes());
+        sb[V0_UUID0.0..V0_UUID0.0 + 4].copy_from_slice(&[1, 2, 3, 4]);
+        sb[V0_UUID1.0..V0_UUID1.0 + 4].copy_from_slice(&[5, 6, 7, 8]);
         let tags = run(img).unwrap();
         assert_eq!(tags[0], ("VERSION", b"0.90.0".to_vec()));
         assert_eq!(tags[1], ("UUID", b"01020304-0506-0708-0000-000000000000".to_vec()));
@@ -131,9 +139,9 @@ mod tests {
         let mut img = vec![0u8; 0x3000];
         let sb = &mut img[0x1000..];
         sb[..4].copy_from_slice(&MD_MAGIC.to_le_bytes());
-        sb[V1_MAJOR] = 1;
+        sb[V1_MAJOR.0] = 1;
         assert_eq!(run(img.clone()), None);
-        img[0x1000 + V1_SUPER_OFFSET] = 8;
+        img[0x1000 + V1_SUPER_OFFSET.0] = 8;
         assert_eq!(run(img).unwrap(), vec![("VERSION", b"1.2".to_vec())]);
     }
 }

@@ -6,28 +6,67 @@
 
 use super::Prober;
 
+mod adaptec;
 mod apfs;
 mod bcache;
+mod befs;
+mod bfs;
+mod bitlocker;
+mod bluestore;
 mod btrfs;
+mod cramfs;
+mod ddf;
+mod dm;
+mod drbd;
+mod drbdmanage;
+mod drbdproxy;
 mod erofs;
 mod exfat;
+mod exfs;
 mod ext;
 mod f2fs;
+mod gfs;
 mod hfs;
+mod highpoint;
+mod hpfs;
+mod hwraid;
 mod iso9660;
+mod isw;
 mod jfs;
+mod jmicron;
+mod lsi;
 mod luks;
 mod lvm;
 mod mdraid;
+mod minix;
+mod mpool;
+mod netware;
 mod nilfs;
 mod ntfs;
+mod nvidia;
+mod ocfs;
+mod promise;
+mod refs;
 mod reiserfs;
+mod romfs;
+mod silicon;
 mod squashfs;
+mod stratis;
 mod swap;
+mod sysv;
+mod ubi;
+mod ubifs;
 mod udf;
+mod ufs;
+mod vdo;
 mod vfat;
+mod via;
+mod vmfs_fs;
+mod vmfs_volume;
+mod vxfs;
 mod xfs;
 mod zfs;
+mod zonefs;
 
 pub use ntfs::is_ntfs;
 pub use vfat::is_vfat;
@@ -37,21 +76,39 @@ pub use vfat::is_vfat;
 /// krazybox does not yet are listed as comments, so the place of a new one is clear.
 pub static PROBERS: &[&Prober] = &[
     &mdraid::LINUX_RAID,
-    // ddf_raid_member, isw_raid_member, lsi_mega_raid_member, via_raid_member,
-    // silicon_medley_raid_member, nvidia_raid_member, promise_fasttrack_raid_member,
-    // hpt45x_raid_member, hpt37x_raid_member, adaptec_raid_member, jmicron_raid_member
+    &ddf::DDF,
+    &isw::ISW,
+    &lsi::LSI,
+    &via::VIA,
+    &silicon::SILICON,
+    &nvidia::NVIDIA,
+    &promise::PROMISE,
+    &highpoint::HPT45X,
+    &highpoint::HPT37X,
+    &adaptec::ADAPTEC,
+    &jmicron::JMICRON,
     &bcache::BCACHE,
-    // ceph_bluestore, drbd, drbdmanage_control_volume, drbdproxy_datalog
+    &bluestore::BLUESTORE,
+    &drbd::DRBD,
+    &drbdmanage::DRBDMANAGE,
+    &drbdproxy::DRBDPROXY_DATALOG,
     &lvm::LVM2,
-    // LVM1_member, DM_snapshot_cow, DM_verity_hash, DM_integrity
+    &lvm::LVM1,
+    &dm::SNAPSHOT_COW,
+    &dm::VERITY_HASH,
+    &dm::INTEGRITY,
     &luks::LUKS,
-    // VMFS_volume_member, ubi, vdo, stratis, BitLocker
+    &vmfs_volume::VMFS_VOLUME,
+    &ubi::UBI,
+    &vdo::VDO,
+    &stratis::STRATIS,
+    &bitlocker::BITLOCKER,
     &vfat::VFAT,
     &swap::SWSUSPEND,
     &swap::SWAP,
     &xfs::XFS,
     &xfs::XFS_EXTERNAL_LOG,
-    // exfs
+    &exfs::EXFS,
     &ext::EXT4DEV,
     &ext::EXT4,
     &ext::EXT3,
@@ -65,19 +122,34 @@ pub static PROBERS: &[&Prober] = &[
     &zfs::ZFS,
     &hfs::HFSPLUS,
     &hfs::HFS,
-    // ufs, hpfs, sysv, xenix
+    &ufs::UFS,
+    &hpfs::HPFS,
+    &sysv::SYSV,
+    &sysv::XENIX,
     &ntfs::NTFS,
-    // ReFS, cramfs, romfs, minix, gfs, gfs2, ocfs, ocfs2, oracleasm, vxfs
+    &refs::REFS,
+    &cramfs::CRAMFS,
+    &romfs::ROMFS,
+    &minix::MINIX,
+    &gfs::GFS,
+    &gfs::GFS2,
+    &ocfs::OCFS,
+    &ocfs::OCFS2,
+    &ocfs::ORACLEASM,
+    &vxfs::VXFS,
     &squashfs::SQUASHFS,
     &squashfs::SQUASHFS3,
-    // netware
+    &netware::NETWARE,
     &btrfs::BTRFS,
-    // ubifs, bfs, VMFS, befs
+    &ubifs::UBIFS,
+    &bfs::BFS,
+    &vmfs_fs::VMFS,
+    &befs::BEFS,
     &nilfs::NILFS2,
     &exfat::EXFAT,
     &f2fs::F2FS,
-    // mpool
+    &mpool::MPOOL,
     &apfs::APFS,
-    // zonefs
+    &zonefs::ZONEFS,
     &erofs::EROFS,
 ];

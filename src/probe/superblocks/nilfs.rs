@@ -3,8 +3,8 @@
 //! are both checked by their CRC, and one of them is chosen.
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Bytes, Fields, Le16, Le32, Le64, Uuid};
 use crate::probe::{Ctx, Prober, Usage};
-use byteorder::{ByteOrder, LittleEndian as LE};
 use std::io;
 
 /// libblkid's `minsz` (what `mkfs.nilfs2 -b 1024 -B 16` can make).
@@ -13,17 +13,17 @@ const MIN_SIZE: u64 = 1024 * 1024;
 pub static NILFS2: Prober = Prober { name: "nilfs2", usage: Usage::Filesystem, tolerant: false, magics: &[], probe };
 
 const PRIMARY: u64 = 0x400;
-const SB_LEN: usize = 1024;
-const REV_LEVEL: usize = 0;
-const MAGIC: usize = 6;
-const BYTES: usize = 8;
-const CRC_SEED: usize = 12;
-const SUM: usize = 16;
-const LOG_BLOCK_SIZE: usize = 20;
-const LAST_CNO: usize = 56;
-const UUID: usize = 152;
-const VOLUME_NAME: usize = 168;
-const VOLUME_NAME_LEN: usize = 80;
+layout! { SB_LEN = 1024;
+    REV_LEVEL: Le32 = 0;
+    MAGIC: Le16 = 6;
+    BYTES: Le16 = 8;
+    CRC_SEED: Le32 = 12;
+    SUM: Le32 = 16;
+    LOG_BLOCK_SIZE: Le32 = 20;
+    LAST_CNO: Le64 = 56;
+    UUID: Uuid = 152;
+    VOLUME_NAME: Bytes<80> = 168;
+}
 const NILFS_MAGIC: u16 = 0x3434;
 
 /// The backup superblock: 4 KiB before the end, in 512-byte sectors.
@@ -45,17 +45,17 @@ fn crc32(seed: u32, data: &[u8]) -> u32 {
 
 /// Magic, length and checksum (over `s_bytes` bytes with the sum field as zero).
 fn valid(sb: &[u8]) -> bool {
-    if LE::read_u16(&sb[MAGIC..]) != NILFS_MAGIC {
+    if sb.at(MAGIC) != NILFS_MAGIC {
         return false;
     }
-    let bytes = usize::from(LE::read_u16(&sb[BYTES..]));
-    let crc_start = SUM + 4;
+    let bytes = usize::from(sb.at(BYTES));
+    let crc_start = SUM.0 + 4;
     if !(crc_start..=SB_LEN).contains(&bytes) {
         return false;
     }
-    let crc = crc32(LE::read_u32(&sb[CRC_SEED..]), &sb[..SUM]);
+    let crc = crc32(sb.at(CRC_SEED), &sb[..SUM.0]);
     let crc = crc32(crc, &[0; 4]);
-    crc32(crc, &sb[crc_start..bytes]) == LE::read_u32(&sb[SUM..])
+    crc32(crc, &sb[crc_start..bytes]) == sb.at(SUM)
 }
 
 /// The superblock at `off`, read whole only when its magic is there (the
@@ -64,8 +64,8 @@ fn superblock(ctx: &mut Ctx, off: u64) -> io::Result<Option<Vec<u8>>> {
     if !ctx.reader.fits(off, SB_LEN as u64) {
         return Ok(None);
     }
-    match ctx.read_opt(off + MAGIC as u64, 2)? {
-        Some(magic) if LE::read_u16(&magic) == NILFS_MAGIC => ctx.read_opt(off, SB_LEN),
+    match ctx.read_opt(off + MAGIC.0 as u64, 2)? {
+        Some(magic) if magic.at(Le16(0)) == NILFS_MAGIC => ctx.read_opt(off, SB_LEN),
         _ => Ok(None),
     }
 }
@@ -87,20 +87,20 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     }
     // libblkid's choice, kept as it is: the backup when the primary is invalid,
     // or when both are valid and the primary has the later checkpoint.
-    let last_cno = |sb: &[u8]| LE::read_u64(&sb[LAST_CNO..]);
+    let last_cno = |sb: &[u8]| sb.at(LAST_CNO);
     let sb = match (primary, backup) {
         (Some(p), Some(b)) if primary_ok && backup_ok && last_cno(&p) > last_cno(&b) => b,
         (Some(p), _) if primary_ok => p,
         (_, Some(b)) if backup_ok => b,
         _ => return Ok(false),
     };
-    if sb[VOLUME_NAME] != 0 {
-        ctx.set_label(&sb[VOLUME_NAME..VOLUME_NAME + VOLUME_NAME_LEN]);
+    let name = sb.slice(VOLUME_NAME);
+    if name[0] != 0 {
+        ctx.set_label(name);
     }
-    let uuid: [u8; 16] = sb[UUID..UUID + 16].try_into().expect("16 bytes");
-    ctx.set_uuid(&uuid);
-    ctx.set_version(LE::read_u32(&sb[REV_LEVEL..]).to_string());
-    let log_block_size = LE::read_u32(&sb[LOG_BLOCK_SIZE..]);
+    ctx.set_uuid(&sb.at(UUID));
+    ctx.set_version(sb.at(REV_LEVEL).to_string());
+    let log_block_size = sb.at(LOG_BLOCK_SIZE);
     if log_block_size < 32 {
         ctx.set_block_size(u64::from(1024u32.wrapping_shl(log_block_size)));
     }
@@ -110,6 +110,7 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use byteorder::{ByteOrder, LittleEndian as LE};
 
     #[test]
     fn crc_matches_the_reference_check_value() {
@@ -120,16 +121,16 @@ mod tests {
     #[test]
     fn checksum_and_length_are_checked() {
         let mut sb = vec![0u8; SB_LEN];
-        LE::write_u16(&mut sb[MAGIC..], NILFS_MAGIC);
-        LE::write_u16(&mut sb[BYTES..], 256);
-        LE::write_u32(&mut sb[CRC_SEED..], 0x1234);
-        let sum = crc32(crc32(crc32(0x1234, &sb[..SUM]), &[0; 4]), &sb[SUM + 4..256]);
-        LE::write_u32(&mut sb[SUM..], sum);
+        LE::write_u16(&mut sb[MAGIC.0..], NILFS_MAGIC);
+        LE::write_u16(&mut sb[BYTES.0..], 256);
+        LE::write_u32(&mut sb[CRC_SEED.0..], 0x1234);
+        let sum = crc32(crc32(crc32(0x1234, &sb[..SUM.0]), &[0; 4]), &sb[SUM.0 + 4..256]);
+        LE::write_u32(&mut sb[SUM.0..], sum);
         assert!(valid(&sb));
         sb[100] = 1;
         assert!(!valid(&sb));
         sb[100] = 0;
-        LE::write_u16(&mut sb[BYTES..], 2000);
+        LE::write_u16(&mut sb[BYTES.0..], 2000);
         assert!(!valid(&sb));
     }
 }

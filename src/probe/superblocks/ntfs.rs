@@ -2,9 +2,9 @@
 //! `$Volume` file, the fourth record of the master file table.
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Bytes, Fields, Le16, Le32, Le64, U8};
 use crate::probe::reader::MAX_READ;
 use crate::probe::{find_magic, Ctx, Magic, Prober, Reader, Usage};
-use byteorder::{ByteOrder, LittleEndian as LE};
 use std::io;
 
 pub static NTFS: Prober = Prober {
@@ -16,32 +16,36 @@ pub static NTFS: Prober = Prober {
 };
 
 // Boot sector.
-const SB_LEN: usize = 84;
-const SECTOR_SIZE: usize = 11;
-const SECTORS_PER_CLUSTER: usize = 13;
-const RESERVED_SECTORS: usize = 14;
-const FATS: usize = 16;
-const ROOT_ENTRIES: usize = 17;
-const SECTORS: usize = 19;
-const SECTORS_PER_FAT: usize = 22;
-const LARGE_SECTORS: usize = 32;
-const NUMBER_OF_SECTORS: usize = 40;
-const MFT_CLUSTER: usize = 48;
-const MFT_MIRROR_CLUSTER: usize = 56;
-const CLUSTERS_PER_MFT_RECORD: usize = 64;
-const VOLUME_SERIAL: usize = 72;
+layout! { SB_LEN = 84;
+    SECTOR_SIZE: Le16 = 11;
+    SECTORS_PER_CLUSTER: U8 = 13;
+    RESERVED_SECTORS: Le16 = 14;
+    FATS: U8 = 16;
+    ROOT_ENTRIES: Le16 = 17;
+    SECTORS: Le16 = 19;
+    SECTORS_PER_FAT: Le16 = 22;
+    LARGE_SECTORS: Le32 = 32;
+    NUMBER_OF_SECTORS: Le64 = 40;
+    MFT_CLUSTER: Le64 = 48;
+    MFT_MIRROR_CLUSTER: Le64 = 56;
+    CLUSTERS_PER_MFT_RECORD: U8 = 64;
+    VOLUME_SERIAL: Bytes<8> = 72;
+}
 
 /// Windows 10 allows clusters of up to 2 MiB.
 const MAX_CLUSTER_SIZE: u32 = 2 * 1024 * 1024;
 const MFT_RECORD_VOLUME: u32 = 3;
 // MFT record header and attribute header.
-const MFT_ATTRS_OFFSET: usize = 20;
-const MFT_BYTES_ALLOCATED: usize = 28;
-const ATTR_HEADER_LEN: u64 = 22;
-const ATTR_TYPE: usize = 0;
-const ATTR_LEN: usize = 4;
-const ATTR_VALUE_LEN: usize = 16;
-const ATTR_VALUE_OFFSET: usize = 20;
+layout! { MFT_HEAD_LEN = 32;
+    MFT_ATTRS_OFFSET: Le16 = 20;
+    MFT_BYTES_ALLOCATED: Le32 = 28;
+}
+layout! { ATTR_HEADER_LEN = 22;
+    ATTR_TYPE: Le32 = 0;
+    ATTR_LEN: Le32 = 4;
+    ATTR_VALUE_LEN: Le32 = 16;
+    ATTR_VALUE_OFFSET: Le16 = 20;
+}
 const ATTR_VOLUME_NAME: u32 = 0x60;
 const ATTR_END: u32 = 0xffff_ffff;
 
@@ -66,11 +70,11 @@ fn record_magic(ctx: &mut Ctx, off: u64, record_size: u32) -> io::Result<bool> {
 /// The checks and MFT record reads of libblkid's `__probe_ntfs`.
 fn check(ctx: &mut Ctx) -> io::Result<Option<Checked>> {
     let ns = ctx.read(0, SB_LEN)?;
-    let sector_size = LE::read_u16(&ns[SECTOR_SIZE..]);
+    let sector_size = ns.at(SECTOR_SIZE);
     if !(256..=4096).contains(&sector_size) {
         return Ok(None);
     }
-    let spc = ns[SECTORS_PER_CLUSTER];
+    let spc = ns.at(SECTORS_PER_CLUSTER);
     let sectors_per_cluster: u32 = match spc {
         1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 => u32::from(spc),
         // Larger clusters are given as a negative power of two.
@@ -81,17 +85,16 @@ fn check(ctx: &mut Ctx) -> io::Result<Option<Checked>> {
         return Ok(None);
     }
     // Fields that FAT uses must be zero.
-    let le16 = |o: usize| LE::read_u16(&ns[o..]);
-    if le16(RESERVED_SECTORS) != 0
-        || le16(ROOT_ENTRIES) != 0
-        || le16(SECTORS) != 0
-        || le16(SECTORS_PER_FAT) != 0
-        || LE::read_u32(&ns[LARGE_SECTORS..]) != 0
-        || ns[FATS] != 0
+    if ns.at(RESERVED_SECTORS) != 0
+        || ns.at(ROOT_ENTRIES) != 0
+        || ns.at(SECTORS) != 0
+        || ns.at(SECTORS_PER_FAT) != 0
+        || ns.at(LARGE_SECTORS) != 0
+        || ns.at(FATS) != 0
     {
         return Ok(None);
     }
-    let cpmr = ns[CLUSTERS_PER_MFT_RECORD] as i8;
+    let cpmr = ns.at(CLUSTERS_PER_MFT_RECORD) as i8;
     let record_size: u32 = match cpmr {
         1 | 2 | 4 | 8 | 16 | 32 | 64 => {
             (cpmr as u32).wrapping_mul(sectors_per_cluster).wrapping_mul(u32::from(sector_size))
@@ -100,9 +103,9 @@ fn check(ctx: &mut Ctx) -> io::Result<Option<Checked>> {
         -31..=-9 => 1u32 << -i32::from(cpmr),
         _ => return Ok(None),
     };
-    let nr_clusters = LE::read_u64(&ns[NUMBER_OF_SECTORS..]) / u64::from(sectors_per_cluster);
-    let mft = LE::read_u64(&ns[MFT_CLUSTER..]);
-    if mft > nr_clusters || LE::read_u64(&ns[MFT_MIRROR_CLUSTER..]) > nr_clusters {
+    let nr_clusters = ns.at(NUMBER_OF_SECTORS) / u64::from(sectors_per_cluster);
+    let mft = ns.at(MFT_CLUSTER);
+    if mft > nr_clusters || ns.at(MFT_MIRROR_CLUSTER) > nr_clusters {
         return Ok(None);
     }
     let mut off = mft.wrapping_mul(u64::from(sector_size)).wrapping_mul(u64::from(sectors_per_cluster));
@@ -120,19 +123,18 @@ fn check(ctx: &mut Ctx) -> io::Result<Option<Checked>> {
 /// libblkid reads it (without applying the update sequence fixups). Only the
 /// record header, the attribute headers on the way and the value are read.
 fn volume_name(ctx: &mut Ctx, rec: u64, size: u64) -> io::Result<Option<Vec<u8>>> {
-    let head = ctx.read(rec, MFT_BYTES_ALLOCATED + 4)?;
-    let allocated = u64::from(LE::read_u32(&head[MFT_BYTES_ALLOCATED..]));
-    let mut off = u64::from(LE::read_u16(&head[MFT_ATTRS_OFFSET..]));
-    while off + ATTR_HEADER_LEN <= size && off <= allocated {
-        let attr = ctx.read(rec + off, ATTR_HEADER_LEN as usize)?;
-        let len = LE::read_u32(&attr[ATTR_LEN..]);
-        let kind = LE::read_u32(&attr[ATTR_TYPE..]);
+    let head = ctx.read(rec, MFT_HEAD_LEN)?;
+    let allocated = u64::from(head.at(MFT_BYTES_ALLOCATED));
+    let mut off = u64::from(head.at(MFT_ATTRS_OFFSET));
+    while off + ATTR_HEADER_LEN as u64 <= size && off <= allocated {
+        let attr = ctx.read(rec + off, ATTR_HEADER_LEN)?;
+        let (len, kind) = (attr.at(ATTR_LEN), attr.at(ATTR_TYPE));
         if len == 0 || kind == ATTR_END {
             break;
         }
         if kind == ATTR_VOLUME_NAME {
-            let val_off = u64::from(LE::read_u16(&attr[ATTR_VALUE_OFFSET..]));
-            let val_len = u64::from(LE::read_u32(&attr[ATTR_VALUE_LEN..]));
+            let val_off = u64::from(attr.at(ATTR_VALUE_OFFSET));
+            let val_len = u64::from(attr.at(ATTR_VALUE_LEN));
             if off + val_off + val_len > size {
                 return Ok(None);
             }
@@ -149,8 +151,8 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
         ctx.set_utf16_label(&name, false);
     }
     ctx.set_block_size(u64::from(found.sector_size));
-    let serial = &found.boot[VOLUME_SERIAL..VOLUME_SERIAL + 8];
-    ctx.set_uuid_formatted(serial, format!("{:016X}", LE::read_u64(serial)));
+    let serial = found.boot.at(VOLUME_SERIAL);
+    ctx.set_uuid_formatted(&serial, format!("{:016X}", u64::from_le_bytes(serial)));
     Ok(true)
 }
 
@@ -168,21 +170,22 @@ pub fn is_ntfs(reader: &mut Reader) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use byteorder::{ByteOrder, LittleEndian as LE};
 
     #[test]
     fn volume_name_walk_is_bounded_by_the_record() {
         let mut rec = vec![0u8; 1024];
         rec[..4].copy_from_slice(b"FILE");
-        LE::write_u16(&mut rec[MFT_ATTRS_OFFSET..], 56);
-        LE::write_u32(&mut rec[MFT_BYTES_ALLOCATED..], 1024);
+        LE::write_u16(&mut rec[MFT_ATTRS_OFFSET.0..], 56);
+        LE::write_u32(&mut rec[MFT_BYTES_ALLOCATED.0..], 1024);
         // A $STANDARD_INFORMATION-like attribute, then the name, then the end.
-        LE::write_u32(&mut rec[56 + ATTR_TYPE..], 0x10);
-        LE::write_u32(&mut rec[56 + ATTR_LEN..], 24);
+        LE::write_u32(&mut rec[56 + ATTR_TYPE.0..], 0x10);
+        LE::write_u32(&mut rec[56 + ATTR_LEN.0..], 24);
         let a = 80;
-        LE::write_u32(&mut rec[a + ATTR_TYPE..], ATTR_VOLUME_NAME);
-        LE::write_u32(&mut rec[a + ATTR_LEN..], 32);
-        LE::write_u32(&mut rec[a + ATTR_VALUE_LEN..], 4);
-        LE::write_u16(&mut rec[a + ATTR_VALUE_OFFSET..], 24);
+        LE::write_u32(&mut rec[a + ATTR_TYPE.0..], ATTR_VOLUME_NAME);
+        LE::write_u32(&mut rec[a + ATTR_LEN.0..], 32);
+        LE::write_u32(&mut rec[a + ATTR_VALUE_LEN.0..], 4);
+        LE::write_u16(&mut rec[a + ATTR_VALUE_OFFSET.0..], 24);
         rec[a + 24..a + 28].copy_from_slice(&[b'h', 0, b'i', 0]);
         // The record sits at 512 in the image, with more bytes after it.
         let name = |rec: &[u8]| {
@@ -195,10 +198,10 @@ mod tests {
         };
         assert_eq!(name(&rec), Some(vec![b'h', 0, b'i', 0]));
         // A value running past the record is ignored.
-        LE::write_u32(&mut rec[a + ATTR_VALUE_LEN..], 2000);
+        LE::write_u32(&mut rec[a + ATTR_VALUE_LEN.0..], 2000);
         assert_eq!(name(&rec), None);
         // A zero-length attribute ends the walk.
-        LE::write_u32(&mut rec[56 + ATTR_LEN..], 0);
+        LE::write_u32(&mut rec[56 + ATTR_LEN.0..], 0);
         assert_eq!(name(&rec), None);
     }
 }

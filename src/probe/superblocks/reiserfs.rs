@@ -2,8 +2,8 @@
 //! (libblkid `reiserfs.c`).
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Bytes, Fields, Le16, Le32, Uuid, U8};
 use crate::probe::{Ctx, Magic, Prober, Usage};
-use byteorder::{ByteOrder, LittleEndian as LE};
 use std::io;
 
 /// libblkid's `minsz` for both.
@@ -32,12 +32,12 @@ pub static REISER4: Prober = Prober {
     probe: probe_reiser4,
 };
 
-const SB_LEN: usize = 116;
-const JOURNAL_BLOCK: usize = 12;
-const BLOCKSIZE: usize = 44;
-const UUID: usize = 84;
-const LABEL: usize = 100;
-const LABEL_LEN: usize = 16;
+layout! { SB_LEN = 116;
+    JOURNAL_BLOCK: Le32 = 12;
+    BLOCKSIZE: Le16 = 44;
+    UUID: Uuid = 84;
+    LABEL: Bytes<16> = 100;
+}
 
 fn probe_reiser(ctx: &mut Ctx) -> io::Result<bool> {
     if ctx.reader.size() < MIN_SIZE {
@@ -45,24 +45,24 @@ fn probe_reiser(ctx: &mut Ctx) -> io::Result<bool> {
     }
     let Some(magic) = ctx.magic else { return Ok(false) };
     let sb = ctx.read(magic.kboff * 1024, SB_LEN)?;
-    let blocksize = u32::from(LE::read_u16(&sb[BLOCKSIZE..]));
+    let blocksize = u32::from(sb.at(BLOCKSIZE));
     let sectors_per_block = u64::from(blocksize >> 9);
     if sectors_per_block == 0 {
         return Ok(false);
     }
     // A superblock that lies inside the journal is a stale copy.
-    if magic.kboff / sectors_per_block > u64::from(LE::read_u32(&sb[JOURNAL_BLOCK..]) / 2) {
+    if magic.kboff / sectors_per_block > u64::from(sb.at(JOURNAL_BLOCK) / 2) {
         return Ok(false);
     }
     // The seventh magic byte tells 3.6 ('2') and non-standard-journal ('3')
     // superblocks, the only ones with a label and UUID, from 3.5 ones.
     let kind = magic.bytes[6];
     if kind == b'2' || kind == b'3' {
-        if sb[LABEL] != 0 {
-            ctx.set_label(&sb[LABEL..LABEL + LABEL_LEN]);
+        let label = sb.at(LABEL);
+        if label[0] != 0 {
+            ctx.set_label(&label);
         }
-        let uuid: [u8; 16] = sb[UUID..UUID + 16].try_into().expect("16 bytes");
-        ctx.set_uuid(&uuid);
+        ctx.set_uuid(&sb.at(UUID));
     }
     ctx.set_version(match kind {
         b'3' => "JR",
@@ -73,24 +73,25 @@ fn probe_reiser(ctx: &mut Ctx) -> io::Result<bool> {
     Ok(true)
 }
 
-const R4_SB_LEN: usize = 60;
-const R4_BLOCKSIZE: usize = 19;
-const R4_UUID: usize = 20;
-const R4_LABEL: usize = 36;
+layout! { R4_SB_LEN = 60;
+    R4_BLOCKSIZE: U8 = 19;
+    R4_UUID: Uuid = 20;
+    R4_LABEL: Bytes<16> = 36;
+}
 
 fn probe_reiser4(ctx: &mut Ctx) -> io::Result<bool> {
     if ctx.reader.size() < MIN_SIZE {
         return Ok(false);
     }
     let sb = ctx.read(64 * 1024, R4_SB_LEN)?;
-    if sb[R4_LABEL] != 0 {
-        ctx.set_label(&sb[R4_LABEL..R4_LABEL + LABEL_LEN]);
+    let label = sb.at(R4_LABEL);
+    if label[0] != 0 {
+        ctx.set_label(&label);
     }
-    let uuid: [u8; 16] = sb[R4_UUID..R4_UUID + 16].try_into().expect("16 bytes");
-    ctx.set_uuid(&uuid);
+    ctx.set_uuid(&sb.at(R4_UUID));
     ctx.set_version("4");
     // libblkid reads one byte and scales it by 256.
-    ctx.set_block_size(u64::from(sb[R4_BLOCKSIZE]) * 256);
+    ctx.set_block_size(u64::from(sb.at(R4_BLOCKSIZE)) * 256);
     Ok(true)
 }
 
@@ -104,10 +105,10 @@ mod tests {
         let mut img = vec![0u8; MIN_SIZE as usize];
         let sb = (magic.kboff * 1024) as usize;
         img[sb + magic.sboff as usize..][..magic.bytes.len()].copy_from_slice(magic.bytes);
-        LE::write_u16(&mut img[sb + BLOCKSIZE..], 4096);
-        LE::write_u32(&mut img[sb + JOURNAL_BLOCK..], journal_block);
-        img[sb + LABEL] = b'r';
-        img[sb + UUID] = 1;
+        img[sb + BLOCKSIZE.0..][..2].copy_from_slice(&4096u16.to_le_bytes());
+        img[sb + JOURNAL_BLOCK.0..][..4].copy_from_slice(&journal_block.to_le_bytes());
+        img[sb + LABEL.0] = b'r';
+        img[sb + UUID.0] = 1;
         let mut r = Reader::from_bytes(img);
         let mut ctx = Ctx::new(&mut r, Some(magic));
         let found = probe_reiser(&mut ctx).unwrap();

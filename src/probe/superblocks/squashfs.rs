@@ -1,8 +1,8 @@
 //! SquashFS 4 and the older SquashFS 1–3 (libblkid `squashfs.c`).
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Endian, Fields, U16};
 use crate::probe::{Ctx, Magic, Prober, Usage};
-use byteorder::{BigEndian as BE, ByteOrder, LittleEndian as LE};
 use std::io;
 
 pub static SQUASHFS: Prober = Prober {
@@ -25,13 +25,14 @@ pub static SQUASHFS3: Prober = Prober {
     probe: probe_squashfs3,
 };
 
-const SB_LEN: usize = 32;
-const S_MAJOR: usize = 28;
-const S_MINOR: usize = 30;
+layout! { SB_LEN = 32;
+    S_MAJOR: U16 = 28;
+    S_MINOR: U16 = 30;
+}
 
 fn probe_squashfs(ctx: &mut Ctx) -> io::Result<bool> {
     let sb = ctx.read(0, SB_LEN)?;
-    let (major, minor) = (LE::read_u16(&sb[S_MAJOR..]), LE::read_u16(&sb[S_MINOR..]));
+    let (major, minor) = (sb.at_in(Endian::Little, S_MAJOR), sb.at_in(Endian::Little, S_MINOR));
     if major < 4 {
         return Ok(false);
     }
@@ -42,8 +43,8 @@ fn probe_squashfs(ctx: &mut Ctx) -> io::Result<bool> {
 fn probe_squashfs3(ctx: &mut Ctx) -> io::Result<bool> {
     let sb = ctx.read(0, SB_LEN)?;
     let big_endian = ctx.magic.is_some_and(|m| m.bytes == b"sqsh");
-    let read = if big_endian { BE::read_u16 } else { LE::read_u16 };
-    let (major, minor) = (read(&sb[S_MAJOR..]), read(&sb[S_MINOR..]));
+    let e = if big_endian { Endian::Big } else { Endian::Little };
+    let (major, minor) = (sb.at_in(e, S_MAJOR), sb.at_in(e, S_MINOR));
     if major > 3 {
         return Ok(false);
     }
@@ -60,7 +61,7 @@ mod tests {
     fn run(prober: &'static Prober, magic: &[u8; 4], version: [u8; 4]) -> Option<Vec<(&'static str, Vec<u8>)>> {
         let mut img = vec![0u8; 4096];
         img[..4].copy_from_slice(magic);
-        img[S_MAJOR..S_MAJOR + 4].copy_from_slice(&version);
+        img[S_MAJOR.0..S_MAJOR.0 + 4].copy_from_slice(&version);
         let mut r = Reader::from_bytes(img);
         let magic = prober.magics.iter().find(|m| m.bytes == magic);
         let mut ctx = Ctx::new(&mut r, magic);

@@ -4,8 +4,8 @@
 //! not known: libblkid tries page sizes from 4 KiB to 64 KiB.
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Bytes, Fields, Le32, Uuid};
 use crate::probe::{Ctx, Magic, Prober, Usage};
-use byteorder::{ByteOrder, LittleEndian as LE};
 use std::io;
 
 /// libblkid's `minsz`: ten pages.
@@ -13,15 +13,15 @@ const MIN_SIZE: u64 = 10 * 4096;
 
 /// The swap header follows 1 KiB left for a boot loader or disk label.
 const HEADER: u64 = 1024;
-const HEADER_LEN: usize = 516;
-const VERSION: usize = 0;
-const LAST_PAGE: usize = 4;
-const UUID: usize = 12;
-const VOLUME: usize = 28;
-const VOLUME_LEN: usize = 16;
-/// `padding[32]` and `padding[33]`: mkswap leaves them zero; anything else there
-/// means the label and UUID fields are not to be trusted.
-const PADDING_32: usize = 44 + 32 * 4;
+layout! { HEADER_LEN = 516;
+    VERSION: Le32 = 0;
+    LAST_PAGE: Le32 = 4;
+    UUID: Uuid = 12;
+    VOLUME: Bytes<16> = 28;
+    /// `padding[32]` and `padding[33]`: mkswap leaves them zero; anything else
+    /// there means the label and UUID fields are not to be trusted.
+    PADDING_32: Bytes<8> = 44 + 32 * 4;
+}
 
 /// TuxOnIce keeps a valid swap signature and puts its own at the start.
 const TOI_MAGIC: &[u8] = b"\xed\xc3\x02\xe9\x98\x56\xe5\x0c";
@@ -65,20 +65,20 @@ fn set_info(ctx: &mut Ctx, version: &str) -> io::Result<bool> {
     let hdr = ctx.read(HEADER, HEADER_LEN)?;
     if version == "1" {
         // Either byte order: the area may come from a machine of the other endianness.
-        let v = LE::read_u32(&hdr[VERSION..]);
+        let v = hdr.at(VERSION);
         if v != 1 && v.swap_bytes() != 1 {
             return Ok(false);
         }
-        if LE::read_u32(&hdr[LAST_PAGE..]) == 0 {
+        if hdr.at(LAST_PAGE) == 0 {
             return Ok(false);
         }
     }
-    if hdr[PADDING_32..PADDING_32 + 8] == [0; 8] {
-        if hdr[VOLUME] != 0 {
-            ctx.set_label(&hdr[VOLUME..VOLUME + VOLUME_LEN]);
+    if hdr.at(PADDING_32) == [0; 8] {
+        let volume = hdr.at(VOLUME);
+        if volume[0] != 0 {
+            ctx.set_label(&volume);
         }
-        let uuid: [u8; 16] = hdr[UUID..UUID + 16].try_into().expect("16 bytes");
-        ctx.set_uuid(&uuid);
+        ctx.set_uuid(&hdr.at(UUID));
     }
     ctx.set_version(version);
     Ok(true)
@@ -137,8 +137,8 @@ mod tests {
         img[page - 10..page - 10 + magic.len()].copy_from_slice(magic);
         img[1024..1028].copy_from_slice(&1u32.to_le_bytes());
         img[1028..1032].copy_from_slice(&15u32.to_le_bytes());
-        img[1024 + UUID] = 0x42;
-        img[1024 + VOLUME..1024 + VOLUME + 3].copy_from_slice(b"sw ");
+        img[1024 + UUID.0] = 0x42;
+        img[1024 + VOLUME.0..1024 + VOLUME.0 + 3].copy_from_slice(b"sw ");
         img
     }
 
@@ -157,7 +157,7 @@ mod tests {
         let tags = run(&SWAP, area(4096, b"SWAP-SPACE")).unwrap();
         assert_eq!(tags, [Tag { name: "VERSION", value: b"0".to_vec() }]);
         let mut img = area(4096, b"SWAPSPACE2");
-        img[1024 + PADDING_32] = 1;
+        img[1024 + PADDING_32.0] = 1;
         let tags = run(&SWAP, img).unwrap();
         assert_eq!(tags, [Tag { name: "VERSION", value: b"1".to_vec() }]);
     }

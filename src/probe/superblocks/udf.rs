@@ -6,8 +6,8 @@
 //! implementation-use descriptors hold the identifiers. The logical volume
 //! integrity descriptor refines the UDF revision.
 
+use crate::probe::field::{layout, Fields, Le16, Le32};
 use crate::probe::{encode_to_utf8_max, Ctx, Encoding, Magic, Prober, Usage};
-use byteorder::{ByteOrder, LittleEndian};
 use std::io;
 
 const fn vrs(bytes: &'static [u8]) -> Magic {
@@ -36,19 +36,26 @@ const ANCHOR_BLOCKS: [u32; 2] = [256, 512];
 /// Beyond it the volume is taken as corrupt.
 const VDS_MAX: u32 = 4096;
 
-/// Size libblkid reads per descriptor (tag + largest body it knows).
-const VD_LEN: usize = 440;
-const TAG_ID: usize = 0;
-const TAG_LOCATION: usize = 12;
+// A descriptor as libblkid reads it (tag + largest body it knows): the
+// numbers of the tag and the bodies used here.
+layout! { VD_LEN = 440;
+    TAG_ID: Le16 = 0;
+    TAG_LOCATION: Le32 = 12;
+    AVDP_LENGTH: Le32 = 16;
+    AVDP_LOCATION: Le32 = 20;
+    LVD_UDF_REV: Le16 = 240;
+    LVD_NUM_PARTITION_MAPS: Le32 = 268;
+    LVD_LVID_LENGTH: Le32 = 432;
+    LVD_LVID_LOCATION: Le32 = 436;
+    LVID_NUM_PARTITIONS: Le32 = 72;
+    LVID_IMP_USE_LENGTH: Le32 = 76;
+}
 const TAG_PVD: u16 = 1;
 const TAG_AVDP: u16 = 2;
 const TAG_IUVD: u16 = 4;
 const TAG_LVD: u16 = 6;
 const TAG_TD: u16 = 8;
 const TAG_LVID: u16 = 9;
-
-const AVDP_LENGTH: usize = 16;
-const AVDP_LOCATION: usize = 20;
 
 // Primary volume descriptor.
 const PVD_IDENT: Dstring = Dstring { at: 24, len: 32 };
@@ -61,10 +68,6 @@ const PVD_IMP_ID: (usize, usize) = (389, 23);
 const LVD_CHARSET: usize = 20;
 const LVD_LOGVOL: Dstring = Dstring { at: 84, len: 128 };
 const LVD_DOMAIN_ID: (usize, usize) = (217, 23);
-const LVD_UDF_REV: usize = 240;
-const LVD_NUM_PARTITION_MAPS: usize = 268;
-const LVD_LVID_LENGTH: usize = 432;
-const LVD_LVID_LOCATION: usize = 436;
 
 // Implementation use volume descriptor.
 const IUVD_ID: (usize, usize) = (21, 23);
@@ -72,12 +75,11 @@ const IUVD_CHARSET: usize = 52;
 const IUVD_LVINFO1: Dstring = Dstring { at: 244, len: 36 };
 
 // Logical volume integrity descriptor and its implementation use area.
-const LVID_NUM_PARTITIONS: usize = 72;
-const LVID_IMP_USE_LENGTH: usize = 76;
 const LVID_FIXED_LEN: u64 = 80;
-const LVIDIU_LEN: usize = 46;
-const LVIDIU_MIN_READ_REV: usize = 40;
-const LVIDIU_MIN_WRITE_REV: usize = 42;
+layout! { LVIDIU_LEN = 46;
+    LVIDIU_MIN_READ_REV: Le16 = 40;
+    LVIDIU_MIN_WRITE_REV: Le16 = 42;
+}
 
 /// A `dstring`: a compression id byte, characters, and the used length in the last byte.
 struct Dstring {
@@ -112,8 +114,8 @@ fn is_charset_udf(d: &[u8], at: usize) -> bool {
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let Some((bs, anchor)) = find_anchor(ctx)? else { return Ok(false) };
-    let count = LittleEndian::read_u32(&anchor[AVDP_LENGTH..]) / bs;
-    let loc = LittleEndian::read_u32(&anchor[AVDP_LOCATION..]);
+    let count = anchor.at(AVDP_LENGTH) / bs;
+    let loc = anchor.at(AVDP_LOCATION);
 
     let (mut have_volid, mut have_uuid, mut have_volsetid, mut have_appid) = (false, false, false, false);
     let (mut have_label, mut have_logvolid, mut have_publisher) = (false, false, false);
@@ -129,8 +131,8 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
         // Block numbers are 32-bit on disk; libblkid's sum wraps the same way.
         let block = loc.wrapping_add(b);
         let vd = ctx.read(u64::from(block) * u64::from(bs), VD_LEN)?;
-        let tag = LittleEndian::read_u16(&vd[TAG_ID..]);
-        if tag == 0 || LittleEndian::read_u32(&vd[TAG_LOCATION..]) != block || tag == TAG_TD {
+        let tag = vd.at(TAG_ID);
+        if tag == 0 || vd.at(TAG_LOCATION) != block || tag == TAG_TD {
             break;
         }
         match tag {
@@ -166,12 +168,12 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
             }
             TAG_LVD => {
                 // No partition maps means no integrity descriptor (ECMA-167 3/10.6.12).
-                if (lvid_len == 0 || lvid_loc == 0) && LittleEndian::read_u32(&vd[LVD_NUM_PARTITION_MAPS..]) != 0 {
-                    lvid_len = LittleEndian::read_u32(&vd[LVD_LVID_LENGTH..]);
-                    lvid_loc = LittleEndian::read_u32(&vd[LVD_LVID_LOCATION..]);
+                if (lvid_len == 0 || lvid_loc == 0) && vd.at(LVD_NUM_PARTITION_MAPS) != 0 {
+                    lvid_len = vd.at(LVD_LVID_LENGTH);
+                    lvid_loc = vd.at(LVD_LVID_LOCATION);
                 }
                 if udf_rev == 0 && field_is(&vd[LVD_DOMAIN_ID.0..][..LVD_DOMAIN_ID.1], b"*OSTA UDF Compliant") {
-                    udf_rev = LittleEndian::read_u16(&vd[LVD_UDF_REV..]);
+                    udf_rev = vd.at(LVD_UDF_REV);
                 }
                 if (!have_logvolid || !have_label) && is_charset_udf(&vd, LVD_CHARSET) {
                     if let Some((enc, s)) = LVD_LOGVOL.get(&vd) {
@@ -217,14 +219,14 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     if lvid_loc != 0 && lvid_len as usize >= VD_LEN {
         let base = u64::from(lvid_loc) * u64::from(bs);
         let vd = ctx.read(base, VD_LEN)?;
-        if LittleEndian::read_u16(&vd[TAG_ID..]) == TAG_LVID
-            && LittleEndian::read_u32(&vd[TAG_LOCATION..]) == lvid_loc
-            && LittleEndian::read_u32(&vd[LVID_IMP_USE_LENGTH..]) as usize >= LVIDIU_LEN
+        if vd.at(TAG_ID) == TAG_LVID
+            && vd.at(TAG_LOCATION) == lvid_loc
+            && vd.at(LVID_IMP_USE_LENGTH) as usize >= LVIDIU_LEN
         {
-            let iu_off = LVID_FIXED_LEN + 8 * u64::from(LittleEndian::read_u32(&vd[LVID_NUM_PARTITIONS..]));
+            let iu_off = LVID_FIXED_LEN + 8 * u64::from(vd.at(LVID_NUM_PARTITIONS));
             let iu = ctx.read(base + iu_off, LVIDIU_LEN)?;
-            for at in [LVIDIU_MIN_READ_REV, LVIDIU_MIN_WRITE_REV] {
-                let rev = LittleEndian::read_u16(&iu[at..]);
+            for f in [LVIDIU_MIN_READ_REV, LVIDIU_MIN_WRITE_REV] {
+                let rev = iu.at(f);
                 if rev != 0 && udf_rev < rev {
                     udf_rev = rev;
                 }
@@ -260,8 +262,7 @@ fn find_anchor(ctx: &mut Ctx) -> io::Result<Option<(u32, Vec<u8>)>> {
         }
         for block in ANCHOR_BLOCKS {
             let vd = ctx.read(u64::from(block) * u64::from(bs), VD_LEN)?;
-            if LittleEndian::read_u32(&vd[TAG_LOCATION..]) == block && LittleEndian::read_u16(&vd[TAG_ID..]) == TAG_AVDP
-            {
+            if vd.at(TAG_LOCATION) == block && vd.at(TAG_ID) == TAG_AVDP {
                 return Ok(Some((bs, vd)));
             }
         }

@@ -149,31 +149,10 @@ fn valid_superblock(reader: &mut Reader, magic_len: usize, bs: &[u8]) -> Option<
     } else {
         FAT12_MAX
     };
-    if cluster_count > max_count || is_bitlocker(reader) {
+    if cluster_count > max_count || super::bitlocker::is_bitlocker(reader) {
         return None;
     }
     Some(Geometry { cluster_count, fat_size })
-}
-
-/// BitLocker keeps a FAT-like boot sector; libblkid's `blkid_probe_is_bitlocker`.
-/// Read failures mean "not BitLocker", as there.
-fn is_bitlocker(reader: &mut Reader) -> bool {
-    const VISTA: &[u8; 11] = b"\xeb\x52\x90-FVE-FS-";
-    const WIN7: &[u8; 11] = b"\xeb\x58\x90-FVE-FS-";
-    const TOGO: &[u8; 11] = b"\xeb\x58\x90MSWIN4.1";
-    const WIN7_FVE_OFFSET: usize = 176;
-    const TOGO_FVE_OFFSET: usize = 440;
-    let Ok(hdr) = reader.read(0, 512) else { return false };
-    let fve = if hdr[..11] == VISTA[..] {
-        return true;
-    } else if hdr[..11] == WIN7[..] {
-        LE::read_u64(&hdr[WIN7_FVE_OFFSET..])
-    } else if hdr[..11] == TOGO[..] {
-        LE::read_u64(&hdr[TOGO_FVE_OFFSET..])
-    } else {
-        return false;
-    };
-    fve != 0 && reader.read(fve, 12).is_ok_and(|m| &m[..8] == b"-FVE-FS-")
 }
 
 /// The volume label entry among the first `entries` entries of the directory at

@@ -1,8 +1,8 @@
 //! XFS and XFS external log devices (libblkid `xfs.c`).
 #![forbid(unsafe_code)]
 
+use crate::probe::field::{layout, Be16, Be32, Be64, Bytes, Fields, Uuid, U8};
 use crate::probe::{Ctx, Magic, Prober, Usage};
-use byteorder::{BigEndian as BE, ByteOrder};
 use std::io;
 
 pub static XFS: Prober = Prober {
@@ -18,23 +18,23 @@ pub static XFS: Prober = Prober {
 pub static XFS_EXTERNAL_LOG: Prober =
     Prober { name: "xfs_external_log", usage: Usage::Other, tolerant: false, magics: &[], probe: probe_xfs_log };
 
-// Superblock fields, big-endian.
-const SB_LEN: usize = 160;
-const BLOCKSIZE: usize = 4;
-const DBLOCKS: usize = 8;
-const UUID: usize = 32;
-const REXTSIZE: usize = 80;
-const AGBLOCKS: usize = 84;
-const AGCOUNT: usize = 88;
-const SECTSIZE: usize = 102;
-const INODESIZE: usize = 104;
-const FNAME: usize = 108;
-const FNAME_LEN: usize = 12;
-const BLOCKLOG: usize = 120;
-const SECTLOG: usize = 121;
-const INODELOG: usize = 122;
-const INOPBLOG: usize = 123;
-const IMAX_PCT: usize = 127;
+// The superblock, big-endian.
+layout! { pub(super) SB_LEN = 160;
+    BLOCKSIZE: Be32 = 4;
+    DBLOCKS: Be64 = 8;
+    UUID: Uuid = 32;
+    REXTSIZE: Be32 = 80;
+    AGBLOCKS: Be32 = 84;
+    AGCOUNT: Be32 = 88;
+    SECTSIZE: Be16 = 102;
+    INODESIZE: Be16 = 104;
+    FNAME: Bytes<12> = 108;
+    BLOCKLOG: U8 = 120;
+    SECTLOG: U8 = 121;
+    INODELOG: U8 = 122;
+    INOPBLOG: U8 = 123;
+    IMAX_PCT: U8 = 127;
+}
 
 const MIN_BLOCKSIZE_LOG: u8 = 9;
 const MAX_BLOCKSIZE_LOG: u8 = 16;
@@ -48,15 +48,11 @@ const MIN_AG_BLOCKS: u64 = 64;
 
 /// The consistency checks of libblkid's `xfs_verify_sb`: the magic alone is too
 /// weak a signature.
-fn verify_sb(sb: &[u8]) -> bool {
-    let blocksize = BE::read_u32(&sb[BLOCKSIZE..]);
-    let dblocks = BE::read_u64(&sb[DBLOCKS..]);
-    let rextsize = BE::read_u32(&sb[REXTSIZE..]);
-    let agblocks = BE::read_u32(&sb[AGBLOCKS..]);
-    let agcount = BE::read_u32(&sb[AGCOUNT..]);
-    let sectsize = u32::from(BE::read_u16(&sb[SECTSIZE..]));
-    let inodesize = u32::from(BE::read_u16(&sb[INODESIZE..]));
-    let (blocklog, sectlog, inodelog, inopblog) = (sb[BLOCKLOG], sb[SECTLOG], sb[INODELOG], sb[INOPBLOG]);
+pub(super) fn verify_sb(sb: &[u8]) -> bool {
+    let (blocksize, dblocks, rextsize) = (sb.at(BLOCKSIZE), sb.at(DBLOCKS), sb.at(REXTSIZE));
+    let (agblocks, agcount) = (sb.at(AGBLOCKS), sb.at(AGCOUNT));
+    let (sectsize, inodesize) = (u32::from(sb.at(SECTSIZE)), u32::from(sb.at(INODESIZE)));
+    let (blocklog, sectlog, inodelog, inopblog) = (sb.at(BLOCKLOG), sb.at(SECTLOG), sb.at(INODELOG), sb.at(INOPBLOG));
     let log_ok = |log: u8, min: u8, max: u8, size: u32| (min..=max).contains(&log) && size == 1 << log;
     // The realtime extent size in bytes is computed in 32 bits on disk and here.
     let rtext = rextsize.wrapping_mul(blocksize);
@@ -66,7 +62,7 @@ fn verify_sb(sb: &[u8]) -> bool {
         && log_ok(inodelog, DINODE_MIN_LOG, DINODE_MAX_LOG, inodesize)
         && i32::from(blocklog) - i32::from(inodelog) == i32::from(inopblog)
         && (MIN_RTEXTSIZE..=MAX_RTEXTSIZE).contains(&rtext)
-        && sb[IMAX_PCT] <= 100
+        && sb.at(IMAX_PCT) <= 100
         && dblocks != 0
         && dblocks <= u64::from(agcount) * u64::from(agblocks)
         && dblocks >= u64::from(agcount - 1) * u64::from(agblocks) + MIN_AG_BLOCKS
@@ -77,39 +73,39 @@ fn probe_xfs(ctx: &mut Ctx) -> io::Result<bool> {
     if !verify_sb(&sb) {
         return Ok(false);
     }
-    if sb[FNAME] != 0 {
-        ctx.set_label(&sb[FNAME..FNAME + FNAME_LEN]);
+    let fname = sb.at(FNAME);
+    if fname[0] != 0 {
+        ctx.set_label(&fname);
     }
-    let uuid: [u8; 16] = sb[UUID..UUID + 16].try_into().expect("16 bytes");
-    ctx.set_uuid(&uuid);
-    ctx.set_block_size(u64::from(BE::read_u16(&sb[SECTSIZE..])));
+    ctx.set_uuid(&sb.at(UUID));
+    ctx.set_block_size(u64::from(sb.at(SECTSIZE)));
     Ok(true)
 }
 
 /// libblkid's `minsz` for external logs: 10 MiB.
 const LOG_MIN_SIZE: u64 = 10 * 1024 * 1024;
 const LOG_SCAN: usize = 256 * 1024;
-const LOG_SECTOR: usize = 512;
-// Log record header fields, big-endian.
-const H_MAGICNO: usize = 0;
-const H_VERSION: usize = 8;
-const H_LEN: usize = 12;
-const H_FMT: usize = 300;
-const H_UUID: usize = 304;
+// A log record header, big-endian, in its sector.
+layout! { LOG_SECTOR = 512;
+    H_MAGICNO: Be32 = 0;
+    H_VERSION: Be32 = 8;
+    H_LEN: Be32 = 12;
+    H_FMT: Be32 = 300;
+    H_UUID: Uuid = 304;
+}
 const XLOG_HEADER_MAGIC: u32 = 0xfeed_babe;
 const XLOG_VERSION_OKBITS: u32 = 1 | 2;
 /// Linux little-endian, Linux big-endian, IRIX big-endian.
 const XLOG_FORMATS: [u32; 3] = [1, 2, 3];
 
 fn valid_rec_header(h: &[u8]) -> bool {
-    let version = BE::read_u32(&h[H_VERSION..]);
-    let len = BE::read_u32(&h[H_LEN..]);
-    BE::read_u32(&h[H_MAGICNO..]) == XLOG_HEADER_MAGIC
+    let (version, len) = (h.at(H_VERSION), h.at(H_LEN));
+    h.at(H_MAGICNO) == XLOG_HEADER_MAGIC
         && version != 0
         && version & !XLOG_VERSION_OKBITS == 0
         && len != 0
         && len <= i32::MAX as u32
-        && XLOG_FORMATS.contains(&BE::read_u32(&h[H_FMT..]))
+        && XLOG_FORMATS.contains(&h.at(H_FMT))
 }
 
 fn probe_xfs_log(ctx: &mut Ctx) -> io::Result<bool> {
@@ -129,13 +125,12 @@ fn probe_xfs_log(ctx: &mut Ctx) -> io::Result<bool> {
         if &word[..4] == b"XFSB" {
             return Ok(false);
         }
-        if BE::read_u32(&word) != XLOG_HEADER_MAGIC {
+        if word.at(H_MAGICNO) != XLOG_HEADER_MAGIC {
             continue;
         }
         let sector = ctx.read(at as u64, LOG_SECTOR)?;
         if valid_rec_header(&sector) {
-            let uuid: [u8; 16] = sector[H_UUID..H_UUID + 16].try_into().expect("16 bytes");
-            ctx.set_uuid_tag("LOGUUID", &uuid);
+            ctx.set_uuid_tag("LOGUUID", &sector.at(H_UUID));
             return Ok(true);
         }
     }
@@ -145,23 +140,24 @@ fn probe_xfs_log(ctx: &mut Ctx) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use byteorder::{BigEndian as BE, ByteOrder};
 
     /// A plausible superblock: 4 KiB blocks, 512-byte sectors and inodes, one AG.
     fn sb() -> Vec<u8> {
         let mut sb = vec![0u8; SB_LEN];
         sb[..4].copy_from_slice(b"XFSB");
-        BE::write_u32(&mut sb[BLOCKSIZE..], 4096);
-        BE::write_u64(&mut sb[DBLOCKS..], 1000);
-        BE::write_u32(&mut sb[REXTSIZE..], 1);
-        BE::write_u32(&mut sb[AGBLOCKS..], 1000);
-        BE::write_u32(&mut sb[AGCOUNT..], 1);
-        BE::write_u16(&mut sb[SECTSIZE..], 512);
-        BE::write_u16(&mut sb[INODESIZE..], 512);
-        sb[BLOCKLOG] = 12;
-        sb[SECTLOG] = 9;
-        sb[INODELOG] = 9;
-        sb[INOPBLOG] = 3;
-        sb[IMAX_PCT] = 25;
+        BE::write_u32(&mut sb[BLOCKSIZE.0..], 4096);
+        BE::write_u64(&mut sb[DBLOCKS.0..], 1000);
+        BE::write_u32(&mut sb[REXTSIZE.0..], 1);
+        BE::write_u32(&mut sb[AGBLOCKS.0..], 1000);
+        BE::write_u32(&mut sb[AGCOUNT.0..], 1);
+        BE::write_u16(&mut sb[SECTSIZE.0..], 512);
+        BE::write_u16(&mut sb[INODESIZE.0..], 512);
+        sb[BLOCKLOG.0] = 12;
+        sb[SECTLOG.0] = 9;
+        sb[INODELOG.0] = 9;
+        sb[INOPBLOG.0] = 3;
+        sb[IMAX_PCT.0] = 25;
         sb
     }
 
@@ -169,12 +165,12 @@ mod tests {
     fn checks_reject_inconsistent_fields() {
         assert!(verify_sb(&sb()));
         let breakers: [fn(&mut Vec<u8>); 6] = [
-            |s| BE::write_u32(&mut s[AGCOUNT..], 0),
-            |s| s[SECTLOG] = 10,
-            |s| s[INOPBLOG] = 4,
-            |s| BE::write_u32(&mut s[REXTSIZE..], 0),
-            |s| s[IMAX_PCT] = 101,
-            |s| BE::write_u64(&mut s[DBLOCKS..], 1001),
+            |s| BE::write_u32(&mut s[AGCOUNT.0..], 0),
+            |s| s[SECTLOG.0] = 10,
+            |s| s[INOPBLOG.0] = 4,
+            |s| BE::write_u32(&mut s[REXTSIZE.0..], 0),
+            |s| s[IMAX_PCT.0] = 101,
+            |s| BE::write_u64(&mut s[DBLOCKS.0..], 1001),
         ];
         for brk in breakers {
             let mut s = sb();
@@ -186,12 +182,12 @@ mod tests {
     #[test]
     fn log_record_header() {
         let mut h = vec![0u8; LOG_SECTOR];
-        BE::write_u32(&mut h[H_MAGICNO..], XLOG_HEADER_MAGIC);
-        BE::write_u32(&mut h[H_VERSION..], 2);
-        BE::write_u32(&mut h[H_LEN..], 512);
-        BE::write_u32(&mut h[H_FMT..], 1);
+        BE::write_u32(&mut h[H_MAGICNO.0..], XLOG_HEADER_MAGIC);
+        BE::write_u32(&mut h[H_VERSION.0..], 2);
+        BE::write_u32(&mut h[H_LEN.0..], 512);
+        BE::write_u32(&mut h[H_FMT.0..], 1);
         assert!(valid_rec_header(&h));
-        BE::write_u32(&mut h[H_VERSION..], 4);
+        BE::write_u32(&mut h[H_VERSION.0..], 4);
         assert!(!valid_rec_header(&h));
     }
 }

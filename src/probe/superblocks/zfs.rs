@@ -5,8 +5,8 @@
 //! array of 128 uberblocks at 128 KiB. libblkid wants at least four uberblock
 //! magics over the labels, then reads the pool name and GUIDs from the nvlist.
 
+use crate::probe::field::{Be32, Be64, Endian, Fields, U64};
 use crate::probe::{Ctx, Prober, Usage};
-use byteorder::{BigEndian, ByteOrder, LittleEndian};
 use std::io;
 
 pub static ZFS: Prober = Prober { name: "zfs_member", usage: Usage::Filesystem, tolerant: false, magics: &[], probe };
@@ -20,7 +20,7 @@ const UBERBLOCK_SIZE: usize = 1024;
 const UBERBLOCK_COUNT: usize = 128;
 /// Uberblocks are in the writer's byte order.
 const UBERBLOCK_MAGIC: u64 = 0x00ba_b10c;
-const UB_VERSION: usize = 8;
+const UB_VERSION: U64 = U64(8);
 const WANT_UBERBLOCKS: usize = 4;
 
 /// libblkid assumes the wanted pairs are in the nvlist's first 4 KiB.
@@ -59,12 +59,12 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
         // reading those alone keeps a probe at a few KiB instead of 512 KiB.
         for i in 0..UBERBLOCK_COUNT {
             let ub = off + LABEL_UBERBLOCKS + (i * UBERBLOCK_SIZE) as u64;
-            let magic = LittleEndian::read_u64(&ctx.read(ub, 8)?);
+            let magic = ctx.read(ub, 8)?.at_in(Endian::Little, U64(0));
             let swapped = magic == UBERBLOCK_MAGIC.swap_bytes();
             if magic == UBERBLOCK_MAGIC || swapped {
                 found += 1;
-                let version = ctx.read(ub + UB_VERSION as u64, 8)?;
-                let version = if swapped { BigEndian::read_u64(&version) } else { LittleEndian::read_u64(&version) };
+                let e = if swapped { Endian::Big } else { Endian::Little };
+                let version = ctx.read(ub + UB_VERSION.0 as u64, 8)?.at_in(e, U64(0));
                 last = Some((version, swapped));
             }
         }
@@ -87,7 +87,7 @@ fn read_nvlist(ctx: &mut Ctx, buf: &[u8]) {
     let mut left = buf.len() - NVLIST_HEADER;
     let mut depth = 0u32;
     while left > NVPAIR_HEADER {
-        let mut step = BigEndian::read_u32(&buf[pos..]) as usize;
+        let mut step = buf.at(Be32(pos)) as usize;
         if step == 0 {
             // End of an (embedded) list: 8 zero bytes.
             if depth == 0 {
@@ -96,7 +96,7 @@ fn read_nvlist(ctx: &mut Ctx, buf: &[u8]) {
             depth -= 1;
             step = 8;
         } else {
-            let name_len = BigEndian::read_u32(&buf[pos + 8..]) as usize;
+            let name_len = buf.at(Be32(pos + 8)) as usize;
             let name_size = (name_len as u64 + 3) & !3;
             if step > left || name_size + NVPAIR_HEADER as u64 > step as u64 {
                 break;
@@ -104,7 +104,7 @@ fn read_nvlist(ctx: &mut Ctx, buf: &[u8]) {
             let name_size = name_size as usize;
             let name = &buf[pos + NVPAIR_HEADER..pos + NVPAIR_HEADER + name_len];
             let value = &buf[pos + NVPAIR_HEADER + name_size..pos + step];
-            if value.len() >= NVLIST_VALUE_HEADER && BigEndian::read_u32(value) == DATA_TYPE_NVLIST {
+            if value.len() >= NVLIST_VALUE_HEADER && value.at(Be32(0)) == DATA_TYPE_NVLIST {
                 step = NVPAIR_HEADER + name_size + NVLIST_VALUE_HEADER;
                 depth += 1;
             } else {
@@ -135,11 +135,10 @@ fn name_is(name: &[u8], want: &[u8]) -> bool {
 }
 
 fn pair(ctx: &mut Ctx, name: &[u8], value: &[u8], depth: u32) {
-    let u64_value =
-        |value: &[u8]| (BigEndian::read_u32(value) == DATA_TYPE_UINT64).then(|| BigEndian::read_u64(&value[8..]));
+    let u64_value = |value: &[u8]| (value.at(Be32(0)) == DATA_TYPE_UINT64).then(|| value.at(Be64(8)));
     if name_is(name, b"name") && value.len() >= NVSTRING_HEADER && depth == 0 {
-        let len = BigEndian::read_u32(&value[8..]) as usize;
-        if BigEndian::read_u32(value) == DATA_TYPE_STRING && len as u64 + NVSTRING_HEADER as u64 <= value.len() as u64 {
+        let len = value.at(Be32(8)) as usize;
+        if value.at(Be32(0)) == DATA_TYPE_STRING && len as u64 + NVSTRING_HEADER as u64 <= value.len() as u64 {
             // A second name adds a second LABEL, as in libblkid's value list.
             ctx.push_label(&value[NVSTRING_HEADER..NVSTRING_HEADER + len]);
         }
