@@ -6,7 +6,8 @@
 # - main.go passes go vet and builds for arm64 and amd64 (Debian's golang-go);
 # - the amd64 package runs end to end in a chroot laid out like a gokrazy
 #   image: /user/<pkg> (the Go program) execs /usr/local/bin/restic-rest-server,
-#   which runs the program named in REST_SERVER with the flags;
+#   which runs the program named in REST_SERVER with the flags, and without
+#   REST_SERVER (no Go rest-server in /user) its own rest-server applet;
 # - the aarch64 binary answers under qemu-aarch64-static through applet links.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +66,11 @@ chroot=$(command -v chroot)
 out=$(env -i REST_SERVER=/usr/local/bin/htpasswd "$chroot" "$root" /user/krazybox-rest-server -nbB -C 4 pi secret 2>"$tmp/err")
 [[ $out == pi:\$2y\$04\$* ]] || { echo "chain through main.go failed: $out $(cat "$tmp/err")"; exit 1; }
 grep -q "started htpasswd\|started /usr/local/bin/htpasswd" "$tmp/err" || { echo "no start log: $(cat "$tmp/err")"; exit 1; }
+# The one-binary setup: no REST_SERVER and no Go rest-server in /user, so the
+# wrapper runs the native rest-server applet of the same file.
+out=$(env -i "$chroot" "$root" /user/krazybox-rest-server --version 2>"$tmp/err")
+[[ $out == "rest-server (krazybox "* ]] || { echo "native rest-server not chosen: $out $(cat "$tmp/err")"; exit 1; }
+grep -q "started rest-server (pid" "$tmp/err" || { echo "no native start log: $(cat "$tmp/err")"; exit 1; }
 set +e
 env -i MNT_SOURCE=UUID=zz "$chroot" "$root" /user/krazybox-rest-server 2>"$tmp/err"
 status=$?

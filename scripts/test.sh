@@ -16,6 +16,12 @@ for tool in htpasswd restic openssl curl go qemu-aarch64-static aarch64-linux-gn
 done
 # Partition-table images (parted) and util-linux's own test images (xz).
 for tool in parted xz; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+# The system tests (tests/system_vm.rs) boot qemu from scripts/vm-fetch.sh's cache.
+vm=${KRAZYBOX_VM_CACHE:-/var/cache/krazybox-vm}
+for f in qemu/usr/bin/qemu-system-x86_64 qemu/usr/bin/qemu-system-aarch64 amd64/kernel arm64/kernel; do
+  [[ -e $vm/$f ]] || missing+=("$vm/$f (scripts/vm-fetch.sh)")
+done
+for tool in e2fsck flock; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 ((${#missing[@]} == 0)) || { echo "missing tools (see .ci/run): ${missing[*]}" >&2; exit 1; }
 # The static builds need the musl targets and a cross C compiler with its C
 # library headers (ring's C code): say which package is missing now, not after
