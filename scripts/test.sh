@@ -14,8 +14,12 @@ for tool in htpasswd restic openssl curl go qemu-aarch64-static aarch64-linux-gn
   mkfs.nilfs2 mkfs.jfs mkreiserfs make-bcache hformat mkswap tune2fs python3; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
-# Partition-table images (parted) and util-linux's own test images (xz).
-for tool in parted xz; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+# Partition-table images (parted), the other filesystem and volume images, and
+# util-linux's own test images (xz).
+for tool in parted xz mkfs.minix mkfs.bfs mkfs.cramfs genromfs mkfs.ocfs2 mkfs.gfs2 mkfs.ubifs ubinize \
+  drbdmeta veritysetup makefs; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
 # The system tests (tests/system_vm.rs) boot qemu from scripts/vm-fetch.sh's cache.
 vm=${KRAZYBOX_VM_CACHE:-/var/cache/krazybox-vm}
 for f in qemu/usr/bin/qemu-system-x86_64 qemu/usr/bin/qemu-system-aarch64 amd64/kernel arm64/kernel; do
