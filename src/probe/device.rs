@@ -202,14 +202,14 @@ mod tests {
     /// `blkid -c /dev/null -o device` lists of them, in the same order.
     #[test]
     fn scan_matches_blkid_on_own_loop_devices() {
-        use crate::probe::testutil::{have, run, zero_image, LoopDev, TempDir};
+        use crate::support::{have, run, serial, zero_image, Loop, LoopOpts, TempDir};
         use std::process::{Command, Stdio};
         if !have("sfdisk") || !have("mkfs.ext4") || !Path::new("/dev/loop-control").exists() {
             eprintln!("skipped: sfdisk, mkfs.ext4 or loop devices missing");
             return;
         }
         let dir = TempDir::new("scan");
-        let disk = dir.path("disk.img");
+        let disk = dir.join("disk.img");
         zero_image(&disk, 16 << 20);
         let mut child = Command::new("sfdisk")
             .args(["-q", "--no-reread", "--no-tell-kernel"])
@@ -222,12 +222,13 @@ mod tests {
                       start=8192, size=2048, type=83\nstart=12288, size=2048, type=83\n";
         std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), script.as_bytes()).expect("write");
         assert!(child.wait().expect("sfdisk").success());
-        let plain = dir.path("plain.img");
+        let plain = dir.join("plain.img");
         zero_image(&plain, 8 << 20);
         run("mkfs.ext4", &["-q", "-F", plain.to_str().expect("utf-8")]);
 
-        let lo_disk = LoopDev::attach(&disk);
-        let lo_plain = LoopDev::attach(&plain);
+        let lock = serial();
+        let lo_disk = Loop::attach(&lock, &disk, LoopOpts::PARTITIONS);
+        let lo_plain = Loop::attach(&lock, &plain, LoopOpts::PARTITIONS);
         run("mkfs.ext4", &["-q", "-F", lo_disk.part(1).to_str().expect("utf-8")]);
 
         let disk_s = lo_disk.0.to_string_lossy().into_owned();
@@ -244,7 +245,7 @@ mod tests {
         assert!(!ours.contains(&lo_disk.0), "a partitioned disk is replaced by its partitions");
         assert!(!ours.contains(&lo_disk.part(2)), "extended-partition stubs are skipped");
 
-        let out = Command::new(crate::probe::testutil::BLKID)
+        let out = Command::new(crate::support::probe::BLKID)
             .args(["-c", "/dev/null", "-o", "device"])
             .output()
             .expect("blkid");

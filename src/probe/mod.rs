@@ -30,8 +30,6 @@ pub use ctx::{encode_to_utf8, encode_to_utf8_max, is_c_space, Ctx, Encoding, Mag
 pub use device::block_devices;
 pub use encode::{escape_value, EXPORT_SPECIAL, FULL_SPECIAL};
 pub use reader::Reader;
-#[cfg(test)]
-pub(crate) mod testutil;
 use std::io;
 use std::path::{Path, PathBuf};
 use superblocks::PROBERS;
@@ -214,8 +212,9 @@ pub enum Outcome {
 
 #[cfg(test)]
 mod tests {
-    use super::testutil::{blkid_export, have, our_export, run, zero_image, TempDir};
     use super::*;
+    use crate::support::probe::{blkid_export, our_export};
+    use crate::support::{have, run, zero_image, TempDir};
 
     fn filter(spec: &str) -> Filter {
         let (negate, list) = match spec.strip_prefix("no") {
@@ -231,10 +230,10 @@ mod tests {
             eprintln!("skipped: mkfs.ext4 not installed");
             return None;
         }
-        let fs = dir.path("fs.img");
+        let fs = dir.join("fs.img");
         zero_image(&fs, 8 << 20);
         run("mkfs.ext4", &["-q", "-F", "-L", "inner", fs.to_str().expect("utf-8")]);
-        let outer = dir.path("outer.img");
+        let outer = dir.join("outer.img");
         let mut data = vec![0u8; 1 << 20];
         data.extend(std::fs::read(&fs).expect("read fs"));
         data.extend(vec![0u8; 1 << 20]);
@@ -301,18 +300,19 @@ mod tests {
 
     #[test]
     fn find_devices_finds_own_loop_device_by_label_and_uuid() {
-        use super::testutil::LoopDev;
+        use crate::support::{serial, Loop, LoopOpts};
         if !have("mkfs.ext4") || !std::path::Path::new("/dev/loop-control").exists() {
             eprintln!("skipped: mkfs.ext4 or loop devices missing");
             return;
         }
         let dir = TempDir::new("find");
-        let img = dir.path("fs.img");
+        let img = dir.join("fs.img");
         zero_image(&img, 8 << 20);
         // A label no other device has.
         let label = format!("kbx{}", std::process::id());
         run("mkfs.ext4", &["-q", "-F", "-L", &label, img.to_str().expect("utf-8")]);
-        let lo = LoopDev::attach(&img);
+        let lock = serial();
+        let lo = Loop::attach(&lock, &img, LoopOpts::PARTITIONS);
         assert_eq!(find_devices("LABEL", label.as_bytes()).expect("scan"), vec![lo.0.clone()]);
         let Probed::Tags(tags) = probe_path(&lo.0, &Options::default()).expect("probe") else { panic!("no tags") };
         let uuid = &tags.iter().find(|t| t.name == "UUID").expect("UUID").value;

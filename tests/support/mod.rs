@@ -1,8 +1,14 @@
-//! What the tests that attach loop devices and mount share: one lock for the
-//! devices, temporary folders that clean up after themselves even when a test
-//! fails, running a tool, and making a filesystem image.
+//! What the tests share, the crate's own unit tests and those in `tests/`
+//! alike (src/lib.rs builds this same file as `crate::support`): one lock for
+//! the devices, temporary folders that clean up after themselves even when a
+//! test fails, finding a tool or skipping a test that needs one, a loop device
+//! that is detached even when a test fails, running a tool, and making a
+//! filesystem image. The probe helpers that compare with util-linux's blkid
+//! are in [`probe`].
 // Each test binary uses its own part of this.
 #![allow(dead_code)]
+
+pub mod probe;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -79,6 +85,139 @@ impl Drop for TempDir {
     }
 }
 
+/// Whether `tool` can be run: a path that exists, or a name found on PATH or
+/// in the sbin and bin folders (which a non-root PATH may leave out).
+pub fn have(tool: &str) -> bool {
+    if tool.contains('/') {
+        return Path::new(tool).exists();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let sbin = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from);
+    std::env::split_paths(&path).chain(sbin).any(|d| d.join(tool).is_file())
+}
+
+/// Whether every one of `tools` is there; if not, the test says which one is
+/// missing ("skipped: X is not installed") and should return.
+pub fn need(tools: &[&str]) -> bool {
+    match tools.iter().find(|t| !have(t)) {
+        Some(t) => {
+            eprintln!("skipped: {t} is not installed");
+            false
+        }
+        None => true,
+    }
+}
+
+/// How [`Loop::attach`] sets up the device.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoopOpts {
+    /// `losetup -r`: the image is not written.
+    pub read_only: bool,
+    /// `losetup -P`: the kernel scans the partition table.
+    pub scan: bool,
+    /// After `-P`, `partx -a` adds the partition nodes the kernel did not make
+    /// (on these machines `-P` alone may not create them).
+    pub partitions: bool,
+}
+
+impl LoopOpts {
+    /// Read-only, nothing else.
+    pub const READ_ONLY: LoopOpts = LoopOpts { read_only: true, scan: false, partitions: false };
+    /// Writable, with every partition's node.
+    pub const PARTITIONS: LoopOpts = LoopOpts { read_only: false, scan: true, partitions: true };
+}
+
+/// A loop device made by `losetup -f --show` over an image, detached (its
+/// partitions first) when dropped, also when the test panics. Attaching takes
+/// the [`Serial`] lock as proof that the test holds it.
+pub struct Loop(pub PathBuf);
+
+impl Loop {
+    /// The device, or losetup's complaint (for tests that skip without one).
+    pub fn try_attach(_serial: &Serial, image: &Path, opts: LoopOpts) -> Result<Loop, String> {
+        let mut cmd = Command::new("losetup");
+        cmd.args(["-f", "--show"]);
+        if opts.read_only {
+            cmd.arg("-r");
+        }
+        if opts.scan || opts.partitions {
+            cmd.arg("-P");
+        }
+        let out = cmd.arg(image).output().map_err(|e| format!("losetup: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("losetup {}: {}", image.display(), String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        let lo = Loop(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+        if opts.partitions {
+            // partx -a fails harmlessly when the kernel already added them.
+            let _ = Command::new("partx").arg("-a").arg(&lo.0).output();
+            let _ = Command::new("udevadm").args(["settle", "-t", "5"]).output();
+        }
+        Ok(lo)
+    }
+
+    /// The device; the test fails with losetup's message if there is none.
+    pub fn attach(serial: &Serial, image: &Path, opts: LoopOpts) -> Loop {
+        Loop::try_attach(serial, image, opts).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn as_str(&self) -> &str {
+        s(&self.0)
+    }
+
+    /// The node of partition `n`, e.g. `/dev/loop3p1`, waited for briefly
+    /// (nodes appear a moment after the partition); the caller checks that
+    /// it exists.
+    pub fn part(&self, n: u32) -> PathBuf {
+        let p = PathBuf::from(format!("{}p{n}", self.0.display()));
+        wait_for(&p, 100);
+        p
+    }
+
+    /// Every partition the kernel knows on the device, in order, their nodes
+    /// waited for briefly.
+    pub fn partitions(&self) -> Vec<String> {
+        let name = self.as_str().trim_start_matches("/dev/");
+        let sys = Path::new("/sys/block").join(name);
+        let mut parts: Vec<String> = std::fs::read_dir(&sys)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with(name) && sys.join(n).join("partition").exists())
+                    .map(|n| format!("/dev/{n}"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        parts.sort_by_key(|p| (p.len(), p.clone()));
+        for p in &parts {
+            wait_for(Path::new(p), 50);
+        }
+        parts
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = Command::new("partx").arg("-d").arg(&self.0).output();
+        let _ = Command::new("losetup").arg("-d").arg(&self.0).output();
+    }
+}
+
+/// Whether `path` exists within `tries` × 20 ms.
+fn wait_for(path: &Path, tries: u32) -> bool {
+    for _ in 0..tries {
+        if path.exists() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    path.exists()
+}
+
 /// Run a tool; it must succeed.
 pub fn run(cmd: &str, args: &[&str]) {
     let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
@@ -95,6 +234,11 @@ pub fn image(dir: &TempDir, name: &str, mib: u64, mkfs: &[&str]) -> PathBuf {
         run(mkfs[0], &args);
     }
     path
+}
+
+/// An image file of `size` bytes, all zero (sparse).
+pub fn zero_image(path: &Path, size: u64) {
+    std::fs::File::create(path).and_then(|f| f.set_len(size)).expect("create image");
 }
 
 pub fn s(p: &Path) -> &str {

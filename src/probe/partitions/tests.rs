@@ -1,8 +1,9 @@
 //! Partition tables made by sfdisk (and file systems on and around them),
 //! compared with util-linux blkid, on image files and on loop devices.
 use crate::probe::checksum::CRC32;
-use crate::probe::testutil::{assert_same_as_blkid, have, run, zero_image, LoopDev, TempDir};
 use crate::probe::{probe_reader, Options, Probed, Reader};
+use crate::support::probe::assert_same_as_blkid;
+use crate::support::{have, run, serial, zero_image, Loop, LoopOpts, TempDir};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -33,7 +34,7 @@ const GPT: &str = "label: gpt\nlabel-id: 01234567-89AB-CDEF-0123-456789ABCDEF\n\
     start=14336, size=2048, type=0FC63DAF-8483-4772-8E79-3D69DE4784E4, attrs=\"GUID:60,63\"\n";
 
 fn image(dir: &TempDir, name: &str, size: u64, script: &str) -> std::path::PathBuf {
-    let img = dir.path(name);
+    let img = dir.join(name);
     zero_image(&img, size);
     sfdisk(&img, script);
     img
@@ -95,7 +96,7 @@ fn boot_sectors_are_not_tables() {
             eprintln!("skipped: {tool} not installed");
             continue;
         }
-        let img = dir.path("fs.img");
+        let img = dir.join("fs.img");
         zero_image(&img, size);
         let mut a = args.to_vec();
         let s = img.to_str().expect("utf-8 path").to_string();
@@ -110,7 +111,7 @@ fn boot_sectors_are_not_tables() {
     }
     if have("mkfs.exfat") {
         // util-linux 2.38.1 says PTTYPE="dos" here; later releases (and krazybox) do not.
-        let img = dir.path("exfat.img");
+        let img = dir.join("exfat.img");
         zero_image(&img, 8 << 20);
         run("mkfs.exfat", &[img.to_str().expect("utf-8 path")]);
         let mut r = Reader::from_file(std::fs::File::open(&img).expect("open"), 0, None).expect("reader");
@@ -129,7 +130,7 @@ fn ext4_inside_a_dos_table_whole_disk_image() {
     // A filesystem made over the whole image, then a table written in front:
     // blkid reports both.
     let dir = TempDir::new("fsandpt");
-    let img = dir.path("both.img");
+    let img = dir.join("both.img");
     zero_image(&img, 16 << 20);
     run("mkfs.ext4", &["-q", "-F", img.to_str().expect("utf-8")]);
     sfdisk(&img, "label: dos\nlabel-id: 0xcafe0001\nstart=2048, type=83\n");
@@ -146,10 +147,11 @@ fn partition_devices_like_blkid() {
         eprintln!("skipped: no loop devices");
         return;
     }
+    let lock = serial();
     let dir = TempDir::new("partdev");
     for (name, script, parts) in [("dos.img", DOS, &[1u32, 2, 5, 6][..]), ("gpt.img", GPT, &[1, 2, 3][..])] {
         let img = image(&dir, name, 16 << 20, script);
-        let lo = LoopDev::attach(&img);
+        let lo = Loop::attach(&lock, &img, LoopOpts::PARTITIONS);
         run("mkfs.ext4", &["-q", "-F", "-L", "in part", lo.part(1).to_str().expect("utf-8")]);
         assert_same_as_blkid(&lo.0);
         for &n in parts {
@@ -168,12 +170,13 @@ fn small_partitioned_disk_hides_its_filesystem() {
     }
     // Floppy-sized whole disk with an ext2 and a table: blkid shows only the table.
     let dir = TempDir::new("tiny");
-    let img = dir.path("tiny.img");
+    let img = dir.join("tiny.img");
     zero_image(&img, 1440 * 1024);
     run("mkfs.ext2", &["-q", "-F", img.to_str().expect("utf-8")]);
     sfdisk(&img, "label: dos\nlabel-id: 0x0badcafe\nstart=4, size=100, type=83\n");
     assert_same_as_blkid(&img);
-    let lo = LoopDev::attach(&img);
+    let lock = serial();
+    let lo = Loop::attach(&lock, &img, LoopOpts::PARTITIONS);
     assert_same_as_blkid(&lo.0);
     // Without the rule (as libblkid's cache probes), the filesystem shows too.
     let opts = Options { small_disk_table_only: false, ..Options::default() };
@@ -249,7 +252,7 @@ fn covered_by_partition_table() {
 #[test]
 fn aix_magic_is_a_table_of_its_own() {
     let dir = TempDir::new("aix");
-    let img = dir.path("aix.img");
+    let img = dir.join("aix.img");
     let mut data = vec![0u8; 2 << 20];
     data[..4].copy_from_slice(b"\xc9\xc2\xd4\xc1");
     // An MBR signature does not make it dos.

@@ -3,8 +3,9 @@
 //! table type alone) and `partx` (libblkid's list of partitions, nested
 //! tables included).
 use crate::probe::partitions::{probe_partitions, Disk};
-use crate::probe::testutil::{blkid_export, have, our_export, run, zero_image, TempDir};
 use crate::probe::{Options, Reader};
+use crate::support::probe::{blkid_export, our_export};
+use crate::support::{need, run, zero_image, TempDir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -61,14 +62,6 @@ fn assert_same(img: &Path) {
     assert_eq!(our_list(img), partx_list(img), "partx {}", img.display());
 }
 
-fn need(tools: &[&str]) -> bool {
-    let missing: Vec<&&str> = tools.iter().filter(|t| !have(t)).collect();
-    if !missing.is_empty() {
-        eprintln!("skipped: {missing:?} not installed");
-    }
-    missing.is_empty()
-}
-
 #[test]
 fn parted_labels_like_util_linux() {
     if !need(&["parted", "partx", "blkid"]) {
@@ -82,7 +75,7 @@ fn parted_labels_like_util_linux() {
         ("atari", &["mkpart", "primary", "1MiB", "3MiB", "mkpart", "primary", "3MiB", "5MiB"][..]),
         ("dvh", &["mkpart", "primary", "2MiB", "3MiB", "mkpart", "primary", "3MiB", "5MiB"][..]),
     ] {
-        let img = dir.path(&format!("{label}.img"));
+        let img = dir.join(&format!("{label}.img"));
         zero_image(&img, 8 << 20);
         let mut args = vec!["-s", img.to_str().expect("utf-8"), "mklabel", label];
         args.extend_from_slice(parts);
@@ -105,7 +98,7 @@ fn dos_image(dir: &TempDir, name: &str, entries: &[(u8, u32, u32)], fill: impl F
     d[510] = 0x55;
     d[511] = 0xaa;
     fill(&mut d);
-    let img = dir.path(name);
+    let img = dir.join(name);
     std::fs::write(&img, d).expect("write image");
     img
 }
@@ -242,7 +235,7 @@ fn hand_made_labels_like_util_linux() {
     }
     let dir = TempDir::new("labels");
     let write = |name: &str, d: Vec<u8>| {
-        let img = dir.path(name);
+        let img = dir.join(name);
         std::fs::write(&img, d).expect("write image");
         img
     };
@@ -321,7 +314,8 @@ fn hand_made_labels_like_util_linux() {
 /// the same `PART_ENTRY_TYPE` and `PART_ENTRY_NAME` bytes on its partition device.
 #[test]
 fn mac_type_bytes_on_a_partition_device() {
-    use crate::probe::testutil::{assert_same_as_blkid, LoopDev};
+    use crate::support::probe::assert_same_as_blkid;
+    use crate::support::{serial, Loop, LoopOpts};
     if !need(&["losetup", "partx", "blkid"]) || !Path::new("/dev/loop-control").exists() {
         return;
     }
@@ -340,11 +334,12 @@ fn mac_type_bytes_on_a_partition_device() {
         d[p + 16..p + 16 + name.len()].copy_from_slice(name);
         d[p + 48..p + 48 + kind.len()].copy_from_slice(kind);
     }
-    let img = dir.path("mac-bytes.img");
+    let img = dir.join("mac-bytes.img");
     std::fs::write(&img, d).expect("write image");
     // (partx escapes such bytes in its output: compare blkid's answers only.)
     assert_same_as_blkid(&img);
-    let lo = LoopDev::attach(&img);
+    let lock = serial();
+    let lo = Loop::attach(&lock, &img, LoopOpts::PARTITIONS);
     let p2 = lo.part(2);
     assert!(p2.exists(), "{} missing", p2.display());
     assert_same_as_blkid(&p2);

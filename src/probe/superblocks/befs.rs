@@ -365,7 +365,7 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::testutil::probe_bytes;
+    use crate::support::probe::probe_bytes;
 
     fn put(img: &mut [u8], off: usize, v: &[u8]) {
         img[off..off + v.len()].copy_from_slice(v);

@@ -46,7 +46,7 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::testutil::probe_bytes;
+    use crate::support::probe::probe_bytes;
 
     fn image() -> Vec<u8> {
         let mut img = vec![0u8; MIN_SIZE as usize];

@@ -159,7 +159,8 @@ pub static JBD: Prober = Prober { name: "jbd", usage: Usage::Other, tolerant: fa
 
 #[cfg(test)]
 mod tests {
-    use crate::probe::testutil::{assert_same_as_blkid, have, run, zero_image, LoopDev, TempDir};
+    use crate::support::probe::assert_same_as_blkid;
+    use crate::support::{have, run, serial, zero_image, Loop, LoopOpts, TempDir};
 
     /// mkfs.ext* into a file of `size` bytes with `args`, then compare with blkid.
     fn check(mkfs: &str, size: u64, args: &[&str]) {
@@ -168,7 +169,7 @@ mod tests {
             return;
         }
         let dir = TempDir::new("ext");
-        let img = dir.path("fs.img");
+        let img = dir.join("fs.img");
         zero_image(&img, size);
         let img_s = img.to_str().expect("utf-8 temp path");
         let mut a = vec!["-q", "-F"];
@@ -214,13 +215,14 @@ mod tests {
             return;
         }
         let dir = TempDir::new("extjournal");
-        let (j, fs) = (dir.path("journal.img"), dir.path("fs.img"));
+        let (j, fs) = (dir.join("journal.img"), dir.join("fs.img"));
         zero_image(&j, 4 << 20);
         zero_image(&fs, 16 << 20);
         run("mkfs.ext4", &["-q", "-F", "-O", "journal_dev", "-b", "4096", "-L", "jlabel", j.to_str().expect("utf-8")]);
         assert_same_as_blkid(&j);
         // mke2fs takes an external journal only as a block device.
-        let lo = LoopDev::attach(&j);
+        let lock = serial();
+        let lo = Loop::attach(&lock, &j, LoopOpts::PARTITIONS);
         let journal = format!("device={}", lo.0.display());
         run("mkfs.ext4", &["-q", "-F", "-b", "4096", "-J", &journal, fs.to_str().expect("utf-8")]);
         assert_same_as_blkid(&fs);
@@ -231,15 +233,15 @@ mod tests {
     /// floppy-sized device, where the first match (ext4dev) wins.
     #[test]
     fn test_fs_ext2_is_ambivalent_unless_tiny() {
-        use crate::probe::testutil::{blkid_export, BLKID};
         use crate::probe::{probe_path, Options, Probed};
+        use crate::support::probe::{blkid_export, BLKID};
         if !have("mkfs.ext2") || !have("tune2fs") {
             eprintln!("skipped: mkfs.ext2 or tune2fs not installed");
             return;
         }
         let dir = TempDir::new("ext4dev");
         for size in [1u64 << 20, 4 << 20] {
-            let img = dir.path(&format!("{size}.img"));
+            let img = dir.join(&format!("{size}.img"));
             zero_image(&img, size);
             let s = img.to_str().expect("utf-8");
             run("mkfs.ext2", &["-q", "-F", s]);

@@ -59,7 +59,7 @@ fn probe_gfs2(ctx: &mut Ctx) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::testutil::probe_bytes;
+    use crate::support::probe::probe_bytes;
 
     fn image(fs: u32, multi: u32) -> Vec<u8> {
         let mut img = vec![0u8; MIN_SIZE as usize];

@@ -41,7 +41,7 @@ fn probe_37x(ctx: &mut Ctx) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::testutil::probe_bytes;
+    use crate::support::probe::probe_bytes;
 
     #[test]
     fn hpt45x_magic_eleven_sectors_from_the_end() {

@@ -35,7 +35,7 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::testutil::probe_bytes;
+    use crate::support::probe::probe_bytes;
 
     #[test]
     fn signature_two_sectors_from_the_end() {

@@ -64,7 +64,7 @@ fn attributes(ctx: &mut Ctx, hdr: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::testutil::probe_bytes;
+    use crate::support::probe::probe_bytes;
 
     fn run(img: Vec<u8>) -> Option<Vec<(&'static str, Vec<u8>)>> {
         probe_bytes(probe, None, img).ok().flatten()

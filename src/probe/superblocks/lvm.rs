@@ -153,14 +153,14 @@ mod tests {
         let mut img = vec![0u8; 4096];
         img[..4].copy_from_slice(b"HM\x02\x00");
         img[LVM1_PV_UUID.0..LVM1_PV_UUID.0 + 32].copy_from_slice(b"BMmneeyJwGAyDySF2nMqiqsSp4VM5KRR");
-        let tags = crate::probe::testutil::probe_bytes(probe_lvm1, None, img.clone()).unwrap().unwrap();
+        let tags = crate::support::probe::probe_bytes(probe_lvm1, None, img.clone()).unwrap().unwrap();
         assert_eq!(tags, vec![("UUID", b"BMmnee-yJwG-AyDy-SF2n-Mqiq-sSp4-VM5KRR".to_vec())]);
         // An id that starts with a NUL gives no UUID, even if more follows.
         img[LVM1_PV_UUID.0] = 0;
-        let tags = crate::probe::testutil::probe_bytes(probe_lvm1, None, img.clone()).unwrap().unwrap();
+        let tags = crate::support::probe::probe_bytes(probe_lvm1, None, img.clone()).unwrap().unwrap();
         assert_eq!(tags, vec![]);
         img[2] = 3;
-        assert_eq!(crate::probe::testutil::probe_bytes(probe_lvm1, None, img).unwrap(), None);
+        assert_eq!(crate::support::probe::probe_bytes(probe_lvm1, None, img).unwrap(), None);
     }
 
     #[test]

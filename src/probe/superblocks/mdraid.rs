@@ -115,7 +115,7 @@ fn probe_v1(ctx: &mut Ctx, off: u64) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::testutil::probe_bytes;
+    use crate::support::probe::probe_bytes;
 
     fn run(img: Vec<u8>) -> Option<Vec<(&'static str, Vec<u8>)>> {
         probe_bytes(probe, None, img).ok().flatten()

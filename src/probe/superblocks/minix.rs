@@ -111,7 +111,7 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 mod tests {
     use super::*;
     use crate::probe::field::put;
-    use crate::probe::testutil::probe_bytes;
+    use crate::support::probe::probe_bytes;
 
     fn image(magic: u16, big_endian: bool, state: u16) -> Vec<u8> {
         let mut img = vec![0u8; 64 << 10];

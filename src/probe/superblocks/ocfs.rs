@@ -115,7 +115,7 @@ fn probe_oracleasm(ctx: &mut Ctx) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::testutil::probe_bytes;
+    use crate::support::probe::probe_bytes;
 
     #[test]
     fn ocfs1_lengths_stay_inside_the_record() {

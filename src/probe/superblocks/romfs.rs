@@ -30,7 +30,7 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::testutil::probe_bytes;
+    use crate::support::probe::probe_bytes;
 
     #[test]
     fn label_and_fixed_block_size() {

@@ -36,7 +36,7 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 mod tests {
     use super::*;
     use crate::probe::field::put;
-    use crate::probe::testutil::probe_bytes;
+    use crate::support::probe::probe_bytes;
 
     #[test]
     fn magic_disk_number_and_checksum() {

@@ -64,7 +64,7 @@ fn probe_sysv(ctx: &mut Ctx) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::testutil::probe_bytes;
+    use crate::support::probe::probe_bytes;
 
     #[test]
     fn sysv_at_a_later_block_in_big_endian() {
