@@ -27,10 +27,6 @@ use rest_server_support::noise;
 mod support;
 use support::*;
 
-fn have(tool: &str) -> bool {
-    Command::new(tool).arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
-}
-
 fn usable() -> bool {
     let ok = nix::unistd::geteuid().is_root()
         && Path::new("/dev/loop-control").exists()

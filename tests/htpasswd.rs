@@ -6,35 +6,14 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+mod support;
+use support::TempDir;
 
 const APACHE: &str = "/usr/bin/htpasswd";
 
 fn krazybox() -> &'static str {
     env!("CARGO_BIN_EXE_krazybox")
-}
-
-/// A fresh folder, removed when the test ends.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("kb-htpasswd-{tag}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -101,8 +80,8 @@ impl Pair {
         Pair { apache: TempDir::new(&format!("{tag}-apache")), ours: TempDir::new(&format!("{tag}-ours")) }
     }
     fn write(&self, name: &str, content: &[u8]) {
-        fs::write(self.apache.path(name), content).unwrap();
-        fs::write(self.ours.path(name), content).unwrap();
+        fs::write(self.apache.join(name), content).unwrap();
+        fs::write(self.ours.join(name), content).unwrap();
     }
     fn run(&self, args: &[&str], stdin: &[u8]) -> (Run, Run) {
         let theirs = run_in(&self.apache.0, APACHE, args, stdin);
@@ -135,7 +114,7 @@ impl Pair {
                 .map(|l| l.split(':').next().unwrap().to_string())
                 .collect()
         };
-        (users(self.apache.path(name)), users(self.ours.path(name)))
+        (users(self.apache.join(name)), users(self.ours.join(name)))
     }
 }
 
@@ -199,8 +178,8 @@ fn usage_errors_match_apache_status() {
 #[test]
 fn files_written_by_one_verify_with_the_other() {
     let dir = TempDir::new("cross");
-    let apache_file = dir.path("apache");
-    let ours_file = dir.path("ours");
+    let apache_file = dir.join("apache");
+    let ours_file = dir.join("ours");
     let a = run_in(&dir.0, APACHE, &["-cbB", "apache", "alice", "s3cret"], b"");
     assert_eq!(a.status, Some(0));
     let o = run_in(&dir.0, krazybox(), &["-cbB", "ours", "alice", "s3cret"], b"");
@@ -230,21 +209,21 @@ fn other_lines_are_kept_byte_for_byte() {
     let start = b"# rest-server users\r\nbob:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\r\n\nalice:$2y$05$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\ncarol:{SHA}x\n";
     p.write("f", start);
     p.same(&["-bs", "f", "alice", "pw"], b"");
-    let apache = fs::read(p.apache.path("f")).unwrap();
-    let ours = fs::read(p.ours.path("f")).unwrap();
+    let apache = fs::read(p.apache.join("f")).unwrap();
+    let ours = fs::read(p.ours.join("f")).unwrap();
     assert_eq!(apache, ours, "same bytes after updating alice");
     p.same(&["-D", "f", "carol"], b"");
-    assert_eq!(fs::read(p.apache.path("f")).unwrap(), fs::read(p.ours.path("f")).unwrap());
+    assert_eq!(fs::read(p.apache.join("f")).unwrap(), fs::read(p.ours.join("f")).unwrap());
 }
 
 #[test]
 fn missing_final_newline_is_added_before_appending() {
     let dir = TempDir::new("newline");
-    fs::write(dir.path("f"), b"alice:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=").unwrap();
+    fs::write(dir.join("f"), b"alice:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=").unwrap();
     let r = run_in(&dir.0, krazybox(), &["-bs", "f", "bob", "pw"], b"");
     assert_eq!(r.status, Some(0), "{r:?}");
     assert_eq!(
-        fs::read_to_string(dir.path("f")).unwrap(),
+        fs::read_to_string(dir.join("f")).unwrap(),
         "alice:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\nbob:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\n"
     );
 }
@@ -262,7 +241,7 @@ fn invalid_and_empty_hash_files() {
     p.write("h", b"a:\n");
     p.same(&["-vb", "h", "a", "b"], b"");
     assert_eq!(
-        fs::read(p.ours.path("g")).unwrap(),
+        fs::read(p.ours.join("g")).unwrap(),
         b"alice:{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM=\nnot a record\n",
         "an invalid file is not touched"
     );
@@ -280,7 +259,7 @@ fn refused_algorithms_and_unverifiable_hashes() {
     // The last hash option wins, as in Apache.
     let r = run_in(&dir.0, krazybox(), &["-nb", "-m", "-B", "-C4", "u", "p"], b"");
     assert_eq!(r.status, Some(0), "{r:?}");
-    fs::write(dir.path("f"), b"a:$apr1$abc$def\n").unwrap();
+    fs::write(dir.join("f"), b"a:$apr1$abc$def\n").unwrap();
     let r = run_in(&dir.0, krazybox(), &["-vb", "f", "a", "p"], b"");
     assert_eq!(r.status, Some(10), "{r:?}");
     assert!(r.stderr.contains("cannot verify this hash kind (apr1-MD5)"), "{r:?}");
@@ -289,7 +268,7 @@ fn refused_algorithms_and_unverifiable_hashes() {
 #[test]
 fn warnings_for_rest_server() {
     let dir = TempDir::new("warn");
-    fs::write(dir.path("f"), b"old:$apr1$abc$def\n").unwrap();
+    fs::write(dir.join("f"), b"old:$apr1$abc$def\n").unwrap();
     let r = run_in(&dir.0, krazybox(), &["-bB", "-C4", "f", "john doe", "p"], b"");
     assert_eq!(r.status, Some(0), "{r:?}");
     assert!(r.stderr.contains("rest-server will ignore user john doe"), "{r:?}");
@@ -311,20 +290,20 @@ fn new_files_are_private_and_links_are_followed() {
     let dir = TempDir::new("mode");
     let r = run_in(&dir.0, krazybox(), &["-cbB", "-C4", "f", "a", "p"], b"");
     assert_eq!(r.status, Some(0), "{r:?}");
-    assert_eq!(fs::metadata(dir.path("f")).unwrap().mode() & 0o777, 0o600);
-    fs::set_permissions(dir.path("f"), fs::Permissions::from_mode(0o644)).unwrap();
-    std::os::unix::fs::symlink("f", dir.path("link")).unwrap();
+    assert_eq!(fs::metadata(dir.join("f")).unwrap().mode() & 0o777, 0o600);
+    fs::set_permissions(dir.join("f"), fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::symlink("f", dir.join("link")).unwrap();
     let r = run_in(&dir.0, krazybox(), &["-bB", "-C4", "link", "b", "p"], b"");
     assert_eq!(r.status, Some(0), "{r:?}");
-    assert!(fs::symlink_metadata(dir.path("link")).unwrap().file_type().is_symlink());
-    assert_eq!(fs::metadata(dir.path("f")).unwrap().mode() & 0o777, 0o644);
-    assert_eq!(fs::read_to_string(dir.path("f")).unwrap().lines().count(), 2);
+    assert!(fs::symlink_metadata(dir.join("link")).unwrap().file_type().is_symlink());
+    assert_eq!(fs::metadata(dir.join("f")).unwrap().mode() & 0o777, 0o644);
+    assert_eq!(fs::read_to_string(dir.join("f")).unwrap().lines().count(), 2);
 }
 
 #[test]
 fn twenty_concurrent_adds_keep_every_user() {
     let dir = TempDir::new("concurrent");
-    fs::write(dir.path("f"), b"").unwrap();
+    fs::write(dir.join("f"), b"").unwrap();
     let children: Vec<_> = (0..20)
         .map(|i| {
             Command::new(krazybox())
@@ -338,7 +317,7 @@ fn twenty_concurrent_adds_keep_every_user() {
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
-    let content = fs::read_to_string(dir.path("f")).unwrap();
+    let content = fs::read_to_string(dir.join("f")).unwrap();
     let mut users: Vec<&str> = content.lines().map(|l| l.split(':').next().unwrap()).collect();
     users.sort();
     let mut expected: Vec<String> = (0..20).map(|i| format!("user{i}")).collect();
@@ -353,14 +332,14 @@ fn a_killed_writer_leaves_the_old_or_the_new_file() {
     let old: String = (0..20000).map(|i| format!("user{i}:{{SHA}}GpHWL3ymc5liWkNopqtdSjuqYHM=\n")).collect();
     let new = format!("{old}added:{{SHA}}GpHWL3ymc5liWkNopqtdSjuqYHM=\n");
     // How long one uninterrupted run takes: the kills are spread over 1.5 times that.
-    fs::write(dir.path("f"), &old).unwrap();
+    fs::write(dir.join("f"), &old).unwrap();
     let start = std::time::Instant::now();
     let r = run_in(&dir.0, krazybox(), &["-bs", "f", "added", "pw"], b"");
     assert_eq!(r.status, Some(0), "{r:?}");
     let span = start.elapsed().as_micros() as u64 * 3 / 2;
     let mut outcomes = [0usize; 2];
     for round in 0..40u64 {
-        fs::write(dir.path("f"), &old).unwrap();
+        fs::write(dir.join("f"), &old).unwrap();
         let mut child = Command::new(krazybox())
             .args(["htpasswd", "-bs", "f", "added", "pw"])
             .current_dir(&dir.0)
@@ -370,7 +349,7 @@ fn a_killed_writer_leaves_the_old_or_the_new_file() {
         std::thread::sleep(std::time::Duration::from_micros(span * round / 40));
         let _ = child.kill();
         let _ = child.wait();
-        let now = fs::read_to_string(dir.path("f")).unwrap();
+        let now = fs::read_to_string(dir.join("f")).unwrap();
         assert!(now == old || now == new, "round {round}: the file is neither the old nor the new one");
         outcomes[usize::from(now == new)] += 1;
     }

@@ -35,37 +35,6 @@ impl Drop for Unmount {
     }
 }
 
-/// A loop device made by `losetup -f --show -P` (partitions scanned), detached on drop.
-struct Losetup(PathBuf);
-
-impl Losetup {
-    fn attach(image: &Path) -> Losetup {
-        let out = Command::new("losetup").args(["-f", "--show", "-P"]).arg(image).output().unwrap();
-        assert!(out.status.success(), "losetup: {}", String::from_utf8_lossy(&out.stderr));
-        let dev = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
-        // Partition nodes appear asynchronously without udev; partx adds missing ones.
-        let _ = Command::new("partx").arg("-a").arg(&dev).output();
-        Losetup(dev)
-    }
-
-    fn partition(&self, n: u32) -> PathBuf {
-        let p = PathBuf::from(format!("{}p{n}", self.0.display()));
-        for _ in 0..100 {
-            if p.exists() {
-                return p;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        panic!("{} did not appear", p.display());
-    }
-}
-
-impl Drop for Losetup {
-    fn drop(&mut self) {
-        let _ = Command::new("losetup").arg("-d").arg(&self.0).output();
-    }
-}
-
 /// blkid's answer, probed afresh.
 fn blkid(tag: &str, device: &Path) -> String {
     let out = Command::new("blkid").args(["-p", "-o", "value", "-s", tag]).arg(device).output().unwrap();
@@ -231,7 +200,7 @@ fn ext4_xfs_btrfs_by_path_uuid_and_label() {
 
 #[test]
 fn partuuid_and_partlabel_on_a_gpt_image() {
-    let _lock = serial();
+    let lock = serial();
     let dir = TempDir::new("gpt");
     let target = dir.subdir("mnt");
     let img = image(&dir, "disk.img", 40, &[]);
@@ -246,8 +215,9 @@ fn partuuid_and_partlabel_on_a_gpt_image() {
         .unwrap();
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), script.as_bytes()).unwrap();
     assert!(child.wait().unwrap().success());
-    let lo = Losetup::attach(&img);
-    let part = lo.partition(1);
+    let lo = Loop::attach(&lock, &img, LoopOpts::PARTITIONS);
+    let part = lo.part(1);
+    assert!(part.exists(), "{} did not appear", part.display());
     run("mkfs.ext4", &["-q", "-F", s(&part)]);
     let partuuid = blkid("PART_ENTRY_UUID", &part);
     assert!(!partuuid.is_empty());

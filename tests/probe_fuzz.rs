@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod support;
+use support::{have, TempDir};
+
 /// Mutated copies probed per image.
 const ROUNDS: usize = 600;
 /// The region whose bytes are changed.
@@ -33,27 +36,6 @@ impl XorShift {
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!("krazybox-fuzz-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn have(tool: &str) -> bool {
-    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"].iter().any(|d| Path::new(d).join(tool).exists())
 }
 
 /// Make an image of `size` bytes with `cmd args… IMAGE`, or say why not.
@@ -319,7 +301,7 @@ fn well_formed(p: &Probed) -> Result<(), String> {
 
 #[test]
 fn mutated_images_never_panic() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("fuzz");
     let imgs = images(&dir);
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     for (name, original) in &imgs {
@@ -445,7 +427,7 @@ fn mutated_images_match_blkid() {
         return;
     }
     let known: Vec<&str> = krazybox::probe::superblocks::PROBERS.iter().map(|p| p.name).collect();
-    let dir = TempDir::new();
+    let dir = TempDir::new("fuzz");
     let imgs = images(&dir);
     let path = dir.0.join("mutated.img");
     let mut rng = XorShift(0x0123_4567_89ab_cdef);
@@ -735,7 +717,7 @@ fn mutated_members_match_blkid() {
         println!("skipped: no {BLKID}");
         return;
     }
-    let dir = TempDir::new();
+    let dir = TempDir::new("fuzz");
     let path = dir.0.join("member.img");
     let mut rng = XorShift(0x00c0_ffee_d00d_f00d);
     for (name, original) in members::images() {
@@ -779,7 +761,7 @@ fn mutated_tables_match_partx() {
         println!("skipped: no partx");
         return;
     }
-    let dir = TempDir::new();
+    let dir = TempDir::new("fuzz");
     let tables = ["gpt", "dos", "sun", "mac", "bsd", "atari", "sgi", "nested", "ultrix", "atari-xgm"];
     let imgs: Vec<_> = images(&dir).into_iter().filter(|(n, _)| tables.contains(n)).collect();
     let path = dir.0.join("mutated-table.img");

@@ -6,6 +6,7 @@
 #![cfg(feature = "rest-server")]
 
 mod rest_server_support;
+mod support;
 
 use nix::sys::socket::{bind, connect, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn};
 use rest_server_support::*;

@@ -3,6 +3,7 @@
 #![cfg(feature = "rest-server")]
 
 mod rest_server_support;
+mod support;
 
 use rest_server_support::*;
 use std::io::{Read, Write};

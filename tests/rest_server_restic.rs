@@ -4,6 +4,7 @@
 #![cfg(feature = "rest-server")]
 
 mod rest_server_support;
+mod support;
 
 use rest_server_support::*;
 use std::path::{Path, PathBuf};

@@ -14,10 +14,6 @@ use krazybox::mount::{self, btrfs, mountinfo, LoopGuard, MountGuard, MountSpec};
 mod support;
 use support::*;
 
-fn have(tool: &str) -> bool {
-    Command::new(tool).arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
-}
-
 fn usable() -> bool {
     let ok = nix::unistd::geteuid().is_root() && Path::new("/dev/loop-control").exists() && have("mkfs.ext4");
     if !ok {

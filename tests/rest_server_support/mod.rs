@@ -1,41 +1,20 @@
-//! Shared by the rest-server tests: a temporary folder, the server as a child
-//! process that is stopped when dropped, and a raw HTTP/1.1 client.
+//! Shared by the rest-server tests: the server as a child process that is
+//! stopped when dropped, and a raw HTTP/1.1 client; the temporary folder is
+//! the one of `tests/support`,
+//! which each test that uses this declares as well.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A folder removed when dropped.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "krazybox-rs-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+// Not every rest-server test uses the folder.
+#[allow(unused_imports)]
+pub use crate::support::TempDir;
 
 /// The server, killed when dropped; `addr` is `127.0.0.1:PORT` for TCP.
 pub struct Server {
