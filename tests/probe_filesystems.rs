@@ -13,52 +13,11 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
+mod support;
+use support::{need, serial, Loop, LoopOpts, TempDir};
 
 const BLKID: &str = "/usr/sbin/blkid";
-
-/// A directory of its own for one test's images, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("krazybox-probe-fs-{}-{n}-{test}", std::process::id()));
-        fs::create_dir_all(&dir).expect("creating a scratch directory");
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    /// A sparse file of `size` bytes.
-    fn sparse(&self, name: &str, size: u64) -> PathBuf {
-        let p = self.path(name);
-        File::create(&p).and_then(|f| f.set_len(size)).expect("creating an image file");
-        p
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Whether `tools` (and blkid) are installed; if not, the test is skipped.
-fn have(tools: &[&str]) -> bool {
-    let dirs = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"];
-    let found = |t: &str| dirs.iter().any(|d| Path::new(d).join(t).exists());
-    match tools.iter().chain([&"blkid"]).find(|t| !found(t)) {
-        Some(t) => {
-            eprintln!("skipped: {t} is not installed");
-            false
-        }
-        None => true,
-    }
-}
 
 /// Run a command that must succeed; mkfs tools are told to be non-interactive.
 fn run(cmd: &mut Command) {
@@ -167,10 +126,10 @@ fn le32(b: &[u8], o: usize) -> u64 {
 
 #[test]
 fn vfat_matches_blkid() {
-    if !have(&["mkfs.vfat"]) {
+    if !need(&["mkfs.vfat", "blkid"]) {
         return;
     }
-    let s = Scratch::new("vfat");
+    let s = TempDir::new("vfat");
     let labels: [Option<&str>; 8] = [
         Some("LABEL"),
         Some("MY LABEL"),
@@ -208,10 +167,10 @@ fn vfat_matches_blkid() {
 
 #[test]
 fn vfat_patched_labels_match_blkid() {
-    if !have(&["mkfs.vfat"]) {
+    if !need(&["mkfs.vfat", "blkid"]) {
         return;
     }
-    let s = Scratch::new("vfat-patched");
+    let s = TempDir::new("vfat-patched");
     // mkfs.fat cannot write code-page characters here: put CP850 bytes
     // ("ÉTÉ ÄÖ" and a 0xE5 lead byte, stored as 0x05) in place of a label.
     for (fat, size) in [("16", 32u64 << 20), ("32", 64 << 20)] {
@@ -238,10 +197,10 @@ fn vfat_patched_labels_match_blkid() {
 
 #[test]
 fn vfat_root_directory_past_the_end_matches_blkid() {
-    if !have(&["mkfs.vfat"]) {
+    if !need(&["mkfs.vfat", "blkid"]) {
         return;
     }
-    let s = Scratch::new("vfat-rootdir");
+    let s = TempDir::new("vfat-rootdir");
     // 65535 root entries (2 MiB) on a device cut short: libblkid reads the root
     // directory whole, and finds nothing when it runs past the end, except on
     // devices of 1440 KiB or less, where it reads entry by entry.
@@ -260,7 +219,7 @@ fn vfat_root_directory_past_the_end_matches_blkid() {
 /// A FAT32 image whose root directory is clusters 2 → 3 (or 2 ⇄ 3 when
 /// `cyclic`), cluster 2 full of file entries, and the label entry in cluster 3
 /// (none when `cyclic`).
-fn fat32_chain(s: &Scratch, name: &str, cyclic: bool) -> PathBuf {
+fn fat32_chain(s: &TempDir, name: &str, cyclic: bool) -> PathBuf {
     let img = s.sparse(name, 64 << 20);
     mkfs("mkfs.vfat", &["-F", "32", "-s", "1", "-n", "CHAINED"], &img);
     let bs = read_at(&img, 0, 512);
@@ -293,10 +252,10 @@ fn fat32_chain(s: &Scratch, name: &str, cyclic: bool) -> PathBuf {
 
 #[test]
 fn vfat_root_cluster_chains_match_blkid() {
-    if !have(&["mkfs.vfat"]) {
+    if !need(&["mkfs.vfat", "blkid"]) {
         return;
     }
-    let s = Scratch::new("vfat-chain");
+    let s = TempDir::new("vfat-chain");
     let img = fat32_chain(&s, "chain.img", false);
     assert_eq!(tag(&agree_on(&img, "vfat"), "LABEL"), Some("CHAINED"));
     // A cyclic chain: the walk ends, and no label is found.
@@ -306,10 +265,10 @@ fn vfat_root_cluster_chains_match_blkid() {
 
 #[test]
 fn exfat_matches_blkid() {
-    if !have(&["mkfs.exfat"]) {
+    if !need(&["mkfs.exfat", "blkid"]) {
         return;
     }
-    let s = Scratch::new("exfat");
+    let s = TempDir::new("exfat");
     let labels = [None, Some("exfat lbl"), Some("éxfät ÄÖ"), Some("ABCDEFGHIJK"), Some("it's \"q\""), Some("😀 $x<y>")];
     for (i, label) in labels.iter().enumerate() {
         let img = s.sparse(&format!("exfat-{i}.img"), 16 << 20);
@@ -353,10 +312,10 @@ fn exfat_matches_blkid() {
 
 #[test]
 fn btrfs_matches_blkid() {
-    if !have(&["mkfs.btrfs"]) {
+    if !need(&["mkfs.btrfs", "blkid"]) {
         return;
     }
-    let s = Scratch::new("btrfs");
+    let s = TempDir::new("btrfs");
     let long = "L".repeat(255);
     let labels = [None, Some("bt label"), Some("ünïcødé 😀"), Some(long.as_str()), Some("'\"$`\\<>")];
     for (i, label) in labels.iter().enumerate() {
@@ -373,10 +332,10 @@ fn btrfs_matches_blkid() {
 
 #[test]
 fn xfs_matches_blkid() {
-    if !have(&["mkfs.xfs"]) {
+    if !need(&["mkfs.xfs", "blkid"]) {
         return;
     }
-    let s = Scratch::new("xfs");
+    let s = TempDir::new("xfs");
     let labels = [None, Some("xfs lbl"), Some("ABCDEFGHIJKL"), Some("é'\"$"), Some("  lead")];
     for (i, label) in labels.iter().enumerate() {
         let img = s.sparse(&format!("xfs-{i}.img"), 300 << 20);
@@ -402,10 +361,10 @@ fn xfs_matches_blkid() {
 
 #[test]
 fn ntfs_matches_blkid() {
-    if !have(&["mkfs.ntfs"]) {
+    if !need(&["mkfs.ntfs", "blkid"]) {
         return;
     }
-    let s = Scratch::new("ntfs");
+    let s = TempDir::new("ntfs");
     let long = "N".repeat(128);
     let labels = [None, Some("NTFSLABEL"), Some("ntfs ä"), Some("😀 q\"'"), Some(long.as_str())];
     for (i, label) in labels.iter().enumerate() {
@@ -426,10 +385,10 @@ fn ntfs_matches_blkid() {
 
 #[test]
 fn f2fs_matches_blkid() {
-    if !have(&["mkfs.f2fs"]) {
+    if !need(&["mkfs.f2fs", "blkid"]) {
         return;
     }
-    let s = Scratch::new("f2fs");
+    let s = TempDir::new("f2fs");
     let long = "F".repeat(512);
     let labels = [None, Some("f2 lbl"), Some("ünï 😀"), Some(long.as_str()), Some("'\"$`")];
     for (i, label) in labels.iter().enumerate() {
@@ -445,10 +404,10 @@ fn f2fs_matches_blkid() {
 
 #[test]
 fn swap_matches_blkid() {
-    if !have(&["mkswap"]) {
+    if !need(&["mkswap", "blkid"]) {
         return;
     }
-    let s = Scratch::new("swap");
+    let s = TempDir::new("swap");
     let labels = [None, Some("swaplabel"), Some("sw ä'\"$"), Some("0123456789abcdef")];
     for (i, label) in labels.iter().enumerate() {
         let img = s.sparse(&format!("swap-{i}.img"), 1 << 20);
@@ -489,15 +448,15 @@ fn swap_matches_blkid() {
 
 #[test]
 fn squashfs_matches_blkid() {
-    if !have(&["mksquashfs"]) {
+    if !need(&["mksquashfs", "blkid"]) {
         return;
     }
-    let s = Scratch::new("squashfs");
-    let dir = s.path("content");
+    let s = TempDir::new("squashfs");
+    let dir = s.join("content");
     fs::create_dir(&dir).unwrap();
     fs::write(dir.join("file"), b"hello").unwrap();
     for comp in ["gzip", "xz"] {
-        let img = s.path(&format!("sq-{comp}.img"));
+        let img = s.join(&format!("sq-{comp}.img"));
         run(Command::new("mksquashfs").arg(&dir).arg(&img).args(["-quiet", "-noappend", "-comp", comp]));
         agree_on(&img, "squashfs");
     }
@@ -518,18 +477,18 @@ fn squashfs_matches_blkid() {
 
 #[test]
 fn erofs_matches_blkid() {
-    if !have(&["mkfs.erofs"]) {
+    if !need(&["mkfs.erofs", "blkid"]) {
         return;
     }
-    let s = Scratch::new("erofs");
-    let dir = s.path("content");
+    let s = TempDir::new("erofs");
+    let dir = s.join("content");
     fs::create_dir(&dir).unwrap();
     fs::write(dir.join("file"), b"hello").unwrap();
-    let img = s.path("erofs.img");
+    let img = s.join("erofs.img");
     run(Command::new("mkfs.erofs").arg("-Ue1d2c3b4-0000-1111-2222-333344445555").arg(&img).arg(&dir));
     assert_eq!(tag(&agree_on(&img, "erofs"), "UUID"), Some("e1d2c3b4-0000-1111-2222-333344445555"));
     // Cut inside the KiB that holds the magic: libblkid does not see the magic.
-    let cut = s.path("erofs-cut.img");
+    let cut = s.join("erofs-cut.img");
     fs::copy(&img, &cut).unwrap();
     File::options().write(true).open(&cut).unwrap().set_len(1200).unwrap();
     assert!(agree(&cut).is_empty());
@@ -544,10 +503,10 @@ fn erofs_matches_blkid() {
 
 #[test]
 fn nilfs2_matches_blkid() {
-    if !have(&["mkfs.nilfs2"]) {
+    if !need(&["mkfs.nilfs2", "blkid"]) {
         return;
     }
-    let s = Scratch::new("nilfs2");
+    let s = TempDir::new("nilfs2");
     let long = "n".repeat(80);
     let labels = [None, Some("nil lbl"), Some("ünï 'q' $"), Some(long.as_str())];
     for (i, label) in labels.iter().enumerate() {
@@ -572,10 +531,10 @@ fn nilfs2_matches_blkid() {
 
 #[test]
 fn jfs_matches_blkid() {
-    if !have(&["mkfs.jfs"]) {
+    if !need(&["mkfs.jfs", "blkid"]) {
         return;
     }
-    let s = Scratch::new("jfs");
+    let s = TempDir::new("jfs");
     let labels = [None, Some("jfs lbl"), Some("0123456789abcdef"), Some("ä'\"$")];
     for (i, label) in labels.iter().enumerate() {
         let img = s.sparse(&format!("jfs-{i}.img"), 32 << 20);
@@ -590,10 +549,10 @@ fn jfs_matches_blkid() {
 
 #[test]
 fn reiserfs_matches_blkid() {
-    if !have(&["mkreiserfs"]) {
+    if !need(&["mkreiserfs", "blkid"]) {
         return;
     }
-    let s = Scratch::new("reiserfs");
+    let s = TempDir::new("reiserfs");
     let labels = [None, Some("reiser lbl"), Some("0123456789abcdef"), Some("ä'\"$")];
     for (i, label) in labels.iter().enumerate() {
         let img = s.sparse(&format!("reiser-{i}.img"), 64 << 20);
@@ -792,11 +751,11 @@ fn label_trimming_follows_libblkid() {
 fn mutated_superblocks_match_blkid() {
     let tools = ["mkfs.vfat", "mkfs.exfat", "mkfs.btrfs", "mkfs.xfs", "mkfs.ntfs", "mkfs.f2fs", "mkswap"];
     let more = ["mkfs.nilfs2", "mkfs.jfs", "mkreiserfs", "mkfs.erofs", "mksquashfs"];
-    if !have(&tools) || !have(&more) {
+    if !need(&tools) || !need(&more) || !need(&["blkid"]) {
         return;
     }
-    let s = Scratch::new("mutated");
-    let content = s.path("content");
+    let s = TempDir::new("mutated");
+    let content = s.join("content");
     fs::create_dir(&content).unwrap();
     fs::write(content.join("file"), b"hello").unwrap();
     // (image, byte ranges [start, end) to mutate)
@@ -818,10 +777,10 @@ fn mutated_superblocks_match_blkid() {
     add("jfs.img", 32 << 20, "mkfs.jfs", &["-q", "-L", "mjfs"], vec![(32768, 32768 + 184)]);
     add("reiser.img", 64 << 20, "mkreiserfs", &["-q", "-f", "-l", "mr"], vec![(65536, 65536 + 116)]);
     add("nilfs.img", 200 << 20, "mkfs.nilfs2", &["-q", "-f", "-L", "mnil"], vec![(1024, 1280)]);
-    let sq = s.path("sq.img");
+    let sq = s.join("sq.img");
     run(Command::new("mksquashfs").arg(&content).arg(&sq).args(["-quiet", "-noappend"]));
     cases.push((sq, vec![(0, 32)]));
-    let ero = s.path("erofs.img");
+    let ero = s.join("erofs.img");
     run(Command::new("mkfs.erofs").arg(&ero).arg(&content));
     cases.push((ero, vec![(1024, 1152)]));
 
@@ -886,10 +845,10 @@ fn mutated_superblocks_match_blkid() {
 fn truncated_images_match_blkid() {
     let tools = ["mkfs.vfat", "mkfs.exfat", "mkfs.btrfs", "mkfs.xfs", "mkfs.ntfs", "mkfs.f2fs", "mkswap"];
     let more = ["mkfs.nilfs2", "mkfs.jfs", "mkreiserfs"];
-    if !have(&tools) || !have(&more) {
+    if !need(&tools) || !need(&more) || !need(&["blkid"]) {
         return;
     }
-    let s = Scratch::new("truncated");
+    let s = TempDir::new("truncated");
     let images: [(&str, u64, &str, &[&str]); 12] = [
         ("fat12.img", 4 << 20, "mkfs.vfat", &["-F", "12", "-n", "T12"]),
         ("fat16.img", 32 << 20, "mkfs.vfat", &["-F", "16", "-n", "T16"]),
@@ -939,34 +898,15 @@ fn truncated_images_match_blkid() {
     }
 }
 
-/// A loop device over an image, detached when dropped.
-struct Loop(PathBuf);
-
-impl Loop {
-    fn attach(img: &Path) -> Option<Loop> {
-        let out = Command::new("losetup").args(["--find", "--show"]).arg(img).output().ok()?;
-        if !out.status.success() {
-            eprintln!("skipped: losetup: {}", String::from_utf8_lossy(&out.stderr));
-            return None;
-        }
-        Some(Loop(PathBuf::from(String::from_utf8(out.stdout).ok()?.trim())))
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = Command::new("losetup").arg("-d").arg(&self.0).status();
-    }
-}
-
 /// The same comparisons on block devices rather than image files: sizes come
 /// from the device, and libblkid treats a whole disk differently in places.
 #[test]
 fn block_devices_match_blkid() {
-    if !have(&["losetup", "mkfs.vfat", "mkfs.btrfs", "mkfs.nilfs2", "mkfs.ntfs"]) {
+    if !need(&["losetup", "mkfs.vfat", "mkfs.btrfs", "mkfs.nilfs2", "mkfs.ntfs", "blkid"]) {
         return;
     }
-    let s = Scratch::new("loop");
+    let lock = serial();
+    let s = TempDir::new("loop");
     let images: [(&str, u64, &str, &[&str], &str); 4] = [
         ("fat32.img", 64 << 20, "mkfs.vfat", &["-F", "32", "-n", "LOOPFAT"], "vfat"),
         ("btrfs.img", 128 << 20, "mkfs.btrfs", &["-q", "-f", "-L", "loop btrfs"], "btrfs"),
@@ -976,7 +916,13 @@ fn block_devices_match_blkid() {
     for (name, size, tool, args, ty) in images {
         let img = s.sparse(name, size);
         mkfs(tool, args, &img);
-        let Some(dev) = Loop::attach(&img) else { return };
+        let dev = match Loop::try_attach(&lock, &img, LoopOpts::default()) {
+            Ok(dev) => dev,
+            Err(e) => {
+                eprintln!("skipped: {e}");
+                return;
+            }
+        };
         agree_on(&dev.0, ty);
     }
 }

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod support;
+use support::{serial, Loop, LoopOpts};
+
 /// The types under test here.
 const TYPES: &[&str] = &[
     "linux_raid_member",
@@ -52,22 +55,6 @@ impl Drop for Temp {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
         let _ = fs::remove_file(&self.0);
-    }
-}
-
-/// A loop device over a file, detached when dropped (also on panic).
-struct Loop(String);
-
-impl Loop {
-    fn attach(file: &Path) -> Loop {
-        let out = sh("losetup", &["-f", "--show", file.to_str().unwrap()], "mount");
-        Loop(String::from_utf8(out).unwrap().trim().to_string())
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = Command::new("losetup").args(["-d", &self.0]).status();
     }
 }
 
@@ -284,8 +271,10 @@ fn lvm2_member() {
     for sector in ["1", "0", "2", "3"] {
         let img = sized_file("lvm.img", 16 << 20);
         {
-            let dev = Loop::attach(img.path());
-            sh("pvcreate", &["-q", "-y", "--labelsector", sector, "--devices", &dev.0, &dev.0], "lvm2");
+            let lock = serial();
+            let lo = Loop::attach(&lock, img.path(), LoopOpts::default());
+            let dev = lo.as_str();
+            sh("pvcreate", &["-q", "-y", "--labelsector", sector, "--devices", dev, dev], "lvm2");
         }
         let tags = check(img.path(), "LVM2_member");
         assert_eq!(tag(&tags, "UUID").map(str::len), Some(38));

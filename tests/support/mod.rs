@@ -66,6 +66,13 @@ impl TempDir {
         self.0.join(name)
     }
 
+    /// A sparse file of `size` bytes inside.
+    pub fn sparse(&self, name: &str, size: u64) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::File::create(&p).and_then(|f| f.set_len(size)).expect("creating an image file");
+        p
+    }
+
     /// A folder inside, created.
     pub fn subdir(&self, name: &str) -> PathBuf {
         let p = self.0.join(name);
