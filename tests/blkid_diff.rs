@@ -11,6 +11,7 @@
 //! krazybox keeps no cache. Needs root (loop devices) and the mkfs tools.
 
 mod support;
+use support::{Loop, LoopOpts};
 
 use std::fmt::Write as _;
 use std::os::unix::process::CommandExt;
@@ -236,63 +237,12 @@ fn compare_lookups(d: &mut Diff, what: &str, dev: &str) {
     }
 }
 
-/// A loop device for an image, detached when dropped (also on panic).
-struct Loop {
-    dev: String,
-}
-
-impl Loop {
-    /// `losetup -f --show -r`, with `-P` and `partx -a` for partitioned images.
-    fn attach(image: &Path, partitions: bool) -> Option<Loop> {
-        let mut cmd = Command::new("losetup");
-        cmd.args(["-f", "--show", "-r"]);
-        if partitions {
-            cmd.arg("-P");
-        }
-        let out = cmd.arg(image).output().ok()?;
-        if !out.status.success() {
-            eprintln!("losetup {}: {}", image.display(), String::from_utf8_lossy(&out.stderr));
-            return None;
-        }
-        let l = Loop { dev: String::from_utf8_lossy(&out.stdout).trim().to_string() };
-        if partitions {
-            // On these machines -P alone does not create the partition devices.
-            let _ = Command::new("partx").args(["-a", &l.dev]).output();
-        }
-        Some(l)
-    }
-
-    /// The partition devices, waiting briefly for their nodes.
-    fn partitions(&self) -> Vec<String> {
-        let name = self.dev.trim_start_matches("/dev/");
-        let sys = Path::new("/sys/block").join(name);
-        let mut parts: Vec<String> = std::fs::read_dir(&sys)
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.starts_with(name) && sys.join(n).join("partition").exists())
-                    .map(|n| format!("/dev/{n}"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        parts.sort_by_key(|p| (p.len(), p.clone()));
-        for p in &parts {
-            for _ in 0..50 {
-                if Path::new(p).exists() {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-        }
-        parts
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = Command::new("partx").args(["-d", &self.dev]).output();
-        let _ = Command::new("losetup").args(["-d", &self.dev]).output();
-    }
+/// A read-only loop device for an image (with its partitions' nodes for a
+/// partitioned one), detached when dropped (also on panic); None after saying
+/// why there is none.
+fn attach(lock: &support::Serial, image: &Path, partitions: bool) -> Option<Loop> {
+    let opts = LoopOpts { read_only: true, scan: partitions, partitions };
+    Loop::try_attach(lock, image, opts).map_err(|e| eprintln!("{e}")).ok()
 }
 
 /// Compare every image of a family as a file and as a loop device.
@@ -300,10 +250,11 @@ fn compare_family(name: &str, prefixes: &[&str]) {
     let mut d = Diff::default();
     for image in family(prefixes) {
         compare_device(&mut d, &image, &image);
-        if let Some(l) = Loop::attach(&images().join(&image), false) {
-            let what = format!("{image} on {}", l.dev);
-            compare_device(&mut d, &what, &l.dev);
-            compare_lookups(&mut d, &what, &l.dev);
+        let lock = support::serial();
+        if let Some(l) = attach(&lock, &images().join(&image), false) {
+            let what = format!("{image} on {}", l.as_str());
+            compare_device(&mut d, &what, l.as_str());
+            compare_lookups(&mut d, &what, l.as_str());
         }
     }
     d.finish(name);
@@ -443,8 +394,8 @@ fn raid_member_hides_its_filesystem() {
         return;
     }
     // Whole-device scans and a mount attempt: no other test's devices come and go meanwhile.
-    let _serial = support::serial();
-    let Some(l) = Loop::attach(&img, false) else { return };
+    let lock = support::serial();
+    let Some(l) = attach(&lock, &img, false) else { return };
     let path = img.to_str().expect("UTF-8 path");
     // The ext4 is still there for a search that leaves out RAID members.
     let uuid = util_linux(&["-p", "-u", "filesystem", "-o", "value", "-s", "UUID", path]).stdout;
@@ -460,11 +411,11 @@ fn raid_member_hides_its_filesystem() {
         [vec!["-U", uuid], vec!["-L", "inside raid"], vec!["-c", "/dev/null", "-t", "TYPE=ext4", "-o", "device"]]
     {
         for (who, run) in [("util-linux", util_linux(&args)), ("krazybox", krazybox(&args))] {
-            assert!(!run.stdout.lines().any(|d| d == l.dev), "{who} finds {} with {args:?}", l.dev);
+            assert!(!run.stdout.lines().any(|d| d == l.as_str()), "{who} finds {} with {args:?}", l.as_str());
         }
     }
     let found = krazybox::probe::find_devices("UUID", uuid.as_bytes()).expect("scan");
-    assert!(!found.iter().any(|p| p.to_str() == Some(l.dev.as_str())), "{found:?}");
+    assert!(!found.iter().any(|p| p.to_str() == Some(l.as_str())), "{found:?}");
     // And mount by that UUID finds nothing to mount.
     let target = images().join("raid-mountpoint");
     std::fs::create_dir_all(&target).expect("mount point");
@@ -498,12 +449,12 @@ fn raid_member_sector_size() {
         eprintln!("skipped: losetup -b 4096: {}", String::from_utf8_lossy(&out.stderr));
         return;
     }
-    let l = Loop { dev: String::from_utf8_lossy(&out.stdout).trim().to_string() };
+    let l = Loop(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
     let mut d = Diff::default();
-    let theirs = d.check("isw on 4 KiB sectors", &["-p", "-o", "udev", &l.dev]);
+    let theirs = d.check("isw on 4 KiB sectors", &["-p", "-o", "udev", l.as_str()]);
     assert!(theirs.stdout.contains("ID_FS_TYPE=ext4"), "util-linux: {theirs}");
-    d.check("isw on 4 KiB sectors", &["-p", &l.dev]);
-    d.check("isw on 4 KiB sectors", &["-c", "/dev/null", &l.dev]);
+    d.check("isw on 4 KiB sectors", &["-p", l.as_str()]);
+    d.check("isw on 4 KiB sectors", &["-c", "/dev/null", l.as_str()]);
     d.finish("raid member on 4 KiB sectors");
 }
 
@@ -522,9 +473,10 @@ fn partitions() {
             d.check(&image, &["-p", "-O", "2048K", "-S", "8M", &image]);
             d.check(&image, &["-p", "-O", "0x100000", "-o", "udev", &image]);
         }
-        let Some(l) = Loop::attach(&images().join(&image), true) else { continue };
-        let disk = format!("{image} on {}", l.dev);
-        compare_device(&mut d, &disk, &l.dev);
+        let lock = support::serial();
+        let Some(l) = attach(&lock, &images().join(&image), true) else { continue };
+        let disk = format!("{image} on {}", l.as_str());
+        compare_device(&mut d, &disk, l.as_str());
         for part in l.partitions() {
             let what = format!("{image} partition {part}");
             compare_device(&mut d, &what, &part);
@@ -623,7 +575,8 @@ fn command_line() {
 #[test]
 fn scan() {
     let mut d = Diff::default();
-    let Some(_l) = Loop::attach(&images().join("ext4.img"), false) else { return };
+    let lock = support::serial();
+    let Some(_l) = attach(&lock, &images().join("ext4.img"), false) else { return };
     let modes: &[&[&str]] = &[
         &["-c", "/dev/null"],
         &["-o", "export"],

@@ -14,6 +14,7 @@
 //! runs with `BLKID_FILE=/dev/null`, so no cache changes its answers.
 
 mod support;
+use support::{Loop, LoopOpts};
 
 use std::fmt::Write as _;
 use std::os::unix::process::CommandExt;
@@ -265,59 +266,39 @@ fn util_linux_images() {
     );
 }
 
-/// A read-only loop device with partition scanning on, detached (its
-/// partitions first) on drop.
-struct Loop(String);
-
-impl Loop {
-    fn attach(image: &Path) -> Option<Loop> {
-        let out = Command::new("losetup").args(["-f", "--show", "-r", "-P"]).arg(image).output().ok()?;
-        if !out.status.success() {
-            eprintln!("losetup {}: {}", image.display(), String::from_utf8_lossy(&out.stderr));
-            return None;
-        }
-        Some(Loop(String::from_utf8_lossy(&out.stdout).trim().to_string()))
-    }
-
-    /// The partition numbers libblkid lists on the device (`partx -g -o NR`).
-    fn numbers(&self) -> Vec<u32> {
-        let out = Command::new("partx").args(["-g", "-o", "NR", &self.0]).output().expect("running partx");
-        String::from_utf8_lossy(&out.stdout).split_whitespace().filter_map(|n| n.parse().ok()).collect()
-    }
-
-    /// Add partition `n` alone (nested entries overlap their dos partition,
-    /// which the kernel refuses next to it); its device node, or None when the
-    /// kernel refuses it (an entry past the end of the disk). A kernel that
-    /// reads the table itself may have made the partition already.
-    fn add(&self, n: u32) -> Option<PathBuf> {
-        let nr = format!("{n}:{n}");
-        let _ = Command::new("partx").args(["-a", "-n", &nr, &self.0]).output();
-        let name = self.0.trim_start_matches("/dev/");
-        if !Path::new(&format!("/sys/block/{name}/{name}p{n}")).exists() {
-            return None;
-        }
-        // The node appears a moment after the partition.
-        let dev = PathBuf::from(format!("{}p{n}", self.0));
-        for _ in 0..50 {
-            if dev.exists() {
-                return Some(dev);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        None
-    }
-
-    fn remove(&self, n: u32) {
-        let nr = format!("{n}:{n}");
-        let _ = Command::new("partx").args(["-d", "-n", &nr, &self.0]).output();
-    }
+/// A read-only loop device with partition scanning on (the partitions are
+/// added one at a time), detached (its partitions first) on drop; None after
+/// saying why there is none.
+fn attach(lock: &support::Serial, image: &Path) -> Option<Loop> {
+    let opts = LoopOpts { read_only: true, scan: true, partitions: false };
+    Loop::try_attach(lock, image, opts).map_err(|e| eprintln!("{e}")).ok()
 }
 
-impl Drop for Loop {
-    fn drop(&mut self) {
-        let _ = Command::new("partx").args(["-d", &self.0]).output();
-        let _ = Command::new("losetup").args(["-d", &self.0]).output();
+/// The partition numbers libblkid lists on the device (`partx -g -o NR`).
+fn numbers(lo: &Loop) -> Vec<u32> {
+    let out = Command::new("partx").args(["-g", "-o", "NR", lo.as_str()]).output().expect("running partx");
+    String::from_utf8_lossy(&out.stdout).split_whitespace().filter_map(|n| n.parse().ok()).collect()
+}
+
+/// Add partition `n` alone (nested entries overlap their dos partition,
+/// which the kernel refuses next to it); its device node, or None when the
+/// kernel refuses it (an entry past the end of the disk). A kernel that
+/// reads the table itself may have made the partition already.
+fn add(lo: &Loop, n: u32) -> Option<PathBuf> {
+    let nr = format!("{n}:{n}");
+    let _ = Command::new("partx").args(["-a", "-n", &nr, lo.as_str()]).output();
+    let name = lo.as_str().trim_start_matches("/dev/");
+    if !Path::new(&format!("/sys/block/{name}/{name}p{n}")).exists() {
+        return None;
     }
+    // The node appears a moment after the partition.
+    let dev = lo.part(n);
+    dev.exists().then_some(dev)
+}
+
+fn remove(lo: &Loop, n: u32) {
+    let nr = format!("{n}:{n}");
+    let _ = Command::new("partx").args(["-d", "-n", &nr, lo.as_str()]).output();
 }
 
 /// The partition-table images on loop devices: every partition of util-linux's
@@ -338,12 +319,12 @@ fn util_linux_partition_devices() {
     tmp.subdir("pt");
     parallel(&images, |image| unpack(&data, tmp.path(), image));
 
-    let _serial = support::serial();
+    let lock = support::serial();
     let (mut compared, mut refused, mut failed, mut report) = (0, Vec::new(), Vec::new(), String::new());
     for image in &images {
-        let Some(lo) = Loop::attach(&tmp.path().join(format!("{image}.img"))) else { continue };
-        for n in lo.numbers() {
-            let Some(dev) = lo.add(n) else {
+        let Some(lo) = attach(&lock, &tmp.path().join(format!("{image}.img"))) else { continue };
+        for n in numbers(&lo) {
+            let Some(dev) = add(&lo, n) else {
                 refused.push(format!("{image} #{n}"));
                 continue;
             };
@@ -361,7 +342,7 @@ fn util_linux_partition_devices() {
                     );
                 }
             }
-            lo.remove(n);
+            remove(&lo, n);
         }
     }
     eprintln!("{compared} comparisons on partition devices; the kernel refused {}", refused.join(", "));
