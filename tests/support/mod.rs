@@ -128,8 +128,6 @@ pub struct LoopOpts {
 }
 
 impl LoopOpts {
-    /// Read-only, nothing else.
-    pub const READ_ONLY: LoopOpts = LoopOpts { read_only: true, scan: false, partitions: false };
     /// Writable, with every partition's node.
     pub const PARTITIONS: LoopOpts = LoopOpts { read_only: false, scan: true, partitions: true };
 }
