@@ -11,7 +11,7 @@
 //! krazybox keeps no cache. Needs root (loop devices) and the mkfs tools.
 
 mod support;
-use support::{Loop, LoopOpts};
+use support::{Loop, LoopOpts, Run};
 
 use std::fmt::Write as _;
 use std::os::unix::process::CommandExt;
@@ -68,34 +68,9 @@ fn family(prefixes: &[&str]) -> Vec<String> {
     names
 }
 
-/// What one program printed and returned.
-#[derive(PartialEq, Eq)]
-struct Run {
-    stdout: String,
-    stderr: String,
-    status: Option<i32>,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "    status {:?}", self.status)?;
-        for l in self.stdout.lines() {
-            writeln!(f, "    out| {l}")?;
-        }
-        for l in self.stderr.lines() {
-            writeln!(f, "    err| {l}")?;
-        }
-        Ok(())
-    }
-}
-
 fn run(mut cmd: Command) -> Run {
-    let out = cmd.current_dir(images()).env("LC_ALL", "C").output().expect("running blkid");
-    Run {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        status: out.status.code(),
-    }
+    cmd.current_dir(images());
+    Run::of(cmd)
 }
 
 fn util_linux(args: &[&str]) -> Run {

@@ -14,12 +14,12 @@
 //! runs with `BLKID_FILE=/dev/null`, so no cache changes its answers.
 
 mod support;
-use support::{Loop, LoopOpts};
+use support::{Loop, LoopOpts, Run};
 
 use std::fmt::Write as _;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -122,35 +122,10 @@ fn unpack(data: &Path, dir: &Path, image: &str) {
     assert!(status.success(), "xz -dc {} failed", src.display());
 }
 
-/// What one program printed and returned.
-#[derive(PartialEq, Eq)]
-struct Run {
-    stdout: String,
-    stderr: String,
-    status: Option<i32>,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "    status {:?}", self.status)?;
-        for l in self.stdout.lines() {
-            writeln!(f, "    out| {l}")?;
-        }
-        for l in self.stderr.lines() {
-            writeln!(f, "    err| {l}")?;
-        }
-        Ok(())
-    }
-}
-
 /// Run `cmd` with `args` in the folder `cwd`.
 fn run(mut cmd: Command, cwd: &Path, args: &[&str]) -> Run {
-    let out = cmd.args(args).current_dir(cwd).env("LC_ALL", "C").stdin(Stdio::null()).output().expect("running blkid");
-    Run {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        status: out.status.code(),
-    }
+    cmd.args(args).current_dir(cwd);
+    Run::of(cmd)
 }
 
 fn util_linux(cwd: &Path, args: &[&str]) -> Run {

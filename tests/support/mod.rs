@@ -241,6 +241,40 @@ pub fn image(dir: &TempDir, name: &str, mib: u64, mkfs: &[&str]) -> PathBuf {
     path
 }
 
+/// What one program printed and returned, for comparing two programs.
+#[derive(PartialEq, Eq)]
+pub struct Run {
+    pub stdout: String,
+    pub stderr: String,
+    pub status: Option<i32>,
+}
+
+impl Run {
+    /// Run `cmd` in the C locale with no input and keep what it did.
+    pub fn of(mut cmd: Command) -> Run {
+        let out = cmd.env("LC_ALL", "C").stdin(std::process::Stdio::null()).output();
+        let out = out.unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+        Run {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            status: out.status.code(),
+        }
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "    status {:?}", self.status)?;
+        for l in self.stdout.lines() {
+            writeln!(f, "    out| {l}")?;
+        }
+        for l in self.stderr.lines() {
+            writeln!(f, "    err| {l}")?;
+        }
+        Ok(())
+    }
+}
+
 /// An image file of `size` bytes, all zero (sparse).
 pub fn zero_image(path: &Path, size: u64) {
     std::fs::File::create(path).and_then(|f| f.set_len(size)).expect("create image");
