@@ -46,8 +46,8 @@ pub fn mount_status(e: &krazybox::mount::Error) -> u8 {
 /// restic-rest-server's status for a failure around rest-server: 1 makes
 /// gokrazy restart the service after a second; 125 stops it for good.
 #[cfg_attr(not(feature = "restic-rest-server"), allow(dead_code))]
-pub fn wrapper_status(e: &krazybox::wrapper::Error) -> u8 {
-    use krazybox::wrapper::Kind;
+pub fn wrapper_status(e: &krazybox::restic_rest_server::Error) -> u8 {
+    use krazybox::restic_rest_server::Kind;
     match e.kind {
         Kind::Transient => 1,
         Kind::Config => 125,

@@ -18,7 +18,7 @@
 use crate::args::{self, ArgError, Parsed, Style};
 use crate::exit::fail;
 use argh::{ArgsInfo, FromArgs};
-use krazybox::restserver::{self, Config, Listen, Tls};
+use krazybox::rest_server::{self as engine, Config, Listen, Tls};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -160,7 +160,7 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
     } else if args.tls_cert.is_some() || args.tls_key.is_some() {
         return Err(fail(ERR, "requires enabled TLS"));
     }
-    restserver::serve(cfg)?;
+    engine::serve(cfg)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -35,7 +35,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use krazybox::mount::{self, source::Source};
-use krazybox::wrapper::{self, Config, Error, MountConfig, Program, DEFAULT_WAIT, GOKRAZY_REST_SERVER};
+use krazybox::restic_rest_server::{
+    self as engine, Config, Error, MountConfig, Program, DEFAULT_WAIT, GOKRAZY_REST_SERVER,
+};
 
 use crate::exit;
 
@@ -49,7 +51,7 @@ pub fn main(_name: &str, args: &[OsString]) -> anyhow::Result<ExitCode> {
         Some(_) => path_argument(&args).map_err(Error::config).map_err(fail)?,
         None => None,
     };
-    match wrapper::run(&config, &args, path.as_deref()) {
+    match engine::run(&config, &args, path.as_deref()) {
         Ok(status) => Ok(ExitCode::from(status)),
         Err(e) => Err(fail(e)),
     }

@@ -15,5 +15,5 @@ pub mod install;
 pub mod mount;
 pub mod probe;
 #[cfg(feature = "rest-server")]
-pub mod restserver;
-pub mod wrapper;
+pub mod rest_server;
+pub mod restic_rest_server;

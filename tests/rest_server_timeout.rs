@@ -15,12 +15,12 @@ fn start(dir: &TempDir) -> std::path::PathBuf {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let sock = dir.path().join("s.sock");
-    let mut cfg = krazybox::restserver::Config::new(data);
+    let mut cfg = krazybox::rest_server::Config::new(data);
     cfg.htpasswd = None;
-    cfg.listen = krazybox::restserver::Listen::Unix(sock.clone());
+    cfg.listen = krazybox::rest_server::Listen::Unix(sock.clone());
     cfg.idle_timeout = Duration::from_secs(1);
     // The server thread is left running; it ends with the test process.
-    std::thread::spawn(move || krazybox::restserver::serve(cfg));
+    std::thread::spawn(move || krazybox::rest_server::serve(cfg));
     let start = Instant::now();
     while !sock.exists() {
         assert!(start.elapsed() < Duration::from_secs(10), "server did not start");
@@ -80,16 +80,16 @@ fn stalled_clients_are_dropped() {
 /// that byte fell between the watchdog's looks.
 #[test]
 fn idle_time_counts_from_the_last_byte() {
-    assert_eq!(krazybox::restserver::Config::new("/x".into()).idle_timeout, Duration::from_secs(60));
+    assert_eq!(krazybox::rest_server::Config::new("/x".into()).idle_timeout, Duration::from_secs(60));
     let dir = TempDir::new("idle-exact");
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let sock = dir.path().join("s.sock");
-    let mut cfg = krazybox::restserver::Config::new(data);
+    let mut cfg = krazybox::rest_server::Config::new(data);
     cfg.htpasswd = None;
-    cfg.listen = krazybox::restserver::Listen::Unix(sock.clone());
+    cfg.listen = krazybox::rest_server::Listen::Unix(sock.clone());
     cfg.idle_timeout = Duration::from_secs(4);
-    std::thread::spawn(move || krazybox::restserver::serve(cfg));
+    std::thread::spawn(move || krazybox::rest_server::serve(cfg));
     let start = Instant::now();
     while !sock.exists() {
         assert!(start.elapsed() < Duration::from_secs(10), "server did not start");

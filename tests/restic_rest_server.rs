@@ -843,12 +843,12 @@ fn a_missing_path_is_judged_by_its_nearest_folder() {
     let other = MountGuard::from(&t);
     for ok in ["restic", "new/deeper/restic", "sub/../restic", "new/../restic"] {
         let p = target.join(ok);
-        assert_eq!(krazybox::wrapper::check_path(&p, &target, true), Ok(()), "{ok}");
+        assert_eq!(krazybox::restic_rest_server::check_path(&p, &target, true), Ok(()), "{ok}");
     }
     for bad in ["sub/restic", "sub", "new/../sub/restic", "sub/new/deeper"] {
         let p = target.join(bad);
-        let e = krazybox::wrapper::check_path(&p, &target, true).unwrap_err();
-        assert_eq!(e.kind, krazybox::wrapper::Kind::Config, "{bad}: {e}");
+        let e = krazybox::restic_rest_server::check_path(&p, &target, true).unwrap_err();
+        assert_eq!(e.kind, krazybox::restic_rest_server::Kind::Config, "{bad}: {e}");
         assert!(e.message.contains("is on another filesystem"), "{bad}: {e}");
     }
     other.unmount().unwrap();
