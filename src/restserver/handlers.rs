@@ -219,7 +219,15 @@ pub(super) async fn get(
 /// types are counted. A missing object is fine (200), a missing `config` is 404.
 pub(super) async fn delete(st: &Arc<State>, rel: String, labels: Labels) -> Response<Body> {
     let st2 = st.clone();
-    match blocking(move || st2.store.delete(&rel)).await {
+    let deleted = blocking(move || {
+        let change = st2.repostats.begin(&rel);
+        let r = st2.store.delete(&rel);
+        if let Ok(Some(n)) = r {
+            change.removed(n);
+        }
+        r
+    });
+    match deleted.await {
         Ok(Some(n)) => {
             if let Some(q) = &st.quota {
                 q.release(n);
@@ -259,6 +267,11 @@ pub(super) async fn upload(
 ) -> Response<Body> {
     if let (Some(q), Some(n)) = (&st.quota, req.body().size_hint().exact()) {
         if q.would_exceed(n) {
+            return error(StatusCode::INSUFFICIENT_STORAGE);
+        }
+    }
+    if let Some(n) = req.body().size_hint().exact() {
+        if !st.repostats.admit(&rel, n).await {
             return error(StatusCode::INSUFFICIENT_STORAGE);
         }
     }
@@ -327,6 +340,7 @@ fn write_object(st: &State, rel: &str, verify: Option<String>, mut rx: mpsc::Rec
         if let Some(q) = &st.quota {
             q.release(n)
         }
+        st.repostats.release(rel, n);
     };
     let mut ended = false;
     while let Some(chunk) = rx.blocking_recv() {
@@ -342,6 +356,13 @@ fn write_object(st: &State, rel: &str, verify: Option<String>, mut rx: mpsc::Rec
                 refund(written);
                 return Err(Refused::Full);
             }
+        }
+        if !st.repostats.reserve(rel, data.len() as u64) {
+            if let Some(q) = &st.quota {
+                q.release(data.len() as u64);
+            }
+            refund(written);
+            return Err(Refused::Full);
         }
         written += data.len() as u64;
         if let Some(h) = hasher.as_mut() {
@@ -366,9 +387,15 @@ fn write_object(st: &State, rel: &str, verify: Option<String>, mut rx: mpsc::Rec
             return Err(Refused::BadHash);
         }
     }
+    let change = st.repostats.begin(rel);
     match up.commit() {
-        Ok(()) => Ok(written),
+        Ok(()) => {
+            st.repostats.release(rel, written);
+            change.added(written, || st.store.open_file(rel).ok()?.0.metadata().ok()?.modified().ok());
+            Ok(written)
+        }
         Err(e) => {
+            drop(change);
             refund(written);
             Err(Refused::Io(e))
         }

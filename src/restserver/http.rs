@@ -8,6 +8,7 @@ use super::guard::{Guard, Verdict};
 use super::handlers::{self, Labels, Target};
 use super::metrics::Metrics;
 use super::repo::{self, Store};
+use super::repostats::RepoStats;
 use super::route::{self, Resource};
 use super::Config;
 use base64::Engine as _;
@@ -38,6 +39,7 @@ pub(super) struct State {
     pub(super) log: Option<Mutex<Box<dyn Write + Send>>>,
     pub(super) pool: Pool,
     pub(super) guard: Guard,
+    pub(super) repostats: RepoStats,
 }
 
 pub(super) fn full(status: StatusCode, content_type: Option<&str>, data: impl Into<Bytes>) -> Response<Body> {
@@ -177,7 +179,8 @@ async fn route(st: &Arc<State>, peer: &str, req: Request<Incoming>) -> (String, 
                 Err(r) => return (String::new(), r),
             }
         };
-        let text = st.metrics.render(&st.cfg.path);
+        let mut text = st.metrics.render(&st.cfg.path);
+        text.push_str(&st.repostats.render());
         return (user, full(StatusCode::OK, Some("text/plain; version=0.0.4; charset=utf-8"), text));
     }
     let user = match authenticate(st, peer, &req).await {

@@ -6,6 +6,7 @@ use super::guard::Guard;
 use super::http::{handle, Pool, Quota, State};
 use super::metrics::Metrics;
 use super::repo::{self, Modes, Store};
+use super::repostats::{self, RepoStats};
 use super::{Config, Listen, Tls};
 use anyhow::{anyhow, Context, Result};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -51,6 +52,9 @@ pub fn serve(cfg: Config) -> Result<()> {
     if let Some(q) = &quota {
         log::info!("Repo quota: {} of {} bytes used", q.used(), q.max());
     }
+    let repostats =
+        RepoStats::new(&cfg.path, cfg.private_repos, cfg.prometheus, cfg.max_repo_size, cfg.repo_quota_file.as_deref())
+            .map_err(|e| anyhow!("cannot load the repository quotas: {e:#}"))?;
     let state = Arc::new(State {
         cfg,
         store,
@@ -60,7 +64,9 @@ pub fn serve(cfg: Config) -> Result<()> {
         log: log.map(Mutex::new),
         pool: Pool::default(),
         guard: Guard::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        repostats,
     });
+    repostats::start(&state, |s: &State| &s.repostats);
     let path = state.cfg.path.clone();
     // Walking a large tree takes a while: do it beside the serving.
     std::thread::spawn(move || match repo::remove_stale_uploads(&path) {
@@ -135,7 +141,12 @@ async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>) -> Result<(
             _ = int.recv() => break,
             _ = hup.recv() => {
                 let st = st.clone();
-                tokio::task::spawn_blocking(move || if let Some(u) = &st.users { u.reload() });
+                tokio::task::spawn_blocking(move || {
+                    if let Some(u) = &st.users {
+                        u.reload()
+                    }
+                    st.repostats.reload();
+                });
                 continue;
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => continue,
