@@ -103,7 +103,9 @@ pub fn parse_limits(text: &str) -> Result<Limits> {
         };
         if key.contains('/') {
             let path = key.trim_matches('/');
-            if path.split('/').any(|p| p.is_empty() || p == "." || p == "..") || path.split('/').count() > MAX_DEPTH {
+            if !path.is_empty() && path.split('/').any(|p| p.is_empty() || p == "." || p == "..")
+                || path.split('/').count() > MAX_DEPTH
+            {
                 bail!("line {}: {key:?} is not a repository path like /alice/laptop", i + 1);
             }
             l.repos.insert(path.to_string(), n);
