@@ -443,8 +443,11 @@ impl RepoStats {
         gauge(&mut out, "rest_server_repo_snapshots", "Number of files in the repository's snapshots folder", &|f| {
             Some(f.snapshots.len().to_string())
         });
-        let limited: Vec<(String, u64)> =
-            figures.keys().filter_map(|repo| Some((self.labels(repo), self.limit(repo)?))).collect();
+        let limited: Vec<(String, u64)> = figures
+            .iter()
+            .filter(|(_, f)| f.pending == 0 && self.listed.load(Ordering::Acquire))
+            .filter_map(|(repo, _)| Some((self.labels(repo), self.limit(repo)?)))
+            .collect();
         if !limited.is_empty() {
             let name = "rest_server_repo_quota_bytes";
             let _ = writeln!(out, "# HELP {name} Bytes the repository may hold\n# TYPE {name} gauge");
@@ -573,6 +576,53 @@ mod tests {
         assert_eq!(p(&format!("u/data/ab/{id}")), s("u", "u/data/ab", "data"));
         assert_eq!(p(&format!("u/r/snapshots/{id}")), s("u/r", "u/r/snapshots", "snapshots"));
         assert_eq!(p(&format!("keys/{id}")), s("", "keys", "keys"));
+    }
+
+    #[test]
+    fn nested_repositories_are_counted_apart() {
+        let root = std::env::temp_dir().join(format!("krazybox-repostats-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let id = |c: char| c.to_string().repeat(64);
+        let put = |rel: &str, n: usize| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, vec![0u8; n]).unwrap();
+        };
+        put("config", 1);
+        put(&format!("data/aa/{}", id('a')), 10);
+        put("a/config", 2);
+        put(&format!("a/snapshots/{}", id('b')), 20);
+        put(&format!("a/b/keys/{}", id('c')), 30);
+        put(&format!("a/b/data/cc/.{}.rest-server-temp-1-1", id('c')), 99);
+        put(&format!("u/sub/index/{}", id('d')), 40);
+        put(&format!("x/y/z/keys/{}", id('e')), 50);
+        put(&format!(".hidden/keys/{}", id('f')), 60);
+        let stats = RepoStats::new(&root, true, true, None, None).unwrap();
+        let c = stats.begin(&format!("a/keys/{}", id('9')));
+        assert!(!c.counts, "before the listing every change is left to the scan");
+        drop(c);
+        stats.scan();
+        let text = stats.render();
+        for line in [
+            "rest_server_repo_size_bytes{repo=\"/\",user=\"\"} 11\n",
+            "rest_server_repo_size_bytes{repo=\"/a\",user=\"a\"} 22\n",
+            "rest_server_repo_size_bytes{repo=\"/a/b\",user=\"a\"} 30\n",
+            "rest_server_repo_size_bytes{repo=\"/u/sub\",user=\"u\"} 40\n",
+            "rest_server_repo_snapshots{repo=\"/a\",user=\"a\"} 1\n",
+            "rest_server_repo_scan_complete 1\n",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        assert!(!text.contains("/x/y") && !text.contains("hidden") && !text.contains("repo=\"/u\""), "{text}");
+        let c = stats.begin(&format!("a/snapshots/{}", id('8')));
+        assert!(c.counts);
+        c.added(5, || Some(SystemTime::UNIX_EPOCH + Duration::from_secs(4_000_000_000)));
+        let text = stats.render();
+        assert!(text.contains("rest_server_repo_last_snapshot_timestamp_seconds{repo=\"/a\",user=\"a\"} 4000000000\n"));
+        assert!(text.contains("rest_server_repo_size_bytes{repo=\"/a\",user=\"a\"} 27\n"));
+        stats.begin(&format!("a/snapshots/{}", id('8'))).removed(5);
+        assert!(stats.render().contains("rest_server_repo_snapshots{repo=\"/a\",user=\"a\"} 1\n"));
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
