@@ -12,6 +12,8 @@
 //! users in `<path>/.htpasswd`, TLS files `<path>/public_key` and `<path>/private_key`.
 //! `--cpu-profile` and `--proxy-auth-username` are refused. SIGHUP reloads the
 //! users; SIGTERM and SIGINT stop the server (exit 0). Errors exit 1, as rest-server does.
+//! stderr gets rest-server's start-up lines (`start server on ADDR` ...); a missing
+//! `--path` is created; a second server on the same `--path` refuses to start.
 
 use crate::args::{self, ArgError, Parsed, Spec};
 use crate::exit::fail;

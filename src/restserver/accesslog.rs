@@ -12,25 +12,44 @@ pub struct Entry<'a> {
     pub request: &'a str,
     pub status: u16,
     pub size: u64,
-    pub referer: &'a str,
-    pub agent: &'a str,
+    /// The raw header values, which may hold any byte but CR, LF and NUL.
+    pub referer: &'a [u8],
+    pub agent: &'a [u8],
 }
 
 impl Entry<'_> {
-    /// The line, newline included.
+    /// The line, newline included. What a client chose (the request line, the
+    /// user name, Referer, User-Agent) is escaped, so it cannot forge fields or lines.
     pub fn line(&self) -> String {
-        let user = if self.user.is_empty() { "-" } else { self.user };
+        let user = if self.user.is_empty() { "-".to_string() } else { escape(self.user.as_bytes()) };
         format!(
             "{} - {user} [{}] \"{}\" {} {} \"{}\" \"{}\"\n",
             self.peer,
             clf_time(self.time),
-            self.request,
+            escape(self.request.as_bytes()),
             self.status,
             self.size,
-            self.referer,
-            self.agent
+            escape(self.referer),
+            escape(self.agent)
         )
     }
+}
+
+/// Apache's escaping of logged items (`ap_escape_logitem`): `"` and `\` get a
+/// backslash, every byte outside printable ASCII is written `\xHH`.
+fn escape(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    for &c in b {
+        match c {
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(c as char);
+            }
+            0x20..=0x7e => out.push(c as char),
+            _ => out.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    out
 }
 
 /// `10/Oct/2000:13:55:36 +0000`-style time of the combined log format, in UTC.
@@ -76,12 +95,33 @@ mod tests {
             request: "GET /config HTTP/1.1",
             status: 200,
             size: 5,
-            referer: "",
-            agent: "restic/0.14.0",
+            referer: b"",
+            agent: b"restic/0.14.0",
         };
         assert_eq!(
             e.line(),
             "10.0.0.2 - - [10/Oct/2000:13:55:36 +0000] \"GET /config HTTP/1.1\" 200 5 \"\" \"restic/0.14.0\"\n"
+        );
+    }
+
+    #[test]
+    fn client_text_is_escaped() {
+        assert_eq!(escape(b"a\" 200 1 \"x"), "a\\\" 200 1 \\\"x");
+        assert_eq!(escape(b"back\\slash"), "back\\\\slash");
+        assert_eq!(escape(b"tab\tdel\x7f\xc3\xa9"), "tab\\x09del\\x7f\\xc3\\xa9");
+        let e = Entry {
+            peer: "::1",
+            user: "",
+            time: SystemTime::UNIX_EPOCH,
+            request: "GET /\"x HTTP/1.1",
+            status: 404,
+            size: 0,
+            referer: b"r\"",
+            agent: b"\x1b[31m",
+        };
+        assert_eq!(
+            e.line(),
+            "::1 - - [01/Jan/1970:00:00:00 +0000] \"GET /\\\"x HTTP/1.1\" 404 0 \"r\\\"\" \"\\x1b[31m\"\n"
         );
     }
 }

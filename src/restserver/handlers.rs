@@ -87,19 +87,21 @@ impl hyper::body::Body for ChannelBody {
 
 /// `POST {repo}/?create=true`.
 pub(super) async fn create_repo(st: &Arc<State>, repo_path: String) -> Response<Body> {
-    log::info!("Creating repository directories in {}", st.cfg.path.join(&repo_path).display());
+    let folder = st.cfg.path.join(&repo_path);
+    log::info!("Creating repository directories in {}", folder.display());
     let st = st.clone();
     match blocking(move || st.store.create_repo(&repo_path)).await {
         Ok(()) => ok(),
-        Err(e) => failure(&e, "creating repository"),
+        Err(e) => failure(&e, &format!("creating repository {}", folder.display())),
     }
 }
 
 pub(super) async fn head(st: &Arc<State>, rel: String) -> Response<Body> {
-    let st = st.clone();
-    match blocking(move || st.store.open_file(&rel).map(|(_, n)| n)).await {
+    let st2 = st.clone();
+    let what = format!("opening {}", st.cfg.path.join(&rel).display());
+    match blocking(move || st2.store.open_file(&rel).map(|(_, n)| n)).await {
         Ok(n) => length_only(n),
-        Err(_) => error(StatusCode::NOT_FOUND),
+        Err(e) => failure(&e, &what),
     }
 }
 
@@ -110,11 +112,12 @@ pub(super) async fn list(
     kind: &'static str,
 ) -> Response<Body> {
     let v2 = req.headers().get(header::ACCEPT).is_some_and(|a| a.as_bytes() == MIME_V2.as_bytes());
+    let what = format!("listing {}", st.cfg.path.join(repo_path).join(kind).display());
     let st = st.clone();
     let repo_path = repo_path.to_string();
     let items = match blocking(move || st.store.list(&repo_path, kind)).await {
         Ok(items) => items,
-        Err(e) => return failure(&e, "listing"),
+        Err(e) => return failure(&e, &what),
     };
     let mut out = String::from("[");
     for (i, (name, size)) in items.iter().enumerate() {
@@ -146,6 +149,9 @@ fn json_string(s: &str) -> String {
 }
 
 /// GET an object (`ranges`: honour `Range`, which rest-server does for objects, not `config`).
+/// The first chunk is read before the status is sent, so a file that cannot be
+/// read gives 500; an error after that aborts the connection (the client sees a
+/// body shorter than its Content-Length, never a complete-looking answer).
 pub(super) async fn get(
     st: &Arc<State>,
     req: &Request<Incoming>,
@@ -153,13 +159,15 @@ pub(super) async fn get(
     labels: Labels,
     ranges: bool,
 ) -> Response<Body> {
+    let path = st.cfg.path.join(&rel);
     let st2 = st.clone();
     let (file, size) = match blocking(move || st2.store.open_file(&rel)).await {
         Ok(f) => f,
-        Err(_) => return error(StatusCode::NOT_FOUND),
+        Err(e) => return failure(&e, &format!("opening {}", path.display())),
     };
     let range = if ranges {
-        range::parse(req.headers().get(header::RANGE).and_then(|v| v.to_str().ok()), size)
+        let h = req.headers();
+        range::parse(h.get(header::RANGE).map(|v| v.as_bytes()), size, h.contains_key(header::IF_RANGE))
     } else {
         Range::Whole
     };
@@ -176,31 +184,34 @@ pub(super) async fn get(
             return r;
         }
     };
+    let mut reader = Reader { file, at: start, end: start + len, buf: vec![0u8; CHUNK.min(len as usize).max(1)] };
+    let (reader, first) = blocking(move || {
+        let first = reader.next();
+        (reader, first)
+    })
+    .await;
+    let first = match first {
+        Some(Err(e)) => {
+            log::error!("reading {}: {e}", path.display());
+            return error(StatusCode::INTERNAL_SERVER_ERROR);
+        }
+        other => other,
+    };
     let (tx, rx) = mpsc::channel(QUEUE);
     let st2 = st.clone();
     tokio::task::spawn_blocking(move || {
-        let mut buf = vec![0u8; CHUNK.min(len as usize).max(1)];
-        let (mut at, end) = (start, start + len);
-        while at < end {
-            let want = ((end - at) as usize).min(buf.len());
-            match file.read_at(&mut buf[..want], at) {
-                Ok(0) => {
-                    let _ = tx.blocking_send(Err(io::Error::from(io::ErrorKind::UnexpectedEof)));
-                    break;
-                }
-                Ok(n) => {
-                    if tx.blocking_send(Ok(Bytes::copy_from_slice(&buf[..n]))).is_err() {
-                        break;
-                    }
-                    at += n as u64;
-                }
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    break;
-                }
+        let mut reader = reader;
+        for chunk in first.into_iter().chain(std::iter::from_fn(|| reader.next())) {
+            let failed = chunk.as_ref().err().map(|e| e.to_string());
+            if tx.blocking_send(chunk).is_err() {
+                break;
+            }
+            if let Some(e) = failed {
+                log::error!("reading {}: {e}; connection aborted", path.display());
+                break;
             }
         }
-        count(&st2, &labels, Op::Read, at - start);
+        count(&st2, &labels, Op::Read, reader.at - start);
     });
     let mut r = Response::new(ChannelBody { rx, len }.boxed());
     *r.status_mut() = status;
@@ -215,9 +226,43 @@ pub(super) async fn get(
     r
 }
 
+/// Chunks of `at..end` of a file. A file that ends early (truncated since it was
+/// opened) is an error too: the answer promised `end - at` bytes.
+struct Reader<F> {
+    file: F,
+    at: u64,
+    end: u64,
+    buf: Vec<u8>,
+}
+
+impl<F: FileExt> Iterator for Reader<F> {
+    type Item = io::Result<Bytes>;
+
+    fn next(&mut self) -> Option<io::Result<Bytes>> {
+        if self.at >= self.end {
+            return None;
+        }
+        let want = ((self.end - self.at) as usize).min(self.buf.len());
+        let result = match self.file.read_at(&mut self.buf[..want], self.at) {
+            Ok(0) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file is shorter than its size")),
+            Ok(n) => {
+                self.at += n as u64;
+                Ok(Bytes::copy_from_slice(&self.buf[..n]))
+            }
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            // Nothing more after an error.
+            self.end = self.at;
+        }
+        Some(result)
+    }
+}
+
 /// DELETE an object or `config`: the space goes back to the quota and counted
 /// types are counted. A missing object is fine (200), a missing `config` is 404.
 pub(super) async fn delete(st: &Arc<State>, rel: String, labels: Labels) -> Response<Body> {
+    let what = format!("deleting {}", st.cfg.path.join(&rel).display());
     let st2 = st.clone();
     let deleted = blocking(move || {
         let change = st2.repostats.begin(&rel);
@@ -237,7 +282,7 @@ pub(super) async fn delete(st: &Arc<State>, rel: String, labels: Labels) -> Resp
         }
         Ok(None) if labels.is_none() => error(StatusCode::NOT_FOUND),
         Ok(None) => ok(),
-        Err(e) => failure(&e, "deleting"),
+        Err(e) => failure(&e, &what),
     }
 }
 
@@ -265,6 +310,7 @@ pub(super) async fn upload(
     verify: Option<String>,
     labels: Labels,
 ) -> Response<Body> {
+    let what = format!("writing {}", st.cfg.path.join(&rel).display());
     if let (Some(q), Some(n)) = (&st.quota, req.body().size_hint().exact()) {
         if q.would_exceed(n) {
             return error(StatusCode::INSUFFICIENT_STORAGE);
@@ -326,7 +372,7 @@ pub(super) async fn upload(
         }
         Err(Refused::Short | Refused::BadHash) => error(StatusCode::BAD_REQUEST),
         Err(Refused::Full) => error(StatusCode::INSUFFICIENT_STORAGE),
-        Err(Refused::Io(e)) => failure(&e, "writing"),
+        Err(Refused::Io(e)) => failure(&e, &what),
     }
 }
 
@@ -399,5 +445,48 @@ fn write_object(st: &State, rel: &str, verify: Option<String>, mut rx: mpsc::Rec
             refund(written);
             Err(Refused::Io(e))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file of `len` bytes of 7s whose reads fail from `fail_at` on.
+    struct Failing {
+        len: u64,
+        fail_at: u64,
+    }
+
+    impl FileExt for Failing {
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+            if offset >= self.fail_at {
+                return Err(io::Error::from_raw_os_error(nix::libc::EIO));
+            }
+            let n = (buf.len() as u64).min(self.len.saturating_sub(offset)).min(self.fail_at - offset) as usize;
+            buf[..n].fill(7);
+            Ok(n)
+        }
+        fn write_at(&self, _: &[u8], _: u64) -> io::Result<usize> {
+            unreachable!()
+        }
+    }
+
+    fn chunks(file: Failing, start: u64, len: u64) -> Vec<Result<usize, io::ErrorKind>> {
+        let reader = Reader { file, at: start, end: start + len, buf: vec![0; 4] };
+        reader.map(|c| c.map(|b| b.len()).map_err(|e| e.kind())).collect()
+    }
+
+    #[test]
+    fn a_read_error_is_the_last_chunk() {
+        assert_eq!(chunks(Failing { len: 10, fail_at: 99 }, 0, 10), [Ok(4), Ok(4), Ok(2)]);
+        assert_eq!(chunks(Failing { len: 10, fail_at: 99 }, 3, 5), [Ok(4), Ok(1)]);
+        // Fails at once: the first chunk is the error, which GET answers with 500.
+        assert!(matches!(chunks(Failing { len: 10, fail_at: 0 }, 0, 10)[..], [Err(_)]));
+        // Fails midway: what was read, then the error, then nothing.
+        let c = chunks(Failing { len: 10, fail_at: 6 }, 0, 10);
+        assert!(matches!(c[..], [Ok(4), Ok(2), Err(_)]), "{c:?}");
+        // Truncated since it was opened: an error, not a short end.
+        assert_eq!(chunks(Failing { len: 5, fail_at: 99 }, 0, 10), [Ok(4), Ok(1), Err(io::ErrorKind::UnexpectedEof)]);
     }
 }

@@ -115,7 +115,7 @@ pub(super) async fn handle(
 ) -> Result<Response<Body>, Infallible> {
     let started = SystemTime::now();
     let line = st.log.as_ref().map(|_| {
-        let h = |n: header::HeaderName| req.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let h = |n: header::HeaderName| req.headers().get(n).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
         (format!("{} {} {:?}", req.method(), req.uri(), req.version()), h(header::REFERER), h(header::USER_AGENT))
     });
     let (user, resp) = route(&st, &peer, req).await;
@@ -246,5 +246,27 @@ async fn dispatch(st: &Arc<State>, req: Request<Incoming>, t: Target, resource: 
                 _ => method_not_allowed(ALLOW),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::errno::Errno;
+
+    #[test]
+    fn store_errors_to_statuses() {
+        let os = |e: Errno| status_of(&io::Error::from_raw_os_error(e as i32));
+        for e in [Errno::ENOENT, Errno::ENOTDIR, Errno::EXDEV, Errno::ELOOP] {
+            assert_eq!(os(e), StatusCode::NOT_FOUND, "{e}");
+        }
+        for e in [Errno::EIO, Errno::EACCES, Errno::EPERM, Errno::EINVAL, Errno::EISDIR, Errno::EROFS] {
+            assert_eq!(os(e), StatusCode::INTERNAL_SERVER_ERROR, "{e}");
+        }
+        assert_eq!(os(Errno::ENOSPC), StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(os(Errno::EDQUOT), StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(status_of(&io::Error::from(io::ErrorKind::AlreadyExists)), StatusCode::FORBIDDEN);
+        assert_eq!(status_of(&io::Error::new(io::ErrorKind::NotFound, "not a regular file")), StatusCode::NOT_FOUND);
+        assert_eq!(status_of(&io::Error::other("not a regular file")), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -35,7 +35,8 @@ use std::time::Duration;
 pub enum Listen {
     /// `host:port`; an empty host means every interface, port 0 any free port.
     Tcp(String),
-    /// `unix:/path`: a Unix socket, created at start and removed at exit.
+    /// `unix:/path`: a Unix socket, created at start (replacing a dead one a
+    /// killed server left) and removed at exit.
     Unix(PathBuf),
 }
 

@@ -4,14 +4,15 @@
 //! published with linkat(2), which refuses to replace an existing one.
 
 use nix::errno::Errno;
-use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+use nix::fcntl::{openat2, Flock, FlockArg, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{fchmod, fstat, fstatat, mkdirat, Mode, SFlag};
 use nix::unistd::{linkat, unlinkat, UnlinkatFlags};
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 /// The object folders of a repository, as restic names them.
 pub const TYPES: [&str; 5] = ["data", "index", "keys", "locks", "snapshots"];
@@ -71,9 +72,13 @@ pub fn is_no_space(e: &io::Error) -> bool {
 
 /// Whether an error means the name does not lead to anything inside the tree:
 /// missing, not a folder, or a way out that openat2 refused (EXDEV, ELOOP).
+/// Every other error (EIO, EACCES, ...) is the server's or the disk's problem.
 pub fn is_outside_or_missing(e: &io::Error) -> bool {
     let codes = [Errno::ENOENT, Errno::ENOTDIR, Errno::EXDEV, Errno::ELOOP];
-    matches!(e.raw_os_error(), Some(c) if codes.iter().any(|&x| x as i32 == c))
+    match e.raw_os_error() {
+        Some(c) => codes.iter().any(|&x| x as i32 == c),
+        None => e.kind() == io::ErrorKind::NotFound,
+    }
 }
 
 /// openat2(2) below `dir`: `..` and symlinks may not leave `dir`, and /proc
@@ -123,6 +128,14 @@ fn open_at(dir: RawFd, name: &str, flags: OFlag, mode: u32) -> io::Result<OwnedF
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+fn is_regular(mode: nix::libc::mode_t) -> bool {
+    SFlag::from_bits_truncate(mode) & SFlag::S_IFMT == SFlag::S_IFREG
+}
+
+fn is_symlink(mode: nix::libc::mode_t) -> bool {
+    SFlag::from_bits_truncate(mode) & SFlag::S_IFMT == SFlag::S_IFLNK
+}
+
 /// The root folder and what the server needs to know to write below it.
 pub struct Store {
     root: OwnedFd,
@@ -140,7 +153,7 @@ pub struct Upload {
 }
 
 impl Store {
-    /// Open `path`, which must exist: like rest-server, the server never creates it.
+    /// Open `path`, which must be a folder.
     pub fn open(path: &Path, modes: Modes) -> io::Result<Store> {
         let root = File::open(path)?;
         if !root.metadata()?.is_dir() {
@@ -189,12 +202,15 @@ impl Store {
         Ok(())
     }
 
-    /// Open a regular file for reading, with its size.
+    /// Open a regular file for reading, with its size. Anything else planted
+    /// under an object's name (a folder, a FIFO, a device) is `NotFound`: it is
+    /// opened with `O_NONBLOCK`, so a FIFO without a writer cannot hold the thread.
     pub fn open_file(&self, rel: &str) -> io::Result<(File, u64)> {
-        let fd = open_beneath(self.root.as_raw_fd(), rel, OFlag::O_RDONLY, 0)?;
+        let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY;
+        let fd = open_beneath(self.root.as_raw_fd(), rel, flags, 0)?;
         let st = fstat(fd.as_raw_fd()).map_err(io_err)?;
-        if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
-            return Err(io::Error::from_raw_os_error(Errno::ENOENT as i32));
+        if !is_regular(st.st_mode) {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "not a regular file"));
         }
         Ok((File::from(fd), st.st_size as u64))
     }
@@ -230,7 +246,11 @@ impl Store {
             Err(e) => return Err(e),
         };
         let size = match fstatat(Some(dir.as_raw_fd()), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
-            Ok(st) => st.st_size as u64,
+            Ok(st) if is_regular(st.st_mode) => st.st_size as u64,
+            // Only a name: removing it frees nothing the quota counted.
+            Ok(st) if is_symlink(st.st_mode) => 0,
+            // A folder, FIFO or device was not made by an upload: the disk's owner has to look at it.
+            Ok(_) => return Err(io::Error::other("not a regular file; left in place")),
             Err(Errno::ENOENT) => return Ok(None),
             Err(e) => return Err(io_err(e)),
         };
@@ -271,10 +291,27 @@ impl Store {
     }
 }
 
-/// A name no other upload uses: the object's name, the marker, the process and a counter.
+/// A name no other upload uses: the object's name, the marker, this process's
+/// token and a counter.
 fn temp_name(name: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(".{name}{TEMP_MARK}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(".{name}{TEMP_MARK}-{}-{}", token(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// This process among all that ever wrote to the tree: its pid alone repeats
+/// (pid 1 in a container, a restarted appliance), so 64 random bits are added.
+fn token() -> &'static str {
+    static TOKEN: OnceLock<String> = OnceLock::new();
+    TOKEN.get_or_init(|| {
+        let mut bits = [0u8; 8];
+        let random = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bits));
+        if random.is_err() {
+            // No /dev: the time still differs between two boots that reuse a pid.
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            bits = (now.as_nanos() as u64).to_le_bytes();
+        }
+        format!("{}-{:016x}", std::process::id(), u64::from_le_bytes(bits))
+    })
 }
 
 fn names(dir: &OwnedFd) -> io::Result<Vec<String>> {
@@ -299,7 +336,7 @@ fn files(dir: &OwnedFd, out: &mut Vec<(String, u64)>) -> io::Result<()> {
             continue;
         }
         if let Ok(st) = fstatat(Some(dir.as_raw_fd()), name.as_str(), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
-            if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG {
+            if is_regular(st.st_mode) {
                 out.push((name, st.st_size as u64));
             }
         }
@@ -345,50 +382,131 @@ impl Drop for Upload {
     }
 }
 
-/// Remove the temporary files of uploads that a killed server left below `path`
-/// (they are never listed, but take space). Returns how many were removed.
-pub fn remove_stale_uploads(path: &Path) -> usize {
-    let ours = format!("{TEMP_MARK}-{}-", std::process::id());
-    let mut removed = 0;
-    let mut stack = vec![path.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let Ok(kind) = entry.file_type() else { continue };
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if kind.is_dir() {
-                stack.push(entry.path());
-            } else if kind.is_file()
-                && name.starts_with('.')
-                && name.contains(TEMP_MARK)
-                && !name.contains(&ours)
-                && std::fs::remove_file(entry.path()).is_ok()
-            {
-                removed += 1;
-            }
-        }
-    }
-    removed
+/// What [`sweep`] found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Temporary files of interrupted uploads removed.
+    pub removed: usize,
+    /// Bytes in the regular files left: what `--max-size` counts (rest-server
+    /// counts the whole tree at start).
+    pub bytes: u64,
 }
 
-/// Bytes used by all regular files below `path`, for `--max-size` (rest-server
-/// counts the whole tree at start).
-pub fn tree_size(path: &Path) -> u64 {
-    let mut total = 0;
+/// Walk the tree below `path`: remove the temporary files of uploads that an
+/// earlier server left (they are never listed, but take space), and count the
+/// bytes of every other regular file. Only this process's uploads are spared,
+/// so it must run while holding the [`Lock`].
+pub fn sweep(path: &Path) -> Swept {
+    let ours = format!("{TEMP_MARK}-{}-", token());
+    let mut swept = Swept::default();
     let mut stack = vec![path.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for entry in entries.flatten() {
             let Ok(meta) = entry.metadata() else { continue };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
             if meta.is_dir() {
                 stack.push(entry.path());
             } else if meta.is_file() {
-                total += meta.len();
+                let stale = name.starts_with('.') && name.contains(TEMP_MARK) && !name.contains(&ours);
+                if stale && std::fs::remove_file(entry.path()).is_ok() {
+                    swept.removed += 1;
+                } else {
+                    swept.bytes += meta.len();
+                }
             }
         }
     }
-    total
+    swept
+}
+
+/// The lock file in `--path` that one server at a time holds.
+pub const LOCK_FILE: &str = ".rest-server.lock";
+
+/// An flock(2) on [`LOCK_FILE`], held until dropped; the file names the holder's
+/// pid. `None` for a tree the server cannot write to (a read-only disk served
+/// for restores), where there is nothing to guard: no upload, no sweep.
+pub struct Lock {
+    _file: Option<Flock<File>>,
+}
+
+impl Store {
+    /// Take the lock of the tree, or say which process holds it. Two servers on
+    /// one tree would sweep away each other's uploads in flight.
+    pub fn lock(&self) -> io::Result<Lock> {
+        let root = self.root.as_raw_fd();
+        let (file, writable) = match open_beneath(
+            root,
+            LOCK_FILE,
+            OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW,
+            self.modes.file,
+        ) {
+            Ok(fd) => (File::from(fd), true),
+            Err(e) if matches!(e.raw_os_error(), Some(c) if c == Errno::EROFS as i32 || c == Errno::EACCES as i32) => {
+                // flock(2) needs no write access: a lock file made earlier still works.
+                match open_beneath(root, LOCK_FILE, OFlag::O_RDONLY | OFlag::O_NOFOLLOW, 0) {
+                    Ok(fd) => (File::from(fd), false),
+                    Err(_) => {
+                        log::warn!("cannot make the lock file ({e}): serving without one");
+                        return Ok(Lock { _file: None });
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(mut locked) => {
+                if writable {
+                    locked.set_len(0)?;
+                    locked.write_all(format!("{}\n", std::process::id()).as_bytes())?;
+                }
+                Ok(Lock { _file: Some(locked) })
+            }
+            Err((mut file, Errno::EWOULDBLOCK)) => {
+                // The holder writes its pid just after locking: give it a moment.
+                let mut pid = String::new();
+                for _ in 0..10 {
+                    pid.clear();
+                    let _ = file.seek(SeekFrom::Start(0)).and_then(|_| file.read_to_string(&mut pid));
+                    if !pid.trim().is_empty() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                let pid = pid.trim();
+                let who = if pid.is_empty() { "another process".to_string() } else { format!("pid {pid}") };
+                Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!("another rest-server ({who}) serves this folder"),
+                ))
+            }
+            Err((_, e)) => Err(io_err(e)),
+        }
+    }
+}
+
+/// Make `path` and its missing parents with the folder mode, whatever the umask
+/// (the Go server makes repositories with MkdirAll). Returns whether it made any.
+pub fn create_missing(path: &Path, modes: Modes) -> io::Result<bool> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut missing = Vec::new();
+    let mut at = path;
+    while std::fs::symlink_metadata(at).is_err() {
+        missing.push(at);
+        match at.parent() {
+            Some(p) if !p.as_os_str().is_empty() => at = p,
+            _ => break,
+        }
+    }
+    for dir in missing.iter().rev() {
+        match std::fs::create_dir(dir) {
+            Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(modes.dir))?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(!missing.is_empty())
 }
 
 #[cfg(test)]
@@ -420,7 +538,7 @@ mod tests {
         assert_eq!(store.open_file("self/inside").unwrap().1, 3);
         std::fs::write(root.join(".x.rest-server-temp-1-2"), b"left").unwrap();
         std::fs::write(root.join("x.rest-server-temp"), b"not ours").unwrap();
-        assert_eq!(remove_stale_uploads(&root), 1);
+        assert_eq!(sweep(&root), Swept { removed: 1, bytes: 3 + 8 });
         assert!(root.join("x.rest-server-temp").exists());
         let root_fd = store.root.as_raw_fd();
         let walk = |rel: &str| walk_beneath(root_fd, rel, OFlag::O_RDONLY, 0);

@@ -541,7 +541,8 @@ fn read_folder(dir: &Path, config_only: bool, snapshots: bool) -> (u64, Vec<(Str
     let Ok(entries) = std::fs::read_dir(dir) else { return (0, snaps, 0) };
     for e in entries.flatten() {
         let Ok(name) = e.file_name().into_string() else { continue };
-        if name.starts_with('.') {
+        // What listings leave out: temporary uploads and hidden names.
+        if name.starts_with('.') || name.contains(".rest-server-temp") {
             continue;
         }
         // DirEntry::metadata does not follow symlinks.

@@ -22,8 +22,18 @@ use tokio::sync::watch;
 /// Run the server until SIGTERM or SIGINT; then stop accepting, let requests in
 /// flight finish for `cfg.grace`, drop what is left, and return.
 pub fn serve(cfg: Config) -> Result<()> {
-    let store = Store::open(&cfg.path, Modes::new(cfg.group_accessible))
-        .with_context(|| format!("cannot open data directory {}", cfg.path.display()))?;
+    let modes = Modes::new(cfg.group_accessible);
+    if repo::create_missing(&cfg.path, modes)
+        .with_context(|| format!("cannot create data directory {}", cfg.path.display()))?
+    {
+        log::info!("created data directory {}", cfg.path.display());
+    }
+    let store =
+        Store::open(&cfg.path, modes).with_context(|| format!("cannot open data directory {}", cfg.path.display()))?;
+    let lock = store.lock().map_err(|e| match e.kind() {
+        io::ErrorKind::WouldBlock => anyhow!("{}: {e}; stop it or give this one another --path", cfg.path.display()),
+        _ => anyhow!("cannot lock {}: {e}", cfg.path.join(repo::LOCK_FILE).display()),
+    })?;
     let users = match &cfg.htpasswd {
         Some(p) => {
             Some(Users::load(p).map_err(|e| anyhow!("cannot load {} (use --no-auth to disable): {e:#}", p.display()))?)
@@ -31,7 +41,6 @@ pub fn serve(cfg: Config) -> Result<()> {
         None => None,
     };
     let tls = cfg.tls.as_ref().map(acceptor).transpose()?;
-    let quota = cfg.max_size.map(|max| Quota::new(max, repo::tree_size(&cfg.path)));
     let log: Option<Box<dyn Write + Send>> = match &cfg.log {
         None => None,
         Some(p) if p.as_os_str() == "-" => Some(Box::new(io::stdout())),
@@ -43,12 +52,21 @@ pub fn serve(cfg: Config) -> Result<()> {
                 .with_context(|| format!("opening log file {}", p.display()))?,
         )),
     };
-    log::info!("Data directory: {}", cfg.path.display());
-    log::info!("Authentication {}", if users.is_some() { "enabled" } else { "disabled" });
-    log::info!("Private repositories {}", if cfg.private_repos { "enabled" } else { "disabled" });
-    if cfg.append_only {
-        log::info!("Append only mode enabled");
+    // Temporary files left by an earlier server are swept before --max-size
+    // counts the tree; without a limit, walking a large tree runs beside the serving.
+    let quota = cfg.max_size.map(|max| Quota::new(max, swept(repo::sweep(&cfg.path)).bytes));
+    if quota.is_none() {
+        let path = cfg.path.clone();
+        std::thread::spawn(move || swept(repo::sweep(&path)));
     }
+    // rest-server's start-up lines, as tools that start it read them: no
+    // timestamp, same words, same order.
+    let enabled = |on: bool| if on { "enabled" } else { "disabled" };
+    eprintln!("Data directory: {}", cfg.path.display());
+    eprintln!("Authentication {}", enabled(users.is_some()));
+    eprintln!("Append only mode {}", enabled(cfg.append_only));
+    eprintln!("Private repositories {}", enabled(cfg.private_repos));
+    eprintln!("Group accessible repos {}", enabled(cfg.group_accessible));
     if let Some(q) = &quota {
         log::info!("Repo quota: {} of {} bytes used", q.used(), q.max());
     }
@@ -67,17 +85,19 @@ pub fn serve(cfg: Config) -> Result<()> {
         repostats,
     });
     repostats::start(&state, |s: &State| &s.repostats);
-    let path = state.cfg.path.clone();
-    // Walking a large tree takes a while: do it beside the serving.
-    std::thread::spawn(move || match repo::remove_stale_uploads(&path) {
-        0 => {}
-        n => log::info!("removed {n} temporary files of interrupted uploads"),
-    });
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
     let result = rt.block_on(run(state, tls));
     // Uploads still running are dropped with the runtime; their temporary files go with them.
     rt.shutdown_timeout(Duration::from_secs(2));
+    drop(lock);
     result
+}
+
+fn swept(s: repo::Swept) -> repo::Swept {
+    if s.removed > 0 {
+        log::info!("removed {} temporary files of interrupted uploads", s.removed);
+    }
+    s
 }
 
 fn acceptor(t: &Tls) -> Result<tokio_rustls::TlsAcceptor> {
@@ -116,20 +136,47 @@ async fn bind(listen: &Listen) -> Result<Listener> {
                 },
                 None => tokio::net::TcpListener::bind(addr.as_str()).await?,
             };
-            log::info!("Starting server on {}", l.local_addr()?);
+            let at = l.local_addr()?;
+            eprintln!("start server on {at}");
+            log::info!("Starting server on {at}");
             Ok(Listener::Tcp(l))
         }
         Listen::Unix(path) => {
+            remove_dead_socket(path)?;
             let l = tokio::net::UnixListener::bind(path)?;
+            eprintln!("start server on {}", path.display());
             log::info!("Starting server on unix:{}", path.display());
             Ok(Listener::Unix(l, path.clone()))
         }
     }
 }
 
+/// A socket file that a killed server left behind would make every restart
+/// fail with "Address already in use": remove it when nobody answers on it
+/// (connect gives ECONNREFUSED). A live socket, or a file that is not a socket, stays.
+fn remove_dead_socket(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return Ok(()) };
+    if !meta.file_type().is_socket() {
+        return Err(anyhow!("{} exists and is not a socket; remove it or listen elsewhere", path.display()));
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => Err(anyhow!("another server answers on {}; stop it or listen elsewhere", path.display())),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            log::info!("removing {}, a socket nobody answers on", path.display());
+            std::fs::remove_file(path).with_context(|| format!("removing the dead socket {}", path.display()))
+        }
+        // Not ours to judge (no permission, say): binding will say what is wrong.
+        Err(_) => Ok(()),
+    }
+}
+
 async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let listener = bind(&st.cfg.listen).await.map_err(|e| anyhow!("listen {:?}: {e:#}", st.cfg.listen))?;
+    if let Some(t) = &st.cfg.tls {
+        eprintln!("TLS enabled, private key {}, pubkey {}", t.key.display(), t.cert.display());
+    }
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
@@ -178,6 +225,8 @@ async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>) -> Result<(
         log::warn!("aborting {} requests still running", conns.len());
         conns.abort_all();
         while conns.join_next().await.is_some() {}
+    } else {
+        eprintln!("shutdown cleanly");
     }
     Ok(())
 }

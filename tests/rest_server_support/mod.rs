@@ -47,9 +47,14 @@ pub struct Server {
 impl Server {
     /// Start `krazybox rest-server ARGS` and wait until it listens.
     pub fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_krazybox"))
-            .arg("rest-server")
-            .args(args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_krazybox"));
+        cmd.arg("rest-server").args(args);
+        Server::spawn(cmd)
+    }
+
+    /// Start a command that runs the server (another user, a namespace) and wait until it listens.
+    pub fn spawn(mut cmd: Command) -> Server {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
