@@ -7,12 +7,14 @@
 # Goals: throughput >= 80% of the lower limit; peak RSS < 32 MiB with 8 clients.
 #
 #   scripts/bench-rest-server.sh [UPLOADS_PER_RUN] [DATA_DIR]
+#
+# KRAZYBOX=path runs that binary instead of a fresh static build (to compare two builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 uploads=${1:-64}
 base=${2:-target/bench-rest-server}
 command -v openssl >/dev/null || { echo "openssl is needed: apt-get install openssl" >&2; exit 1; }
-kb=$(scripts/build.sh x86_64-unknown-linux-musl)
+kb=${KRAZYBOX:-$(scripts/build.sh x86_64-unknown-linux-musl)}
 rm -rf "$base" && mkdir -p "$base/data"
 trap 'kill "$server" 2>/dev/null; rm -rf "$base"' EXIT
 

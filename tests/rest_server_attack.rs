@@ -199,3 +199,171 @@ fn checks_of_clients_that_hung_up_never_run() {
     eprintln!("after 600 hung-up checks: uncached login {worst:?}");
     assert!(worst < Duration::from_millis(800), "{worst:?}");
 }
+
+/// `krazybox rest-server ARGS` under descriptor limits `soft`/`hard`: the child and its address.
+fn start_limited(soft: u32, hard: u32, args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -S -n {soft} && ulimit -H -n {hard} && exec \"$0\" rest-server \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_krazybox"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("server did not start").unwrap();
+        if let Some(a) = line.split("tarting server on ").nth(1).or(line.split("start server on ").nth(1)) {
+            break a.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
+
+#[test]
+fn silent_connections_do_not_lock_others_out() {
+    let dir = TempDir::new("fds");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let (mut child, addr) =
+        start_limited(128, 256, &["--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-auth"]);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let open_files = limits.lines().find(|l| l.starts_with("Max open files")).unwrap().to_string();
+    assert!(open_files.split_whitespace().filter(|w| *w == "256").count() == 2, "soft limit raised: {open_files}");
+    // More silent connections than the hard limit allows descriptors.
+    let silent: Vec<TcpStream> =
+        (0..400).filter_map(|_| connect_from(Ipv4Addr::new(127, 0, 0, 3), &addr, None).ok()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    let s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let r = send(s, "POST", "/?create=true", &[], b"");
+    let took = t.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    eprintln!("{} silent connections: a new request answered in {took:?}", silent.len());
+    assert_eq!(r.status, 200);
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+/// The server's peak RSS in KiB, its threads and its open descriptors.
+fn footprint(pid: u32) -> (u64, u64, usize) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |k: &str| -> u64 {
+        status.lines().find_map(|l| l.strip_prefix(k)).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap()
+    };
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    (field("VmHWM:"), field("Threads:"), fds)
+}
+
+#[test]
+fn slow_readers_and_uploaders_hold_no_thread() {
+    const SLOW: usize = 150;
+    let dir = TempDir::new("slow");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let server = Server::start(&["--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-auth"]);
+    let addr = server.addr.clone();
+    let pid = server.pid() as u32;
+    assert_eq!(http(&addr, "POST", "/?create=true", &[], b"").status, 200);
+    let big = noise(7, 16 << 20);
+    let id = sha256_hex(&big);
+    std::fs::write(data.join("data").join(&id[..2]).join(&id), &big).unwrap();
+    drop(big);
+    let normal = |what: &str| {
+        let t = Instant::now();
+        let small = format!("small {what}");
+        let r = http(&addr, "POST", &format!("/keys/{}", sha256_hex(small.as_bytes())), &[], small.as_bytes());
+        assert_eq!(r.status, 200, "{what}");
+        assert_eq!(http(&addr, "GET", &format!("/data/{id}"), &[("Range", "bytes=0-99")], b"").status, 206);
+        t.elapsed()
+    };
+    let quiet = normal("before");
+
+    // Readers of the big object through a 4 KiB window, reading 4 KiB a second.
+    let req = format!("GET /data/{id} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut readers: Vec<TcpStream> = (0..SLOW)
+        .map(|_| {
+            let mut s = connect_from(Ipv4Addr::new(127, 0, 0, 4), &addr, Some(4096)).unwrap();
+            s.write_all(req.as_bytes()).unwrap();
+            s.set_nonblocking(true).unwrap();
+            s
+        })
+        .collect();
+    // Uploads that send their head and then a byte a second.
+    let mut uploaders: Vec<TcpStream> = (0..SLOW)
+        .map(|i| {
+            let mut s = connect_from(Ipv4Addr::new(127, 0, 0, 5), &addr, None).unwrap();
+            let head =
+                format!("POST /data/{} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n", sha256_hex(&[i as u8]));
+            s.write_all(head.as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    let mut worst = Duration::ZERO;
+    for round in 0..5 {
+        let mut buf = [0u8; 4096];
+        for r in readers.iter_mut() {
+            let _ = r.read(&mut buf);
+        }
+        for u in uploaders.iter_mut() {
+            u.write_all(b"x").unwrap();
+        }
+        if round > 0 {
+            worst = worst.max(normal(&format!("round {round}")));
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let (peak_kib, threads, fds) = footprint(pid);
+    eprintln!(
+        "{SLOW} slow readers + {SLOW} slow uploaders: a normal request {worst:?} (quiet {quiet:?}); peak RSS {} MiB, {threads} threads, {fds} descriptors",
+        peak_kib / 1024
+    );
+    assert!(worst < Duration::from_secs(1), "{worst:?}");
+    assert!(threads <= 20, "threads: {threads}");
+    assert!(peak_kib < 32 * 1024, "peak RSS {peak_kib} KiB");
+}
+
+#[test]
+fn a_request_log_nobody_reads_does_not_stall_requests() {
+    let dir = TempDir::new("log");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // `--log -` into a pipe that is never read: it fills after 64 KiB.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_krazybox"))
+        .args(["rest-server", "--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-auth", "--log", "-"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _unread = child.stdout.take();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+    let addr = loop {
+        let line = lines.next().expect("server did not start").unwrap();
+        if let Some(a) = line.split("tarting server on ").nth(1).or(line.split("start server on ").nth(1)) {
+            break a.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let agent = "x".repeat(200);
+    let t = Instant::now();
+    let mut answered = 0;
+    for _ in 0..2000 {
+        let req = format!("GET /keys/ HTTP/1.1\r\nHost: x\r\nUser-Agent: {agent}\r\n\r\n");
+        if s.write_all(req.as_bytes()).is_err() || read_response(&mut s).is_err() {
+            break;
+        }
+        answered += 1;
+    }
+    let took = t.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(answered, 2000, "requests stalled behind the log after {answered} ({took:?})");
+}

@@ -73,3 +73,40 @@ fn stalled_clients_are_dropped() {
         std::thread::sleep(Duration::from_millis(600));
     }
 }
+
+/// The idle time counts from the last byte moved, not from a periodic check:
+/// a client that stalls is dropped `idle_timeout` after its last byte, however
+/// that byte fell between the watchdog's looks.
+#[test]
+fn idle_time_counts_from_the_last_byte() {
+    assert_eq!(krazybox::restserver::Config::new("/x".into()).idle_timeout, Duration::from_secs(60));
+    let dir = TempDir::new("idle-exact");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let sock = dir.path().join("s.sock");
+    let mut cfg = krazybox::restserver::Config::new(data);
+    cfg.htpasswd = None;
+    cfg.listen = krazybox::restserver::Listen::Unix(sock.clone());
+    cfg.idle_timeout = Duration::from_secs(4);
+    std::thread::spawn(move || krazybox::restserver::serve(cfg));
+    let start = Instant::now();
+    while !sock.exists() {
+        assert!(start.elapsed() < Duration::from_secs(10), "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(http_unix(&sock, "POST", "/?create=true", &[], b"").status, 200);
+    let id = sha256_hex(b"slow");
+    let mut c = UnixStream::connect(&sock).unwrap();
+    c.write_all(format!("POST /data/{id} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n").as_bytes()).unwrap();
+    // A byte every 1.05 s: each falls just after a look of a watchdog that ticks every second.
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(1050));
+        c.write_all(b"x").unwrap();
+    }
+    let last = Instant::now();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = Vec::new();
+    let _ = c.read_to_end(&mut buf);
+    let waited = last.elapsed();
+    assert!(waited >= Duration::from_millis(3900) && waited < Duration::from_millis(4400), "{waited:?}");
+}

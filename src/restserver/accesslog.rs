@@ -1,5 +1,6 @@
 //! `--log`: one line per request in the combined log format, time in UTC.
 
+use std::io::Write as _;
 use std::time::SystemTime;
 
 /// What the log says about one request.
@@ -50,6 +51,47 @@ fn escape(b: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Where the lines go: a thread of their own, so a slow disk or a stdout
+/// nobody reads never stalls the event loop. Lines that find the queue full
+/// are dropped and counted.
+pub struct Writer {
+    tx: std::sync::mpsc::SyncSender<String>,
+    dropped: std::sync::atomic::AtomicU64,
+}
+
+/// Lines that may wait for the log thread.
+const QUEUE: usize = 4096;
+
+impl Writer {
+    /// Start the thread writing to `out`; it ends, after writing what is queued,
+    /// when the writer is dropped.
+    pub fn spawn(out: Box<dyn std::io::Write + Send>) -> std::io::Result<(Writer, std::thread::JoinHandle<()>)> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<String>(QUEUE);
+        let thread = std::thread::Builder::new().name("access-log".into()).spawn(move || {
+            let mut out = std::io::BufWriter::new(out);
+            while let Ok(line) = rx.recv() {
+                let _ = out.write_all(line.as_bytes());
+                // Write what came meanwhile in one go, then flush before waiting.
+                while let Ok(line) = rx.try_recv() {
+                    let _ = out.write_all(line.as_bytes());
+                }
+                let _ = out.flush();
+            }
+        })?;
+        Ok((Writer { tx, dropped: Default::default() }, thread))
+    }
+
+    /// Queue one line; never blocks.
+    pub fn write(&self, line: String) {
+        if self.tx.try_send(line).is_err() {
+            let n = self.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                log::warn!("the request log is behind: {n} lines dropped so far");
+            }
+        }
+    }
 }
 
 /// `10/Oct/2000:13:55:36 +0000`-style time of the combined log format, in UTC.

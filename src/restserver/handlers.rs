@@ -1,8 +1,9 @@
 //! What each request does to the store: create a repository, list, HEAD, GET,
-//! upload, delete. File work runs on tokio's blocking threads, fed through small
-//! channels, so a request body or a file is streamed and memory does not grow
-//! with blob size.
+//! upload, delete. File work runs on tokio's blocking threads one buffer at a
+//! time, so a request body or a file is streamed, memory does not grow with
+//! blob size, and no thread waits for a slow client.
 
+use super::conns::Conn;
 use super::http::{blocking, error, failure, full, length_only, ok, Body, State};
 use super::metrics::Op;
 use super::range::{self, Range};
@@ -12,21 +13,25 @@ use hyper::body::{Body as _, Bytes, Frame, Incoming, SizeHint};
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
+use std::future::Future;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::ready;
 use std::task::{Context as TaskContext, Poll};
-use tokio::sync::mpsc;
+use std::time::{Duration, Instant};
 
 const MIME_V2: &str = "application/vnd.x.restic.rest.v2";
 const MIME_V1: &str = "application/vnd.x.restic.rest.v1";
-/// Chunks of a file sent to a client, and how many may wait in a channel.
-const CHUNK: usize = 64 * 1024;
-const QUEUE: usize = 4;
-/// Upload buffers: their size, and how many the pool keeps between uploads.
+/// Upload buffers: their size, and how many the pool keeps between uploads
+/// (two per upload: one filling, one being written).
 const UPLOAD_BUF: usize = 256 * 1024;
-const POOL_KEEP: usize = 48;
+const POOL_KEEP: usize = 16;
+/// A body frame this small (a slow client's) goes to a buffer that grows with
+/// what arrives, not to a whole pooled one.
+const SMALL_FRAME: usize = 16 * 1024;
 
 /// The repository a request is for, and the labels its metrics get.
 pub(super) struct Target {
@@ -60,6 +65,9 @@ impl Pool {
     }
 
     fn put(&self, mut buf: Vec<u8>) {
+        if buf.capacity() != UPLOAD_BUF {
+            return;
+        }
         buf.clear();
         let mut free = self.free.lock().unwrap();
         if free.len() < POOL_KEEP {
@@ -68,20 +76,140 @@ impl Pool {
     }
 }
 
-/// A response body fed by a blocking reader thread.
-struct ChannelBody {
-    rx: mpsc::Receiver<io::Result<Bytes>>,
-    len: u64,
+/// A download: the file is read on a blocking thread one chunk at a time, and
+/// the next chunk only once the socket has taken the last one, so a client
+/// that reads slowly holds neither a thread nor more than a small chunk.
+/// Chunks grow (up to [`CHUNK_MAX`]) while the client takes them at once;
+/// what they hold above [`CHUNK_MIN`] comes from one budget shared by all
+/// downloads, so many slow clients cannot add up to much memory.
+struct FileBody {
+    st: Arc<State>,
+    file: Arc<std::fs::File>,
+    /// For the log, when a read fails midway.
+    path: std::path::PathBuf,
+    /// The chunk read before the status was sent.
+    first: Option<Bytes>,
+    /// Next byte to read, and the end of the range.
+    at: u64,
+    end: u64,
+    /// Bytes handed to hyper.
+    given: u64,
+    conn: Option<Arc<Conn>>,
+    /// The connection's written count when this body started.
+    base: Option<u64>,
+    reading: Option<tokio::task::JoinHandle<io::Result<Vec<u8>>>>,
+    chunk: usize,
+    given_at: Instant,
+    labels: Labels,
 }
 
-impl hyper::body::Body for ChannelBody {
+/// Chunk sizes of a download.
+const CHUNK_MIN: usize = 8 * 1024;
+const CHUNK_MAX: usize = 256 * 1024;
+/// Bytes above `CHUNK_MIN` all downloads may hold at once.
+const CHUNK_BUDGET: usize = 4 << 20;
+static CHUNK_EXTRA: AtomicUsize = AtomicUsize::new(0);
+
+impl FileBody {
+    /// Bytes handed to hyper that the socket has not taken yet.
+    fn outstanding(&mut self) -> u64 {
+        let Some(c) = &self.conn else { return 0 };
+        let base = *self.base.get_or_insert(c.written());
+        self.given.saturating_sub(c.written() - base)
+    }
+
+    /// Change the chunk size, taking or giving back budget.
+    fn resize(&mut self, to: usize) {
+        let (old, new) = (self.chunk - CHUNK_MIN, to - CHUNK_MIN);
+        if new > old {
+            let more = new - old;
+            let got = CHUNK_EXTRA.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held + more <= CHUNK_BUDGET).then_some(held + more)
+            });
+            if got.is_err() {
+                return;
+            }
+        } else {
+            CHUNK_EXTRA.fetch_sub(old - new, Ordering::AcqRel);
+        }
+        self.chunk = to;
+    }
+}
+
+impl Drop for FileBody {
+    fn drop(&mut self) {
+        self.resize(CHUNK_MIN);
+        count(&self.st, &self.labels, Op::Read, self.given);
+    }
+}
+
+impl hyper::body::Body for FileBody {
     type Data = Bytes;
     type Error = io::Error;
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<io::Result<Frame<Bytes>>>> {
-        self.rx.poll_recv(cx).map(|o| o.map(|r| r.map(Frame::data)))
+        let this = &mut *self;
+        if let Some(b) = this.first.take() {
+            this.given += b.len() as u64;
+            this.given_at = Instant::now();
+            return Poll::Ready(Some(Ok(Frame::data(b))));
+        }
+        if let Some(r) = &mut this.reading {
+            let data = match ready!(Pin::new(r).poll(cx)) {
+                Ok(Ok(d)) => d,
+                Ok(Err(e)) => {
+                    log::error!("reading {}: {e}; connection aborted", this.path.display());
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            };
+            this.reading = None;
+            this.at += data.len() as u64;
+            this.given += data.len() as u64;
+            this.given_at = Instant::now();
+            return Poll::Ready(Some(Ok(Frame::data(Bytes::from(data)))));
+        }
+        if this.at >= this.end {
+            return Poll::Ready(None);
+        }
+        if this.outstanding() > 0 {
+            if let Some(c) = &this.conn {
+                c.wake_on_write(cx.waker());
+            }
+            // The socket may have taken the rest meanwhile.
+            if this.outstanding() > 0 {
+                return Poll::Pending;
+            }
+        }
+        if this.given > 0 {
+            match this.given_at.elapsed() {
+                t if t < Duration::from_millis(2) => this.resize((this.chunk * 2).min(CHUNK_MAX)),
+                t if t > Duration::from_millis(50) => this.resize(CHUNK_MIN),
+                _ => {}
+            }
+        }
+        let (file, at, want) = (this.file.clone(), this.at, ((this.end - this.at) as usize).min(this.chunk));
+        this.reading = Some(tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; want];
+            let mut got = 0;
+            while got < want {
+                match file.read_at(&mut buf[got..], at + got as u64) {
+                    Ok(0) => {
+                        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file is shorter than its size"))
+                    }
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(buf)
+        }));
+        self.poll_frame(cx)
+    }
+    fn is_end_stream(&self) -> bool {
+        self.first.is_none() && self.at >= self.end && self.reading.is_none()
     }
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.len)
+        SizeHint::with_exact(self.end - self.at + self.first.as_ref().map_or(0, |b| b.len() as u64))
     }
 }
 
@@ -184,7 +312,7 @@ pub(super) async fn get(
             return r;
         }
     };
-    let mut reader = Reader { file, at: start, end: start + len, buf: vec![0u8; CHUNK.min(len as usize).max(1)] };
+    let mut reader = Reader { file, at: start, end: start + len, buf: vec![0u8; CHUNK_MIN.min(len as usize).max(1)] };
     let (reader, first) = blocking(move || {
         let first = reader.next();
         (reader, first)
@@ -195,25 +323,25 @@ pub(super) async fn get(
             log::error!("reading {}: {e}", path.display());
             return error(StatusCode::INTERNAL_SERVER_ERROR);
         }
-        other => other,
+        Some(Ok(b)) => Some(b),
+        None => None,
     };
-    let (tx, rx) = mpsc::channel(QUEUE);
-    let st2 = st.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut reader = reader;
-        for chunk in first.into_iter().chain(std::iter::from_fn(|| reader.next())) {
-            let failed = chunk.as_ref().err().map(|e| e.to_string());
-            if tx.blocking_send(chunk).is_err() {
-                break;
-            }
-            if let Some(e) = failed {
-                log::error!("reading {}: {e}; connection aborted", path.display());
-                break;
-            }
-        }
-        count(&st2, &labels, Op::Read, reader.at - start);
-    });
-    let mut r = Response::new(ChannelBody { rx, len }.boxed());
+    let body = FileBody {
+        st: st.clone(),
+        file: Arc::new(reader.file),
+        path,
+        first,
+        at: reader.at,
+        end: start + len,
+        given: 0,
+        conn: req.extensions().get::<Arc<Conn>>().cloned(),
+        base: None,
+        reading: None,
+        chunk: CHUNK_MIN,
+        given_at: Instant::now(),
+        labels,
+    };
+    let mut r = Response::new(body.boxed());
     *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
@@ -297,12 +425,105 @@ enum Refused {
     Io(io::Error),
 }
 
-enum Chunk {
-    Data(Vec<u8>),
-    End,
+/// An upload's file side: the temporary file, the SHA-256 so far,
+/// the bytes taken from the quota. It moves to a blocking thread for each
+/// buffer and comes back; dropped before [`Sink::finish`], it removes the
+/// temporary file and gives the bytes back.
+struct Sink {
+    st: Arc<State>,
+    rel: String,
+    up: Option<Upload>,
+    hasher: Option<Sha256>,
+    written: u64,
+    committed: bool,
+}
+
+impl Sink {
+    /// Hash and write one buffer (blocking), then return it to the pool.
+    fn write(&mut self, data: Vec<u8>) -> Result<(), Refused> {
+        let r = self.write_inner(&data);
+        self.st.pool.put(data);
+        r
+    }
+
+    fn write_inner(&mut self, data: &[u8]) -> Result<(), Refused> {
+        let up = match &mut self.up {
+            Some(up) => up,
+            None => self.up.insert(self.st.store.begin_upload(&self.rel).map_err(Refused::Io)?),
+        };
+        if data.is_empty() {
+            return Ok(());
+        }
+        if let Some(q) = &self.st.quota {
+            if !q.reserve(data.len() as u64) {
+                return Err(Refused::Full);
+            }
+        }
+        if !self.st.repostats.reserve(&self.rel, data.len() as u64) {
+            if let Some(q) = &self.st.quota {
+                q.release(data.len() as u64);
+            }
+            return Err(Refused::Full);
+        }
+        self.written += data.len() as u64;
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(data);
+        }
+        up.write(data).map_err(Refused::Io)
+    }
+
+    /// Check the hash against the name and make the object (blocking).
+    fn finish(mut self, verify: Option<String>) -> Result<u64, Refused> {
+        self.write_inner(&[])?;
+        if let (Some(h), Some(id)) = (self.hasher.take(), verify) {
+            let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            if hex != id {
+                return Err(Refused::BadHash);
+            }
+        }
+        let change = self.st.repostats.begin(&self.rel);
+        self.up.take().expect("opened above").commit().map_err(Refused::Io)?;
+        self.committed = true;
+        let (st, rel) = (&self.st, self.rel.as_str());
+        st.repostats.release(rel, self.written);
+        change.added(self.written, || st.store.open_file(rel).ok()?.0.metadata().ok()?.modified().ok());
+        Ok(self.written)
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        if !self.committed {
+            if let Some(q) = &self.st.quota {
+                q.release(self.written);
+            }
+            self.st.repostats.release(&self.rel, self.written);
+        }
+    }
+}
+
+/// A buffer being written, and the sink it comes back with.
+type Writing = tokio::task::JoinHandle<(Sink, Result<(), Refused>)>;
+
+/// Wait for the buffer in flight, if any; its sink, or why the upload failed.
+async fn landed(writing: &mut Option<Writing>, sink: &mut Option<Sink>) -> Result<(), Refused> {
+    if let Some(w) = writing.take() {
+        let (s, r) = match w.await {
+            Ok(v) => v,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        *sink = Some(s);
+        r?;
+    }
+    Ok(())
 }
 
 /// POST an object or `config`; `verify` is the name the content's SHA-256 must have.
+///
+/// The body is read on the event loop into pooled buffers; each full buffer
+/// is hashed and written on a blocking thread while the next one fills. While
+/// the client is slow no thread waits for it, and a buffer only grows as its
+/// bytes arrive.
 pub(super) async fn upload(
     st: &Arc<State>,
     req: Request<Incoming>,
@@ -321,49 +542,69 @@ pub(super) async fn upload(
             return error(StatusCode::INSUFFICIENT_STORAGE);
         }
     }
-    let (tx, rx) = mpsc::channel::<Chunk>(QUEUE);
-    let st2 = st.clone();
-    let worker = tokio::task::spawn_blocking(move || write_object(&st2, &rel, verify, rx));
+    let mut sink = Some(Sink {
+        st: st.clone(),
+        rel,
+        up: None,
+        hasher: verify.as_ref().map(|_| Sha256::new()),
+        written: 0,
+        committed: false,
+    });
+    // The temporary file is opened while the body starts to arrive; a refusal
+    // (the object exists, no such repository) ends the upload without reading on.
+    let mut s = sink.take().expect("new");
+    let mut writing: Option<Writing> = Some(tokio::task::spawn_blocking(move || {
+        let r = s.write_inner(&[]);
+        (s, r)
+    }));
     let mut body = req.into_body();
-    let mut buf = st.pool.get();
-    let mut complete = false;
-    'read: loop {
+    let mut buf = Vec::new();
+    let result = 'read: loop {
         match body.frame().await {
             Some(Ok(frame)) => {
+                if writing.as_ref().is_some_and(|w| w.is_finished()) {
+                    if let Err(e) = landed(&mut writing, &mut sink).await {
+                        break 'read Err(e);
+                    }
+                }
                 let Ok(mut data) = frame.into_data() else { continue };
                 while !data.is_empty() {
+                    if buf.capacity() == 0 && data.len() >= SMALL_FRAME {
+                        buf = st.pool.get();
+                    }
                     let take = (UPLOAD_BUF - buf.len()).min(data.len());
                     buf.extend_from_slice(&data.split_to(take));
                     if buf.len() == UPLOAD_BUF {
-                        let full = std::mem::replace(&mut buf, st.pool.get());
-                        if tx.send(Chunk::Data(full)).await.is_err() {
-                            break 'read;
+                        if let Err(e) = landed(&mut writing, &mut sink).await {
+                            break 'read Err(e);
                         }
+                        let (mut s, full) = (sink.take().expect("back"), std::mem::take(&mut buf));
+                        writing = Some(tokio::task::spawn_blocking(move || {
+                            let r = s.write(full);
+                            (s, r)
+                        }));
                     }
                 }
             }
             Some(Err(e)) => {
                 log::debug!("upload body: {e}");
-                break;
+                break Err(Refused::Short);
             }
-            None => {
-                complete = true;
-                break;
-            }
+            None => break Ok(()),
         }
-    }
-    if complete {
-        let rest = std::mem::take(&mut buf);
-        if rest.is_empty() || tx.send(Chunk::Data(rest)).await.is_ok() {
-            let _ = tx.send(Chunk::End).await;
+    };
+    let result = match (result, landed(&mut writing, &mut sink).await) {
+        (Ok(()), Ok(())) => {
+            let mut s = sink.take().expect("back");
+            blocking(move || s.write(buf).and_then(|()| s.finish(verify))).await
         }
-    } else {
-        st.pool.put(buf);
-    }
-    drop(tx);
-    let result = match worker.await {
-        Ok(r) => r,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
+        (Err(e), _) | (_, Err(e)) => {
+            // Removing the temporary file is a system call: not on the event loop.
+            let s = sink.take();
+            st.pool.put(buf);
+            blocking(move || drop(s)).await;
+            Err(e)
+        }
     };
     match result {
         Ok(n) => {
@@ -373,78 +614,6 @@ pub(super) async fn upload(
         Err(Refused::Short | Refused::BadHash) => error(StatusCode::BAD_REQUEST),
         Err(Refused::Full) => error(StatusCode::INSUFFICIENT_STORAGE),
         Err(Refused::Io(e)) => failure(&e, &what),
-    }
-}
-
-/// The blocking half of an upload: temporary file, SHA-256 while writing,
-/// quota, then commit. Bytes reserved in the quota are given back on failure.
-fn write_object(st: &State, rel: &str, verify: Option<String>, mut rx: mpsc::Receiver<Chunk>) -> Result<u64, Refused> {
-    let mut up: Upload = st.store.begin_upload(rel).map_err(Refused::Io)?;
-    let mut hasher = verify.as_ref().map(|_| Sha256::new());
-    let mut written = 0u64;
-    let refund = |n: u64| {
-        if let Some(q) = &st.quota {
-            q.release(n)
-        }
-        st.repostats.release(rel, n);
-    };
-    let mut ended = false;
-    while let Some(chunk) = rx.blocking_recv() {
-        let data = match chunk {
-            Chunk::Data(d) => d,
-            Chunk::End => {
-                ended = true;
-                break;
-            }
-        };
-        if let Some(q) = &st.quota {
-            if !q.reserve(data.len() as u64) {
-                refund(written);
-                return Err(Refused::Full);
-            }
-        }
-        if !st.repostats.reserve(rel, data.len() as u64) {
-            if let Some(q) = &st.quota {
-                q.release(data.len() as u64);
-            }
-            refund(written);
-            return Err(Refused::Full);
-        }
-        written += data.len() as u64;
-        if let Some(h) = hasher.as_mut() {
-            h.update(&data);
-        }
-        let result = up.write(&data);
-        st.pool.put(data);
-        if let Err(e) = result {
-            refund(written);
-            return Err(Refused::Io(e));
-        }
-    }
-    if !ended {
-        refund(written);
-        return Err(Refused::Short);
-    }
-    if let (Some(h), Some(id)) = (hasher, verify) {
-        let digest = h.finalize();
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        if hex != id {
-            refund(written);
-            return Err(Refused::BadHash);
-        }
-    }
-    let change = st.repostats.begin(rel);
-    match up.commit() {
-        Ok(()) => {
-            st.repostats.release(rel, written);
-            change.added(written, || st.store.open_file(rel).ok()?.0.metadata().ok()?.modified().ok());
-            Ok(written)
-        }
-        Err(e) => {
-            drop(change);
-            refund(written);
-            Err(Refused::Io(e))
-        }
     }
 }
 

@@ -6,7 +6,7 @@ use super::accesslog;
 use super::auth::Users;
 use super::guard::{Guard, Verdict};
 use super::handlers::{self, Labels, Target};
-use super::metrics::Metrics;
+use super::metrics::{self, Metrics};
 use super::repo::{self, Store};
 use super::repostats::RepoStats;
 use super::route::{self, Resource};
@@ -17,8 +17,8 @@ use hyper::body::{Body as _, Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use std::convert::Infallible;
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
+use std::io;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 pub(super) use super::handlers::Pool;
@@ -36,7 +36,7 @@ pub(super) struct State {
     pub(super) users: Option<Users>,
     pub(super) metrics: Metrics,
     pub(super) quota: Option<Quota>,
-    pub(super) log: Option<Mutex<Box<dyn Write + Send>>>,
+    pub(super) log: Option<accesslog::Writer>,
     pub(super) pool: Pool,
     pub(super) guard: Guard,
     pub(super) repostats: RepoStats,
@@ -130,7 +130,7 @@ pub(super) async fn handle(
             referer: &referer,
             agent: &agent,
         };
-        let _ = log.lock().unwrap().write_all(entry.line().as_bytes());
+        log.write(entry.line());
     }
     Ok(resp)
 }
@@ -179,7 +179,10 @@ async fn route(st: &Arc<State>, peer: &str, req: Request<Incoming>) -> (String, 
                 Err(r) => return (String::new(), r),
             }
         };
-        let mut text = st.metrics.render(&st.cfg.path);
+        // statvfs may wait for a busy or failing disk: not on the event loop.
+        let path = st.cfg.path.clone();
+        let fs = blocking(move || metrics::fs_stats(&path)).await;
+        let mut text = st.metrics.render(fs);
         text.push_str(&st.repostats.render());
         return (user, full(StatusCode::OK, Some("text/plain; version=0.0.4; charset=utf-8"), text));
     }

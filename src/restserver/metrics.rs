@@ -48,8 +48,8 @@ impl Metrics {
         v[sum] += bytes;
     }
 
-    /// The exposition text; `fs` is the folder whose filesystem is reported.
-    pub fn render(&self, fs: &Path) -> String {
+    /// The exposition text, with the filesystem gauges when `fs` has them.
+    pub fn render(&self, fs: Option<FsStats>) -> String {
         let map = self.counters.lock().unwrap();
         let mut out = String::new();
         for (i, (name, help)) in COUNTERS.iter().enumerate() {
@@ -68,24 +68,15 @@ impl Metrics {
                 );
             }
         }
-        if let Ok(st) = nix::sys::statvfs::statvfs(fs) {
-            let unit = st.fragment_size();
+        if let Some(fs) = fs {
             let gauges = [
                 (
                     "rest_server_fs_avail_bytes",
                     "Bytes available to the server on the filesystem of the data directory",
-                    st.blocks_available() * unit,
+                    fs.avail,
                 ),
-                (
-                    "rest_server_fs_free_bytes",
-                    "Free bytes on the filesystem of the data directory",
-                    st.blocks_free() * unit,
-                ),
-                (
-                    "rest_server_fs_size_bytes",
-                    "Size in bytes of the filesystem of the data directory",
-                    st.blocks() * unit,
-                ),
+                ("rest_server_fs_free_bytes", "Free bytes on the filesystem of the data directory", fs.free),
+                ("rest_server_fs_size_bytes", "Size in bytes of the filesystem of the data directory", fs.size),
             ];
             for (name, help, value) in gauges {
                 let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
@@ -93,6 +84,21 @@ impl Metrics {
         }
         out
     }
+}
+
+/// Bytes of a filesystem: available to the server, free, in all.
+#[derive(Clone, Copy, Debug)]
+pub struct FsStats {
+    pub avail: u64,
+    pub free: u64,
+    pub size: u64,
+}
+
+/// statvfs(3) of the filesystem holding `path` (it may block on the disk).
+pub fn fs_stats(path: &Path) -> Option<FsStats> {
+    let st = nix::sys::statvfs::statvfs(path).ok()?;
+    let unit = st.fragment_size();
+    Some(FsStats { avail: st.blocks_available() * unit, free: st.blocks_free() * unit, size: st.blocks() * unit })
 }
 
 /// Label values escape `\`, `"` and newlines.
@@ -110,7 +116,7 @@ mod tests {
         m.add("alice", "ab", "data", Op::Write, 10);
         m.add("alice", "ab", "data", Op::Write, 5);
         m.add("alice", "ab", "keys", Op::Read, 3);
-        let text = m.render(Path::new("/"));
+        let text = m.render(fs_stats(Path::new("/")));
         assert!(text.contains("# TYPE rest_server_blob_write_total counter\n"));
         assert!(text.contains("rest_server_blob_write_total{repo=\"ab\",type=\"data\",user=\"alice\"} 2\n"));
         assert!(text.contains("rest_server_blob_write_bytes_total{repo=\"ab\",type=\"data\",user=\"alice\"} 15\n"));

@@ -12,10 +12,12 @@
 //! - [`quota`]: the `--max-size` limit.
 //! - [`repostats`]: per-repository size and snapshot figures, and the per-repository quota.
 //! - [`accesslog`]: `--log`'s combined log format.
+//! - [`conns`]: open connections: activity, the idle timeout, the connection limit.
 //! - [`server`]: listeners, TLS, connections, signals and shutdown.
 
 pub mod accesslog;
 pub mod auth;
+pub mod conns;
 pub mod guard;
 pub mod handlers;
 pub mod http;

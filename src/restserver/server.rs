@@ -1,7 +1,9 @@
 //! Listeners (TCP, Unix socket, TLS), connections with an idle watchdog, signals
 //! and graceful shutdown, on one tokio thread; [`super::http`] answers the requests.
 
+use super::accesslog;
 use super::auth::Users;
+use super::conns;
 use super::guard::Guard;
 use super::http::{handle, Pool, Quota, State};
 use super::metrics::Metrics;
@@ -11,13 +13,13 @@ use super::{Config, Listen, Tls};
 use anyhow::{anyhow, Context, Result};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::io::{self, Write};
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context as TaskContext, Poll};
-use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
+
+/// Threads for file work and bcrypt (which takes at most one per core).
+const BLOCKING_THREADS: usize = 16;
 
 /// Run the server until SIGTERM or SIGINT; then stop accepting, let requests in
 /// flight finish for `cfg.grace`, drop what is left, and return.
@@ -52,6 +54,11 @@ pub fn serve(cfg: Config) -> Result<()> {
                 .with_context(|| format!("opening log file {}", p.display()))?,
         )),
     };
+    let (log_writer, log_thread) =
+        match log.map(accesslog::Writer::spawn).transpose().context("starting the log thread")? {
+            Some((w, t)) => (Some(w), Some(t)),
+            None => (None, None),
+        };
     // Temporary files left by an earlier server are swept before --max-size
     // counts the tree; without a limit, walking a large tree runs beside the serving.
     let quota = cfg.max_size.map(|max| Quota::new(max, swept(repo::sweep(&cfg.path)).bytes));
@@ -79,16 +86,34 @@ pub fn serve(cfg: Config) -> Result<()> {
         users,
         metrics: Metrics::default(),
         quota,
-        log: log.map(Mutex::new),
+        log: log_writer,
         pool: Pool::default(),
         guard: Guard::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
         repostats,
     });
     repostats::start(&state, |s: &State| &s.repostats);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
-    let result = rt.block_on(run(state, tls));
+    // Blocking work comes one buffer or one file operation at a time and never
+    // waits for a client, so a few threads serve any number of connections; a
+    // burst of requests queues for them instead of starting hundreds of threads.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .thread_keep_alive(Duration::from_secs(5))
+        .build()
+        .context("starting the runtime")?;
+    let nofile = conns::raise_nofile();
+    let registry = conns::Registry::new(conns::limit_for(nofile));
+    log::info!("up to {} connections ({nofile} descriptors)", registry.max());
+    let result = rt.block_on(run(state.clone(), tls, registry));
     // Uploads still running are dropped with the runtime; their temporary files go with them.
     rt.shutdown_timeout(Duration::from_secs(2));
+    // The last requests' lines: the thread writes them once the writer is gone.
+    if let Some(t) = log_thread {
+        if Arc::strong_count(&state) == 1 {
+            drop(state);
+            let _ = t.join();
+        }
+    }
     drop(lock);
     result
 }
@@ -171,7 +196,7 @@ fn remove_dead_socket(path: &std::path::Path) -> Result<()> {
     }
 }
 
-async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>) -> Result<()> {
+async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>, registry: Arc<conns::Registry>) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let listener = bind(&st.cfg.listen).await.map_err(|e| anyhow!("listen {:?}: {e:#}", st.cfg.listen))?;
     if let Some(t) = &st.cfg.tls {
@@ -202,10 +227,10 @@ async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>) -> Result<(
         match accepted {
             Ok((Stream::Tcp(s), peer)) => {
                 let _ = s.set_nodelay(true);
-                conns.spawn(connection(st.clone(), s, peer, tls.clone(), stop_rx.clone()));
+                conns.spawn(connection(st.clone(), s, peer, tls.clone(), stop_rx.clone(), registry.add()));
             }
             Ok((Stream::Unix(s), peer)) => {
-                conns.spawn(connection(st.clone(), s, peer, tls.clone(), stop_rx.clone()));
+                conns.spawn(connection(st.clone(), s, peer, tls.clone(), stop_rx.clone(), registry.add()));
             }
             Err(e) => {
                 // Out of descriptors, usually: wait instead of spinning.
@@ -255,42 +280,62 @@ async fn connection<I>(
     peer: Arc<str>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     stop: watch::Receiver<bool>,
+    handle: conns::Handle,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     match tls {
-        None => serve_io(st, io, peer, stop).await,
-        Some(acc) => match tokio::time::timeout(st.cfg.idle_timeout, acc.accept(io)).await {
-            Ok(Ok(s)) => serve_io(st, s, peer, stop).await,
-            Ok(Err(e)) => log::debug!("TLS handshake with {peer}: {e}"),
-            Err(_) => log::debug!("TLS handshake with {peer} timed out"),
-        },
+        None => serve_io(st, io, peer, stop, handle).await,
+        Some(acc) => {
+            let handshake = tokio::time::timeout(st.cfg.idle_timeout, acc.accept(io));
+            let evicted = handle.conn.evicted.notified();
+            tokio::select! {
+                r = handshake => match r {
+                    Ok(Ok(s)) => serve_io(st, s, peer, stop, handle).await,
+                    Ok(Err(e)) => log::debug!("TLS handshake with {peer}: {e}"),
+                    Err(_) => log::debug!("TLS handshake with {peer} timed out"),
+                },
+                _ = evicted => {}
+            }
+        }
     }
 }
 
 /// Serve one connection; drop it when it moves no byte for `idle_timeout`
-/// (a dead or very slow client), or after its last request once stopping.
-async fn serve_io<I>(st: Arc<State>, io: I, peer: Arc<str>, mut stop: watch::Receiver<bool>)
+/// (a dead or very slow client), when the connection limit needs its place,
+/// or after its last request once stopping.
+async fn serve_io<I>(st: Arc<State>, io: I, peer: Arc<str>, mut stop: watch::Receiver<bool>, reg: conns::Handle)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let progress = Arc::new(AtomicU64::new(0));
-    let io = Watched { inner: io, progress: progress.clone() };
+    let conn = reg.conn.clone();
+    let io = conns::Watched { inner: io, conn: conn.clone() };
     let idle = st.cfg.idle_timeout;
     let service = {
-        let st = st.clone();
-        hyper::service::service_fn(move |req| handle(st.clone(), peer.clone(), req))
+        let (st, conn) = (st.clone(), conn.clone());
+        hyper::service::service_fn(move |mut req| {
+            let busy = conn.busy();
+            req.extensions_mut().insert(conn.clone());
+            let answer = handle(st.clone(), peer.clone(), req);
+            async move {
+                let r = answer.await;
+                drop(busy);
+                r
+            }
+        })
     };
-    let conn = hyper::server::conn::http1::Builder::new()
+    let http = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(idle)
         .serve_connection(TokioIo::new(io), service);
-    tokio::pin!(conn);
-    let mut ticker = tokio::time::interval((idle / 4).max(Duration::from_millis(100)));
-    let (mut seen, mut since, mut stopping) = (0, Instant::now(), false);
+    tokio::pin!(http);
+    let evicted = conn.evicted.notified();
+    tokio::pin!(evicted);
+    let mut stopping = false;
     loop {
+        let deadline = tokio::time::Instant::from_std(conn.last_active() + idle);
         tokio::select! {
-            r = conn.as_mut() => {
+            r = http.as_mut() => {
                 if let Err(e) = r {
                     log::debug!("connection: {e}");
                 }
@@ -298,51 +343,15 @@ where
             }
             _ = stop.changed(), if !stopping => {
                 stopping = true;
-                conn.as_mut().graceful_shutdown();
+                http.as_mut().graceful_shutdown();
             }
-            _ = ticker.tick() => {
-                let now = progress.load(Ordering::Relaxed);
-                if now != seen {
-                    (seen, since) = (now, Instant::now());
-                } else if since.elapsed() >= idle {
+            _ = evicted.as_mut() => return,
+            _ = tokio::time::sleep_until(deadline) => {
+                if conn.last_active().elapsed() >= idle {
                     log::debug!("dropping a connection idle for {idle:?}");
                     return;
                 }
             }
         }
-    }
-}
-
-/// A stream that counts the bytes it moves, for the idle watchdog.
-struct Watched<I> {
-    inner: I,
-    progress: Arc<AtomicU64>,
-}
-
-impl<I: AsyncRead + Unpin> AsyncRead for Watched<I> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let moved = buf.filled().len() - before;
-        if moved > 0 {
-            self.progress.fetch_add(moved as u64, Ordering::Relaxed);
-        }
-        r
-    }
-}
-
-impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = r {
-            self.progress.fetch_add(n as u64, Ordering::Relaxed);
-        }
-        r
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

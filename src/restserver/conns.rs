@@ -1,0 +1,238 @@
+//! Open connections: when each last moved a byte (the idle timeout is measured
+//! from that moment, not from a periodic tick), how many bytes of a response
+//! the socket has taken (downloads read the file only as fast as the client
+//! reads), and a limit on their number below the descriptor limit: at the
+//! limit, the connection idle longest is dropped, so new clients still get in.
+
+use std::collections::HashMap;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
+
+/// Descriptors kept for what is not a connection: the listener, the data
+/// folder, the log, the runtime, folders being listed.
+const RESERVED_FDS: u64 = 64;
+/// Descriptors one connection may hold: its socket, and while uploading the
+/// temporary file and its folder (a download holds its file).
+const FDS_PER_CONN: u64 = 3;
+
+/// Raise the soft `RLIMIT_NOFILE` to the hard limit (as the Go runtime does)
+/// and return the soft limit in force.
+pub fn raise_nofile() -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return 1024 };
+    if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        return hard;
+    }
+    soft
+}
+
+/// How many connections a descriptor limit leaves room for.
+pub fn limit_for(nofile: u64) -> usize {
+    (nofile.saturating_sub(RESERVED_FDS) / FDS_PER_CONN).clamp(1, 1 << 20) as usize
+}
+
+/// All open connections.
+pub struct Registry {
+    conns: Mutex<HashMap<u64, Arc<Conn>>>,
+    next: AtomicU64,
+    max: usize,
+    epoch: Instant,
+}
+
+/// One connection's activity.
+pub struct Conn {
+    /// Milliseconds after the registry's epoch of the last byte moved.
+    last: AtomicU64,
+    /// Bytes the socket has taken from the server.
+    written: AtomicU64,
+    /// Requests being answered.
+    busy: AtomicUsize,
+    /// Told to end, to make room for a new connection.
+    pub evicted: Notify,
+    /// A download waiting for the socket to take what it was given.
+    drained: Mutex<Option<Waker>>,
+    epoch: Instant,
+}
+
+impl Conn {
+    fn touch(&self) {
+        self.last.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// When the connection last moved a byte.
+    pub fn last_active(&self) -> Instant {
+        self.epoch + Duration::from_millis(self.last.load(Ordering::Relaxed))
+    }
+
+    /// Bytes the socket has taken so far.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
+    }
+
+    /// Wake `w` when the socket takes more bytes.
+    pub fn wake_on_write(&self, w: &Waker) {
+        *self.drained.lock().unwrap() = Some(w.clone());
+    }
+
+    /// Mark a request in progress until the guard is dropped.
+    pub fn busy(self: &Arc<Self>) -> Busy {
+        self.busy.fetch_add(1, Ordering::Relaxed);
+        Busy(self.clone())
+    }
+}
+
+/// A request in progress on a connection.
+pub struct Busy(Arc<Conn>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A registered connection; dropping it unregisters.
+pub struct Handle {
+    reg: Arc<Registry>,
+    id: u64,
+    pub conn: Arc<Conn>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.reg.conns.lock().unwrap().remove(&self.id);
+    }
+}
+
+impl Registry {
+    pub fn new(max: usize) -> Arc<Registry> {
+        Arc::new(Registry { conns: Mutex::new(HashMap::new()), next: AtomicU64::new(0), max, epoch: Instant::now() })
+    }
+
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    pub fn len(&self) -> usize {
+        self.conns.lock().unwrap().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Register a new connection; at the limit, tell the one idle longest
+    /// (without a request in progress if there is one) to end.
+    pub fn add(self: &Arc<Self>) -> Handle {
+        let conn = Arc::new(Conn {
+            last: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            busy: AtomicUsize::new(0),
+            evicted: Notify::new(),
+            drained: Mutex::new(None),
+            epoch: self.epoch,
+        });
+        conn.touch();
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut conns = self.conns.lock().unwrap();
+        while conns.len() >= self.max {
+            let oldest = conns
+                .iter()
+                .min_by_key(|(_, c)| (c.busy.load(Ordering::Relaxed) > 0, c.last.load(Ordering::Relaxed)))
+                .map(|(id, _)| *id);
+            let Some(old) = oldest.and_then(|id| conns.remove(&id)) else { break };
+            log::debug!("{} connections open: dropping the one idle longest", self.max);
+            old.evicted.notify_one();
+        }
+        conns.insert(id, conn.clone());
+        Handle { reg: self.clone(), id, conn }
+    }
+}
+
+/// A stream that tells its [`Conn`] about every byte it moves.
+pub struct Watched<I> {
+    pub inner: I,
+    pub conn: Arc<Conn>,
+}
+
+impl<I> Watched<I> {
+    fn wrote(&self, n: usize) {
+        if n > 0 {
+            self.conn.touch();
+            self.conn.written.fetch_add(n as u64, Ordering::Release);
+            if let Some(w) = self.conn.drained.lock().unwrap().take() {
+                w.wake();
+            }
+        }
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Watched<I> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.conn.touch();
+        }
+        r
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = r {
+            self.wrote(n);
+        }
+        r
+    }
+    // Vectored writes let hyper queue a download's chunks instead of copying them.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = r {
+            self.wrote(n);
+        }
+        r
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_drops_the_one_idle_longest() {
+        assert_eq!(limit_for(1024), 320);
+        let reg = Registry::new(3);
+        let a = reg.add();
+        let b = reg.add();
+        let c = reg.add();
+        // a is busy, b moved a byte last: c is idle longest without a request.
+        let _req = a.conn.busy();
+        b.conn.last.store(u64::MAX / 2, Ordering::Relaxed);
+        let d = reg.add();
+        assert_eq!(reg.len(), 3);
+        let evicted = |h: &Handle| !reg.conns.lock().unwrap().contains_key(&h.id);
+        assert!(evicted(&c) && !evicted(&a) && !evicted(&b) && !evicted(&d));
+        drop(c);
+        assert_eq!(reg.len(), 3);
+    }
+}
