@@ -269,6 +269,31 @@ fn the_repository_quota_refuses_a_backup_that_would_cross_it_and_takes_it_after_
 }
 
 #[test]
+fn a_bad_quota_file_or_size_stops_the_start() {
+    let dir = TempDir::new("repo-quota-bad");
+    let data = data_dir(&dir);
+    let quotas = dir.path().join("quotas");
+    std::fs::write(&quotas, "alice 100\nbob 12G\n").unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_krazybox"))
+            .args(["rest-server", "--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-auth"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--repo-quota-file", quotas.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 2") && err.contains("\"12G\" is not a number of bytes"), "{err}");
+    let out = run(&["--repo-quota-file", dir.path().join("missing").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+    let out = run(&["--max-repo-size", "ten"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid argument \"ten\" for \"--max-repo-size\" flag"));
+}
+
+#[test]
 fn start_up_does_not_wait_for_the_count_and_a_scrape_is_quick() {
     let dir = TempDir::new("repo-scan");
     let data = data_dir(&dir);

@@ -627,6 +627,28 @@ mod tests {
     }
 
     #[test]
+    fn the_quota_file_is_reloaded_when_it_changes_and_a_bad_one_keeps_the_limits() {
+        let dir = std::env::temp_dir().join(format!("krazybox-repoquota-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("quotas");
+        std::fs::write(&file, "alice 100\n").unwrap();
+        let stats = RepoStats::new(&dir, false, false, None, Some(&file)).unwrap();
+        assert_eq!(stats.limit("alice/laptop"), Some(100));
+        std::fs::write(&file, "alice 2000\n").unwrap();
+        stats.reload_if_changed();
+        assert_eq!(stats.limit("alice/laptop"), Some(100), "looked at no more than every CHECK_EVERY");
+        stats.file.as_ref().unwrap().lock().unwrap().checked -= CHECK_EVERY;
+        stats.reload_if_changed();
+        assert_eq!(stats.limit("alice/laptop"), Some(2000));
+        std::fs::write(&file, "alice lots\n").unwrap();
+        stats.reload();
+        assert_eq!(stats.limit("alice/laptop"), Some(2000), "a bad file keeps the limits in force");
+        std::fs::write(&file, "bad").unwrap();
+        assert!(RepoStats::new(&dir, false, false, None, Some(&file)).is_err(), "but is refused at start");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn limits_file() {
         let l = parse_limits("# comment\n\nalice 100\n/alice/laptop 50\n/ 7\nbob 0\n").unwrap();
         let stats = RepoStats {
