@@ -337,3 +337,49 @@ fn start_up_does_not_wait_for_the_count_and_a_scrape_is_quick() {
     assert_eq!(r.status, 200);
     assert_eq!(size(&scrape(&s, None), "repo=\"/big\""), 1 + 4096 * 100 + 3 * 2);
 }
+
+#[test]
+fn uploads_and_deletes_during_the_count_are_neither_lost_nor_counted_twice() {
+    let dir = TempDir::new("repo-race");
+    let data = data_dir(&dir);
+    let repo = data.join("r");
+    for t in TYPES {
+        std::fs::create_dir_all(repo.join(t)).unwrap();
+    }
+    // Objects named by their content, so uploads verify; some are deleted while the count runs.
+    let body = |i: u32| format!("object {i}").into_bytes();
+    for i in 0..30_000u32 {
+        let id = sha256_hex(&body(i));
+        let sub = repo.join("data").join(&id[..2]);
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join(&id), body(i)).unwrap();
+    }
+    let s = Server::start(&["--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-auth", "--prometheus"]);
+    let counted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..4u32)
+        .map(|w| {
+            let (addr, counted) = (s.addr.clone(), counted.clone());
+            std::thread::spawn(move || {
+                let mut changes = 0;
+                for i in (w..4000).step_by(4) {
+                    if counted.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let (new, old) = (body(100_000 + i), body(i * 7));
+                    let r = http(&addr, "POST", &format!("/r/data/{}", sha256_hex(&new)), &[], &new);
+                    assert_eq!(r.status, 200);
+                    let r = http(&addr, "DELETE", &format!("/r/data/{}", sha256_hex(&old)), &[], b"");
+                    assert_eq!(r.status, 200);
+                    changes += 2;
+                }
+                changes
+            })
+        })
+        .collect();
+    let text = scrape_scanned(&s, None);
+    counted.store(true, std::sync::atomic::Ordering::Relaxed);
+    let changes: u32 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    let text = if changes > 0 { scrape(&s, None) } else { text };
+    eprintln!("{changes} changes while counting");
+    matches_disk(&text, "repo=\"/r\"", &repo);
+}

@@ -8,9 +8,11 @@
 //! formats what is in memory. While the scan runs, a change to a folder the
 //! scan has still to read is left to the scan (it will see the file or its
 //! absence); a change to a folder already read, or one the scan never
-//! listed, is counted at once. The scan reads one folder at a time under a
-//! write lock that the changes hold for reading across their link or unlink,
-//! so no change falls between the two. Once the scan is done, changes take no
+//! listed, is counted at once. The scan reads each folder holding that
+//! folder's lock (one of [`STRIPES`], by a hash of its path), which a change
+//! holds across its link or unlink, so no change falls between the two; other
+//! folders' changes go on meanwhile. Finding the repositories excludes all
+//! changes for its few directory reads. Once the scan is done, changes take no
 //! lock but the figures' mutex.
 
 use super::repo::TYPES;
@@ -19,11 +21,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 /// How often the quota file's mtime and size are looked at.
 pub const CHECK_EVERY: Duration = Duration::from_secs(30);
+/// Folder locks during the scan at start.
+const STRIPES: usize = 64;
 /// Repositories nest at most this deep below `--path` (rest-server's rule).
 const MAX_DEPTH: usize = 2;
 
@@ -69,8 +73,8 @@ struct Figures {
 enum Phase {
     /// Finding the repositories: every change is left to the scan.
     Listing,
-    /// Reading folders: changes to these are left to the scan.
-    Scanning(HashSet<String>),
+    /// Reading folders: changes to those still pending are left to the scan.
+    Scanning,
     Done,
 }
 
@@ -136,6 +140,9 @@ pub struct RepoStats {
     /// Off when neither metrics nor a per-repository quota need the figures.
     enabled: bool,
     phase: RwLock<Phase>,
+    /// Folders the scan has still to read.
+    pending: Mutex<HashSet<String>>,
+    stripes: [Mutex<()>; STRIPES],
     /// The scan at start is over: changes need not look at the phase.
     done: AtomicBool,
     /// The repositories are known (the scan is past listing).
@@ -150,7 +157,7 @@ pub struct RepoStats {
 /// then say what happened.
 pub struct Change<'a> {
     stats: &'a RepoStats,
-    _scan: Option<RwLockReadGuard<'a, Phase>>,
+    _scan: Option<(RwLockReadGuard<'a, Phase>, Option<MutexGuard<'a, ()>>)>,
     counts: bool,
     repo: String,
     kind: String,
@@ -215,6 +222,8 @@ impl RepoStats {
             users,
             enabled,
             phase: RwLock::new(if enabled { Phase::Listing } else { Phase::Done }),
+            pending: Mutex::default(),
+            stripes: std::array::from_fn(|_| Mutex::new(())),
             done: AtomicBool::new(!enabled),
             listed: AtomicBool::new(!enabled),
             figures: Mutex::new(BTreeMap::new()),
@@ -279,12 +288,15 @@ impl RepoStats {
             (None, self.enabled)
         } else {
             let g = self.phase.read().unwrap();
-            let counts = match &*g {
-                Phase::Listing => false,
-                Phase::Scanning(pending) => !pending.contains(p.folder),
-                Phase::Done => true,
+            let (folder, counts) = match &*g {
+                Phase::Listing => (None, false),
+                Phase::Scanning => {
+                    let folder = self.stripe(p.folder).lock().unwrap();
+                    (Some(folder), !self.pending.lock().unwrap().contains(p.folder))
+                }
+                Phase::Done => (None, true),
             };
-            (Some(g), counts)
+            (Some((g, folder)), counts)
         };
         Change {
             stats: self,
@@ -294,6 +306,13 @@ impl RepoStats {
             kind: p.kind.to_string(),
             name: p.name.to_string(),
         }
+    }
+
+    fn stripe(&self, folder: &str) -> &Mutex<()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        folder.hash(&mut h);
+        &self.stripes[h.finish() as usize % STRIPES]
     }
 
     /// Bytes the repository holds and has in flight, once its figures are complete.
@@ -385,13 +404,14 @@ impl RepoStats {
             for (repo, _) in &folders {
                 figures.entry(repo.clone()).or_default().pending += 1;
             }
-            *phase = Phase::Scanning(folders.iter().map(|(_, f)| f.clone()).collect());
+            *self.pending.lock().unwrap() = folders.iter().map(|(_, f)| f.clone()).collect();
+            *phase = Phase::Scanning;
             self.listed.store(true, Ordering::Release);
             folders
         };
         let mut objects = 0usize;
         for (repo, folder) in folders {
-            let mut phase = self.phase.write().unwrap();
+            let _folder = self.stripe(&folder).lock().unwrap();
             let config = folder == repo;
             let (bytes, snaps, n) = read_folder(&self.root.join(&folder), config, folder.ends_with("snapshots"));
             objects += n;
@@ -400,9 +420,7 @@ impl RepoStats {
             f.size += bytes;
             f.snapshots.extend(snaps);
             f.pending -= 1;
-            if let Phase::Scanning(pending) = &mut *phase {
-                pending.remove(&folder);
-            }
+            self.pending.lock().unwrap().remove(&folder);
         }
         *self.phase.write().unwrap() = Phase::Done;
         self.done.store(true, Ordering::Release);
@@ -656,6 +674,8 @@ mod tests {
             users: true,
             enabled: true,
             phase: RwLock::new(Phase::Done),
+            pending: Mutex::default(),
+            stripes: std::array::from_fn(|_| Mutex::new(())),
             done: AtomicBool::new(true),
             listed: AtomicBool::new(true),
             figures: Mutex::default(),
