@@ -36,23 +36,6 @@ impl Entry<'_> {
     }
 }
 
-/// Apache's escaping of logged items (`ap_escape_logitem`): `"` and `\` get a
-/// backslash, every byte outside printable ASCII is written `\xHH`.
-fn escape(b: &[u8]) -> String {
-    let mut out = String::with_capacity(b.len());
-    for &c in b {
-        match c {
-            b'"' | b'\\' => {
-                out.push('\\');
-                out.push(c as char);
-            }
-            0x20..=0x7e => out.push(c as char),
-            _ => out.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    out
-}
-
 /// Where the lines go: a thread of their own, so a slow disk or a stdout
 /// nobody reads never stalls the event loop. Lines that find the queue full
 /// are dropped and counted.
@@ -92,6 +75,23 @@ impl Writer {
             }
         }
     }
+}
+
+/// Apache's escaping of logged items (`ap_escape_logitem`): `"` and `\` get a
+/// backslash, every byte outside printable ASCII is written `\xHH`.
+fn escape(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    for &c in b {
+        match c {
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(c as char);
+            }
+            0x20..=0x7e => out.push(c as char),
+            _ => out.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    out
 }
 
 /// `10/Oct/2000:13:55:36 +0000`-style time of the combined log format, in UTC.

@@ -27,7 +27,7 @@ const MIME_V2: &str = "application/vnd.x.restic.rest.v2";
 const MIME_V1: &str = "application/vnd.x.restic.rest.v1";
 /// Upload buffers: their size, and how many the pool keeps between uploads
 /// (two per upload: one filling, one being written).
-const UPLOAD_BUF: usize = 256 * 1024;
+const UPLOAD_BUF: usize = 128 * 1024;
 const POOL_KEEP: usize = 16;
 /// A body frame this small (a slow client's) goes to a buffer that grows with
 /// what arrives, not to a whole pooled one.
@@ -84,24 +84,27 @@ impl Pool {
 /// downloads, so many slow clients cannot add up to much memory.
 struct FileBody {
     st: Arc<State>,
-    file: Arc<std::fs::File>,
     /// For the log, when a read fails midway.
     path: std::path::PathBuf,
-    /// The chunk read before the status was sent.
-    first: Option<Bytes>,
-    /// Next byte to read, and the end of the range.
-    at: u64,
-    end: u64,
+    /// `None` while it reads on a blocking thread.
+    reader: Option<Reader<std::fs::File>>,
+    reading: Option<Reading>,
+    /// A chunk read and not yet handed out (the first one, read before the status).
+    ready: Option<Bytes>,
+    /// Bytes still to hand out.
+    left: u64,
     /// Bytes handed to hyper.
     given: u64,
     conn: Option<Arc<Conn>>,
     /// The connection's written count when this body started.
     base: Option<u64>,
-    reading: Option<tokio::task::JoinHandle<io::Result<Vec<u8>>>>,
     chunk: usize,
     given_at: Instant,
     labels: Labels,
 }
+
+/// A chunk being read, and the reader it comes back with.
+type Reading = tokio::task::JoinHandle<(Reader<std::fs::File>, Option<io::Result<Bytes>>)>;
 
 /// Chunk sizes of a download.
 const CHUNK_MIN: usize = 8 * 1024;
@@ -143,32 +146,42 @@ impl Drop for FileBody {
     }
 }
 
+impl FileBody {
+    fn give(&mut self, data: Bytes) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        self.left = self.left.saturating_sub(data.len() as u64);
+        self.given += data.len() as u64;
+        self.given_at = Instant::now();
+        Poll::Ready(Some(Ok(Frame::data(data))))
+    }
+}
+
 impl hyper::body::Body for FileBody {
     type Data = Bytes;
     type Error = io::Error;
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<io::Result<Frame<Bytes>>>> {
         let this = &mut *self;
-        if let Some(b) = this.first.take() {
-            this.given += b.len() as u64;
-            this.given_at = Instant::now();
-            return Poll::Ready(Some(Ok(Frame::data(b))));
+        if let Some(data) = this.ready.take() {
+            return this.give(data);
         }
         if let Some(r) = &mut this.reading {
-            let data = match ready!(Pin::new(r).poll(cx)) {
-                Ok(Ok(d)) => d,
-                Ok(Err(e)) => {
-                    log::error!("reading {}: {e}; connection aborted", this.path.display());
-                    return Poll::Ready(Some(Err(e)));
-                }
+            let (reader, item) = match ready!(Pin::new(r).poll(cx)) {
+                Ok(v) => v,
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
             };
             this.reading = None;
-            this.at += data.len() as u64;
-            this.given += data.len() as u64;
-            this.given_at = Instant::now();
-            return Poll::Ready(Some(Ok(Frame::data(Bytes::from(data)))));
+            this.reader = Some(reader);
+            return match item {
+                Some(Ok(data)) => this.give(data),
+                Some(Err(e)) => {
+                    // The status is sent: all that is left is to cut the answer short.
+                    log::error!("reading {}: {e}; connection aborted", this.path.display());
+                    this.left = 0;
+                    Poll::Ready(Some(Err(e)))
+                }
+                None => Poll::Ready(None),
+            };
         }
-        if this.at >= this.end {
+        if this.left == 0 {
             return Poll::Ready(None);
         }
         if this.outstanding() > 0 {
@@ -180,36 +193,24 @@ impl hyper::body::Body for FileBody {
                 return Poll::Pending;
             }
         }
-        if this.given > 0 {
-            match this.given_at.elapsed() {
-                t if t < Duration::from_millis(2) => this.resize((this.chunk * 2).min(CHUNK_MAX)),
-                t if t > Duration::from_millis(50) => this.resize(CHUNK_MIN),
-                _ => {}
-            }
+        match this.given_at.elapsed() {
+            t if t < Duration::from_millis(2) => this.resize((this.chunk * 2).min(CHUNK_MAX)),
+            t if t > Duration::from_millis(50) => this.resize(CHUNK_MIN),
+            _ => {}
         }
-        let (file, at, want) = (this.file.clone(), this.at, ((this.end - this.at) as usize).min(this.chunk));
+        let Some(mut reader) = this.reader.take() else { return Poll::Ready(None) };
+        reader.chunk = this.chunk;
         this.reading = Some(tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0u8; want];
-            let mut got = 0;
-            while got < want {
-                match file.read_at(&mut buf[got..], at + got as u64) {
-                    Ok(0) => {
-                        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file is shorter than its size"))
-                    }
-                    Ok(n) => got += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(buf)
+            let item = reader.next();
+            (reader, item)
         }));
         self.poll_frame(cx)
     }
     fn is_end_stream(&self) -> bool {
-        self.first.is_none() && self.at >= self.end && self.reading.is_none()
+        self.left == 0 && self.ready.is_none()
     }
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.end - self.at + self.first.as_ref().map_or(0, |b| b.len() as u64))
+        SizeHint::with_exact(self.left)
     }
 }
 
@@ -312,13 +313,14 @@ pub(super) async fn get(
             return r;
         }
     };
-    let mut reader = Reader { file, at: start, end: start + len, buf: vec![0u8; CHUNK_MIN.min(len as usize).max(1)] };
+    let reader = Reader { file, at: start, end: start + len, chunk: CHUNK_MIN };
     let (reader, first) = blocking(move || {
+        let mut reader = reader;
         let first = reader.next();
         (reader, first)
     })
     .await;
-    let first = match first {
+    let ready = match first {
         Some(Err(e)) => {
             log::error!("reading {}: {e}", path.display());
             return error(StatusCode::INTERNAL_SERVER_ERROR);
@@ -328,15 +330,14 @@ pub(super) async fn get(
     };
     let body = FileBody {
         st: st.clone(),
-        file: Arc::new(reader.file),
         path,
-        first,
-        at: reader.at,
-        end: start + len,
+        reader: Some(reader),
+        reading: None,
+        ready,
+        left: len,
         given: 0,
         conn: req.extensions().get::<Arc<Conn>>().cloned(),
         base: None,
-        reading: None,
         chunk: CHUNK_MIN,
         given_at: Instant::now(),
         labels,
@@ -360,7 +361,9 @@ struct Reader<F> {
     file: F,
     at: u64,
     end: u64,
-    buf: Vec<u8>,
+    /// Bytes read at most at a time; each chunk is a buffer of its own, so
+    /// nothing stays allocated between reads.
+    chunk: usize,
 }
 
 impl<F: FileExt> Iterator for Reader<F> {
@@ -370,12 +373,14 @@ impl<F: FileExt> Iterator for Reader<F> {
         if self.at >= self.end {
             return None;
         }
-        let want = ((self.end - self.at) as usize).min(self.buf.len());
-        let result = match self.file.read_at(&mut self.buf[..want], self.at) {
+        let want = ((self.end - self.at) as usize).min(self.chunk.max(1));
+        let mut buf = vec![0u8; want];
+        let result = match self.file.read_at(&mut buf, self.at) {
             Ok(0) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file is shorter than its size")),
             Ok(n) => {
                 self.at += n as u64;
-                Ok(Bytes::copy_from_slice(&self.buf[..n]))
+                buf.truncate(n);
+                Ok(Bytes::from(buf))
             }
             Err(e) => Err(e),
         };
@@ -642,7 +647,7 @@ mod tests {
     }
 
     fn chunks(file: Failing, start: u64, len: u64) -> Vec<Result<usize, io::ErrorKind>> {
-        let reader = Reader { file, at: start, end: start + len, buf: vec![0; 4] };
+        let reader = Reader { file, at: start, end: start + len, chunk: 4 };
         reader.map(|c| c.map(|b| b.len()).map_err(|e| e.kind())).collect()
     }
 
