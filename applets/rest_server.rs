@@ -3,15 +3,16 @@
 //! ```text
 //! rest-server [--path DIR] [--listen ADDR|unix:PATH] [--no-auth | --htpasswd-file FILE]
 //!             [--append-only] [--private-repos] [--prometheus [--prometheus-no-auth]]
-//!             [--max-size BYTES] [--max-repo-size BYTES] [--repo-quota-file FILE] [--log FILE|-] [--no-verify-upload] [--group-accessible-repos]
+//!             [--max-size BYTES] [--log FILE|-] [--no-verify-upload] [--group-accessible-repos]
 //!             [--tls [--tls-cert FILE] [--tls-key FILE] [--tls-min-ver 1.2|1.3]] [--debug]
+//!             [--max-repo-size BYTES] [--repo-quota-file FILE]
 //! rest-server -v|--version
 //! ```
 //!
 //! Flags and defaults are rest-server's: data in /tmp/restic, listening on :8000,
 //! users in `<path>/.htpasswd`, TLS files `<path>/public_key` and `<path>/private_key`.
 //! `--cpu-profile` and `--proxy-auth-username` are refused. SIGHUP reloads the
-//! users; SIGTERM and SIGINT stop the server (exit 0). Errors exit 1, as rest-server does.
+//! users and the `--repo-quota-file`; SIGTERM and SIGINT stop the server (exit 0). Errors exit 1, as rest-server does.
 //! stderr gets rest-server's start-up lines (`start server on ADDR` ...); a missing
 //! `--path` is created; a second server on the same `--path` refuses to start.
 
