@@ -233,10 +233,6 @@ impl RepoStats {
         })
     }
 
-    pub fn enabled(&self) -> bool {
-        self.enabled
-    }
-
     /// The limit of a repository: its own line, else its first folder's, else `--max-repo-size`.
     pub fn limit(&self, repo: &str) -> Option<u64> {
         let l = self.limits.read().unwrap();

@@ -94,7 +94,6 @@ pub fn serve(cfg: Config) -> Result<()> {
         guard: Guard::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
         repostats,
     });
-    repostats::start(&state, |s: &State| &s.repostats);
     // Blocking work comes one buffer or one file operation at a time and never
     // waits for a client, so a few threads serve any number of connections; a
     // burst of requests queues for them instead of starting hundreds of threads.
@@ -202,6 +201,8 @@ fn remove_dead_socket(path: &std::path::Path) -> Result<()> {
 async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>, registry: Arc<conns::Registry>) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let listener = bind(&st.cfg.listen).await.map_err(|e| anyhow!("listen {:?}: {e:#}", st.cfg.listen))?;
+    // Counting the repositories competes for the disk and the cores: only once the server listens.
+    repostats::start(&st, |s: &State| &s.repostats);
     if let Some(t) = &st.cfg.tls {
         eprintln!("TLS enabled, private key {}, pubkey {}", t.key.display(), t.cert.display());
     }
