@@ -493,10 +493,7 @@ impl RepoStats {
 pub fn start<S: Send + Sync + 'static>(owner: &Arc<S>, stats: fn(&S) -> &RepoStats) {
     if stats(owner).enabled && !stats(owner).done.load(Ordering::Acquire) {
         let o = owner.clone();
-        std::thread::spawn(move || {
-            background();
-            stats(&o).scan()
-        });
+        std::thread::spawn(move || stats(&o).scan());
     }
     if stats(owner).file.is_some() {
         let o = owner.clone();
@@ -505,15 +502,6 @@ pub fn start<S: Send + Sync + 'static>(owner: &Arc<S>, stats: fn(&S) -> &RepoSta
             stats(&o).reload_if_changed();
         });
     }
-}
-
-/// Give the calling thread the lowest CPU priority, so that counting a large
-/// tree never makes requests wait for a core. On Linux `setpriority(2)` with
-/// `PRIO_PROCESS` and 0 applies to the calling thread only.
-#[allow(unsafe_code)]
-fn background() {
-    // SAFETY: setpriority takes plain integers and touches no memory of ours.
-    let _ = unsafe { nix::libc::setpriority(nix::libc::PRIO_PROCESS, 0, 19) };
 }
 
 fn escape(s: &str) -> String {
