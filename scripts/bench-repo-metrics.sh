@@ -125,4 +125,5 @@ print(f"time to first answer (median of 5): empty --path {med(empty_times):.1f} 
       f"with --prometheus {med(full_times):.1f} ms (ratio to without {med(full_times)/med(plain_times):.2f})")
 print(f"scrape while counting: {summary(during)}")
 print(f"scrape after counting: {summary(after)}")
+print("load average during the run: " + open("/proc/loadavg").read().split()[0])
 PY
