@@ -89,6 +89,8 @@ struct FileBody {
     /// `None` while it reads on a blocking thread.
     reader: Option<Reader<std::fs::File>>,
     reading: Option<Reading>,
+    /// Waiting for a turn to read (see [`reads`]).
+    turn: Option<Turn>,
     /// A chunk read and not yet handed out (the first one, read before the status).
     ready: Option<Bytes>,
     /// Bytes still to hand out.
@@ -103,14 +105,26 @@ struct FileBody {
     labels: Labels,
 }
 
+/// Download chunks read at once: the rest of the blocking threads stay free
+/// for new requests however many downloads are under way.
+const READS_AT_ONCE: usize = 6;
+
+fn reads() -> Arc<tokio::sync::Semaphore> {
+    static READS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    READS.get_or_init(|| Arc::new(tokio::sync::Semaphore::new(READS_AT_ONCE))).clone()
+}
+
+type Turn =
+    Pin<Box<dyn Future<Output = Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError>> + Send + Sync>>;
+
 /// A chunk being read, and the reader it comes back with.
 type Reading = tokio::task::JoinHandle<(Reader<std::fs::File>, Option<io::Result<Bytes>>)>;
 
 /// Chunk sizes of a download.
-const CHUNK_MIN: usize = 8 * 1024;
+const CHUNK_MIN: usize = 4 * 1024;
 const CHUNK_MAX: usize = 256 * 1024;
 /// Bytes above `CHUNK_MIN` all downloads may hold at once.
-const CHUNK_BUDGET: usize = 4 << 20;
+const CHUNK_BUDGET: usize = 2 << 20;
 static CHUNK_EXTRA: AtomicUsize = AtomicUsize::new(0);
 
 impl FileBody {
@@ -193,15 +207,21 @@ impl hyper::body::Body for FileBody {
                 return Poll::Pending;
             }
         }
-        match this.given_at.elapsed() {
-            t if t < Duration::from_millis(2) => this.resize((this.chunk * 2).min(CHUNK_MAX)),
-            t if t > Duration::from_millis(50) => this.resize(CHUNK_MIN),
-            _ => {}
+        if this.turn.is_none() {
+            match this.given_at.elapsed() {
+                t if t < Duration::from_millis(2) => this.resize((this.chunk * 2).min(CHUNK_MAX)),
+                t if t > Duration::from_millis(50) => this.resize(CHUNK_MIN),
+                _ => {}
+            }
         }
+        let turn = this.turn.get_or_insert_with(|| Box::pin(reads().acquire_owned()));
+        let permit = ready!(turn.as_mut().poll(cx));
+        this.turn = None;
         let Some(mut reader) = this.reader.take() else { return Poll::Ready(None) };
         reader.chunk = this.chunk;
         this.reading = Some(tokio::task::spawn_blocking(move || {
             let item = reader.next();
+            drop(permit);
             (reader, item)
         }));
         self.poll_frame(cx)
@@ -333,6 +353,7 @@ pub(super) async fn get(
         path,
         reader: Some(reader),
         reading: None,
+        turn: None,
         ready,
         left: len,
         given: 0,

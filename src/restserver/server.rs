@@ -290,17 +290,21 @@ async fn connection<I>(
 {
     match tls {
         None => serve_io(st, io, peer, stop, handle).await,
+        // Boxed: a TLS connection's state is large, and plain connections need not carry its room.
         Some(acc) => {
-            let handshake = tokio::time::timeout(st.cfg.idle_timeout, acc.accept(io));
-            let evicted = handle.conn.evicted.notified();
-            tokio::select! {
-                r = handshake => match r {
-                    Ok(Ok(s)) => serve_io(st, s, peer, stop, handle).await,
-                    Ok(Err(e)) => log::debug!("TLS handshake with {peer}: {e}"),
-                    Err(_) => log::debug!("TLS handshake with {peer} timed out"),
-                },
-                _ = evicted => {}
-            }
+            Box::pin(async move {
+                let handshake = tokio::time::timeout(st.cfg.idle_timeout, acc.accept(io));
+                let evicted = handle.conn.evicted.notified();
+                tokio::select! {
+                    r = handshake => match r {
+                        Ok(Ok(s)) => serve_io(st, s, peer, stop, handle).await,
+                        Ok(Err(e)) => log::debug!("TLS handshake with {peer}: {e}"),
+                        Err(_) => log::debug!("TLS handshake with {peer} timed out"),
+                    },
+                    _ = evicted => {}
+                }
+            })
+            .await
         }
     }
 }
