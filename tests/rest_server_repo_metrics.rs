@@ -383,3 +383,39 @@ fn uploads_and_deletes_during_the_count_are_neither_lost_nor_counted_twice() {
     eprintln!("{changes} changes while counting");
     matches_disk(&text, "repo=\"/r\"", &repo);
 }
+
+#[test]
+fn both_quotas_apply_together_and_deletions_give_the_space_back() {
+    let dir = TempDir::new("repo-quota-both");
+    let data = data_dir(&dir);
+    let s = Server::start(&[
+        "--path",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--no-auth",
+        "--prometheus",
+        "--max-size",
+        "3000",
+        "--max-repo-size",
+        "2000",
+    ]);
+    for repo in ["/a/", "/b/"] {
+        assert_eq!(http(&s.addr, "POST", &format!("{repo}?create=true"), &[], b"").status, 200);
+    }
+    let post = |repo: &str, body: &[u8]| http(&s.addr, "POST", &format!("{repo}data/{}", sha256_hex(body)), &[], body);
+    let (a1, a2, b1, b2) = (noise(1, 1500), noise(3, 600), noise(5, 1000), noise(7, 600));
+    scrape_scanned(&s, None);
+    assert_eq!(post("/a/", &a1).status, 200);
+    let r = post("/a/", &a2);
+    assert_eq!((r.status, r.text().as_str()), (507, "Insufficient Storage\n"), "over /a's 2000 bytes");
+    assert_eq!(post("/b/", &b1).status, 200);
+    assert_eq!(post("/b/", &b2).status, 507, "over --max-size, though /b has room");
+    assert_eq!(http(&s.addr, "DELETE", &format!("/a/data/{}", sha256_hex(&a1)), &[], b"").status, 200);
+    assert_eq!(post("/b/", &b2).status, 200, "the deletion gave the space back");
+    assert_eq!(post("/a/", &a2).status, 200);
+    let text = scrape(&s, None);
+    assert_eq!(size(&text, "repo=\"/a\""), 600);
+    assert_eq!(size(&text, "repo=\"/b\""), 1600);
+    assert!(text.contains("rest_server_repo_quota_bytes{repo=\"/a\"} 2000\n"));
+}
