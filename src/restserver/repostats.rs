@@ -408,8 +408,8 @@ impl RepoStats {
         let mut objects = 0usize;
         for (repo, folder) in folders {
             let _folder = self.stripe(&folder).lock().unwrap();
-            let config = folder == repo;
-            let (bytes, snaps, n) = read_folder(&self.root.join(&folder), config, folder.ends_with("snapshots"));
+            let (config, snapshots) = (folder == repo, folder == super::repo::join(&repo, "snapshots"));
+            let (bytes, snaps, n) = read_folder(&self.root.join(&folder), config, snapshots);
             objects += n;
             let mut figures = self.figures.lock().unwrap();
             let f = figures.entry(repo).or_default();
