@@ -23,7 +23,8 @@ use tokio::sync::Semaphore;
 pub const BURST: u32 = 10;
 /// After the burst, one more failed attempt per this long.
 pub const REFILL: Duration = Duration::from_secs(6);
-/// Addresses remembered at most; beyond, those with every try left are forgotten.
+/// Addresses remembered at most; beyond, those with every try left are
+/// forgotten first, then the one that failed longest ago.
 const MAX_ADDRS: usize = 4096;
 
 /// The result of a password check.
@@ -90,11 +91,17 @@ impl Guard {
     fn take(&self, ip: IpAddr) -> Result<bool, Duration> {
         let now = Instant::now();
         let mut tries = self.tries.lock().unwrap();
-        if tries.len() >= MAX_ADDRS {
+        if tries.len() >= MAX_ADDRS && !tries.contains_key(&key(ip)) {
             tries.retain(|_, b| {
                 b.refill(now);
                 b.left < BURST
             });
+            // Still full of guessers: forget the one whose last failure is oldest.
+            if tries.len() >= MAX_ADDRS {
+                if let Some(k) = tries.iter().min_by_key(|(_, b)| b.since).map(|(k, _)| *k) {
+                    tries.remove(&k);
+                }
+            }
         }
         let b = tries.entry(key(ip)).or_insert(Bucket { left: BURST, since: now });
         b.refill(now);
@@ -183,5 +190,15 @@ mod tests {
         assert_eq!(key("2001:db8::1".parse().unwrap()), key("2001:db8::ffff:2".parse().unwrap()));
         assert_ne!(key("2001:db8::1".parse().unwrap()), key("2001:db8:0:1::1".parse().unwrap()));
         assert_eq!(key("::ffff:192.0.2.1".parse().unwrap()), a);
+    }
+
+    #[test]
+    fn addresses_remembered_are_bounded() {
+        let g = Guard::new(1);
+        for i in 0..MAX_ADDRS as u32 + 10 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            assert!(g.take(ip).is_ok());
+        }
+        assert!(g.tries.lock().unwrap().len() <= MAX_ADDRS);
     }
 }

@@ -162,6 +162,9 @@ impl Drop for FileBody {
 
 impl FileBody {
     fn give(&mut self, data: Bytes) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        // Counted from before the first chunk: bytes written earlier (the head)
+        // only make the count look drained sooner, never stuck.
+        self.outstanding();
         self.left = self.left.saturating_sub(data.len() as u64);
         self.given += data.len() as u64;
         self.given_at = Instant::now();
