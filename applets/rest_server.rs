@@ -5,13 +5,14 @@
 //!             [--append-only] [--private-repos] [--prometheus [--prometheus-no-auth]]
 //!             [--max-size BYTES] [--log FILE|-] [--no-verify-upload] [--group-accessible-repos]
 //!             [--tls [--tls-cert FILE] [--tls-key FILE] [--tls-min-ver 1.2|1.3]] [--debug]
+//!             [--max-repo-size BYTES] [--repo-quota-file FILE]
 //! rest-server -v|--version
 //! ```
 //!
 //! Flags and defaults are rest-server's: data in /tmp/restic, listening on :8000,
 //! users in `<path>/.htpasswd`, TLS files `<path>/public_key` and `<path>/private_key`.
 //! `--cpu-profile` and `--proxy-auth-username` are refused. SIGHUP reloads the
-//! users; SIGTERM and SIGINT stop the server (exit 0). Errors exit 1, as rest-server does.
+//! users and the `--repo-quota-file`; SIGTERM and SIGINT stop the server (exit 0). Errors exit 1, as rest-server does.
 //! stderr gets rest-server's start-up lines (`start server on ADDR` ...); a missing
 //! `--path` is created; a second server on the same `--path` refuses to start.
 
@@ -60,6 +61,12 @@ struct Args {
     /// the maximum size of the repository in bytes
     #[argh(option)]
     max_size: Option<String>,
+    /// the maximum size of each repository in bytes
+    #[argh(option)]
+    max_repo_size: Option<String>,
+    /// per-repository limits: lines of "/repo/path BYTES" or "name BYTES" (all below /name/)
+    #[argh(option)]
+    repo_quota_file: Option<String>,
     /// write HTTP requests in the combined log format to the specified filename (use "-" for stdout)
     #[argh(option)]
     log: Option<String>,
@@ -133,15 +140,9 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
     cfg.private_repos = args.private_repos;
     cfg.prometheus = args.prometheus;
     cfg.prometheus_no_auth = args.prometheus_no_auth;
-    cfg.max_size = match args.max_size.as_deref() {
-        None => None,
-        Some(s) => match s.parse::<i64>() {
-            Ok(n) if n > 0 => Some(n as u64),
-            // rest-server treats 0 and negative sizes as no limit.
-            Ok(_) => None,
-            Err(_) => return Err(fail(ERR, format!("invalid argument {s:?} for \"--max-size\" flag"))),
-        },
-    };
+    cfg.max_size = size_flag(args.max_size.as_deref(), "--max-size")?;
+    cfg.max_repo_size = size_flag(args.max_repo_size.as_deref(), "--max-repo-size")?;
+    cfg.repo_quota_file = args.repo_quota_file.map(PathBuf::from);
     cfg.log = args.log.map(PathBuf::from);
     cfg.verify_upload = !args.no_verify_upload;
     cfg.group_accessible = args.group_accessible_repos;
@@ -162,6 +163,18 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
     }
     engine::serve(cfg)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A size in bytes; rest-server treats 0 and negative sizes as no limit.
+fn size_flag(value: Option<&str>, flag: &str) -> anyhow::Result<Option<u64>> {
+    match value {
+        None => Ok(None),
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) if n > 0 => Ok(Some(n as u64)),
+            Ok(_) => Ok(None),
+            Err(_) => Err(fail(ERR, format!("invalid argument {s:?} for \"{flag}\" flag"))),
+        },
+    }
 }
 
 /// The long names of the flags that take a value, as the struct declares them.

@@ -333,7 +333,13 @@ fn the_request_log_cannot_be_forged() {
     let referer = "ref\ttab\u{e9}";
     let r = http(&s.addr, "GET", "/a\"b/config", &[("User-Agent", agent), ("Referer", referer)], b"");
     assert_eq!(r.status, 404);
-    let text = std::fs::read_to_string(&log).unwrap();
+    // The log has a thread of its own: the line may land just after the answer.
+    let start = std::time::Instant::now();
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    while text.is_empty() && start.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        text = std::fs::read_to_string(&log).unwrap();
+    }
     let line = text.lines().last().unwrap();
     let (_, rest) = line.split_once("] ").unwrap();
     assert_eq!(rest, r#""GET /a\"b/config HTTP/1.1" 404 10 "ref\x09tab\xc3\xa9" "curl\" 200 99 \"-\" \"fake""#);

@@ -421,7 +421,15 @@ impl<F: FileExt> Iterator for Reader<F> {
 pub(super) async fn delete(st: &Arc<State>, rel: String, labels: Labels) -> Response<Body> {
     let what = format!("deleting {}", st.cfg.path.join(&rel).display());
     let st2 = st.clone();
-    match blocking(move || st2.store.delete(&rel)).await {
+    let deleted = blocking(move || {
+        let change = st2.repostats.begin(&rel);
+        let r = st2.store.delete(&rel);
+        if let Ok(Some(n)) = r {
+            change.removed(n);
+        }
+        r
+    });
+    match deleted.await {
         Ok(Some(n)) => {
             if let Some(q) = &st.quota {
                 q.release(n);
@@ -480,6 +488,12 @@ impl Sink {
                 return Err(Refused::Full);
             }
         }
+        if !self.st.repostats.reserve(&self.rel, data.len() as u64) {
+            if let Some(q) = &self.st.quota {
+                q.release(data.len() as u64);
+            }
+            return Err(Refused::Full);
+        }
         self.written += data.len() as u64;
         if let Some(h) = self.hasher.as_mut() {
             h.update(data);
@@ -496,8 +510,12 @@ impl Sink {
                 return Err(Refused::BadHash);
             }
         }
+        let change = self.st.repostats.begin(&self.rel);
         self.up.take().expect("opened above").commit().map_err(Refused::Io)?;
         self.committed = true;
+        let (st, rel) = (&self.st, self.rel.as_str());
+        st.repostats.release(rel, self.written);
+        change.added(self.written, || st.store.open_file(rel).ok()?.0.metadata().ok()?.modified().ok());
         Ok(self.written)
     }
 }
@@ -508,6 +526,7 @@ impl Drop for Sink {
             if let Some(q) = &self.st.quota {
                 q.release(self.written);
             }
+            self.st.repostats.release(&self.rel, self.written);
         }
     }
 }
@@ -544,6 +563,11 @@ pub(super) async fn upload(
     let what = format!("writing {}", st.cfg.path.join(&rel).display());
     if let (Some(q), Some(n)) = (&st.quota, req.body().size_hint().exact()) {
         if q.would_exceed(n) {
+            return error(StatusCode::INSUFFICIENT_STORAGE);
+        }
+    }
+    if let Some(n) = req.body().size_hint().exact() {
+        if !st.repostats.admit(&rel, n).await {
             return error(StatusCode::INSUFFICIENT_STORAGE);
         }
     }

@@ -8,6 +8,7 @@ use super::guard::{Guard, Verdict};
 use super::handlers::{self, Labels, Target};
 use super::metrics::{self, Metrics};
 use super::repo::{self, Store};
+use super::repostats::RepoStats;
 use super::route::{self, Resource};
 use super::Config;
 use base64::Engine as _;
@@ -38,6 +39,7 @@ pub(super) struct State {
     pub(super) log: Option<accesslog::Writer>,
     pub(super) pool: Pool,
     pub(super) guard: Guard,
+    pub(super) repostats: RepoStats,
 }
 
 pub(super) fn full(status: StatusCode, content_type: Option<&str>, data: impl Into<Bytes>) -> Response<Body> {
@@ -180,7 +182,8 @@ async fn route(st: &Arc<State>, peer: &str, req: Request<Incoming>) -> (String, 
         // statvfs may wait for a busy or failing disk: not on the event loop.
         let path = st.cfg.path.clone();
         let fs = blocking(move || metrics::fs_stats(&path)).await;
-        let text = st.metrics.render(fs);
+        let mut text = st.metrics.render(fs);
+        text.push_str(&st.repostats.render());
         return (user, full(StatusCode::OK, Some("text/plain; version=0.0.4; charset=utf-8"), text));
     }
     let user = match authenticate(st, peer, &req).await {

@@ -10,6 +10,7 @@
 //! - [`handlers`]: what each request does to the store: uploads, downloads, listings.
 //! - [`range`]: the `Range` header.
 //! - [`quota`]: the `--max-size` limit.
+//! - [`repostats`]: per-repository size and snapshot figures, and the per-repository quota.
 //! - [`accesslog`]: `--log`'s combined log format.
 //! - [`conns`]: open connections: activity, the idle timeout, the connection limit.
 //! - [`server`]: listeners, TLS, connections, signals and shutdown.
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod quota;
 pub mod range;
 pub mod repo;
+pub mod repostats;
 pub mod route;
 pub mod server;
 
@@ -82,6 +84,10 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
     pub grace: Duration,
+    /// Bytes each repository may hold (`--max-repo-size`).
+    pub max_repo_size: Option<u64>,
+    /// Per-repository limits (`--repo-quota-file`).
+    pub repo_quota_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -103,6 +109,8 @@ impl Config {
             debug: false,
             idle_timeout: Duration::from_secs(60),
             grace: Duration::from_secs(5),
+            max_repo_size: None,
+            repo_quota_file: None,
         }
     }
 }

@@ -8,6 +8,7 @@ use super::guard::Guard;
 use super::http::{handle, Pool, Quota, State};
 use super::metrics::Metrics;
 use super::repo::{self, Modes, Store};
+use super::repostats::{self, RepoStats};
 use super::{Config, Listen, Tls};
 use anyhow::{anyhow, Context, Result};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -79,6 +80,9 @@ pub fn serve(cfg: Config) -> Result<()> {
     if let Some(q) = &quota {
         log::info!("Repo quota: {} of {} bytes used", q.used(), q.max());
     }
+    let repostats =
+        RepoStats::new(&cfg.path, cfg.private_repos, cfg.prometheus, cfg.max_repo_size, cfg.repo_quota_file.as_deref())
+            .map_err(|e| anyhow!("cannot load the repository quotas: {e:#}"))?;
     let state = Arc::new(State {
         cfg,
         store,
@@ -88,6 +92,7 @@ pub fn serve(cfg: Config) -> Result<()> {
         log: log_writer,
         pool: Pool::default(),
         guard: Guard::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        repostats,
     });
     // Blocking work comes one buffer or one file operation at a time and never
     // waits for a client, so a few threads serve any number of connections; a
@@ -196,6 +201,8 @@ fn remove_dead_socket(path: &std::path::Path) -> Result<()> {
 async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>, registry: Arc<conns::Registry>) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let listener = bind(&st.cfg.listen).await.map_err(|e| anyhow!("listen {:?}: {e:#}", st.cfg.listen))?;
+    // Counting the repositories competes for the disk and the cores: only once the server listens.
+    repostats::start(&st, |s: &State| &s.repostats);
     if let Some(t) = &st.cfg.tls {
         eprintln!("TLS enabled, private key {}, pubkey {}", t.key.display(), t.cert.display());
     }
@@ -210,7 +217,12 @@ async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>, registry: A
             _ = int.recv() => break,
             _ = hup.recv() => {
                 let st = st.clone();
-                tokio::task::spawn_blocking(move || if let Some(u) = &st.users { u.reload() });
+                tokio::task::spawn_blocking(move || {
+                    if let Some(u) = &st.users {
+                        u.reload()
+                    }
+                    st.repostats.reload();
+                });
                 continue;
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => continue,
