@@ -125,7 +125,11 @@ pub fn find_magic(reader: &mut Reader, prober: &'static Prober) -> io::Result<Op
 }
 
 /// Run one prober at the device: magics first, then its function.
-fn run_one(reader: &mut Reader, medium: Medium, prober: &'static Prober) -> io::Result<Option<Found>> {
+pub(super) fn run_one(reader: &mut Reader, medium: Medium, prober: &'static Prober) -> io::Result<Option<Found>> {
+    // superblocks.c checks `minsz` before it looks for a magic.
+    if prober.min_size > reader.size() {
+        return Ok(None);
+    }
     let magic = match find_magic(reader, prober)? {
         None if !prober.magics.is_empty() => return Ok(None),
         found => found,

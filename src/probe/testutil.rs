@@ -135,3 +135,11 @@ impl Drop for LoopDev {
         let _ = Command::new("losetup").arg("-d").arg(&self.0).output();
     }
 }
+
+/// `prober` run over `img` in memory as the chain runs it (minimum size and
+/// magics first): the tags it set when it matched, `None` when it did not.
+pub fn probe_prober(prober: &'static super::Prober, img: Vec<u8>) -> std::io::Result<Option<Pairs>> {
+    let mut r = super::Reader::from_bytes(img);
+    let found = super::chain::run_one(&mut r, super::Medium::default(), prober)?;
+    Ok(found.map(|f| f.tags.into_iter().map(|t| (t.name, t.value)).collect()))
+}

@@ -26,6 +26,7 @@ pub static LVM2: Prober = Prober {
         Magic { bytes: TYPE, kboff: 1, sboff: 0x018 },
         Magic { bytes: TYPE, kboff: 1, sboff: 0x218 },
     ],
+    min_size: 0,
     probe,
 };
 
@@ -34,6 +35,7 @@ pub static LVM1: Prober = Prober {
     usage: Usage::Raid,
     tolerant: false,
     magics: &[Magic { bytes: b"HM", kboff: 0, sboff: 0 }],
+    min_size: 0,
     probe: probe_lvm1,
 };
 

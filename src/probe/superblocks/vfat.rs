@@ -28,6 +28,7 @@ pub static VFAT: Prober = Prober {
         Magic { bytes: b"\xe9", kboff: 0, sboff: 0 },
         Magic { bytes: b"\x55\xaa", kboff: 0, sboff: 0x1fe },
     ],
+    min_size: 0,
     probe,
 };
 
