@@ -207,6 +207,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_prober_runs_on_devices_of_its_minimum_size_and_up() {
+        // A swap area of exactly ten pages (swap's `minsz`), then one byte short.
+        let swap: &'static Prober = PROBERS.iter().find(|p| p.name == "swap").unwrap();
+        let min = swap.min_size as usize;
+        let mut img = vec![0u8; min];
+        img[4086..4096].copy_from_slice(b"SWAPSPACE2");
+        img[1024] = 1;
+        img[1028] = 9;
+        let run = |img: Vec<u8>| run_one(&mut Reader::from_bytes(img), Medium::default(), swap).unwrap();
+        assert_eq!(run(img.clone()).map(|f| f.name), Some("swap"));
+        img.pop();
+        assert!(run(img).is_none());
+    }
+
+    #[test]
     fn no_raid_or_other_signatures_on_cds() {
         // A swap signature at the end of the first page, then also a JMicron member at the end.
         let mut swap = vec![0u8; 2 << 20];
