@@ -124,8 +124,13 @@ pub fn find_magic(reader: &mut Reader, prober: &'static Prober) -> io::Result<Op
     Ok(None)
 }
 
-/// Run one prober at the device: magics first, then its function.
-fn run_one(reader: &mut Reader, medium: Medium, prober: &'static Prober) -> io::Result<Option<Found>> {
+/// Run one prober at the device as the chain runs it: its minimum device
+/// size, then its magics, then its function.
+pub fn run_one(reader: &mut Reader, medium: Medium, prober: &'static Prober) -> io::Result<Option<Found>> {
+    // superblocks.c checks `minsz` before it looks for a magic.
+    if prober.min_size > reader.size() {
+        return Ok(None);
+    }
     let magic = match find_magic(reader, prober)? {
         None if !prober.magics.is_empty() => return Ok(None),
         found => found,
@@ -201,6 +206,21 @@ fn safeprobe(reader: &mut Reader, medium: Medium, allowed: &dyn Fn(&Prober) -> b
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prober_runs_on_devices_of_its_minimum_size_and_up() {
+        // A swap area of exactly ten pages (swap's `minsz`), then one byte short.
+        let swap: &'static Prober = PROBERS.iter().find(|p| p.name == "swap").unwrap();
+        let min = swap.min_size as usize;
+        let mut img = vec![0u8; min];
+        img[4086..4096].copy_from_slice(b"SWAPSPACE2");
+        img[1024] = 1;
+        img[1028] = 9;
+        let run = |img: Vec<u8>| run_one(&mut Reader::from_bytes(img), Medium::default(), swap).unwrap();
+        assert_eq!(run(img.clone()).map(|f| f.name), Some("swap"));
+        img.pop();
+        assert!(run(img).is_none());
+    }
 
     #[test]
     fn no_raid_or_other_signatures_on_cds() {

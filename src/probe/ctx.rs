@@ -33,6 +33,9 @@ pub struct Prober {
     /// The function is called only if one of these is found (for the first
     /// one found, in this order); with none, it is always called.
     pub magics: &'static [Magic],
+    /// The smallest device, in bytes, the type can be on (libblkid's `minsz`;
+    /// 0: no minimum). A smaller device is not searched for the magics.
+    pub min_size: u64,
     /// Check the signature and set tags. `Ok(false)`: not this type.
     /// A read past the end of the device also means "not this type".
     pub probe: fn(&mut Ctx) -> io::Result<bool>,

@@ -24,7 +24,7 @@ pub mod reader;
 pub mod superblocks;
 
 use chain::probe_device;
-pub use chain::{find_magic, probe_superblocks};
+pub use chain::{find_magic, probe_superblocks, run_one};
 use ctx::cut_at_nul;
 pub use ctx::{encode_to_utf8, encode_to_utf8_max, is_c_space, Ctx, Encoding, Magic, Medium, Prober};
 pub use device::block_devices;

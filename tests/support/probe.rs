@@ -1,6 +1,8 @@
 //! Helpers for tests that compare the prober with util-linux's blkid on real
 //! images.
-use krazybox::probe::{escape_value, probe_path, Ctx, Magic, Options, Probed, Reader, EXPORT_SPECIAL};
+use krazybox::probe::{
+    escape_value, probe_path, run_one, Ctx, Magic, Medium, Options, Probed, Prober, Reader, EXPORT_SPECIAL,
+};
 use std::path::Path;
 use std::process::Command;
 
@@ -20,6 +22,14 @@ pub fn probe_bytes(
     let mut ctx = Ctx::new(&mut r, magic);
     let matched = probe(&mut ctx)?;
     Ok(matched.then(|| ctx.into_tags().into_iter().map(|t| (t.name, t.value)).collect()))
+}
+
+/// `prober` run over `img` in memory as the chain runs it (minimum size and
+/// magics first): the tags it set when it matched, `None` when it did not.
+pub fn probe_prober(prober: &'static Prober, img: Vec<u8>) -> std::io::Result<Option<Pairs>> {
+    let mut r = Reader::from_bytes(img);
+    let found = run_one(&mut r, Medium::default(), prober)?;
+    Ok(found.map(|f| f.tags.into_iter().map(|t| (t.name, t.value)).collect()))
 }
 
 /// `blkid -p -o export` as lines after `DEVNAME`, or `None` when blkid found

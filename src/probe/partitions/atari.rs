@@ -80,11 +80,15 @@ pub(super) fn probe(w: &mut Window, ls: &mut List) -> io::Result<bool> {
         return Ok(false);
     }
     let sectors = w.size() / 512;
-    let Some(rs) = w.sector(0)? else { return Ok(false) };
-    let rssize = rs.at(HD_SIZE);
+    // libblkid reads the root sector; its disk size decides first, so read that alone.
+    if !w.fits(0, ROOT_LEN as u64) {
+        return Ok(false);
+    }
+    let rssize = w.read(HD_SIZE.0 as u64, 4)?.at(Be32(0));
     if rssize < 2 || u64::from(rssize) > sectors {
         return Ok(false);
     }
+    let Some(rs) = w.sector(0)? else { return Ok(false) };
     let (bsl_start, bsl_len) = (rs.at(BSL_START), rs.at(BSL_LEN));
     if (bsl_start != 0 || bsl_len != 0) && !valid_dimension(bsl_start, bsl_len, rssize) {
         return Ok(false);

@@ -1,7 +1,10 @@
 //! The MBR ("dos") partition table, primary and logical partitions.
 #![forbid(unsafe_code)]
 
-use super::{has_mbr_magic, mbr_entries, Disk, MbrEntry, Partition, Table, AIX_MAGIC, MBR_GPT_PARTITION};
+use super::{
+    has_mbr_magic, mbr_entries, Disk, MbrEntry, Partition, Table, AIX_MAGIC, MBR_GPT_PARTITION, MBR_MAGIC,
+    MBR_MAGIC_OFF,
+};
 use crate::probe::field::{Fields, Le32};
 use crate::probe::superblocks::{is_ntfs, is_vfat};
 use crate::probe::Reader;
@@ -21,12 +24,19 @@ fn is_extended(e: &MbrEntry) -> bool {
 }
 
 pub(super) fn probe(r: &mut Reader, disk: Disk) -> io::Result<Option<Table>> {
-    // The magic check reads the first KiB as libblkid's does.
-    let head = r.read(0, 1024)?;
-    // AIX disks may end their first sector in 55 AA too.
-    if !has_mbr_magic(&head) || head.starts_with(AIX_MAGIC) {
+    // libblkid reads the first KiB; only the 55 AA at its first sector's end,
+    // then the AIX magic, then the disk id and the entries decide anything.
+    if !r.fits(0, 1024) {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    if r.read(MBR_MAGIC_OFF, 2)? != MBR_MAGIC {
         return Ok(None);
     }
+    // AIX disks may end their first sector in 55 AA too.
+    if r.read(0, AIX_MAGIC.len())? == AIX_MAGIC {
+        return Ok(None);
+    }
+    let head = super::mbr_sector(r)?;
     let entries = mbr_entries(&head);
     if entries.iter().any(|e| e.boot_ind != 0 && e.boot_ind != 0x80) {
         return Ok(None);
@@ -155,8 +165,11 @@ mod boot {
 
     /// exFAT boot region: name, jump, zeroed legacy BPB and the boot checksum.
     pub(super) fn is_exfat(r: &mut Reader) -> io::Result<bool> {
+        if r.read(3, 8)? != b"EXFAT   " {
+            return Ok(false);
+        }
         let b = r.read(0, 512)?;
-        if &b[3..11] != b"EXFAT   " || b[510] != 0x55 || b[511] != 0xaa || &b[0..3] != b"\xeb\x76\x90" {
+        if b[510] != 0x55 || b[511] != 0xaa || &b[0..3] != b"\xeb\x76\x90" {
             return Ok(false);
         }
         if b[11..64].iter().any(|&x| x != 0) {

@@ -48,7 +48,7 @@ fn guid(b: &[u8]) -> String {
 
 /// Sector 0 is an MBR with a 0xEE partition.
 fn has_pmbr(r: &mut Reader) -> io::Result<bool> {
-    let s = match r.read(0, 512) {
+    let s = match super::mbr_sector(r) {
         Ok(s) => s,
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
         Err(e) => return Err(e),
@@ -177,8 +177,10 @@ pub(super) fn probe_pmbr(r: &mut Reader, disk: Disk) -> io::Result<Option<bool>>
         return Ok(None);
     }
     // libblkid matches this prober by the 55 AA magic in the first KiB.
-    let head = r.read(0, 1024)?;
-    if !has_mbr_magic(&head) || !has_pmbr(r)? {
+    if !r.fits(0, 1024) {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    if r.read(super::MBR_MAGIC_OFF, super::MBR_MAGIC.len())? != super::MBR_MAGIC || !has_pmbr(r)? {
         return Ok(None);
     }
     Ok(Some(find_header(r, ssz)?.is_none()))

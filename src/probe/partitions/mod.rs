@@ -98,7 +98,8 @@ fn probe_chain(r: &mut Reader, disk: Disk, list: bool) -> io::Result<Option<Tabl
     // Sector sizes come from the kernel, but stay defensive about odd values.
     let disk = Disk { sector_size: disk.sector_size.clamp(512, 65536), ..disk };
     // AIX: nothing is known of its layout but the magic at the start of the disk.
-    if eof_is_none(r.read(0, 1024).map(Some))?.is_some_and(|b| b.starts_with(AIX_MAGIC)) {
+    // libblkid reads the KiB that holds it; the magic's bytes decide.
+    if r.fits(0, 1024) && r.read(0, AIX_MAGIC.len())? == AIX_MAGIC {
         return Ok(Some(Table { scheme: "aix", id: None, partitions: Vec::new() }));
     }
     let size = r.size();
@@ -376,8 +377,23 @@ fn eof_is_none<T>(r: io::Result<Option<T>>) -> io::Result<Option<T>> {
 }
 
 /// The 0x55 0xAA boot signature that ends an MBR.
+/// The two bytes that end an MBR (and a boot sector), and where they are.
+const MBR_MAGIC: &[u8] = b"\x55\xaa";
+const MBR_MAGIC_OFF: u64 = 510;
+
+/// Where the MBR's fields start: the disk id, then the four entries and the magic.
+const MBR_FIELDS: usize = 440;
+
+/// Sector 0 as far as an MBR's fields go: the bytes before them (boot code)
+/// are left as zeros, unread.
+fn mbr_sector(r: &mut Reader) -> io::Result<Vec<u8>> {
+    let mut s = vec![0u8; 512];
+    s[MBR_FIELDS..].copy_from_slice(&r.read(MBR_FIELDS as u64, 512 - MBR_FIELDS)?);
+    Ok(s)
+}
+
 fn has_mbr_magic(sector0: &[u8]) -> bool {
-    sector0.len() >= 512 && sector0[510] == 0x55 && sector0[511] == 0xaa
+    sector0.get(MBR_MAGIC_OFF as usize..512) == Some(MBR_MAGIC)
 }
 
 /// The first bytes of an AIX disk ("IBMA" in EBCDIC).

@@ -8,7 +8,7 @@ use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
 pub static ADAPTEC: Prober =
-    Prober { name: "adaptec_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], probe };
+    Prober { name: "adaptec_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], min_size: 0, probe };
 
 layout! { LEN = 512;
     B0IDCODE: Bytes<4> = 0;

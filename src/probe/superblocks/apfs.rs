@@ -9,6 +9,7 @@ pub static APFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"NXSB", kboff: 0, sboff: 32 }],
+    min_size: 0,
     probe,
 };
 

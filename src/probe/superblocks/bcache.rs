@@ -23,13 +23,11 @@ pub static BCACHE: Prober = Prober {
         kboff: SB_OFFSET / 1024,
         sboff: SB_MAGIC_AT,
     }],
+    min_size: MIN_SIZE,
     probe,
 };
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
-    if ctx.reader.size() < MIN_SIZE {
-        return Ok(false);
-    }
     let sb = ctx.read(SB_OFFSET, SB_LEN)?;
     // The superblock records the sector it was written to.
     if sb.at(SB_OFFSET_FIELD) != SB_OFFSET / 512 {

@@ -23,6 +23,7 @@ pub static BEFS: Prober = Prober {
         Magic { bytes: b"BFS1", kboff: 0, sboff: 0x200 + NAME_LEN },
         Magic { bytes: b"1SFB", kboff: 0, sboff: 0x200 + NAME_LEN },
     ],
+    min_size: MIN_SIZE,
     probe,
 };
 
@@ -325,9 +326,6 @@ impl Fs {
 }
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
-    if ctx.reader.size() < MIN_SIZE {
-        return Ok(false);
-    }
     let off = ctx.magic.map_or(0, |m| m.sboff - NAME_LEN);
     let sb = ctx.read(off, SB_LEN)?;
     let valid = |e| {

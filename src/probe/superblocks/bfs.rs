@@ -9,6 +9,7 @@ pub static BFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"\xce\xfa\xad\x1b", kboff: 0, sboff: 0 }],
+    min_size: 0,
     probe: magic_only,
 };
 

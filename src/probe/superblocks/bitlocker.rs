@@ -20,6 +20,7 @@ pub static BITLOCKER: Prober = Prober {
         Magic { bytes: WIN7, kboff: 0, sboff: 0 },
         Magic { bytes: TOGO, kboff: 0, sboff: 0 },
     ],
+    min_size: 0,
     probe,
 };
 

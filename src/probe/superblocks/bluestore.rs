@@ -10,6 +10,7 @@ pub static BLUESTORE: Prober = Prober {
     usage: Usage::Other,
     tolerant: false,
     magics: &[Magic { bytes: b"bluestore block device", kboff: 0, sboff: 0 }],
+    min_size: 0,
     probe,
 };
 

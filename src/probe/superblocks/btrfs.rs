@@ -16,6 +16,7 @@ pub static BTRFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"_BHRfS_M", kboff: SB_KBOFF, sboff: 0x40 }],
+    min_size: MIN_SIZE,
     probe,
 };
 
@@ -29,9 +30,6 @@ layout! { SB_LEN = 555;
 }
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
-    if ctx.reader.size() < MIN_SIZE {
-        return Ok(false);
-    }
     let sb = ctx.read(SB_KBOFF * 1024, SB_LEN)?;
     let label = sb.slice(LABEL);
     if label[0] != 0 {
@@ -79,7 +77,8 @@ mod tests {
     #[test]
     fn devices_under_one_mib_are_ignored() {
         let mut img = image();
+        assert!(crate::support::probe::probe_prober(&BTRFS, img.clone()).unwrap().is_some());
         img.truncate(MIN_SIZE as usize - 1);
-        assert!(run(img).is_none());
+        assert_eq!(crate::support::probe::probe_prober(&BTRFS, img).unwrap(), None);
     }
 }

@@ -13,6 +13,7 @@ pub static CRAMFS: Prober = Prober {
         Magic { bytes: b"\x45\x3d\xcd\x28", kboff: 0, sboff: 0 },
         Magic { bytes: b"\x28\xcd\x3d\x45", kboff: 0, sboff: 0 },
     ],
+    min_size: 0,
     probe,
 };
 

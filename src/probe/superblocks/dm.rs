@@ -12,6 +12,7 @@ pub static SNAPSHOT_COW: Prober = Prober {
     usage: Usage::Other,
     tolerant: false,
     magics: &[Magic { bytes: b"SnAp", kboff: 0, sboff: 0 }],
+    min_size: 0,
     probe: |_| Ok(true),
 };
 
@@ -20,6 +21,7 @@ pub static VERITY_HASH: Prober = Prober {
     usage: Usage::Crypto,
     tolerant: false,
     magics: &[Magic { bytes: b"verity\0\0", kboff: 0, sboff: 0 }],
+    min_size: 0,
     probe: probe_verity,
 };
 
@@ -28,6 +30,7 @@ pub static INTEGRITY: Prober = Prober {
     usage: Usage::Crypto,
     tolerant: false,
     magics: &[Magic { bytes: b"integrt\0", kboff: 0, sboff: 0 }],
+    min_size: 0,
     probe: probe_integrity,
 };
 

@@ -11,6 +11,7 @@ pub static DRBDMANAGE: Prober = Prober {
     usage: Usage::Other,
     tolerant: false,
     magics: &[Magic { bytes: b"$DRBDmgr=q", kboff: 0, sboff: 0 }],
+    min_size: MIN_SIZE,
     probe,
 };
 
@@ -28,9 +29,6 @@ layout! { PERS_LEN = 8;
 const PERSISTENCE_MAGIC: [u8; 4] = *b"\x1a\xdb\x98\xa2";
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
-    if ctx.reader.size() < MIN_SIZE {
-        return Ok(false);
-    }
     let hdr = ctx.read(0, HDR_LEN)?;
     if !hdr.slice(UUID).iter().all(u8::is_ascii_hexdigit) || hdr.at(LF) != b'\n' {
         return Ok(false);

@@ -11,6 +11,7 @@ pub static DRBDPROXY_DATALOG: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"DRBDdlh*", kboff: 0, sboff: 0 }],
+    min_size: MIN_SIZE,
     probe,
 };
 
@@ -21,9 +22,6 @@ layout! { LEN = 32;
 }
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
-    if ctx.reader.size() < MIN_SIZE {
-        return Ok(false);
-    }
     let lh = ctx.read(0, LEN)?;
     ctx.set_uuid(&lh.at(UUID));
     ctx.set_version(format!("v{}", lh.at(VERSION)));
@@ -33,7 +31,7 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::support::probe::probe_bytes;
+    use crate::support::probe::{probe_bytes, probe_prober};
 
     #[test]
     fn uuid_and_version() {
@@ -43,6 +41,6 @@ mod tests {
         let want = vec![("UUID", b"12000000-0000-0000-0000-000000000000".to_vec()), ("VERSION", b"v1".to_vec())];
         assert_eq!(probe_bytes(probe, None, img.clone()).unwrap(), Some(want));
         img.pop();
-        assert_eq!(probe_bytes(probe, None, img).unwrap(), None);
+        assert_eq!(probe_prober(&DRBDPROXY_DATALOG, img).unwrap(), None);
     }
 }

@@ -13,6 +13,7 @@ pub static EROFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"\xe2\xe1\xf5\xe0", kboff: SB_KBOFF, sboff: 0 }],
+    min_size: 0,
     probe,
 };
 

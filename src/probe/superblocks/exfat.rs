@@ -11,6 +11,7 @@ pub static EXFAT: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"EXFAT   ", kboff: 0, sboff: 3 }],
+    min_size: 0,
     probe,
 };
 

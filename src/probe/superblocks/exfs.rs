@@ -12,6 +12,7 @@ pub static EXFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"EXFS", kboff: 0, sboff: 0 }],
+    min_size: 0,
     probe,
 };
 

@@ -13,6 +13,7 @@ pub static F2FS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"\x10\x20\xf5\xf2", kboff: SB_KBOFF, sboff: 0 }],
+    min_size: 0,
     probe,
 };
 

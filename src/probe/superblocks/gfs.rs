@@ -11,10 +11,22 @@ const SB_KBOFF: u64 = 64;
 const MIN_SIZE: u64 = 32 << 20;
 const MAGICS: &[Magic] = &[Magic { bytes: b"\x01\x16\x19\x70", kboff: SB_KBOFF, sboff: 0 }];
 
-pub static GFS: Prober =
-    Prober { name: "gfs", usage: Usage::Filesystem, tolerant: false, magics: MAGICS, probe: probe_gfs };
-pub static GFS2: Prober =
-    Prober { name: "gfs2", usage: Usage::Filesystem, tolerant: false, magics: MAGICS, probe: probe_gfs2 };
+pub static GFS: Prober = Prober {
+    name: "gfs",
+    usage: Usage::Filesystem,
+    tolerant: false,
+    magics: MAGICS,
+    min_size: MIN_SIZE,
+    probe: probe_gfs,
+};
+pub static GFS2: Prober = Prober {
+    name: "gfs2",
+    usage: Usage::Filesystem,
+    tolerant: false,
+    magics: MAGICS,
+    min_size: MIN_SIZE,
+    probe: probe_gfs2,
+};
 
 layout! { SB_LEN = 272;
     FS_FORMAT: Be32 = 24;
@@ -24,14 +36,11 @@ layout! { SB_LEN = 272;
     UUID: Uuid = 256;
 }
 
-/// The superblock and its two format numbers, if the device is large enough.
-fn read(ctx: &mut Ctx) -> io::Result<Option<(Vec<u8>, u32, u32)>> {
-    if ctx.reader.size() < MIN_SIZE {
-        return Ok(None);
-    }
+/// The superblock and its two format numbers.
+fn read(ctx: &mut Ctx) -> io::Result<(Vec<u8>, u32, u32)> {
     let sb = ctx.read(SB_KBOFF * 1024, SB_LEN)?;
     let (fs, multi) = (sb.at(FS_FORMAT), sb.at(MULTIHOST_FORMAT));
-    Ok(Some((sb, fs, multi)))
+    Ok((sb, fs, multi))
 }
 
 fn label_and_uuid(ctx: &mut Ctx, sb: &[u8]) {
@@ -43,13 +52,13 @@ fn label_and_uuid(ctx: &mut Ctx, sb: &[u8]) {
 }
 
 fn probe_gfs(ctx: &mut Ctx) -> io::Result<bool> {
-    let Some((sb, 1309, 1401)) = read(ctx)? else { return Ok(false) };
+    let (sb, 1309, 1401) = read(ctx)? else { return Ok(false) };
     label_and_uuid(ctx, &sb);
     Ok(true)
 }
 
 fn probe_gfs2(ctx: &mut Ctx) -> io::Result<bool> {
-    let Some((sb, 1800..=1899, 1900..=1999)) = read(ctx)? else { return Ok(false) };
+    let (sb, 1800..=1899, 1900..=1999) = read(ctx)? else { return Ok(false) };
     label_and_uuid(ctx, &sb);
     ctx.set_version("1");
     ctx.set_block_size(u64::from(sb.at(BSIZE)));
@@ -59,11 +68,12 @@ fn probe_gfs2(ctx: &mut Ctx) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::support::probe::probe_bytes;
+    use crate::support::probe::{probe_bytes, probe_prober};
 
     fn image(fs: u32, multi: u32) -> Vec<u8> {
         let mut img = vec![0u8; MIN_SIZE as usize];
         let sb = &mut img[(SB_KBOFF * 1024) as usize..];
+        sb[..4].copy_from_slice(MAGICS[0].bytes);
         sb[FS_FORMAT.0..][..4].copy_from_slice(&fs.to_be_bytes());
         sb[MULTIHOST_FORMAT.0..][..4].copy_from_slice(&multi.to_be_bytes());
         sb[BSIZE.0..][..4].copy_from_slice(&4096u32.to_be_bytes());
@@ -80,6 +90,7 @@ mod tests {
         assert_eq!(tags, [label, ("VERSION", b"1".to_vec()), ("BLOCK_SIZE", b"4096".to_vec())]);
         let mut small = image(1801, 1900);
         small.truncate(small.len() - 1);
-        assert_eq!(probe_bytes(probe_gfs2, None, small).unwrap(), None);
+        assert!(probe_prober(&GFS2, image(1801, 1900)).unwrap().is_some());
+        assert_eq!(probe_prober(&GFS2, small).unwrap(), None);
     }
 }

@@ -14,6 +14,7 @@ pub static HFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: true,
     magics: &[Magic { bytes: b"BD", kboff: 1, sboff: 0 }],
+    min_size: 0,
     probe: probe_hfs,
 };
 
@@ -26,6 +27,7 @@ pub static HFSPLUS: Prober = Prober {
         Magic { bytes: b"H+", kboff: 1, sboff: 0 },
         Magic { bytes: b"HX", kboff: 1, sboff: 0 },
     ],
+    min_size: 0,
     probe: probe_hfsplus,
 };
 

@@ -14,6 +14,7 @@ pub static HPFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"\x49\xe8\x95\xf9", kboff: SB_OFF >> 10, sboff: 0 }],
+    min_size: 0,
     probe,
 };
 

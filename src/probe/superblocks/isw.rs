@@ -7,7 +7,8 @@ use crate::probe::field::{layout, Bytes, Fields};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
-pub static ISW: Prober = Prober { name: "isw_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], probe };
+pub static ISW: Prober =
+    Prober { name: "isw_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], min_size: 0, probe };
 
 const SIGNATURE: &[u8] = b"Intel Raid ISM Cfg Sig. ";
 layout! { LEN = 48;

@@ -15,6 +15,7 @@ pub static JFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"JFS1", kboff: SB_KBOFF, sboff: 0 }],
+    min_size: MIN_SIZE,
     probe,
 };
 
@@ -29,9 +30,6 @@ layout! { SB_LEN = 184;
 }
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
-    if ctx.reader.size() < MIN_SIZE {
-        return Ok(false);
-    }
     let sb = ctx.read(SB_KBOFF * 1024, SB_LEN)?;
     let (bsize, l2bsize, l2pbsize) = (sb.at(BSIZE), sb.at(L2BSIZE), sb.at(L2PBSIZE));
     // Shift counts wrap at 32 as in libblkid's compiled code.

@@ -7,7 +7,7 @@ use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
 pub static LSI: Prober =
-    Prober { name: "lsi_mega_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], probe };
+    Prober { name: "lsi_mega_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], min_size: 0, probe };
 
 const SIGNATURE: &[u8] = b"$XIDE$";
 

@@ -26,6 +26,7 @@ pub static LVM2: Prober = Prober {
         Magic { bytes: TYPE, kboff: 1, sboff: 0x018 },
         Magic { bytes: TYPE, kboff: 1, sboff: 0x218 },
     ],
+    min_size: 0,
     probe,
 };
 
@@ -34,6 +35,7 @@ pub static LVM1: Prober = Prober {
     usage: Usage::Raid,
     tolerant: false,
     magics: &[Magic { bytes: b"HM", kboff: 0, sboff: 0 }],
+    min_size: 0,
     probe: probe_lvm1,
 };
 
@@ -65,17 +67,20 @@ const PV_UUID_LEN: usize = 32;
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let Some(magic) = ctx.magic else { return Ok(false) };
-    // Two sectors from the matched kilobyte: the label is in one of them.
-    let buf = ctx.read(magic.kboff * 1024, 2 * SECTOR)?;
-    let mut sector = magic.kboff * 2;
-    let label = if buf.starts_with(LABEL_ID) {
-        &buf[..SECTOR]
-    } else if buf[SECTOR..].starts_with(LABEL_ID) {
-        sector += 1;
-        &buf[SECTOR..]
-    } else {
+    // libblkid reads two sectors from the matched kilobyte and looks for the
+    // label in the first, then in the second; only the one found is read whole.
+    let base = magic.kboff * 1024;
+    if !ctx.reader.fits(base, 2 * SECTOR as u64) {
         return Ok(false);
-    };
+    }
+    let mut sector = magic.kboff * 2;
+    if ctx.read(base, LABEL_ID.len())? != LABEL_ID {
+        if ctx.read(base + SECTOR as u64, LABEL_ID.len())? != LABEL_ID {
+            return Ok(false);
+        }
+        sector += 1;
+    }
+    let label = ctx.read(sector * SECTOR as u64, SECTOR)?;
     if label.at(SECTOR_XL) != sector {
         return Ok(false);
     }

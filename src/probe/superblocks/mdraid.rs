@@ -9,7 +9,7 @@ use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
 pub static LINUX_RAID: Prober =
-    Prober { name: "linux_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], probe };
+    Prober { name: "linux_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], min_size: 0, probe };
 
 const MD_MAGIC: u32 = 0xa92b_4efc;
 /// 0.90 reserves the last 64 KiB (aligned down to 64 KiB) for its superblock.

@@ -28,6 +28,7 @@ pub static MINIX: Prober = Prober {
         at(b"\x5a\x4d", 0x18), // v3, little-endian
         at(b"\x4d\x5a", 0x18), // v3, big-endian
     ],
+    min_size: 0,
     probe,
 };
 

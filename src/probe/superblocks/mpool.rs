@@ -11,6 +11,7 @@ pub static MPOOL: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"mpoolDev", kboff: 0, sboff: 0 }],
+    min_size: 0,
     probe,
 };
 

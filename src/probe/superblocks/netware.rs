@@ -12,6 +12,7 @@ pub static NETWARE: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"SPB5", kboff: SB_KBOFF, sboff: 0 }],
+    min_size: 0,
     probe,
 };
 

@@ -11,7 +11,8 @@ use std::io;
 /// libblkid's `minsz` (what `mkfs.nilfs2 -b 1024 -B 16` can make).
 const MIN_SIZE: u64 = 1024 * 1024;
 
-pub static NILFS2: Prober = Prober { name: "nilfs2", usage: Usage::Filesystem, tolerant: false, magics: &[], probe };
+pub static NILFS2: Prober =
+    Prober { name: "nilfs2", usage: Usage::Filesystem, tolerant: false, magics: &[], min_size: MIN_SIZE, probe };
 
 const PRIMARY: u64 = 0x400;
 layout! { SB_LEN = 1024;
@@ -61,9 +62,6 @@ fn superblock(ctx: &mut Ctx, off: u64) -> io::Result<Option<Vec<u8>>> {
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let size = ctx.reader.size();
-    if size < MIN_SIZE {
-        return Ok(false);
-    }
     let primary = superblock(ctx, PRIMARY)?;
     let primary_ok = primary.as_deref().is_some_and(valid);
     // libblkid also refuses a backup whose recorded device size differs from a

@@ -12,6 +12,7 @@ pub static NTFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"NTFS    ", kboff: 0, sboff: 3 }],
+    min_size: 0,
     probe,
 };
 

@@ -13,6 +13,7 @@ pub static OCFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"OracleCFS", kboff: 8, sboff: 0 }],
+    min_size: MIN_SIZE,
     probe: probe_ocfs,
 };
 
@@ -26,6 +27,7 @@ pub static OCFS2: Prober = Prober {
         Magic { bytes: b"OCFSV2", kboff: 4, sboff: 0 },
         Magic { bytes: b"OCFSV2", kboff: 8, sboff: 0 },
     ],
+    min_size: MIN_SIZE,
     probe: probe_ocfs2,
 };
 
@@ -34,6 +36,7 @@ pub static ORACLEASM: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"ORCLDISK", kboff: 0, sboff: 32 }],
+    min_size: 0,
     probe: probe_oracleasm,
 };
 
@@ -69,9 +72,6 @@ fn sb_offset(ctx: &Ctx) -> u64 {
 }
 
 fn probe_ocfs(ctx: &mut Ctx) -> io::Result<bool> {
-    if ctx.reader.size() < MIN_SIZE {
-        return Ok(false);
-    }
     let off = sb_offset(ctx);
     let header = ctx.read(off, HEADER_LEN)?;
     let label = ctx.read(off + 512, VOL_LABEL_LEN)?;
@@ -92,9 +92,6 @@ fn probe_ocfs(ctx: &mut Ctx) -> io::Result<bool> {
 }
 
 fn probe_ocfs2(ctx: &mut Ctx) -> io::Result<bool> {
-    if ctx.reader.size() < MIN_SIZE {
-        return Ok(false);
-    }
     let sb = ctx.read(sb_offset(ctx), SB2_LEN)?;
     ctx.set_label(&sb.at(LABEL2));
     ctx.set_uuid(&sb.at(UUID2));

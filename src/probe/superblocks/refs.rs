@@ -9,6 +9,7 @@ pub static REFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"\0\0\0ReFS\0", kboff: 0, sboff: 0 }],
+    min_size: 0,
     probe: magic_only,
 };
 

@@ -21,6 +21,7 @@ pub static REISERFS: Prober = Prober {
         Magic { bytes: b"ReIsErFs", kboff: 64, sboff: 0x34 },
         Magic { bytes: b"ReIsErFs", kboff: 8, sboff: 20 },
     ],
+    min_size: MIN_SIZE,
     probe: probe_reiser,
 };
 
@@ -29,6 +30,7 @@ pub static REISER4: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"ReIsEr4", kboff: 64, sboff: 0 }],
+    min_size: MIN_SIZE,
     probe: probe_reiser4,
 };
 
@@ -40,9 +42,6 @@ layout! { SB_LEN = 116;
 }
 
 fn probe_reiser(ctx: &mut Ctx) -> io::Result<bool> {
-    if ctx.reader.size() < MIN_SIZE {
-        return Ok(false);
-    }
     let Some(magic) = ctx.magic else { return Ok(false) };
     let sb = ctx.read(magic.kboff * 1024, SB_LEN)?;
     let blocksize = u32::from(sb.at(BLOCKSIZE));
@@ -80,9 +79,6 @@ layout! { R4_SB_LEN = 60;
 }
 
 fn probe_reiser4(ctx: &mut Ctx) -> io::Result<bool> {
-    if ctx.reader.size() < MIN_SIZE {
-        return Ok(false);
-    }
     let sb = ctx.read(64 * 1024, R4_SB_LEN)?;
     let label = sb.at(R4_LABEL);
     if label[0] != 0 {

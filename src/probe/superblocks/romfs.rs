@@ -10,6 +10,7 @@ pub static ROMFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"-rom1fs-", kboff: 0, sboff: 0 }],
+    min_size: 0,
     probe,
 };
 

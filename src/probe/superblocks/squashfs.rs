@@ -10,6 +10,7 @@ pub static SQUASHFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"hsqs", kboff: 0, sboff: 0 }],
+    min_size: 0,
     probe: probe_squashfs,
 };
 
@@ -22,6 +23,7 @@ pub static SQUASHFS3: Prober = Prober {
         Magic { bytes: b"sqsh", kboff: 0, sboff: 0 }, // big-endian
         Magic { bytes: b"hsqs", kboff: 0, sboff: 0 }, // little-endian
     ],
+    min_size: 0,
     probe: probe_squashfs3,
 };
 

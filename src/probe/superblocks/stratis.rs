@@ -22,6 +22,7 @@ pub static STRATIS: Prober = Prober {
         Magic { bytes: MAGIC, kboff: 0, sboff: (COPIES[0] + MAGIC_AT) as u64 },
         Magic { bytes: MAGIC, kboff: 0, sboff: (COPIES[1] + MAGIC_AT) as u64 },
     ],
+    min_size: AREA as u64,
     probe,
 };
 
@@ -51,9 +52,6 @@ fn format_uuid(raw: &[u8]) -> Vec<u8> {
 }
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
-    if ctx.reader.size() < AREA as u64 {
-        return Ok(false);
-    }
     let area = ctx.read(0, AREA)?;
     let Some(sb) = COPIES.iter().map(|&at| &area[at..at + BS]).find(|sb| valid(sb)) else { return Ok(false) };
     ctx.set_uuid_string(&format_uuid(sb.slice(DEV_UUID)));

@@ -13,13 +13,14 @@ pub static XENIX: Prober = Prober {
         Magic { bytes: b"\x2b\x55\x44", kboff: 1, sboff: 0x400 },
         Magic { bytes: b"\x44\x55\x2b", kboff: 1, sboff: 0x400 },
     ],
+    min_size: 0,
     probe: probe_xenix,
 };
 
 /// SysV may be in either byte order and at four places: libblkid looks for
 /// its magic itself.
 pub static SYSV: Prober =
-    Prober { name: "sysv", usage: Usage::Filesystem, tolerant: false, magics: &[], probe: probe_sysv };
+    Prober { name: "sysv", usage: Usage::Filesystem, tolerant: false, magics: &[], min_size: 0, probe: probe_sysv };
 
 /// The Xenix superblock is read at 1 KiB (libblkid's `kboff`), whatever the magic's place.
 const XENIX_SB_OFF: u64 = 1024;

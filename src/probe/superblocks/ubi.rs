@@ -11,6 +11,7 @@ pub static UBI: Prober = Prober {
     usage: Usage::Raid,
     tolerant: false,
     magics: &[Magic { bytes: b"UBI#", kboff: 0, sboff: 0 }],
+    min_size: 0,
     probe,
 };
 

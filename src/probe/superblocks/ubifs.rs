@@ -10,6 +10,7 @@ pub static UBIFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"\x31\x18\x10\x06", kboff: 0, sboff: 0 }],
+    min_size: 0,
     probe,
 };
 

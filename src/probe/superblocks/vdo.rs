@@ -10,6 +10,7 @@ pub static VDO: Prober = Prober {
     usage: Usage::Other,
     tolerant: false,
     magics: &[Magic { bytes: b"dmvdo001", kboff: 0, sboff: 0 }],
+    min_size: 0,
     probe,
 };
 

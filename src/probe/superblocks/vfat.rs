@@ -28,6 +28,7 @@ pub static VFAT: Prober = Prober {
         Magic { bytes: b"\xe9", kboff: 0, sboff: 0 },
         Magic { bytes: b"\x55\xaa", kboff: 0, sboff: 0x1fe },
     ],
+    min_size: 0,
     probe,
 };
 
@@ -110,6 +111,27 @@ struct Geometry {
 /// The BIOS parameter block checks of libblkid's `fat_valid_superblock`. The
 /// arithmetic wraps at 32 bits as libblkid's does, so that nonsense values are
 /// rejected (or accepted) the same way.
+/// The BIOS parameter block's first fields, from the sector size to the media
+/// byte: what [`valid_superblock`] checks first.
+const BPB_HEAD: (usize, usize) = (SECTOR_SIZE.0, MEDIA.0 + 1);
+
+/// Whether the fields in [`BPB_HEAD`] already rule a FAT boot sector out (no
+/// FAT, no reserved sector, an unknown media byte, a cluster or sector size
+/// that [`valid_superblock`] rejects): then the sector need not be read whole.
+fn ruled_out(reader: &mut Reader) -> io::Result<bool> {
+    let (from, to) = BPB_HEAD;
+    let mut bs = vec![0u8; to];
+    bs[from..].copy_from_slice(&reader.read(from as u64, to - from)?);
+    let (fats, reserved, media) = (bs.at(FATS), le16(&bs, RESERVED), bs.at(MEDIA));
+    let (cluster_size, sector_size) = (u32::from(bs.at(CLUSTER_SIZE)), le16(&bs, SECTOR_SIZE));
+    Ok(fats == 0
+        || reserved == 0
+        || !(media >= 0xf8 || media == 0xf0)
+        || !cluster_size.is_power_of_two()
+        || !sector_size.is_power_of_two()
+        || !(512..=4096).contains(&sector_size))
+}
+
 fn valid_superblock(reader: &mut Reader, magic_len: usize, bs: &[u8]) -> Option<Geometry> {
     if magic_len <= 2 {
         if bs.at(PMAGIC) != [0x55, 0xaa] {
@@ -240,6 +262,9 @@ fn fsinfo_ok(fsinfo: &[u8]) -> bool {
 }
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
+    if !ctx.reader.fits(0, BS_LEN as u64) || ruled_out(ctx.reader)? {
+        return Ok(false);
+    }
     let bs = ctx.read(0, BS_LEN)?;
     let magic_len = ctx.magic.map_or(0, |m| m.bytes.len());
     let Some(geo) = valid_superblock(ctx.reader, magic_len, &bs) else { return Ok(false) };
@@ -305,6 +330,9 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 /// sector carries 0x55AA too, and is not a partition table).
 pub fn is_vfat(reader: &mut Reader) -> io::Result<bool> {
     let Some(magic) = find_magic(reader, &VFAT)? else { return Ok(false) };
+    if !reader.fits(0, BS_LEN as u64) || ruled_out(reader)? {
+        return Ok(false);
+    }
     let bs = match reader.read(0, BS_LEN) {
         Ok(bs) => bs,
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),

@@ -13,6 +13,7 @@ pub static VMFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"\x5e\xf1\xab\x2f", kboff: SB_KBOFF, sboff: 0 }],
+    min_size: 0,
     probe,
 };
 

@@ -13,6 +13,7 @@ pub static VMFS_VOLUME: Prober = Prober {
     usage: Usage::Raid,
     tolerant: false,
     magics: &[Magic { bytes: b"\x0d\xd0\x01\xc0", kboff: VOLUME_INFO / 1024, sboff: 0 }],
+    min_size: 0,
     probe,
 };
 

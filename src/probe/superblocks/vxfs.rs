@@ -13,6 +13,7 @@ pub static VXFS: Prober = Prober {
         Magic { bytes: b"\xf5\xfc\x01\xa5", kboff: 1, sboff: 0 },
         Magic { bytes: b"\xa5\x01\xfc\xf5", kboff: 8, sboff: 0 },
     ],
+    min_size: 0,
     probe,
 };
 

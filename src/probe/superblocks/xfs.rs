@@ -10,13 +10,20 @@ pub static XFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"XFSB", kboff: 0, sboff: 0 }],
+    min_size: 0,
     probe: probe_xfs,
 };
 
 /// An external log has no magic of its own at a fixed place: libblkid looks for
 /// a log record header in the first 256 KiB.
-pub static XFS_EXTERNAL_LOG: Prober =
-    Prober { name: "xfs_external_log", usage: Usage::Other, tolerant: false, magics: &[], probe: probe_xfs_log };
+pub static XFS_EXTERNAL_LOG: Prober = Prober {
+    name: "xfs_external_log",
+    usage: Usage::Other,
+    tolerant: false,
+    magics: &[],
+    min_size: LOG_MIN_SIZE,
+    probe: probe_xfs_log,
+};
 
 // The superblock, big-endian.
 layout! { pub(super) SB_LEN = 160;
@@ -109,9 +116,6 @@ fn valid_rec_header(h: &[u8]) -> bool {
 }
 
 fn probe_xfs_log(ctx: &mut Ctx) -> io::Result<bool> {
-    if ctx.reader.size() < LOG_MIN_SIZE {
-        return Ok(false);
-    }
     // libblkid reads the first 256 KiB at once; only each sector's first word
     // decides anything, so read those alone (and a whole header when it is one).
     if !ctx.reader.fits(0, LOG_SCAN as u64) {

@@ -9,7 +9,8 @@ use crate::probe::field::{Be32, Be64, Endian, Fields, U64};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
-pub static ZFS: Prober = Prober { name: "zfs_member", usage: Usage::Filesystem, tolerant: false, magics: &[], probe };
+pub static ZFS: Prober =
+    Prober { name: "zfs_member", usage: Usage::Filesystem, tolerant: false, magics: &[], min_size: MIN_SIZE, probe };
 
 /// libblkid skips devices smaller than this (`minsz`).
 const MIN_SIZE: u64 = 64 << 20;
@@ -40,11 +41,11 @@ const NVLIST_VALUE_HEADER: usize = 16;
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let size = ctx.reader.size();
-    if size < MIN_SIZE {
-        return Ok(false);
-    }
     let align = size % LABEL_SIZE;
-    let labels = [0, LABEL_SIZE, size - 2 * LABEL_SIZE - align, size - LABEL_SIZE - align];
+    // The chain runs this only on devices of at least `MIN_SIZE`; called on a
+    // smaller one it must still not overflow.
+    let end = size - align;
+    let labels = [0, LABEL_SIZE, end.saturating_sub(2 * LABEL_SIZE), end.saturating_sub(LABEL_SIZE)];
     let mut found = 0;
     // The last uberblock found: its version word and byte order.
     let mut last: Option<(u64, bool)> = None;

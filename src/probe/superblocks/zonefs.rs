@@ -10,6 +10,7 @@ pub static ZONEFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: false,
     magics: &[Magic { bytes: b"SFOZ", kboff: 0, sboff: 0 }],
+    min_size: 0,
     probe,
 };
 
