@@ -64,6 +64,21 @@ pub fn usage_error(message: impl Into<String>) -> anyhow::Error {
     fail(USAGE, message)
 }
 
+/// The status an error in the chain carries: an applet's [`Failure`], or
+/// an engine error type's, mapped here once.
+fn status_of(e: &(dyn std::error::Error + 'static)) -> Option<u8> {
+    if let Some(f) = e.downcast_ref::<Failure>() {
+        return Some(f.status);
+    }
+    if let Some(e) = e.downcast_ref::<krazybox::mount::Error>() {
+        return Some(mount_status(e));
+    }
+    if let Some(e) = e.downcast_ref::<krazybox::restic_rest_server::Error>() {
+        return Some(wrapper_status(e));
+    }
+    None
+}
+
 /// Turn an applet's result into the process exit status, printing an error as
 /// one line `APPLET: message`. A closed stdout (`blkid | head -1`) is not an error.
 pub fn report(applet: &str, result: anyhow::Result<ExitCode>) -> ExitCode {
@@ -75,7 +90,7 @@ pub fn report(applet: &str, result: anyhow::Result<ExitCode>) -> ExitCode {
                     return ExitCode::SUCCESS;
                 }
             }
-            let status = err.chain().find_map(|e| e.downcast_ref::<Failure>()).map(|f| f.status).unwrap_or(1);
+            let status = err.chain().find_map(status_of).unwrap_or(1);
             eprintln!("{applet}: {err:#}");
             ExitCode::from(status)
         }
@@ -100,5 +115,24 @@ mod tests {
         assert_eq!(mount_status(&e(Category::Usage)), 1);
         assert_eq!(mount_status(&e(Category::System)), 2);
         assert_eq!(mount_status(&e(Category::Failure)), 32);
+    }
+
+    #[test]
+    fn errors_carry_their_status_through_anyhow() {
+        let status = |e: anyhow::Error| e.chain().find_map(status_of);
+        let config = krazybox::restic_rest_server::Error::config("MNT_TARGET is not set");
+        assert_eq!(status(config.into()), Some(125));
+        assert_eq!(status(krazybox::restic_rest_server::Error::transient("no disk yet").into()), Some(1));
+        let mount = Error {
+            category: Category::Failure,
+            spec: "/mnt".into(),
+            message: String::new(),
+            errno: None,
+            hint: None,
+            nofail: false,
+        };
+        assert_eq!(status(anyhow::Error::from(mount).context("mounting")), Some(32));
+        assert_eq!(status(fail(7, "bad file")), Some(7));
+        assert_eq!(status(anyhow::anyhow!("plain")), None);
     }
 }

@@ -44,17 +44,14 @@ use crate::exit;
 pub fn main(_name: &str, args: &[OsString]) -> anyhow::Result<ExitCode> {
     let args = crate::args::utf8(args).map_err(|e| exit::fail(exit::USAGE, e))?;
     let native = native_rest_server();
-    let fail = |e: Error| exit::fail(exit::wrapper_status(&e), e.message);
-    let config = config_from_env(|k| std::env::var(k).ok(), native.as_deref()).map_err(fail)?;
+    // Its errors are typed: exit.rs gives them 1 or 125.
+    let config = config_from_env(|k| std::env::var(k).ok(), native.as_deref())?;
     // Without a disk to mount, rest-server's words are its own business.
     let path = match config.mount {
-        Some(_) => path_argument(&args).map_err(Error::config).map_err(fail)?,
+        Some(_) => path_argument(&args).map_err(Error::config)?,
         None => None,
     };
-    match engine::run(&config, &args, path.as_deref()) {
-        Ok(status) => Ok(ExitCode::from(status)),
-        Err(e) => Err(fail(e)),
-    }
+    Ok(ExitCode::from(engine::run(&config, &args, path.as_deref())?))
 }
 
 /// This executable, when it has a `rest-server` applet to run.
