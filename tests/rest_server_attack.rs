@@ -114,20 +114,25 @@ fn users_file(dir: &TempDir) -> std::path::PathBuf {
     path
 }
 
-#[test]
-fn password_flood_leaves_valid_users_alone() {
-    let dir = TempDir::new("flood");
+/// A server on loopback over `dir/data` with the users of [`users_file`].
+fn server_with_users(dir: &TempDir) -> Server {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let users = users_file(&dir);
-    let server = Server::start(&[
+    let users = users_file(dir);
+    Server::start(&[
         "--path",
         data.to_str().unwrap(),
         "--listen",
         "127.0.0.1:0",
         "--htpasswd-file",
         users.to_str().unwrap(),
-    ]);
+    ])
+}
+
+#[test]
+fn password_flood_leaves_valid_users_alone() {
+    let dir = TempDir::new("flood");
+    let server = server_with_users(&dir);
     let addr = server.addr.clone();
     assert_eq!(timed(&addr, "bob", "pw").0, 200, "bob's login is cached from now on");
 
@@ -166,17 +171,7 @@ fn password_flood_leaves_valid_users_alone() {
 #[test]
 fn checks_of_clients_that_hung_up_never_run() {
     let dir = TempDir::new("hangup");
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let users = users_file(&dir);
-    let server = Server::start(&[
-        "--path",
-        data.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--htpasswd-file",
-        users.to_str().unwrap(),
-    ]);
+    let server = server_with_users(&dir);
     let addr = server.addr.clone();
     // 600 wrong passwords from 60 addresses (each within its allowance), all hanging up at once.
     let req = format!("GET /keys/ HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\r\n", basic("alice", "guess"));

@@ -12,13 +12,18 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 fn start(dir: &TempDir) -> std::path::PathBuf {
+    start_with_idle(dir, Duration::from_secs(1))
+}
+
+/// A server on a unix socket with no users and this idle timeout; its socket.
+fn start_with_idle(dir: &TempDir, idle: Duration) -> std::path::PathBuf {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let sock = dir.path().join("s.sock");
     let mut cfg = krazybox::rest_server::Config::new(data);
     cfg.htpasswd = None;
     cfg.listen = krazybox::rest_server::Listen::Unix(sock.clone());
-    cfg.idle_timeout = Duration::from_secs(1);
+    cfg.idle_timeout = idle;
     // The server thread is left running; it ends with the test process.
     std::thread::spawn(move || krazybox::rest_server::serve(cfg));
     let start = Instant::now();
@@ -82,19 +87,7 @@ fn stalled_clients_are_dropped() {
 fn idle_time_counts_from_the_last_byte() {
     assert_eq!(krazybox::rest_server::Config::new("/x".into()).idle_timeout, Duration::from_secs(60));
     let dir = TempDir::new("idle-exact");
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let sock = dir.path().join("s.sock");
-    let mut cfg = krazybox::rest_server::Config::new(data);
-    cfg.htpasswd = None;
-    cfg.listen = krazybox::rest_server::Listen::Unix(sock.clone());
-    cfg.idle_timeout = Duration::from_secs(4);
-    std::thread::spawn(move || krazybox::rest_server::serve(cfg));
-    let start = Instant::now();
-    while !sock.exists() {
-        assert!(start.elapsed() < Duration::from_secs(10), "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let sock = start_with_idle(&dir, Duration::from_secs(4));
     assert_eq!(http_unix(&sock, "POST", "/?create=true", &[], b"").status, 200);
     let id = sha256_hex(b"slow");
     let mut c = UnixStream::connect(&sock).unwrap();
