@@ -6,12 +6,17 @@
 //!             [--max-size BYTES] [--log FILE|-] [--no-verify-upload] [--group-accessible-repos]
 //!             [--tls [--tls-cert FILE] [--tls-key FILE] [--tls-min-ver 1.2|1.3]] [--debug]
 //!             [--max-repo-size BYTES] [--repo-quota-file FILE]
+//!             [--alert-url URL]... [--scrub-interval DURATION|off] [--scrub-rate BYTES_PER_SECOND]
 //! rest-server -v|--version
 //! ```
 //!
 //! Flags and defaults are rest-server's: data in /tmp/restic, listening on :8000,
 //! users in `<path>/.htpasswd`, TLS files `<path>/public_key` and `<path>/private_key`.
-//! `--cpu-profile` and `--proxy-auth-username` are refused. SIGHUP reloads the
+//! `--cpu-profile` and `--proxy-auth-username` are refused. Additions: `--alert-url`
+//! POSTs a message when a repository goes stale or fresh, nears its quota, the disk
+//! fills, the scrub finds a bad object, or the start swept interrupted uploads; the
+//! scrub re-reads every object every `--scrub-interval` (default 30d) at
+//! `--scrub-rate` bytes a second (default 20000000). SIGHUP reloads the
 //! users and the `--repo-quota-file`; SIGTERM and SIGINT stop the server (exit 0). Errors exit 1, as rest-server does.
 //! stderr gets rest-server's start-up lines (`start server on ADDR` ...); a missing
 //! `--path` is created; a second server on the same `--path` refuses to start.
@@ -19,7 +24,7 @@
 use crate::args::{self, ArgError, Parsed, Style};
 use crate::exit::fail;
 use argh::{ArgsInfo, FromArgs};
-use krazybox::rest_server::{self as engine, Config, Listen, Tls};
+use krazybox::rest_server::{self as engine, duration, post::AlertUrl, Config, Listen, Tls};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +72,15 @@ struct Args {
     /// per-repository limits: lines of "/repo/path BYTES" or "name BYTES" (all below /name/)
     #[argh(option)]
     repo_quota_file: Option<String>,
+    /// POST a message to this http or https URL when something needs the owner (may repeat)
+    #[argh(option)]
+    alert_url: Vec<String>,
+    /// time from one scrub pass's start to the next, like 30d or 12h; off for none (default 30d)
+    #[argh(option)]
+    scrub_interval: Option<String>,
+    /// bytes per second the scrub reads at most, a tenth of it while clients transfer (default 20000000)
+    #[argh(option)]
+    scrub_rate: Option<String>,
     /// write HTTP requests in the combined log format to the specified filename (use "-" for stdout)
     #[argh(option)]
     log: Option<String>,
@@ -143,6 +157,31 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
     cfg.max_size = size_flag(args.max_size.as_deref(), "--max-size")?;
     cfg.max_repo_size = size_flag(args.max_repo_size.as_deref(), "--max-repo-size")?;
     cfg.repo_quota_file = args.repo_quota_file.map(PathBuf::from);
+    for url in &args.alert_url {
+        // The error never repeats the URL: it may hold a password.
+        let parsed = AlertUrl::parse(url).map_err(|e| fail(ERR, format!("--alert-url: {e}")))?;
+        cfg.alert_urls.push(parsed);
+    }
+    cfg.scrub_interval = match args.scrub_interval.as_deref() {
+        None => cfg.scrub_interval,
+        Some("off") => None,
+        Some(s) => match duration::parse(s) {
+            Ok(d) if d.is_zero() => None,
+            Ok(d) => Some(d),
+            Err(e) => return Err(fail(ERR, format!("--scrub-interval: {e}, or off"))),
+        },
+    };
+    if let Some(s) = &args.scrub_rate {
+        cfg.scrub_rate = match s.parse::<u64>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                return Err(fail(
+                    ERR,
+                    format!("--scrub-rate: {s:?} is not a number of bytes per second above 0 (--scrub-interval off stops the scrub)"),
+                ))
+            }
+        };
+    }
     cfg.log = args.log.map(PathBuf::from);
     cfg.verify_upload = !args.no_verify_upload;
     cfg.group_accessible = args.group_accessible_repos;

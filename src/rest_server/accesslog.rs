@@ -1,4 +1,5 @@
-//! `--log`: one line per request in the combined log format, time in UTC.
+//! `--log`: one line per request in the combined log format, time in UTC;
+//! and times in UTC for people ([`utc`]).
 
 use std::io::Write as _;
 use std::time::SystemTime;
@@ -97,6 +98,25 @@ fn escape(b: &[u8]) -> String {
 /// `10/Oct/2000:13:55:36 +0000`-style time of the combined log format, in UTC.
 fn clf_time(t: SystemTime) -> String {
     let secs = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (year, month, day, rem) = civil(secs);
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!(
+        "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// `2000-10-10 13:55 UTC`: a time for people (alerts, pages), to the minute.
+pub fn utc(secs: u64) -> String {
+    let (year, month, day, rem) = civil(secs);
+    format!("{year}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+}
+
+/// Year, month, day and the seconds into that day of a time in seconds since the epoch.
+fn civil(secs: u64) -> (i64, i64, i64, u64) {
     let (days, rem) = (secs / 86400, secs % 86400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -108,14 +128,7 @@ fn clf_time(t: SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    format!(
-        "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",
-        MONTHS[(month - 1) as usize],
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    (year, month, day, rem)
 }
 
 #[cfg(test)]
@@ -126,6 +139,8 @@ mod tests {
     #[test]
     fn time() {
         assert_eq!(clf_time(SystemTime::UNIX_EPOCH + Duration::from_secs(971_186_136)), "10/Oct/2000:13:55:36 +0000");
+        assert_eq!(utc(971_186_136), "2000-10-10 13:55 UTC");
+        assert_eq!(utc(951_825_600), "2000-02-29 12:00 UTC");
     }
 
     #[test]

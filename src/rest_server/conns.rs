@@ -60,9 +60,29 @@ pub struct Conn {
     epoch: Instant,
 }
 
+/// When any connection last moved a byte, in milliseconds after [`traffic_epoch`]
+/// (the scrub reads slower while clients upload or download).
+/// `u64::MAX` until the first byte.
+static LAST_TRAFFIC: AtomicU64 = AtomicU64::new(u64::MAX);
+
+fn traffic_epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Whether some connection moved a byte within the last `d`.
+pub fn traffic_within(d: Duration) -> bool {
+    match LAST_TRAFFIC.load(Ordering::Relaxed) {
+        u64::MAX => false,
+        ms => traffic_epoch().elapsed().saturating_sub(Duration::from_millis(ms)) < d,
+    }
+}
+
 impl Conn {
     fn touch(&self) {
-        self.last.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let now = Instant::now();
+        self.last.store(now.duration_since(self.epoch).as_millis() as u64, Ordering::Relaxed);
+        LAST_TRAFFIC.store(now.saturating_duration_since(traffic_epoch()).as_millis() as u64, Ordering::Relaxed);
     }
 
     /// When the connection last moved a byte.

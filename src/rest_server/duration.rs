@@ -30,6 +30,25 @@ pub fn format(d: Duration) -> String {
     format!("{s}s")
 }
 
+/// About how long `d` is, for people: its two largest units (`3d 4h`,
+/// `5h 12m`, `12m`, `40s`), the second left out when it is zero.
+pub fn approx(d: Duration) -> String {
+    let s = d.as_secs();
+    let units = [('d', 86400), ('h', 3600), ('m', 60), ('s', 1)];
+    for (i, &(unit, n)) in units.iter().enumerate() {
+        if s >= n || n == 1 {
+            let mut out = format!("{}{unit}", s / n);
+            if let Some(&(next, m)) = units.get(i + 1) {
+                if s % n / m > 0 {
+                    out.push_str(&format!(" {}{next}", s % n / m));
+                }
+            }
+            return out;
+        }
+    }
+    unreachable!("the last unit takes every number")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,6 +64,12 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
         assert!(parse("2").unwrap_err().contains("no unit"));
+        let approx = |s| approx(Duration::from_secs(s));
+        assert_eq!(
+            [approx(0), approx(40), approx(720), approx(5 * 3600 + 720), approx(3 * 86400 + 4 * 3600 + 59)],
+            ["0s", "40s", "12m", "5h 12m", "3d 4h"]
+        );
+        assert_eq!(approx(86400 + 30), "1d");
         for s in ["2d", "36h", "90m", "61s", "0s"] {
             assert_eq!(format(parse(s).unwrap()), s);
         }

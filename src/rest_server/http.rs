@@ -99,6 +99,7 @@ async fn route(st: &Arc<State>, peer: &str, req: Request<Incoming>) -> (String, 
         let fs = blocking(move || metrics::fs_stats(&path)).await;
         let mut text = st.metrics.render(fs);
         text.push_str(&st.repostats.render());
+        text.push_str(&st.scrub.render());
         return (user, full(StatusCode::OK, Some("text/plain; version=0.0.4; charset=utf-8"), text));
     }
     let user = match authenticate(st, peer, &req).await {

@@ -13,8 +13,11 @@
 //! - [`quota`]: the `--max-size` limit of the whole tree.
 //! - [`rules`]: the per-repository rules file (`--repo-quota-file`) and `--max-repo-size`.
 //! - [`repostats`]: per-repository size and snapshot figures, and the per-repository quota.
-//! - [`accesslog`]: `--log`'s combined log format.
+//! - [`accesslog`]: `--log`'s combined log format, and times in UTC.
 //! - [`conns`]: open connections: activity, the idle timeout, the connection limit.
+//! - [`post`]: POSTing a text to an http or https URL (hyper's client, rustls).
+//! - [`scrub`]: every object read again in the background and checked against its name.
+//! - [`alert`]: pushed alerts (`--alert-url`): problems, their messages, the queue and the checks.
 //! - [`pool`]: upload buffers used again and again.
 //! - [`state`]: what every request needs, and the repository it is for.
 //! - [`body`]: a download's body, read as fast as the client takes it.
@@ -24,6 +27,7 @@
 //! - [`server`]: listeners, TLS, connections, signals and shutdown.
 
 pub mod accesslog;
+pub mod alert;
 pub mod auth;
 mod body;
 pub mod conns;
@@ -33,6 +37,7 @@ mod handlers;
 mod http;
 pub mod metrics;
 mod pool;
+pub mod post;
 pub mod quota;
 pub mod range;
 pub mod repo;
@@ -40,6 +45,7 @@ pub mod repostats;
 mod response;
 pub mod route;
 pub mod rules;
+pub mod scrub;
 pub mod server;
 mod state;
 mod upload;
@@ -76,6 +82,9 @@ pub struct Tls {
     pub min_13: bool,
 }
 
+/// A repository without a new snapshot for this long is stale, unless told otherwise.
+pub const DEFAULT_ALERT_STALE: Duration = Duration::from_secs(2 * 86400);
+
 /// Everything the server needs, already checked by the command line.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -103,6 +112,14 @@ pub struct Config {
     pub max_repo_size: Option<u64>,
     /// Per-repository limits (`--repo-quota-file`).
     pub repo_quota_file: Option<PathBuf>,
+    /// Receivers of pushed alerts (`--alert-url`).
+    pub alert_urls: Vec<post::AlertUrl>,
+    /// A repository whose newest snapshot is older than this is stale.
+    pub alert_stale: Duration,
+    /// From one scrub pass's start to the next (`--scrub-interval`); `None`: no scrub.
+    pub scrub_interval: Option<Duration>,
+    /// Bytes a second the scrub reads at most (`--scrub-rate`).
+    pub scrub_rate: u64,
 }
 
 impl Config {
@@ -126,6 +143,10 @@ impl Config {
             grace: Duration::from_secs(5),
             max_repo_size: None,
             repo_quota_file: None,
+            alert_urls: Vec::new(),
+            alert_stale: DEFAULT_ALERT_STALE,
+            scrub_interval: Some(scrub::DEFAULT_INTERVAL),
+            scrub_rate: scrub::DEFAULT_RATE,
         }
     }
 }

@@ -360,14 +360,53 @@ impl RepoStats {
         out
     }
 
-    /// `repo="/alice/laptop"` and, with `--private-repos`, `user="alice"`.
     fn labels(&self, repo: &str) -> String {
-        let mut s = format!("repo=\"/{}\"", escape(repo));
-        if self.users {
-            let _ = write!(s, ",user=\"{}\"", escape(repo.split('/').next().unwrap_or("")));
-        }
-        s
+        labels(self.users, repo)
     }
+
+    /// Every repository's figures, once the count at start is over (`None` before).
+    pub fn summaries(&self) -> Option<Vec<Summary>> {
+        if !self.enabled || !self.done.load(Ordering::Acquire) {
+            return None;
+        }
+        let figures = self.figures.lock().unwrap();
+        let all = figures.iter().map(|(repo, f)| Summary {
+            repo: repo.clone(),
+            size: f.size,
+            newest_snapshot: f.snapshots.values().copied().reduce(f64::max),
+            limit: self.limit(repo),
+        });
+        Some(all.collect())
+    }
+}
+
+/// One repository's figures.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    /// The folder below `--path`, `""` for the root.
+    pub repo: String,
+    pub size: u64,
+    /// Seconds since the epoch of the newest snapshot file's mtime.
+    pub newest_snapshot: Option<f64>,
+    pub limit: Option<u64>,
+}
+
+/// A repository's labels in `/metrics`: `repo="/alice/laptop"` and, with
+/// `--private-repos` (`users`), `user="alice"`.
+pub fn labels(users: bool, repo: &str) -> String {
+    let mut s = format!("repo=\"/{}\"", escape(repo));
+    if users {
+        let _ = write!(s, ",user=\"{}\"", escape(repo.split('/').next().unwrap_or("")));
+    }
+    s
+}
+
+/// The repositories under `root` (folders below it, `""` for `root` itself), sorted.
+pub fn repositories(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    find_repos(root, String::new(), 0, &mut out);
+    out.sort();
+    out
 }
 
 /// Start the scan on a thread of its own; `stats` picks the figures out of

@@ -2,6 +2,7 @@
 //! and graceful shutdown, on one tokio thread; [`super::http`] answers the requests.
 
 use super::accesslog;
+use super::alert::{self, Alerts, Kind};
 use super::auth::Users;
 use super::conns;
 use super::guard::Guard;
@@ -12,6 +13,7 @@ use super::quota::Quota;
 use super::repo::{self, Modes, Store};
 use super::repostats::{self, RepoStats};
 use super::rules::{self, Rules};
+use super::scrub::{self, Scrub};
 use super::state::State;
 use super::{Config, Listen, Tls};
 use anyhow::{anyhow, Context, Result};
@@ -66,12 +68,13 @@ pub fn serve(cfg: Config) -> Result<()> {
             Some((w, t)) => (Some(w), Some(t)),
             None => (None, None),
         };
+    let alerts = Arc::new(Alerts::new(&cfg.alert_urls, &cfg.path));
     // Temporary files left by an earlier server are swept before --max-size
     // counts the tree; without a limit, walking a large tree runs beside the serving.
-    let quota = cfg.max_size.map(|max| Quota::new(max, swept(repo::sweep(&cfg.path)).bytes));
+    let quota = cfg.max_size.map(|max| Quota::new(max, swept(repo::sweep(&cfg.path), &alerts, &cfg.path).bytes));
     if quota.is_none() {
-        let path = cfg.path.clone();
-        std::thread::spawn(move || swept(repo::sweep(&path)));
+        let (path, alerts) = (cfg.path.clone(), alerts.clone());
+        std::thread::spawn(move || swept(repo::sweep(&path), &alerts, &path));
     }
     // rest-server's start-up lines, as tools that start it read them: no
     // timestamp, same words, same order.
@@ -88,7 +91,9 @@ pub fn serve(cfg: Config) -> Result<()> {
         Rules::new(cfg.max_repo_size, cfg.repo_quota_file.as_deref())
             .map_err(|e| anyhow!("cannot load the repository quotas: {e:#}"))?,
     );
-    let repostats = RepoStats::new(&cfg.path, cfg.private_repos, cfg.prometheus, rules.clone());
+    let figures_needed = cfg.prometheus || alerts.on();
+    let repostats = Arc::new(RepoStats::new(&cfg.path, cfg.private_repos, figures_needed, rules.clone()));
+    let scrub = Arc::new(Scrub::new(&cfg.path, cfg.scrub_interval, cfg.scrub_rate, cfg.private_repos));
     let state = Arc::new(State {
         cfg,
         store,
@@ -100,6 +105,8 @@ pub fn serve(cfg: Config) -> Result<()> {
         guard: Guard::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
         repostats,
         rules,
+        alerts,
+        scrub,
     });
     // Blocking work comes one buffer or one file operation at a time and never
     // waits for a client, so a few threads serve any number of connections; a
@@ -116,6 +123,8 @@ pub fn serve(cfg: Config) -> Result<()> {
     let result = rt.block_on(run(state.clone(), tls, registry));
     // Uploads still running are dropped with the runtime; their temporary files go with them.
     rt.shutdown_timeout(Duration::from_secs(2));
+    state.scrub.save();
+    state.alerts.flush(Duration::from_secs(2));
     // The last requests' lines: the thread writes them once the writer is gone.
     if let Some(t) = log_thread {
         if Arc::strong_count(&state) == 1 {
@@ -127,9 +136,18 @@ pub fn serve(cfg: Config) -> Result<()> {
     result
 }
 
-fn swept(s: repo::Swept) -> repo::Swept {
+fn swept(s: repo::Swept, alerts: &Alerts, path: &std::path::Path) -> repo::Swept {
     if s.removed > 0 {
         log::info!("removed {} temporary files of interrupted uploads", s.removed);
+        let n = s.removed;
+        alerts.event(
+            Kind::UncleanStop,
+            &path.display().to_string(),
+            &format!("{n} interrupted upload{} removed at start", if n == 1 { "" } else { "s" }),
+            "The server found temporary files of uploads that an earlier run left unfinished (a power cut, a \
+             crash or a kill) and removed them. restic uploads them again; if a backup was running then, \
+             restic check tells whether the repository is whole.",
+        );
     }
     s
 }
@@ -211,6 +229,18 @@ async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>, registry: A
     // Counting the repositories competes for the disk and the cores: only once the server listens.
     repostats::start(&st, |s: &State| &s.repostats);
     rules::watch(&st.rules);
+    // Their threads hold only what they use, so that the state goes at the end.
+    match Store::open(&st.cfg.path, st.store.modes()) {
+        Ok(store) => scrub::start(&st.scrub, store),
+        Err(e) => log::error!("scrub: cannot open {}: {e}", st.cfg.path.display()),
+    }
+    alert::watch(alert::Checks {
+        alerts: st.alerts.clone(),
+        repostats: st.repostats.clone(),
+        scrub: st.scrub.clone(),
+        path: st.cfg.path.clone(),
+        stale_after: st.cfg.alert_stale,
+    });
     if let Some(t) = &st.cfg.tls {
         eprintln!("TLS enabled, private key {}, pubkey {}", t.key.display(), t.cert.display());
     }

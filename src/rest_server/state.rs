@@ -2,6 +2,7 @@
 //! figures and limits; the repository a request is for; the way to blocking work.
 
 use super::accesslog;
+use super::alert::Alerts;
 use super::auth::Users;
 use super::guard::Guard;
 use super::metrics::{Metrics, Op};
@@ -10,6 +11,7 @@ use super::quota::Quota;
 use super::repo::Store;
 use super::repostats::RepoStats;
 use super::rules::Rules;
+use super::scrub::Scrub;
 use super::Config;
 use std::sync::Arc;
 
@@ -23,8 +25,10 @@ pub(super) struct State {
     pub(super) log: Option<accesslog::Writer>,
     pub(super) pool: Pool,
     pub(super) guard: Guard,
-    pub(super) repostats: RepoStats,
+    pub(super) repostats: Arc<RepoStats>,
     pub(super) rules: Arc<Rules>,
+    pub(super) alerts: Arc<Alerts>,
+    pub(super) scrub: Arc<Scrub>,
 }
 
 /// Run blocking work (file system calls, bcrypt) on tokio's blocking threads.
