@@ -51,7 +51,15 @@ pub fn main(_name: &str, args: &[OsString]) -> anyhow::Result<ExitCode> {
         Some(_) => path_argument(&args).map_err(Error::config)?,
         None => None,
     };
-    Ok(ExitCode::from(engine::run(&config, &args, path.as_deref())?))
+    let alert_urls = flag_values(&args, "alert-url").unwrap_or_default();
+    #[cfg(feature = "rest-server")]
+    for url in &alert_urls {
+        // The wrapper posts the pulled disk itself: a URL it cannot use is a configuration to fix.
+        krazybox::rest_server::post::AlertUrl::parse(url).map_err(|e| Error::config(format!("--alert-url: {e}")))?;
+    }
+    let shown = shown_args(&args);
+    let argv = engine::Argv { args: &args, shown: &shown, path: path.as_deref(), alert_urls: &alert_urls };
+    Ok(ExitCode::from(engine::run(&config, &argv)?))
 }
 
 /// This executable, when it has a `rest-server` applet to run.
@@ -147,7 +155,7 @@ fn check_tag(name: &str, value: &str) -> Result<(), Error> {
 // the native server refuse that spelling (unknown shorthand), so reading it
 // as `--name` only makes the check cover a reading nobody serves.
 /// rest-server's flags that take a value (0.14; older versions have a subset),
-/// and the native server's own two quota flags (the Go server refuses them).
+/// and the native server's own (the Go server refuses them).
 /// Everything else is a switch, a `-v`/`-h` shorthand, or unknown to
 /// rest-server, which then refuses to start: nothing is served either way.
 pub const VALUE_FLAGS: &[&str] = &[
@@ -163,13 +171,65 @@ pub const VALUE_FLAGS: &[&str] = &[
     "cpu-profile",
     "max-repo-size",
     "repo-quota-file",
+    "alert-url",
+    "scrub-interval",
+    "scrub-rate",
 ];
 
 /// The value of `--path` in `args` as rest-server reads them: `Ok(None)`
 /// when there is none (rest-server serves its default `/tmp/restic`), an
 /// error naming the flag when a flag that takes a value ends the line.
 pub fn path_argument(args: &[String]) -> Result<Option<String>, String> {
-    let mut found = None;
+    Ok(flag_values(args, "path")?.pop())
+}
+
+/// Every value of the flag `--name` in `args`, in order, as rest-server reads them.
+pub fn flag_values(args: &[String], wanted: &str) -> Result<Vec<String>, String> {
+    Ok(words(args)?.into_iter().filter(|(name, _)| *name == wanted).map(|(_, v)| v).collect())
+}
+
+/// The words for the log: each `--alert-url` value as [`redacted`].
+fn shown_args(args: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        if word == "--" {
+            out.push(word.clone());
+            out.extend(words.by_ref().cloned());
+            break;
+        }
+        let body = word.strip_prefix("--").or_else(|| word.strip_prefix('-'));
+        match body.map(|b| b.split_once('=').unwrap_or((b, ""))) {
+            Some(("alert-url", "")) if !word.contains('=') => {
+                out.push(word.clone());
+                if let Some(v) = words.next() {
+                    out.push(redacted(v));
+                }
+            }
+            Some(("alert-url", v)) => out.push(format!("{}={}", &word[..word.len() - v.len() - 1], redacted(v))),
+            Some((name, "")) if VALUE_FLAGS.contains(&name) && !word.contains('=') => {
+                out.push(word.clone());
+                out.extend(words.next().cloned());
+            }
+            _ => out.push(word.clone()),
+        }
+    }
+    out
+}
+
+/// A URL as logs may show it: scheme, host and port, `/…` for a path or
+/// query (a topic or token is as secret as a password), no user or password.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return "…".to_string() };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let host = rest[..end].rsplit_once('@').map_or(&rest[..end], |(_, h)| h);
+    let more = if rest[end..].trim_start_matches('/').is_empty() { "" } else { "/…" };
+    format!("{scheme}://{host}{more}")
+}
+
+/// (flag name, value) for every flag that takes a value, in order.
+fn words(args: &[String]) -> Result<Vec<(&str, String)>, String> {
+    let mut found = Vec::new();
     let mut words = args.iter();
     while let Some(word) = words.next() {
         if word == "--" {
@@ -192,9 +252,7 @@ pub fn path_argument(args: &[String]) -> Result<Option<String>, String> {
                 None => return Err(format!("rest-server's flag {word} has no value: give it one")),
             },
         };
-        if name == "path" {
-            found = Some(value);
-        }
+        found.push((name, value));
     }
     Ok(found)
 }
@@ -296,6 +354,42 @@ mod tests {
     fn single_dash_is_read_as_go_flag_reads_it() {
         assert_eq!(path(&["-path", "/a"]), Ok(Some("/a".into())));
         assert_eq!(path(&["-path=/a", "-listen", "--path=/b"]), Ok(Some("/a".into())));
+    }
+
+    #[test]
+    fn alert_urls_are_found_and_logged_without_secrets() {
+        let args: Vec<String> = [
+            "--alert-url",
+            "https://u:secret@ntfy.example.org/topic",
+            "--log",
+            "--alert-url=x",
+            "--alert-url=http://h:8080",
+            "--",
+            "--alert-url",
+            "http://u:p@kept/",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            flag_values(&args, "alert-url").unwrap(),
+            ["https://u:secret@ntfy.example.org/topic", "http://h:8080"]
+        );
+        assert_eq!(
+            shown_args(&args),
+            [
+                "--alert-url",
+                "https://ntfy.example.org/…",
+                "--log",
+                "--alert-url=x",
+                "--alert-url=http://h:8080",
+                "--",
+                "--alert-url",
+                "http://u:p@kept/"
+            ]
+        );
+        assert_eq!(redacted("http://t@h/?token=1"), "http://h/…");
+        assert_eq!(redacted("not a url with secret"), "…");
     }
 
     #[test]

@@ -106,8 +106,9 @@ pub struct Running {
 impl Running {
     /// Starts `program` with `args` untouched, our stdin, stdout, stderr
     /// and environment, in the working directory `cwd` (ours when `None`).
-    /// It is killed when we die, however we die.
-    pub fn spawn(program: &Program, args: &[String], cwd: Option<&Path>) -> Result<Running, Error> {
+    /// It is killed when we die, however we die. The log shows `shown`, the
+    /// words without their secrets.
+    pub fn spawn(program: &Program, args: &[String], shown: &[String], cwd: Option<&Path>) -> Result<Running, Error> {
         let mut cmd = Command::new(&program.path);
         cmd.args(args);
         if let Some(arg0) = &program.arg0 {
@@ -145,7 +146,6 @@ impl Running {
                 _ => Error::transient(line),
             }
         })?;
-        let shown: Vec<&str> = args.iter().map(String::as_str).collect();
         log::info!("started {name} (pid {}) {}", child.id(), shown.join(" "));
         Ok(Running { child, name })
     }

@@ -111,6 +111,61 @@ pub struct Config {
     pub program: Program,
 }
 
+/// rest-server's command line, as the wrapper needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct Argv<'a> {
+    /// Every word, passed on untouched.
+    pub args: &'a [String],
+    /// The same words for the log: `--alert-url` values without their secrets.
+    pub shown: &'a [String],
+    /// The `--path` rest-server will read from `args` (the caller knows its grammar).
+    pub path: Option<&'a str>,
+    /// The `--alert-url` values: where a pulled disk is told.
+    pub alert_urls: &'a [String],
+}
+
+/// How long the wrapper tries to tell a pulled disk before it exits (from the
+/// moment the disk is seen gone; stopping rest-server takes part of it).
+pub const DISK_ALERT_LIMIT: Duration = Duration::from_secs(15);
+
+/// Tell the `--alert-url` receivers that the disk is gone, on a thread of
+/// its own (true once every one has it). The message is posted by the
+/// native rest-server's code: a build without it cannot.
+#[cfg(feature = "rest-server")]
+fn alert_disk_gone(urls: &[String], what: &str, source: &str) -> Option<std::thread::JoinHandle<bool>> {
+    use crate::rest_server::alert::{self, Kind};
+    use crate::rest_server::post::AlertUrl;
+    let parsed: Vec<AlertUrl> = urls.iter().filter_map(|u| AlertUrl::parse(u).ok()).collect();
+    if parsed.is_empty() {
+        return None;
+    }
+    let device = what.split_whitespace().next().unwrap_or(source);
+    let body = format!(
+        "{what}: {source}, the backup disk, is gone (unplugged, without power, or reset). rest-server was \
+         stopped; it is served again as soon as the disk is back."
+    );
+    let text = alert::message(
+        Kind::DiskPulled,
+        device,
+        "the backup disk is gone",
+        &body,
+        &alert::origin("restic-rest-server"),
+    );
+    log::info!("alert: {}", text.lines().next().unwrap_or(""));
+    let sending = std::thread::Builder::new().name("alerts".into());
+    sending.spawn(move || alert::send_now(&parsed, &text, DISK_ALERT_LIMIT)).ok()
+}
+
+#[cfg(not(feature = "rest-server"))]
+fn alert_disk_gone(urls: &[String], _what: &str, _source: &str) -> Option<std::thread::JoinHandle<bool>> {
+    if !urls.is_empty() {
+        log::warn!(
+            "--alert-url: this build has no native rest-server, whose code posts alerts: the pulled disk is not told"
+        );
+    }
+    None
+}
+
 /// `path` made absolute against `cwd` with `.` and `..` removed lexically.
 fn absolute(path: &Path, cwd: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -195,19 +250,19 @@ pub fn check_path(path: &Path, target: &Path, mounted: bool) -> Result<(), Error
     Ok(())
 }
 
-/// Mounts (when configured), runs rest-server with `args` until it exits or
-/// a signal stops it, then syncs and unmounts. `path_arg` is the `--path`
-/// rest-server will read from `args` (the caller knows its grammar), which
-/// must lie on the disk. Returns the exit status for the service:
-/// rest-server's own (128+N when killed by signal N), 0 after a stop by
-/// SIGTERM or SIGINT.
-pub fn run(config: &Config, args: &[String], path_arg: Option<&str>) -> Result<u8, Error> {
+/// Mounts (when configured), runs rest-server with `argv.args` until it exits or
+/// a signal stops it, then syncs and unmounts. `argv.path` must lie on the
+/// disk. A disk that goes away is told to `argv.alert_urls`. Returns the exit
+/// status for the service: rest-server's own (128+N when killed by signal
+/// N), 0 after a stop by SIGTERM or SIGINT.
+pub fn run(config: &Config, argv: &Argv) -> Result<u8, Error> {
+    let (args, path_arg) = (argv.args, argv.path);
     // Block the stop signals first, so that a stop during the device wait or
     // the mount is seen and handled rather than killing us halfway.
     let mut signals = Signals::block().map_err(|e| Error::transient(format!("blocking signals: {e}")))?;
     let Some(mc) = &config.mount else {
         log::info!("no MNT_SOURCE: running {} without mounting", config.program.path.display());
-        return match child::Running::spawn(&config.program, args, None)?.wait(&mut signals, &mut || None)? {
+        return match child::Running::spawn(&config.program, args, argv.shown, None)?.wait(&mut signals, &mut || None)? {
             Ended::Status(code) => Ok(code),
             Ended::DiskGone(what) => Err(Error::transient(what)),
         };
@@ -264,12 +319,20 @@ pub fn run(config: &Config, args: &[String], path_arg: Option<&str>) -> Result<u
         }
         names => log::info!("watching {} (rest-server stops if it leaves)", names.join(", ")),
     }
-    let running = child::Running::spawn(&config.program, args, Some(&child_cwd))?;
+    let running = child::Running::spawn(&config.program, args, argv.shown, Some(&child_cwd))?;
     // Keep nothing of ours inside the mount.
     if let Err(e) = std::env::set_current_dir("/") {
         log::warn!("leaving the working directory: {e}");
     }
-    let ended = running.wait(&mut signals, &mut || watch.gone());
+    // Told at once, while rest-server stops; waited for before exiting.
+    let mut alert = None;
+    let ended = running.wait(&mut signals, &mut || {
+        let gone = watch.gone();
+        if let (Some(what), None) = (&gone, &alert) {
+            alert = Some(alert_disk_gone(argv.alert_urls, what, &mc.source_text));
+        }
+        gone
+    });
     if let Ok(Ended::DiskGone(what)) = &ended {
         guard.target = None;
         // No syncfs: there is no device left to write to. Detached, the dead
@@ -278,6 +341,11 @@ pub fn run(config: &Config, args: &[String], path_arg: Option<&str>) -> Result<u
         match mount::umount(&target, true, false) {
             Ok(()) => log::info!("detached {} (its disk is gone)", target.display()),
             Err(e) => log::error!("detaching {}: {}", target.display(), e.message),
+        }
+        if let Some(Some(sending)) = alert {
+            if !sending.join().unwrap_or(false) {
+                log::warn!("the pulled disk was not told to every --alert-url within {}s", DISK_ALERT_LIMIT.as_secs());
+            }
         }
         return Err(Error::transient(format!("{what}: {} is gone; exiting to wait for it again", mc.source_text)));
     }

@@ -205,3 +205,130 @@ pub fn noise(seed: u64, len: usize) -> Vec<u8> {
         })
         .collect()
 }
+
+/// One message a [`Receiver`] got.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// The request line's target (path and query).
+    pub target: String,
+    /// Header names in lowercase.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    /// The message's first line.
+    pub fn title(&self) -> &str {
+        self.body.lines().next().unwrap_or("")
+    }
+}
+
+/// An alert receiver on 127.0.0.1: answers every POST with 200 and keeps it,
+/// or (`hung`) takes connections and never answers. Stops with the test.
+pub struct Receiver {
+    pub addr: String,
+    pub got: Arc<Mutex<Vec<Received>>>,
+    /// Connections accepted so far.
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Receiver {
+    pub fn start() -> Receiver {
+        Receiver::on("127.0.0.1:0", false)
+    }
+
+    /// On `addr`; `hung`: accept and never answer.
+    pub fn on(addr: &str, hung: bool) -> Receiver {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind(addr).unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (g, c) = (got.clone(), connections.clone());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().map_while(Result::ok) {
+                c.fetch_add(1, Ordering::SeqCst);
+                if hung {
+                    held.push(stream);
+                    continue;
+                }
+                let g = g.clone();
+                std::thread::spawn(move || {
+                    if let Some(r) = read_request(&stream) {
+                        g.lock().unwrap().push(r);
+                        let _ =
+                            (&stream).write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    }
+                });
+            }
+        });
+        Receiver { addr, got, connections }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn messages(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// Wait until a message's title starts with `prefix`, and return it.
+    pub fn wait_for(&self, prefix: &str, limit: Duration) -> Received {
+        let start = Instant::now();
+        loop {
+            if let Some(m) = self.messages().into_iter().find(|m| m.title().starts_with(prefix)) {
+                return m;
+            }
+            let titles: Vec<String> = self.messages().iter().map(|m| m.title().to_string()).collect();
+            assert!(start.elapsed() < limit, "no message {prefix:?} within {limit:?}; got {titles:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// How many messages have a title starting with `prefix`.
+    pub fn count(&self, prefix: &str) -> usize {
+        self.messages().iter().filter(|m| m.title().starts_with(prefix)).count()
+    }
+}
+
+/// One HTTP/1.1 request with a Content-Length body, read from a test's socket.
+fn read_request(mut s: &TcpStream) -> Option<Received> {
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+        let n = s.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let target = lines.next()?.split(' ').nth(1)?.to_string();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string())).collect();
+    let len: usize = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    let mut body = raw[head_end + 4..].to_vec();
+    while body.len() < len {
+        let n = s.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        body.extend_from_slice(&buf[..n]);
+    }
+    Some(Received { target, headers, body: String::from_utf8_lossy(&body).into_owned() })
+}
+
+/// A port on 127.0.0.1 that nothing listens on (for now).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
