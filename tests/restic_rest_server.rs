@@ -13,6 +13,8 @@ use krazybox::mount::{self, btrfs, mountinfo, LoopGuard, MountGuard, MountSpec};
 
 mod support;
 use support::*;
+#[cfg(feature = "rest-server")]
+mod rest_server_support;
 
 fn usable() -> bool {
     let ok = nix::unistd::geteuid().is_root() && Path::new("/dev/loop-control").exists() && have("mkfs.ext4");
@@ -948,5 +950,45 @@ fn a_pulled_disk_under_a_rest_server_that_ignores_sigterm() {
     assert!(took >= Duration::from_secs(5) && took < Duration::from_secs(9), "{took:?}: {log}");
     assert!(!alive(server));
     // Let the detached filesystem go before the loop device does.
+    lo.detach().unwrap();
+}
+
+/// The wrapper tells a pulled disk to the `--alert-url` receivers itself
+/// (rest-server is being stopped), and logs the URL without its secrets.
+#[cfg(feature = "rest-server")]
+#[test]
+fn a_pulled_disk_is_told_to_the_alert_receivers() {
+    if !usable() || !have("unshare") {
+        eprintln!("skipped: needs unshare");
+        return;
+    }
+    let _s = serial();
+    let tmp = TempDir::new("pulledalert");
+    let standin = Standin::new(&tmp);
+    let (_img, lo, uuid) = ext4(&tmp, "disk.img");
+    let target = tmp.subdir("mnt");
+    let _cleanup = MountGuard::new(&target);
+    let receiver = rest_server_support::Receiver::start();
+    let url = format!("http://owner:s3cret@{}/backup-topic", receiver.addr);
+    let source = format!("UUID={uuid}");
+    let path = target.join("restic");
+    let args = ["--path", path.to_str().unwrap(), "--alert-url", &url];
+    let vars = [("MNT_SOURCE", source.as_str()), ("MNT_TARGET", target.to_str().unwrap())];
+    let mut w = Wrapper::start_in(&tmp, &standin, &vars, &args, &tmp.0, true);
+    standin.wait_ready(&mut w);
+    assert!(standin.argv().contains(&url), "rest-server gets the URL as it was given: {:?}", standin.argv());
+    let name = lo.path().file_name().unwrap().to_str().unwrap().to_string();
+    let pulled = Instant::now();
+    fs::remove_file(format!("/proc/{}/root/sys/class/block/{name}", w.pid())).unwrap();
+    let m = receiver.wait_for(&format!("disk-pulled /dev/{name}: the backup disk is gone"), Duration::from_secs(10));
+    eprintln!("{} (told {:?} after the pull)", m.title(), pulled.elapsed());
+    assert!(m.body.contains(&source), "{}", m.body);
+    assert_eq!(m.target, "/backup-topic");
+    let status = w.wait(Duration::from_secs(20));
+    let log = w.stderr();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains(&format!("--alert-url http://{}/…", receiver.addr)), "{log}");
+    assert!(!log.contains("s3cret") && !log.contains("backup-topic"), "{log}");
+    assert_eq!(receiver.count("disk-pulled"), 1);
     lo.detach().unwrap();
 }

@@ -1,7 +1,7 @@
 //! A download's body: the file read one chunk at a time on a blocking thread,
 //! only as fast as the client takes it.
 
-use super::conns::Conn;
+use super::conns::{self, Conn};
 use super::metrics::Op;
 use super::state::{count, Labels, State};
 use hyper::body::{Bytes, Frame, SizeHint};
@@ -130,6 +130,7 @@ impl Drop for FileBody {
 
 impl FileBody {
     fn give(&mut self, data: Bytes) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        conns::transferred();
         // Counted from before the first chunk: bytes written earlier (the head)
         // only make the count look drained sooner, never stuck.
         self.outstanding();

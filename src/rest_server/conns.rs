@@ -60,9 +60,9 @@ pub struct Conn {
     epoch: Instant,
 }
 
-/// When any connection last moved a byte, in milliseconds after [`traffic_epoch`]
-/// (the scrub reads slower while clients upload or download).
-/// `u64::MAX` until the first byte.
+/// When an upload or a download last moved a body's bytes, in milliseconds
+/// after [`traffic_epoch`] (the scrub reads slower meanwhile); `u64::MAX`
+/// until the first.
 static LAST_TRAFFIC: AtomicU64 = AtomicU64::new(u64::MAX);
 
 fn traffic_epoch() -> Instant {
@@ -70,7 +70,12 @@ fn traffic_epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
-/// Whether some connection moved a byte within the last `d`.
+/// An upload or download moved some of its body's bytes.
+pub fn transferred() {
+    LAST_TRAFFIC.store(traffic_epoch().elapsed().as_millis() as u64, Ordering::Relaxed);
+}
+
+/// Whether an upload or download moved bytes within the last `d`.
 pub fn traffic_within(d: Duration) -> bool {
     match LAST_TRAFFIC.load(Ordering::Relaxed) {
         u64::MAX => false,
@@ -80,9 +85,7 @@ pub fn traffic_within(d: Duration) -> bool {
 
 impl Conn {
     fn touch(&self) {
-        let now = Instant::now();
-        self.last.store(now.duration_since(self.epoch).as_millis() as u64, Ordering::Relaxed);
-        LAST_TRAFFIC.store(now.saturating_duration_since(traffic_epoch()).as_millis() as u64, Ordering::Relaxed);
+        self.last.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
     /// When the connection last moved a byte.

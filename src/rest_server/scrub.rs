@@ -17,7 +17,7 @@
 //! Each file is dropped from the page cache before and after it is read
 //! (`POSIX_FADV_DONTNEED`): the scrub reads what is on the disk, not a copy in
 //! memory, and does not push out what clients use. It reads at `--scrub-rate`
-//! bytes a second, a tenth of that while clients move bytes.
+//! bytes a second, a tenth of that while uploads or downloads move bytes.
 
 use super::conns;
 use super::repo::{self, Store};
@@ -408,15 +408,11 @@ impl Scrub {
     fn check(&self, store: &Store, repo_name: &str, folder: &str, name: &str, pace: &mut Pace, buf: &mut [u8]) {
         let in_repo = repo::join(folder, name);
         let rel = repo::join(repo_name, &in_repo);
+        let mut read = None;
         let fault = match read_hash(store, &rel, pace, buf, &self.read) {
             Ok(None) => None,
             Ok(Some((hash, n))) => {
-                let mut p = self.progress.lock().unwrap();
-                if let Some(c) = p.current.as_mut() {
-                    c.bytes += n;
-                    c.objects += 1;
-                }
-                drop(p);
+                read = Some(n);
                 (hash != name).then(|| {
                     log::error!(
                         "scrub: {}: its SHA-256 is {hash}, not its name: corrupt (restic repair packs can save \
@@ -431,7 +427,12 @@ impl Scrub {
                 Some(Fault::Unreadable)
             }
         };
+        // The position and what the pass has read move together: a save never has one without the other.
         let mut p = self.progress.lock().unwrap();
+        if let (Some(c), Some(n)) = (p.current.as_mut(), read) {
+            c.bytes += n;
+            c.objects += 1;
+        }
         if let Some(f) = fault {
             let r = p.repos.entry(repo_name.to_string()).or_default();
             r.now.get_or_insert_with(Counts::default).add(f);
@@ -488,7 +489,7 @@ pub fn start(scrub: &Arc<Scrub>, store: Store) {
 }
 
 /// The rate limit: sleeps so that reads stay at `rate` bytes a second
-/// (a tenth of it while clients move bytes).
+/// (a tenth of it while uploads or downloads move bytes).
 struct Pace {
     rate: u64,
     next: Instant,

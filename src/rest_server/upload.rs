@@ -2,6 +2,7 @@
 //! buffer hashed and written on a blocking thread while the next one fills,
 //! the object made only once its hash matches its name.
 
+use super::conns;
 use super::metrics::Op;
 use super::pool::UPLOAD_BUF;
 use super::repo::Upload;
@@ -172,6 +173,7 @@ pub(super) async fn upload(
                     }
                 }
                 let Ok(mut data) = frame.into_data() else { continue };
+                conns::transferred();
                 while !data.is_empty() {
                     if buf.capacity() == 0 && data.len() >= SMALL_FRAME {
                         buf = st.pool.get();
