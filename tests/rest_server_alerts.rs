@@ -163,3 +163,52 @@ fn a_hung_receiver_never_slows_an_upload() {
     assert!(slowest < Duration::from_secs(2), "{slowest:?}");
     assert!(start.elapsed() < Duration::from_secs(20), "the uploads ran while the post was still waiting");
 }
+
+#[test]
+fn an_https_receiver_is_checked_against_the_ca_bundle() {
+    let dir = TempDir::new("alerts-https");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let gen = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("running openssl");
+    assert!(gen.status.success(), "{}", String::from_utf8_lossy(&gen.stderr));
+    // The receiver: a rest-server over TLS that stores what is POSTed to /inbox/config.
+    let inbox = dir.subdir("receiver");
+    std::fs::create_dir_all(inbox.join("trusted")).unwrap();
+    std::fs::create_dir_all(inbox.join("untrusted")).unwrap();
+    let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let args = ["--path", inbox.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-auth", "--tls"];
+    let receiver = Server::start(&[&args[..], &["--tls-cert", c, "--tls-key", k, "--scrub-interval", "off"]].concat());
+    let sender = |name: &str, ca: Option<&Path>| {
+        let data = dir.subdir(name);
+        leftover(&data);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_krazybox"));
+        cmd.args(["rest-server", "--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-auth"])
+            .args(["--scrub-interval", "off", "--alert-url", &format!("https://{}/{name}/config", receiver.addr)])
+            .env("SSL_CERT_FILE", ca.unwrap_or(Path::new("/nonexistent")));
+        Server::spawn(cmd)
+    };
+    let trusting = sender("trusted", Some(&cert));
+    let doubting = sender("untrusted", None);
+    let got = inbox.join("trusted/config");
+    let start = Instant::now();
+    while !got.exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "{}", trusting.stderr.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let text = std::fs::read_to_string(&got).unwrap();
+    assert!(text.starts_with("unclean-stop "), "{text}");
+    // Without the certificate in its bundle, the other one refuses the receiver.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!inbox.join("untrusted/config").exists());
+    let log = doubting.stderr.lock().unwrap().clone();
+    assert!(log.contains("TLS: invalid peer certificate"), "{log}");
+}

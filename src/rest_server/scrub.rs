@@ -49,6 +49,8 @@ const BATCH: usize = 1000;
 const CHUNK: usize = 256 * 1024;
 /// Paths of bad objects remembered per repository and kind (the counts go on).
 const EXAMPLES: usize = 10;
+/// Bad objects logged per pass (a dying disk would fill the log; the counts go on).
+pub const LOGGED: u64 = 100;
 
 /// What is wrong with an object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -152,6 +154,8 @@ pub struct Scrub {
     save_failed: AtomicBool,
     /// Bytes read since the server started.
     read: AtomicU64,
+    /// Bad objects logged in this pass.
+    logged: AtomicU64,
 }
 
 fn now_secs() -> u64 {
@@ -171,6 +175,7 @@ impl Scrub {
             saving: Mutex::new(()),
             save_failed: AtomicBool::new(false),
             read: AtomicU64::new(0),
+            logged: AtomicU64::new(0),
         };
         if interval.is_some() {
             match std::fs::read_to_string(root.join(STATE_FILE)) {
@@ -303,6 +308,7 @@ impl Scrub {
     /// One pass, or the rest of one.
     fn pass(&self, store: &Store) {
         let started = Instant::now();
+        self.logged.store(0, Ordering::Relaxed);
         let (resume, number) = {
             let mut p = self.progress.lock().unwrap();
             if p.current.is_none() {
@@ -414,16 +420,20 @@ impl Scrub {
             Ok(Some((hash, n))) => {
                 read = Some(n);
                 (hash != name).then(|| {
-                    log::error!(
-                        "scrub: {}: its SHA-256 is {hash}, not its name: corrupt (restic repair packs can save \
-                         what is left)",
-                        self.root.join(&rel).display()
-                    );
+                    if self.log_one() {
+                        log::error!(
+                            "scrub: {}: its SHA-256 is {hash}, not its name: corrupt (restic repair packs can \
+                             save what is left)",
+                            self.root.join(&rel).display()
+                        );
+                    }
                     Fault::Corrupt
                 })
             }
             Err(e) => {
-                log::error!("scrub: {}: {e}: unreadable", self.root.join(&rel).display());
+                if self.log_one() {
+                    log::error!("scrub: {}: {e}: unreadable", self.root.join(&rel).display());
+                }
                 Some(Fault::Unreadable)
             }
         };
@@ -441,6 +451,18 @@ impl Scrub {
             }
         }
         p.position = Some(Position { repo: repo_name.to_string(), folder: folder.to_string(), name: name.to_string() });
+    }
+
+    /// Whether one more bad object may be logged in this pass.
+    fn log_one(&self) -> bool {
+        match self.logged.fetch_add(1, Ordering::Relaxed) {
+            n if n < LOGGED => true,
+            LOGGED => {
+                log::error!("scrub: more than {LOGGED} bad objects in this pass: the rest are counted, not logged");
+                false
+            }
+            _ => false,
+        }
     }
 
     /// Write the state to [`STATE_FILE`] (a new file renamed over the old).
