@@ -34,6 +34,7 @@ use argh::{ArgsInfo, FromArgs};
 use krazybox::mount::mountinfo;
 use krazybox::probe::encode::{udev_ambivalent, udev_line, until_nul};
 use krazybox::probe::{self, highlevel, Filter, Options, Probed, Tag};
+use krazybox::text::parse_size;
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -303,40 +304,6 @@ fn type_filter(list: &str) -> Result<Filter, String> {
         return Err("error: -u <list> argument is empty".into());
     }
     Ok(Filter { negate, names: rest.split(',').map(String::from).collect() })
-}
-
-/// util-linux `strtosize`: a number (decimal, 0x hex or 0 octal) with an optional
-/// K, M, G, T, P, E suffix, `iB` (powers of 1024, the default) or `B` (of 1000).
-fn parse_size(s: &str) -> Result<u64, &'static str> {
-    const EINVAL: &str = "Invalid argument";
-    const ERANGE: &str = "Numerical result out of range";
-    let t = s.trim_start_matches(|c: char| c.is_ascii_whitespace());
-    let t = t.strip_prefix('+').unwrap_or(t);
-    if t.starts_with('-') {
-        return Err(EINVAL);
-    }
-    let (radix, digits) = match t.as_bytes() {
-        [b'0', b'x' | b'X', h, ..] if h.is_ascii_hexdigit() => (16, &t[2..]),
-        [b'0', ..] => (8, t),
-        _ => (10, t),
-    };
-    let len = digits.find(|c: char| !c.is_digit(radix)).unwrap_or(digits.len());
-    if len == 0 {
-        return Err(EINVAL);
-    }
-    let x = u64::from_str_radix(&digits[..len], radix).map_err(|_| ERANGE)?;
-    let suffix = &digits[len..];
-    if suffix.is_empty() {
-        return Ok(x);
-    }
-    let base: u64 = match &suffix.as_bytes()[1..] {
-        [] | [b'i', b'B' | b'b'] => 1024,
-        [b'B' | b'b'] => 1000,
-        _ => return Err(EINVAL),
-    };
-    let c = suffix.as_bytes()[0];
-    let power = b"KMGTPEZY".iter().chain(b"kmgtpezy").position(|&s| s == c).ok_or(EINVAL)? % 8 + 1;
-    (0..power).try_fold(x, |v, _| v.checked_mul(base)).ok_or(ERANGE)
 }
 
 /// What `stat` says util-linux probes: block devices and regular files (and UBI
@@ -746,21 +713,6 @@ mod tests {
     fn values_escaped_unless_raw() {
         assert_eq!(escaped(b"\t\"", b"\"", false), b"^I\\\"");
         assert_eq!(escaped(b"\t\"", b"\"", true), b"\t\"");
-    }
-
-    #[test]
-    fn sizes_like_strtosize() {
-        assert_eq!(parse_size("1024"), Ok(1024));
-        assert_eq!(parse_size("1K"), Ok(1024));
-        assert_eq!(parse_size("1KiB"), Ok(1024));
-        assert_eq!(parse_size("1KB"), Ok(1000));
-        assert_eq!(parse_size("0x10"), Ok(16));
-        assert_eq!(parse_size("010"), Ok(8));
-        assert_eq!(parse_size("2m"), Ok(2 << 20));
-        assert_eq!(parse_size("-1"), Err("Invalid argument"));
-        assert_eq!(parse_size("abc"), Err("Invalid argument"));
-        assert_eq!(parse_size("1X"), Err("Invalid argument"));
-        assert_eq!(parse_size("1Y"), Err("Numerical result out of range"));
     }
 
     #[test]

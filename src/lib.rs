@@ -17,3 +17,4 @@ pub mod probe;
 #[cfg(feature = "rest-server")]
 pub mod rest_server;
 pub mod restic_rest_server;
+pub mod text;
