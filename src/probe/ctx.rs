@@ -41,6 +41,14 @@ pub struct Prober {
     pub probe: fn(&mut Ctx) -> io::Result<bool>,
 }
 
+impl Prober {
+    /// What a prober is unless it says otherwise: not tolerant, no magics
+    /// (its function is always called), no minimum size. A prober names
+    /// itself, its usage and its function, then `..Prober::BASE`.
+    pub const BASE: Prober =
+        Prober { name: "", usage: Usage::Filesystem, tolerant: false, magics: &[], min_size: 0, probe: |_| Ok(false) };
+}
+
 /// What the probers may know about the device besides its bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Medium {

@@ -50,6 +50,12 @@ impl DeviceInfo {
     }
 }
 
+/// The size in bytes of an image file or block device: where seeking ends.
+pub fn size(file: &mut fs::File) -> io::Result<u64> {
+    use std::io::Seek;
+    file.seek(io::SeekFrom::End(0))
+}
+
 /// `PART_ENTRY_*` for a partition device, read from its disk's partition table
 /// as libblkid's `blkid_partitions_probe_partition` does; nothing for a whole
 /// disk or when the disk's table has no entry at the partition's place.

@@ -10,10 +10,9 @@ use std::io;
 pub static NTFS: Prober = Prober {
     name: "ntfs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"NTFS    ", kboff: 0, sboff: 3 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 // Boot sector.

@@ -7,8 +7,7 @@ use crate::probe::field::{layout, Fields, Le16, Le32, U8};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
-pub static SILICON: Prober =
-    Prober { name: "silicon_medley_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], min_size: 0, probe };
+pub static SILICON: Prober = Prober { name: "silicon_medley_raid_member", usage: Usage::Raid, probe, ..Prober::BASE };
 
 layout! { LEN = 512;
     MAGIC: Le32 = 0x60;
