@@ -3,22 +3,13 @@
 #![forbid(unsafe_code)]
 
 use super::partitions::{self, Disk};
+pub use super::ctx::DeviceInfo;
 use super::{Reader, Tag};
 use std::fs;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-/// What the prober needs to know about a block device beyond its bytes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeviceInfo {
-    pub major: u32,
-    pub minor: u32,
-    /// Not a partition of another device.
-    pub whole_disk: bool,
-    /// Logical sector size (`queue/logical_block_size`), 512 when unknown.
-    pub sector_size: u64,
-}
 
 /// glibc's `major()`/`minor()` split of a `dev_t`.
 fn split_dev(rdev: u64) -> (u32, u32) {

@@ -5,18 +5,11 @@
 //! named and `--label`, `--uuid` and `-t` find nothing by themselves.
 #![forbid(unsafe_code)]
 
+pub use super::ctx::DeviceInfo;
 use super::Tag;
 use std::fs;
 use std::io;
 
-/// What the prober would know about a block device from sysfs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeviceInfo {
-    pub major: u32,
-    pub minor: u32,
-    pub whole_disk: bool,
-    pub sector_size: u64,
-}
 
 impl DeviceInfo {
     /// Nothing is known here: the device is probed as a file is.
