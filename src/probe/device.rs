@@ -2,14 +2,13 @@
 //! looks at when given none, and where a partition sits on its disk.
 #![forbid(unsafe_code)]
 
-use super::partitions::{self, Disk};
 pub use super::ctx::DeviceInfo;
+use super::partitions::{self, Disk};
 use super::{Reader, Tag};
 use std::fs;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-
 
 /// glibc's `major()`/`minor()` split of a `dev_t`.
 fn split_dev(rdev: u64) -> (u32, u32) {

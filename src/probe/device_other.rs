@@ -10,7 +10,6 @@ use super::Tag;
 use std::fs;
 use std::io;
 
-
 impl DeviceInfo {
     /// Nothing is known here: the device is probed as a file is.
     pub fn of(_: &fs::Metadata) -> Option<DeviceInfo> {
