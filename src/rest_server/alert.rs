@@ -489,14 +489,15 @@ pub fn watch(c: Checks) {
 
 /// Look once at everything that can be a problem.
 pub fn check(c: &Checks) {
-    let now = now_secs();
+    // Ages and reminders mean nothing before the clock is set (a Pi before NTP).
+    let Some(now) = duration::now_if_set() else { return };
     let a = &c.alerts;
     if let Some(repos) = c.repostats.summaries() {
         let mut present = BTreeSet::new();
         for r in &repos {
             let subject = format!("/{}", r.repo);
-            if let Some(newest) = r.newest_snapshot {
-                let newest = newest as u64;
+            // A snapshot from the future: this clock, or the client's, is wrong; no judgement.
+            if let Some(newest) = r.newest_snapshot.map(|t| t as u64).filter(|&t| t <= now + 3600) {
                 let age = Duration::from_secs(now.saturating_sub(newest));
                 if age > c.stale_after {
                     a.raise(

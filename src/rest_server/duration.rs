@@ -1,5 +1,6 @@
 //! Durations on the command line and in the rules file: a whole number with
-//! `s`, `m`, `h` or `d` (`90s`, `30m`, `12h`, `2d`).
+//! `s`, `m`, `h` or `d` (`90s`, `30m`, `12h`, `2d`); durations for people
+//! ([`approx`]); and whether the clock is set.
 
 use std::time::Duration;
 
@@ -28,6 +29,15 @@ pub fn format(d: Duration) -> String {
         }
     }
     format!("{s}s")
+}
+
+/// Seconds since the epoch, when the clock looks set: a Raspberry Pi has no
+/// battery-backed clock and may start at 1970 until NTP answers, when every
+/// age would be wrong. Anything before 2024 is taken for a clock not set yet.
+pub fn now_if_set() -> Option<u64> {
+    const FLOOR: u64 = 1_704_067_200;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    (now >= FLOOR).then_some(now)
 }
 
 /// About how long `d` is, for people: its two largest units (`3d 4h`,

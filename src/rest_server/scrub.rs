@@ -20,6 +20,7 @@
 //! bytes a second, a tenth of that while uploads or downloads move bytes.
 
 use super::conns;
+use super::duration;
 use super::repo::{self, Store};
 use super::repostats;
 use sha2::{Digest, Sha256};
@@ -283,12 +284,15 @@ impl Scrub {
     }
 
     /// How long until the next pass is due: at once while one is unfinished.
+    /// A new pass waits for the clock to be set, so that its start means something.
     fn due_in(&self) -> Duration {
         let Some(interval) = self.interval else { return Duration::MAX };
         let p = self.progress.lock().unwrap();
-        match (&p.current, &p.last) {
-            (Some(_), _) | (None, None) => Duration::ZERO,
-            (None, Some(last)) => Duration::from_secs((last.start + interval.as_secs()).saturating_sub(now_secs())),
+        match (&p.current, &p.last, duration::now_if_set()) {
+            (Some(_), _, _) => Duration::ZERO,
+            (None, _, None) => Duration::from_secs(60),
+            (None, None, Some(_)) => Duration::ZERO,
+            (None, Some(last), Some(now)) => Duration::from_secs((last.start + interval.as_secs()).saturating_sub(now)),
         }
     }
 
