@@ -658,6 +658,20 @@ mod tests {
     }
 
     #[test]
+    fn the_queue_keeps_the_newest() {
+        let s = Sender::start(&[AlertUrl::parse("http://127.0.0.1:9/").unwrap()]).unwrap();
+        for i in 0..QUEUE + 8 {
+            s.send(&format!("message {i}"));
+        }
+        let q = s.targets[0].queue.lock().unwrap();
+        assert_eq!(q.len(), QUEUE);
+        assert_eq!(&*q.back().unwrap().text, format!("message {}", QUEUE + 7));
+        assert_eq!(&*q.front().unwrap().text, "message 8");
+        drop(q);
+        assert!(!s.flush(Duration::from_millis(50)), "nobody takes them");
+    }
+
+    #[test]
     fn messages_start_with_the_kind_and_the_subject() {
         let m = message(Kind::UncleanStop, "/perm/restic", "2 interrupted uploads removed", "b", "krazybox x");
         assert!(m.starts_with("unclean-stop /perm/restic: 2 interrupted uploads removed\n\nb\n\n-- krazybox x, "));
