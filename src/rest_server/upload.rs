@@ -5,6 +5,7 @@
 use super::metrics::Op;
 use super::pool::UPLOAD_BUF;
 use super::repo::Upload;
+use super::repostats::locate;
 use super::response::{error, failure, ok, Body};
 use super::state::{blocking, count, Labels, State};
 use http_body_util::BodyExt;
@@ -91,6 +92,7 @@ impl Sink {
         let (st, rel) = (&self.st, self.rel.as_str());
         st.repostats.release(rel, self.written);
         change.added(self.written, || st.store.open_file(rel).ok()?.0.metadata().ok()?.modified().ok());
+        st.recent.add(locate(rel).repo, self.written);
         Ok(self.written)
     }
 }

@@ -1,0 +1,295 @@
+//! `/health`: whether the data folder is there and takes writes, in one word.
+//!
+//! - `no-disk`: the data folder is gone, is no longer the folder the server
+//!   opened (the disk was pulled and its mount detached, leaving the empty
+//!   mount point; the folder was removed and made again), cannot be looked
+//!   at, or a write test failed with an I/O error or did not end in
+//!   [`HUNG`];
+//! - `read-only`: its file system is mounted read-only, or refuses writes (EROFS);
+//! - `full`: its file system has no block left for ordinary users
+//!   (statvfs's `f_bavail`; root's reserve, 5 % on ext4 by default, may still
+//!   take some uploads), a write test got ENOSPC or EDQUOT, or `--max-size` is used up;
+//! - `starting`: none of the above, but the count of the repositories at
+//!   start has not finished, or no write test has yet ended;
+//! - `ok` otherwise.
+//!
+//! Looking costs a stat(2) and a statvfs(2) of the folder, which the kernel
+//! answers from memory. The write test (create an unnamed file in the folder
+//! with `O_TMPFILE`, write 4 KiB, fsync; closing removes it) runs at most once
+//! per [`TEST_EVERY`], on a blocking thread, and only when someone asks: a
+//! flood of requests never writes more, and an idle disk may spin down. A
+//! result up to twice that old is answered at once while the next test runs;
+//! an older one (nobody asked for a while) waits up to [`WAIT`] for it.
+
+use nix::sys::statvfs::{statvfs, FsFlags};
+use std::fs::OpenOptions;
+use std::io::{self, Write as _};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// The write test runs at most this often.
+pub const TEST_EVERY: Duration = Duration::from_secs(60);
+/// How long a request waits for a write test when the last result is too old.
+pub const WAIT: Duration = Duration::from_secs(2);
+/// A write test still running after this long says `no-disk`.
+pub const HUNG: Duration = Duration::from_secs(30);
+/// Bytes the write test writes: one block, so that it needs a data block.
+const TEST_BYTES: usize = 4096;
+/// The write test's file where `O_TMPFILE` is not supported (vfat, exFAT).
+pub const TEST_FILE: &str = ".rest-server.health";
+
+/// The answer's one word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Word {
+    Ok,
+    Starting,
+    NoDisk,
+    ReadOnly,
+    Full,
+}
+
+impl Word {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Word::Ok => "ok",
+            Word::Starting => "starting",
+            Word::NoDisk => "no-disk",
+            Word::ReadOnly => "read-only",
+            Word::Full => "full",
+        }
+    }
+}
+
+/// What a failed write says.
+fn classify(e: &io::Error) -> Word {
+    use nix::errno::Errno;
+    match e.raw_os_error().map(Errno::from_raw) {
+        Some(Errno::EROFS) => Word::ReadOnly,
+        Some(Errno::ENOSPC | Errno::EDQUOT) => Word::Full,
+        _ => Word::NoDisk,
+    }
+}
+
+/// Create, write and fsync a file in `dir` that nobody can see, which closing removes.
+fn write_test(dir: &Path) -> io::Result<()> {
+    use nix::errno::Errno;
+    let unnamed = OpenOptions::new().write(true).mode(0o600).custom_flags(nix::libc::O_TMPFILE).open(dir);
+    let (mut file, named) = match unnamed {
+        Ok(f) => (f, None),
+        // No O_TMPFILE in this file system (or kernel): a named file, removed at once.
+        Err(e) if matches!(e.raw_os_error().map(Errno::from_raw), Some(Errno::EOPNOTSUPP | Errno::EISDIR)) => {
+            let path = dir.join(TEST_FILE);
+            let f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .custom_flags(nix::libc::O_NOFOLLOW)
+                .open(&path)?;
+            (f, Some(path))
+        }
+        Err(e) => return Err(e),
+    };
+    let written = file.write_all(&[0u8; TEST_BYTES]).and_then(|()| file.sync_data());
+    drop(file);
+    if let Some(p) = named {
+        std::fs::remove_file(p)?;
+    }
+    written
+}
+
+/// The last write test and the one running.
+#[derive(Default)]
+struct Tests {
+    last: Option<(Instant, Word)>,
+    running_since: Option<Instant>,
+}
+
+/// The data folder's health, with the write test's result cached.
+pub struct Health {
+    path: PathBuf,
+    /// The folder's device and inode when the server opened it.
+    identity: Option<(u64, u64)>,
+    tests: Mutex<Tests>,
+    /// Counts the write tests that ended; waiting requests watch it.
+    ended: watch::Sender<u64>,
+}
+
+impl Health {
+    /// For the data folder at `path`, which the server has just opened.
+    pub fn new(path: &Path) -> Health {
+        let identity = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+        Health { path: path.to_path_buf(), identity, tests: Mutex::default(), ended: watch::channel(0).0 }
+    }
+
+    /// What stat(2) and statvfs(2) tell, without writing (blocking, but answered from memory).
+    fn look(&self) -> Option<Word> {
+        let Ok(meta) = std::fs::metadata(&self.path) else { return Some(Word::NoDisk) };
+        if Some((meta.dev(), meta.ino())) != self.identity {
+            return Some(Word::NoDisk);
+        }
+        let Ok(st) = statvfs(&self.path) else { return Some(Word::NoDisk) };
+        if st.flags().contains(FsFlags::ST_RDONLY) {
+            return Some(Word::ReadOnly);
+        }
+        if st.blocks_available() == 0 {
+            return Some(Word::Full);
+        }
+        None
+    }
+
+    /// Start a write test on a blocking thread; the caller holds `tests` and
+    /// has seen that none runs.
+    fn start_test(self: &Arc<Self>, tests: &mut Tests) {
+        tests.running_since = Some(Instant::now());
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let word = match write_test(&me.path) {
+                Ok(()) => Word::Ok,
+                Err(e) => {
+                    log::debug!("health: the write test in {} failed: {e}", me.path.display());
+                    classify(&e)
+                }
+            };
+            log::debug!("health: write test in {:.1?}: {}", started.elapsed(), word.as_str());
+            let before = {
+                let mut t = me.tests.lock().unwrap();
+                let before = t.last.map(|(_, w)| w);
+                t.last = Some((Instant::now(), word));
+                t.running_since = None;
+                before
+            };
+            if before != Some(word) {
+                match word {
+                    Word::Ok if before.is_some() => log::info!("health: {} takes writes again", me.path.display()),
+                    Word::Ok => {}
+                    w => log::warn!("health: {} does not take writes: {}", me.path.display(), w.as_str()),
+                }
+            }
+            me.ended.send_modify(|n| *n += 1);
+        });
+    }
+
+    /// The write test's word: the cached one, or a new test's. `wait`: wait
+    /// (up to [`WAIT`]) for a new test when the last result is older than
+    /// twice [`TEST_EVERY`]; otherwise answer what is known. `None` while
+    /// no test has ended.
+    async fn tested(self: &Arc<Self>, wait: bool) -> Option<Word> {
+        let now = Instant::now();
+        let mut ended = {
+            let mut t = self.tests.lock().unwrap();
+            let age = t.last.map(|(at, _)| now.saturating_duration_since(at));
+            if age.is_some_and(|a| a < TEST_EVERY) {
+                return t.last.map(|(_, w)| w);
+            }
+            match t.running_since {
+                Some(since) if now.saturating_duration_since(since) > HUNG => return Some(Word::NoDisk),
+                Some(_) => {}
+                None => self.start_test(&mut t),
+            }
+            if !wait || age.is_some_and(|a| a < 2 * TEST_EVERY) {
+                return t.last.map(|(_, w)| w);
+            }
+            self.ended.subscribe()
+        };
+        let _ = tokio::time::timeout(WAIT, ended.changed()).await;
+        self.tests.lock().unwrap().last.map(|(_, w)| w)
+    }
+
+    /// Start the first write test (at start, so that the first answers know it).
+    pub fn start(self: &Arc<Self>) {
+        let mut t = self.tests.lock().unwrap();
+        if t.running_since.is_none() {
+            self.start_test(&mut t);
+        }
+    }
+
+    /// The word. `counted`: the count at start has finished; `quota_full`:
+    /// `--max-size` is used up; `wait`: see [`Health::tested`] (`/status`
+    /// does not wait, `/health` does).
+    pub async fn word(self: &Arc<Self>, counted: bool, quota_full: bool, wait: bool) -> Word {
+        let me = self.clone();
+        let looked = match tokio::task::spawn_blocking(move || me.look()).await {
+            Ok(w) => w,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        if let Some(w) = looked {
+            return w;
+        }
+        if quota_full {
+            return Word::Full;
+        }
+        match self.tested(wait).await {
+            Some(Word::Ok) if counted => Word::Ok,
+            Some(Word::Ok) | None => Word::Starting,
+            Some(w) => w,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::errno::Errno;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    }
+
+    #[test]
+    fn words_of_write_errors() {
+        let e = |n: Errno| classify(&io::Error::from_raw_os_error(n as i32));
+        assert_eq!(e(Errno::EROFS), Word::ReadOnly);
+        assert_eq!(e(Errno::ENOSPC), Word::Full);
+        assert_eq!(e(Errno::EDQUOT), Word::Full);
+        assert_eq!(e(Errno::EIO), Word::NoDisk);
+        assert_eq!(e(Errno::ENOENT), Word::NoDisk);
+    }
+
+    #[test]
+    fn starting_until_counted_then_ok_then_no_disk() {
+        let dir = std::env::temp_dir().join(format!("krazybox-health-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let h = Arc::new(Health::new(&dir));
+        let rt = runtime();
+        assert_eq!(rt.block_on(h.word(false, false, true)), Word::Starting, "the count at start runs");
+        assert_eq!(rt.block_on(h.word(true, false, true)), Word::Ok);
+        assert_eq!(rt.block_on(h.word(true, true, true)), Word::Full, "--max-size used up");
+        assert!(std::fs::read_dir(&dir).unwrap().next().is_none(), "the write test leaves nothing behind");
+        std::fs::remove_dir(&dir).unwrap();
+        assert_eq!(rt.block_on(h.word(true, false, true)), Word::NoDisk);
+        std::fs::create_dir(&dir).unwrap();
+        assert_eq!(rt.block_on(h.word(true, false, true)), Word::NoDisk, "another folder under the same name");
+        std::fs::remove_dir(&dir).unwrap();
+    }
+
+    #[test]
+    fn one_write_test_a_minute() {
+        let dir = std::env::temp_dir().join(format!("krazybox-health-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let h = Arc::new(Health::new(&dir));
+        let rt = runtime();
+        for _ in 0..100 {
+            assert_eq!(rt.block_on(h.word(true, false, true)), Word::Ok);
+        }
+        assert_eq!(*h.ended.borrow(), 1, "one write test for 100 answers");
+        // A result older than TEST_EVERY starts a new test but is answered at once...
+        h.tests.lock().unwrap().last.as_mut().unwrap().0 -= TEST_EVERY;
+        assert_eq!(rt.block_on(h.word(true, false, false)), Word::Ok);
+        rt.block_on(async {
+            let mut ended = h.ended.subscribe();
+            while *ended.borrow_and_update() < 2 {
+                ended.changed().await.unwrap();
+            }
+        });
+        // ...and one that has run too long says the disk is not there.
+        h.tests.lock().unwrap().last.as_mut().unwrap().0 -= 3 * TEST_EVERY;
+        h.tests.lock().unwrap().running_since = Some(Instant::now() - HUNG - Duration::from_secs(1));
+        assert_eq!(rt.block_on(h.word(true, false, true)), Word::NoDisk);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
