@@ -25,7 +25,9 @@ vm=${KRAZYBOX_VM_CACHE:-/var/cache/krazybox-vm}
 for f in qemu/usr/bin/qemu-system-x86_64 qemu/usr/bin/qemu-system-aarch64 amd64/kernel arm64/kernel; do
   [[ -e $vm/$f ]] || missing+=("$vm/$f (scripts/vm-fetch.sh)")
 done
-for tool in e2fsck flock; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in e2fsck flock findmnt; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+# The status page is read by a real browser (tests/rest_server_status.rs).
+command -v chromium-headless-shell >/dev/null || missing+=(chromium-headless-shell)
 ((${#missing[@]} == 0)) || { echo "missing tools (see .ci/run): ${missing[*]}" >&2; exit 1; }
 # The static builds need the musl targets and a cross C compiler with its C
 # library headers (ring's C code): say which package is missing now, not after

@@ -3,14 +3,16 @@
 //! - `no-disk`: the data folder is gone, is no longer the folder the server
 //!   opened (the disk was pulled and its mount detached, leaving the empty
 //!   mount point; the folder was removed and made again), cannot be looked
-//!   at, or a write test failed with an I/O error or did not end in
-//!   [`HUNG`];
-//! - `read-only`: its file system is mounted read-only, or refuses writes (EROFS);
-//! - `full`: its file system has no block left for ordinary users
-//!   (statvfs's `f_bavail`; root's reserve, 5 % on ext4 by default, may still
-//!   take some uploads), a write test got ENOSPC or EDQUOT, or `--max-size` is used up;
+//!   at, or a write test failed with an I/O error or did not end in [`HUNG`];
+//! - `read-only`: its file system is mounted read-only, or a write (the
+//!   test's, or an upload's) was refused with EROFS, as by a file system that
+//!   turned itself read-only after an error;
+//! - `full`: less room is left than [`full_below`] asks (16 MiB, a restic pack
+//!   file of the default size, or 1 % of a smaller file system), on the file
+//!   system (statvfs's `f_bavail`) or under `--max-size`, or a write got
+//!   ENOSPC or EDQUOT;
 //! - `starting`: none of the above, but the count of the repositories at
-//!   start has not finished, or no write test has yet ended;
+//!   start has not finished, or no write test has ended yet;
 //! - `ok` otherwise.
 //!
 //! Looking costs a stat(2) and a statvfs(2) of the folder, which the kernel
@@ -19,7 +21,8 @@
 //! per [`TEST_EVERY`], on a blocking thread, and only when someone asks: a
 //! flood of requests never writes more, and an idle disk may spin down. A
 //! result up to twice that old is answered at once while the next test runs;
-//! an older one (nobody asked for a while) waits up to [`WAIT`] for it.
+//! an older one (nobody asked for a while) waits up to [`WAIT`] for it. An
+//! upload that fails with EROFS, ENOSPC or EDQUOT counts as a test result.
 
 use nix::sys::statvfs::{statvfs, FsFlags};
 use std::fs::OpenOptions;
@@ -36,6 +39,15 @@ pub const TEST_EVERY: Duration = Duration::from_secs(60);
 pub const WAIT: Duration = Duration::from_secs(2);
 /// A write test still running after this long says `no-disk`.
 pub const HUNG: Duration = Duration::from_secs(30);
+/// Less room than this is `full`, on a file system of 1.6 GiB and more.
+pub const FULL_BELOW: u64 = 16 << 20;
+
+/// Whether `left` bytes of `total` is too little to go on: less than
+/// [`FULL_BELOW`], or than 1 % of a smaller total.
+pub fn full_below(left: u64, total: u64) -> bool {
+    left < FULL_BELOW.min(total / 100).max(1)
+}
+
 /// Bytes the write test writes: one block, so that it needs a data block.
 const TEST_BYTES: usize = 4096;
 /// The write test's file where `O_TMPFILE` is not supported (vfat, exFAT).
@@ -111,7 +123,9 @@ struct Tests {
 /// The data folder's health, with the write test's result cached.
 pub struct Health {
     path: PathBuf,
-    /// The folder's device and inode when the server opened it.
+    /// The folder, opened when the server opened it: a removed folder has no link left.
+    folder: Option<std::fs::File>,
+    /// Its device and inode.
     identity: Option<(u64, u64)>,
     tests: Mutex<Tests>,
     /// Counts the write tests that ended; waiting requests watch it.
@@ -121,21 +135,26 @@ pub struct Health {
 impl Health {
     /// For the data folder at `path`, which the server has just opened.
     pub fn new(path: &Path) -> Health {
-        let identity = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
-        Health { path: path.to_path_buf(), identity, tests: Mutex::default(), ended: watch::channel(0).0 }
+        let folder = std::fs::File::open(path).ok();
+        let identity = folder.as_ref().and_then(|f| f.metadata().ok()).map(|m| (m.dev(), m.ino()));
+        Health { path: path.to_path_buf(), folder, identity, tests: Mutex::default(), ended: watch::channel(0).0 }
     }
 
     /// What stat(2) and statvfs(2) tell, without writing (blocking, but answered from memory).
     fn look(&self) -> Option<Word> {
         let Ok(meta) = std::fs::metadata(&self.path) else { return Some(Word::NoDisk) };
-        if Some((meta.dev(), meta.ino())) != self.identity {
+        // Another folder under the path, or the folder served removed (a new
+        // one may even have its inode number).
+        let removed = self.folder.as_ref().map_or(true, |f| f.metadata().map_or(true, |m| m.nlink() == 0));
+        if Some((meta.dev(), meta.ino())) != self.identity || removed {
             return Some(Word::NoDisk);
         }
         let Ok(st) = statvfs(&self.path) else { return Some(Word::NoDisk) };
         if st.flags().contains(FsFlags::ST_RDONLY) {
             return Some(Word::ReadOnly);
         }
-        if st.blocks_available() == 0 {
+        let unit = st.fragment_size();
+        if full_below(st.blocks_available().saturating_mul(unit), st.blocks().saturating_mul(unit)) {
             return Some(Word::Full);
         }
         None
@@ -200,6 +219,19 @@ impl Health {
         self.tests.lock().unwrap().last.map(|(_, w)| w)
     }
 
+    /// What a failed upload says about the disk: EROFS, ENOSPC and EDQUOT
+    /// count as a write test's result (other errors may be the request's own).
+    pub fn saw(&self, e: &io::Error) {
+        let word = classify(e);
+        if matches!(word, Word::ReadOnly | Word::Full) {
+            let mut t = self.tests.lock().unwrap();
+            if t.last.map(|(_, w)| w) != Some(word) {
+                log::warn!("health: {} does not take writes: {}", self.path.display(), word.as_str());
+            }
+            t.last = Some((Instant::now(), word));
+        }
+    }
+
     /// Start the first write test (at start, so that the first answers know it).
     pub fn start(self: &Arc<Self>) {
         let mut t = self.tests.lock().unwrap();
@@ -208,10 +240,10 @@ impl Health {
         }
     }
 
-    /// The word. `counted`: the count at start has finished; `quota_full`:
-    /// `--max-size` is used up; `wait`: see [`Health::tested`] (`/status`
-    /// does not wait, `/health` does).
-    pub async fn word(self: &Arc<Self>, counted: bool, quota_full: bool, wait: bool) -> Word {
+    /// The word. `counted`: the count at start has finished; `quota`:
+    /// `--max-size`'s bytes used and limit; `wait`: see [`Health::tested`]
+    /// (`/status` does not wait, `/health` does).
+    pub async fn word(self: &Arc<Self>, counted: bool, quota: Option<(u64, u64)>, wait: bool) -> Word {
         let me = self.clone();
         let looked = match tokio::task::spawn_blocking(move || me.look()).await {
             Ok(w) => w,
@@ -220,7 +252,7 @@ impl Health {
         if let Some(w) = looked {
             return w;
         }
-        if quota_full {
+        if quota.is_some_and(|(used, max)| full_below(max.saturating_sub(used), max)) {
             return Word::Full;
         }
         match self.tested(wait).await {
@@ -241,6 +273,16 @@ mod tests {
     }
 
     #[test]
+    fn room_left() {
+        let gib = 1u64 << 30;
+        assert!(full_below(FULL_BELOW - 1, 2000 * gib));
+        assert!(!full_below(FULL_BELOW, 2000 * gib));
+        assert!(full_below(gib / 100 - 1, gib) && !full_below(gib / 100, gib), "1 % of a small one");
+        assert!(full_below(0, 50) && !full_below(1, 50), "something left of a tiny one");
+        assert!(full_below(0, 0));
+    }
+
+    #[test]
     fn words_of_write_errors() {
         let e = |n: Errno| classify(&io::Error::from_raw_os_error(n as i32));
         assert_eq!(e(Errno::EROFS), Word::ReadOnly);
@@ -256,14 +298,21 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let h = Arc::new(Health::new(&dir));
         let rt = runtime();
-        assert_eq!(rt.block_on(h.word(false, false, true)), Word::Starting, "the count at start runs");
-        assert_eq!(rt.block_on(h.word(true, false, true)), Word::Ok);
-        assert_eq!(rt.block_on(h.word(true, true, true)), Word::Full, "--max-size used up");
+        assert_eq!(rt.block_on(h.word(false, None, true)), Word::Starting, "the count at start runs");
+        assert_eq!(rt.block_on(h.word(true, None, true)), Word::Ok);
+        assert_eq!(rt.block_on(h.word(true, Some((990, 1000)), true)), Word::Ok);
+        assert_eq!(rt.block_on(h.word(true, Some((991, 1000)), true)), Word::Full, "--max-size: less than 1 % left");
+        h.saw(&io::Error::from_raw_os_error(Errno::EROFS as i32));
+        assert_eq!(rt.block_on(h.word(true, None, true)), Word::ReadOnly, "an upload got EROFS");
+        h.saw(&io::Error::from_raw_os_error(Errno::ENOENT as i32));
+        assert_eq!(rt.block_on(h.word(true, None, true)), Word::ReadOnly, "a missing folder says nothing of the disk");
+        h.tests.lock().unwrap().last.as_mut().unwrap().0 -= 3 * TEST_EVERY;
+        assert_eq!(rt.block_on(h.word(true, None, true)), Word::Ok, "the next write test clears it");
         assert!(std::fs::read_dir(&dir).unwrap().next().is_none(), "the write test leaves nothing behind");
         std::fs::remove_dir(&dir).unwrap();
-        assert_eq!(rt.block_on(h.word(true, false, true)), Word::NoDisk);
+        assert_eq!(rt.block_on(h.word(true, None, true)), Word::NoDisk);
         std::fs::create_dir(&dir).unwrap();
-        assert_eq!(rt.block_on(h.word(true, false, true)), Word::NoDisk, "another folder under the same name");
+        assert_eq!(rt.block_on(h.word(true, None, true)), Word::NoDisk, "another folder under the same name");
         std::fs::remove_dir(&dir).unwrap();
     }
 
@@ -274,12 +323,12 @@ mod tests {
         let h = Arc::new(Health::new(&dir));
         let rt = runtime();
         for _ in 0..100 {
-            assert_eq!(rt.block_on(h.word(true, false, true)), Word::Ok);
+            assert_eq!(rt.block_on(h.word(true, None, true)), Word::Ok);
         }
         assert_eq!(*h.ended.borrow(), 1, "one write test for 100 answers");
         // A result older than TEST_EVERY starts a new test but is answered at once...
         h.tests.lock().unwrap().last.as_mut().unwrap().0 -= TEST_EVERY;
-        assert_eq!(rt.block_on(h.word(true, false, false)), Word::Ok);
+        assert_eq!(rt.block_on(h.word(true, None, false)), Word::Ok);
         rt.block_on(async {
             let mut ended = h.ended.subscribe();
             while *ended.borrow_and_update() < 2 {
@@ -289,7 +338,7 @@ mod tests {
         // ...and one that has run too long says the disk is not there.
         h.tests.lock().unwrap().last.as_mut().unwrap().0 -= 3 * TEST_EVERY;
         h.tests.lock().unwrap().running_since = Some(Instant::now() - HUNG - Duration::from_secs(1));
-        assert_eq!(rt.block_on(h.word(true, false, true)), Word::NoDisk);
+        assert_eq!(rt.block_on(h.word(true, None, true)), Word::NoDisk);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

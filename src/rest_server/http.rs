@@ -132,8 +132,8 @@ async fn health(st: &Arc<State>, req: &Request<Incoming>) -> Response<Body> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return method_not_allowed("GET, HEAD");
     }
-    let quota_full = st.quota.as_ref().is_some_and(|q| q.used() >= q.max());
-    let word = st.health.word(st.repostats.counted(), quota_full, true).await;
+    let quota = st.quota.as_ref().map(|q| (q.used(), q.max()));
+    let word = st.health.word(st.repostats.counted(), quota, true).await;
     let code = if word == Word::Ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let mut r = full(code, Some("text/plain; charset=utf-8"), format!("{}\n", word.as_str()));
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

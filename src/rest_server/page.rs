@@ -75,10 +75,10 @@ pub fn bytes(n: u64) -> String {
 }
 
 fn plural(n: u64, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
+    match (n, word.strip_suffix('y')) {
+        (1, _) => format!("1 {word}"),
+        (_, Some(stem)) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{n} {stem}ies"),
+        _ => format!("{n} {word}s"),
     }
 }
 
@@ -202,7 +202,12 @@ fn disk_card(out: &mut String, f: &Facts) {
     match d.space {
         Some(s) => {
             let used = percent(s.size.saturating_sub(s.avail), s.size);
-            let _ = write!(out, "<p class=\"big\"><b>{} free</b> of {}</p>", bytes(s.avail), bytes(s.size));
+            let _ = write!(
+                out,
+                "<p class=\"big\"><b>{} free</b> of {} <small>({used:.0} % used)</small></p>",
+                bytes(s.avail),
+                bytes(s.size)
+            );
             bar(out, used, if used >= 90.0 { "bad" } else { "" });
         }
         None => out.push_str("<p class=\"big\"><b>Not readable</b></p>"),
@@ -287,6 +292,7 @@ mod tests {
         assert_eq!(span(Duration::from_secs(86400 + 60)), "1 day");
         assert_eq!(span(Duration::from_secs(3600 + 120)), "1 hour 2 minutes");
         assert_eq!(span(Duration::from_secs(59)), "59 seconds");
+        assert_eq!(plural(2, "repository"), "2 repositories");
         assert_eq!(utc(SystemTime::UNIX_EPOCH + Duration::from_secs(971_186_136)), "2000-10-10 13:55 UTC");
         assert_eq!(escape("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
     }

@@ -199,8 +199,8 @@ impl Facts {
     /// Gather the facts `scope` may see.
     pub async fn gather(st: &Arc<State>, scope: &Scope) -> Facts {
         let counted = st.repostats.counted();
-        let quota_full = st.quota.as_ref().is_some_and(|q| q.used() >= q.max());
-        let health = st.health.word(counted, quota_full, false).await;
+        let quota = st.quota.as_ref().map(|q| (q.used(), q.max()));
+        let health = st.health.word(counted, quota, false).await;
         // statvfs may wait for a busy or failing disk, and the first look probes it: not on the event loop.
         let st2 = st.clone();
         let (space, mount, host) =

@@ -219,6 +219,9 @@ pub(super) async fn upload(
         }
         Err(Refused::Short | Refused::BadHash) => error(StatusCode::BAD_REQUEST),
         Err(Refused::Full) => error(StatusCode::INSUFFICIENT_STORAGE),
-        Err(Refused::Io(e)) => failure(&e, &what),
+        Err(Refused::Io(e)) => {
+            st.health.saw(&e);
+            failure(&e, &what)
+        }
     }
 }
