@@ -16,7 +16,9 @@
 //! - `ok` otherwise.
 //!
 //! Looking costs a stat(2) and a statvfs(2) of the folder, which the kernel
-//! answers from memory. The write test (create an unnamed file in the folder
+//! answers from memory, on a blocking thread (a hung disk must not stop the
+//! event loop); a look is used again for [`LOOK_EVERY`], so that frequent
+//! requests are answered from memory on the event loop. The write test (create an unnamed file in the folder
 //! with `O_TMPFILE`, write 4 KiB, fsync; closing removes it) runs at most once
 //! per [`TEST_EVERY`], on a blocking thread, and only when someone asks: a
 //! flood of requests never writes more, and an idle disk may spin down. A
@@ -33,6 +35,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
+/// A look at the folder (stat, statvfs) is used again for this long.
+pub const LOOK_EVERY: Duration = Duration::from_secs(1);
 /// The write test runs at most this often.
 pub const TEST_EVERY: Duration = Duration::from_secs(60);
 /// How long a request waits for a write test when the last result is too old.
@@ -128,6 +132,8 @@ pub struct Health {
     /// Its device and inode.
     identity: Option<(u64, u64)>,
     tests: Mutex<Tests>,
+    /// The last look and when it was taken.
+    looked: Mutex<Option<(Instant, Option<Word>)>>,
     /// Counts the write tests that ended; waiting requests watch it.
     ended: watch::Sender<u64>,
 }
@@ -137,7 +143,14 @@ impl Health {
     pub fn new(path: &Path) -> Health {
         let folder = std::fs::File::open(path).ok();
         let identity = folder.as_ref().and_then(|f| f.metadata().ok()).map(|m| (m.dev(), m.ino()));
-        Health { path: path.to_path_buf(), folder, identity, tests: Mutex::default(), ended: watch::channel(0).0 }
+        Health {
+            path: path.to_path_buf(),
+            folder,
+            identity,
+            tests: Mutex::default(),
+            looked: Mutex::default(),
+            ended: watch::channel(0).0,
+        }
     }
 
     /// What stat(2) and statvfs(2) tell, without writing (blocking, but answered from memory).
@@ -244,10 +257,18 @@ impl Health {
     /// `--max-size`'s bytes used and limit; `wait`: see [`Health::tested`]
     /// (`/status` does not wait, `/health` does).
     pub async fn word(self: &Arc<Self>, counted: bool, quota: Option<(u64, u64)>, wait: bool) -> Word {
-        let me = self.clone();
-        let looked = match tokio::task::spawn_blocking(move || me.look()).await {
-            Ok(w) => w,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        let recent = self.looked.lock().unwrap().filter(|(at, _)| at.elapsed() < LOOK_EVERY).map(|(_, w)| w);
+        let looked = match recent {
+            Some(w) => w,
+            None => {
+                let me = self.clone();
+                let w = match tokio::task::spawn_blocking(move || me.look()).await {
+                    Ok(w) => w,
+                    Err(e) => std::panic::resume_unwind(e.into_panic()),
+                };
+                *self.looked.lock().unwrap() = Some((Instant::now(), w));
+                w
+            }
         };
         if let Some(w) = looked {
             return w;
@@ -310,8 +331,11 @@ mod tests {
         assert_eq!(rt.block_on(h.word(true, None, true)), Word::Ok, "the next write test clears it");
         assert!(std::fs::read_dir(&dir).unwrap().next().is_none(), "the write test leaves nothing behind");
         std::fs::remove_dir(&dir).unwrap();
+        assert_eq!(rt.block_on(h.word(true, None, true)), Word::Ok, "the last look is used for a second");
+        *h.looked.lock().unwrap() = None;
         assert_eq!(rt.block_on(h.word(true, None, true)), Word::NoDisk);
         std::fs::create_dir(&dir).unwrap();
+        *h.looked.lock().unwrap() = None;
         assert_eq!(rt.block_on(h.word(true, None, true)), Word::NoDisk, "another folder under the same name");
         std::fs::remove_dir(&dir).unwrap();
     }
