@@ -7,7 +7,7 @@
 #
 #   scripts/system-test.sh [amd64|arm64|all]      (root; default all)
 #
-# Scenarios (amd64 runs 1-5; arm64, the Raspberry Pi's shape, runs 1-3 and 5 on
+# Scenarios (amd64 runs 1-5 and 7; arm64, the Raspberry Pi's shape, runs 1-3 and 5 on
 # a cortex-a72 model, which is scenario 6):
 #   1 ext4 by UUID: boot, backup, check --read-data, restore, clean stop (unmounted)
 #   2 btrfs over two disks by UUID: power loss (kill -9 of qemu) in a backup,

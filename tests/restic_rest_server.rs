@@ -1059,3 +1059,26 @@ fn an_unformatted_perm_is_a_configuration_error() {
     assert!(log.contains("MNT_TARGET /mnt/disk cannot be made: /mnt is on a read-only file system: choose"), "{log}");
     assert!(!standin.started());
 }
+
+/// The README quotes the wrapper's log lines: the module each names (the
+/// part in brackets) must exist, or a rename has made the quotes stale.
+#[test]
+fn the_readmes_log_quotes_name_modules_that_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = fs::read_to_string(root.join("README.md")).unwrap();
+    let mut quoted = 0;
+    for line in readme.lines() {
+        let Some(rest) = ["INFO  [", "WARN  [", "ERROR ["].iter().find_map(|p| line.strip_prefix(p)) else {
+            continue;
+        };
+        let module = rest.split(']').next().unwrap();
+        let path = module.strip_prefix("krazybox::").unwrap_or_else(|| panic!("not a krazybox module: {line}"));
+        let file = root.join("src").join(path.replace("::", "/"));
+        assert!(
+            file.with_extension("rs").is_file() || file.join("mod.rs").is_file(),
+            "README.md quotes a log line of {module}, which does not exist: {line}"
+        );
+        quoted += 1;
+    }
+    assert!(quoted >= 8, "README.md quotes {quoted} log lines");
+}
