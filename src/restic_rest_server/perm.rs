@@ -66,7 +66,7 @@ pub fn judge(target: &Path, s: &Surroundings) -> Result<(), Error> {
             target.display()
         )));
     }
-    if cannot_create && under_perm {
+    if cannot_create && under_perm && s.perm_mounted == Some(true) {
         return Err(Error::config(format!(
             "MNT_TARGET {} cannot be made: {PERM} is mounted read-only (file system errors?): check the {PERM} partition with fsck, or choose another MNT_TARGET",
             target.display()
@@ -168,6 +168,9 @@ mod tests {
         // /perm remounted read-only (ext4 errors=remount-ro).
         let m = verdict("/perm/rest-server", seen(false, "/perm", true, Some(true), true)).unwrap();
         assert!(m.contains("/perm is mounted read-only") && m.contains("fsck"), "{m}");
+        // Whether /perm is a mount could not be told: only the read-only parent is sure.
+        let m = verdict("/perm/rest-server", seen(false, "/perm", true, None, true)).unwrap();
+        assert!(m.contains("/perm is on a read-only file system"), "{m}");
     }
 
     #[test]
