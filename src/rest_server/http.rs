@@ -1,111 +1,26 @@
 //! Requests to handlers, as rest-server 0.14 answers them: authentication, the
-//! route, the method, and the one mapping from the store's errors to statuses.
-//! The handlers themselves are in [`super::handlers`].
+//! route, the method, and who may do what. The handlers are in
+//! [`super::handlers`] and [`super::upload`]; statuses in [`super::response`].
 
 use super::accesslog;
-use super::auth::Users;
-use super::guard::{Guard, Verdict};
-use super::handlers::{self, Labels, Target};
-use super::metrics::{self, Metrics};
-use super::repo::{self, Store};
-use super::repostats::RepoStats;
+use super::guard::Verdict;
+use super::handlers;
+use super::metrics;
+use super::repo;
+use super::response::{error, full, method_not_allowed, Body};
 use super::route::{self, Resource};
-use super::Config;
+use super::state::{blocking, State, Target};
+use super::upload;
 use base64::Engine as _;
-use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
-use hyper::body::{Body as _, Bytes, Incoming};
+use hyper::body::{Body as _, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use std::convert::Infallible;
-use std::io;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-pub(super) use super::handlers::Pool;
-pub(super) use super::quota::Quota;
-
-pub(super) type Body = BoxBody<Bytes, io::Error>;
-
 /// How long a client that failed too often waits for its 429.
 const LIMITED_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// What every request needs.
-pub(super) struct State {
-    pub(super) cfg: Config,
-    pub(super) store: Store,
-    pub(super) users: Option<Users>,
-    pub(super) metrics: Metrics,
-    pub(super) quota: Option<Quota>,
-    pub(super) log: Option<accesslog::Writer>,
-    pub(super) pool: Pool,
-    pub(super) guard: Guard,
-    pub(super) repostats: RepoStats,
-}
-
-pub(super) fn full(status: StatusCode, content_type: Option<&str>, data: impl Into<Bytes>) -> Response<Body> {
-    let data = data.into();
-    let mut r = Response::new(Full::new(data).map_err(|n: Infallible| match n {}).boxed());
-    *r.status_mut() = status;
-    if let Some(ct) = content_type {
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
-    }
-    r
-}
-
-/// Go's `http.Error(w, http.StatusText(code), code)`, which rest-server answers every error with.
-pub(super) fn error(status: StatusCode) -> Response<Body> {
-    let mut r =
-        full(status, Some("text/plain; charset=utf-8"), format!("{}\n", status.canonical_reason().unwrap_or("")));
-    r.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    r
-}
-
-pub(super) fn ok() -> Response<Body> {
-    full(StatusCode::OK, None, Bytes::new())
-}
-
-/// Only a length (HEAD).
-pub(super) fn length_only(len: u64) -> Response<Body> {
-    let mut r = Response::new(Empty::new().map_err(|n: Infallible| match n {}).boxed());
-    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    r
-}
-
-fn method_not_allowed(allow: &'static str) -> Response<Body> {
-    let mut r = error(StatusCode::METHOD_NOT_ALLOWED);
-    r.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
-    r
-}
-
-/// The status a store error gives: nothing there (or a way out of the tree) 404,
-/// an object that exists already 403, a full disk or quota 507, anything else 500.
-pub(super) fn status_of(e: &io::Error) -> StatusCode {
-    if repo::is_outside_or_missing(e) {
-        StatusCode::NOT_FOUND
-    } else if e.kind() == io::ErrorKind::AlreadyExists {
-        StatusCode::FORBIDDEN
-    } else if repo::is_no_space(e) {
-        StatusCode::INSUFFICIENT_STORAGE
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    }
-}
-
-/// Answer a store error; what the client could not cause is logged, with `what` was being done.
-pub(super) fn failure(e: &io::Error, what: &str) -> Response<Body> {
-    let status = status_of(e);
-    if status.is_server_error() {
-        log::error!("{what}: {e}");
-    }
-    error(status)
-}
-
-pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(v) => v,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
-}
 
 /// Answer one request, and log it in the combined format when asked to.
 pub(super) async fn handle(
@@ -228,7 +143,7 @@ async fn dispatch(st: &Arc<State>, req: Request<Incoming>, t: Target, resource: 
             match method {
                 Method::HEAD => handlers::head(st, rel).await,
                 Method::GET => handlers::get(st, &req, rel, None, false).await,
-                Method::POST => handlers::upload(st, req, rel, None, None).await,
+                Method::POST => upload::upload(st, req, rel, None, None).await,
                 Method::DELETE if st.cfg.append_only => error(StatusCode::FORBIDDEN),
                 Method::DELETE => handlers::delete(st, rel, None).await,
                 _ => method_not_allowed(ALLOW),
@@ -236,40 +151,18 @@ async fn dispatch(st: &Arc<State>, req: Request<Incoming>, t: Target, resource: 
         }
         Resource::Object(kind, id) => {
             let rel = repo::object_path(&t.repo, kind, &id);
-            let labels: Labels = Some((t, kind));
+            let labels = Some((t, kind));
             match method {
                 Method::HEAD => handlers::head(st, rel).await,
                 Method::GET => handlers::get(st, &req, rel, labels, true).await,
                 Method::POST => {
                     let verify = st.cfg.verify_upload.then_some(id);
-                    handlers::upload(st, req, rel, verify, labels).await
+                    upload::upload(st, req, rel, verify, labels).await
                 }
                 Method::DELETE if st.cfg.append_only && kind != "locks" => error(StatusCode::FORBIDDEN),
                 Method::DELETE => handlers::delete(st, rel, labels).await,
                 _ => method_not_allowed(ALLOW),
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use nix::errno::Errno;
-
-    #[test]
-    fn store_errors_to_statuses() {
-        let os = |e: Errno| status_of(&io::Error::from_raw_os_error(e as i32));
-        for e in [Errno::ENOENT, Errno::ENOTDIR, Errno::EXDEV, Errno::ELOOP] {
-            assert_eq!(os(e), StatusCode::NOT_FOUND, "{e}");
-        }
-        for e in [Errno::EIO, Errno::EACCES, Errno::EPERM, Errno::EINVAL, Errno::EISDIR, Errno::EROFS] {
-            assert_eq!(os(e), StatusCode::INTERNAL_SERVER_ERROR, "{e}");
-        }
-        assert_eq!(os(Errno::ENOSPC), StatusCode::INSUFFICIENT_STORAGE);
-        assert_eq!(os(Errno::EDQUOT), StatusCode::INSUFFICIENT_STORAGE);
-        assert_eq!(status_of(&io::Error::from(io::ErrorKind::AlreadyExists)), StatusCode::FORBIDDEN);
-        assert_eq!(status_of(&io::Error::new(io::ErrorKind::NotFound, "not a regular file")), StatusCode::NOT_FOUND);
-        assert_eq!(status_of(&io::Error::other("not a regular file")), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -1,33 +1,48 @@
 //! A native restic REST server, compatible with restic's rest-server 0.14 on the
 //! wire: the same URLs, status codes, listings and htpasswd rules.
 //!
+//! From the bottom up (each module imports only those above it in this list):
 //! - [`repo`]: the repositories under `--path`, reached only below its file descriptor.
+//! - [`route`]: URL paths to repositories, objects and listings (pure).
+//! - [`range`]: the `Range` header.
+//! - [`duration`]: `90m`, `2d`: durations in flags and files.
+//! - [`response`]: answers, error statuses, store errors to statuses.
 //! - [`auth`]: htpasswd users with a cache of successful checks.
 //! - [`guard`]: bcrypt on a few threads, and failed logins limited per address.
 //! - [`metrics`]: rest-server's Prometheus counters and filesystem gauges.
-//! - [`route`]: URL paths to repositories, objects and listings (pure).
-//! - [`http`]: authentication, dispatch by route and method, errors to statuses.
-//! - [`handlers`]: what each request does to the store: uploads, downloads, listings.
-//! - [`range`]: the `Range` header.
-//! - [`quota`]: the `--max-size` limit.
+//! - [`quota`]: the `--max-size` limit of the whole tree.
+//! - [`rules`]: the per-repository rules file (`--repo-quota-file`) and `--max-repo-size`.
 //! - [`repostats`]: per-repository size and snapshot figures, and the per-repository quota.
 //! - [`accesslog`]: `--log`'s combined log format.
 //! - [`conns`]: open connections: activity, the idle timeout, the connection limit.
+//! - [`pool`]: upload buffers used again and again.
+//! - [`state`]: what every request needs, and the repository it is for.
+//! - [`body`]: a download's body, read as fast as the client takes it.
+//! - [`handlers`]: create, list, HEAD, GET, DELETE.
+//! - [`upload`]: POST of an object, streamed, hashed, published atomically.
+//! - [`http`]: authentication, then dispatch by route and method: the decisions.
 //! - [`server`]: listeners, TLS, connections, signals and shutdown.
 
 pub mod accesslog;
 pub mod auth;
+mod body;
 pub mod conns;
+pub mod duration;
 pub mod guard;
-pub mod handlers;
-pub mod http;
+mod handlers;
+mod http;
 pub mod metrics;
+mod pool;
 pub mod quota;
 pub mod range;
 pub mod repo;
 pub mod repostats;
+mod response;
 pub mod route;
+pub mod rules;
 pub mod server;
+mod state;
+mod upload;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -116,3 +131,55 @@ impl Config {
 }
 
 pub use server::serve;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// The modules `use super::X` draws on, for each module of this folder.
+    fn imports() -> BTreeMap<String, BTreeSet<String>> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rest_server");
+        let mut graph = BTreeMap::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let uses: BTreeSet<String> = text
+                .lines()
+                .filter_map(|l| l.trim_start().strip_prefix("use super::"))
+                .map(|rest| rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap().to_string())
+                .filter(|m| !m.is_empty() && *m != name && m.chars().next().unwrap().is_ascii_lowercase())
+                .collect();
+            graph.insert(name, uses);
+        }
+        graph
+    }
+
+    #[test]
+    fn modules_import_downward_only() {
+        let graph = imports();
+        assert!(graph["http"].contains("handlers") && graph["handlers"].contains("response"), "{graph:?}");
+        // Depth-first search: a module met again on the current path closes a cycle.
+        fn visit<'a>(
+            m: &'a str,
+            g: &'a BTreeMap<String, BTreeSet<String>>,
+            path: &mut Vec<&'a str>,
+            done: &mut BTreeSet<&'a str>,
+        ) {
+            if done.contains(m) {
+                return;
+            }
+            assert!(!path.contains(&m), "import cycle: {} -> {m}", path.join(" -> "));
+            path.push(m);
+            for d in g.get(m).into_iter().flatten() {
+                visit(d, g, path, done);
+            }
+            path.pop();
+            done.insert(m);
+        }
+        let mut done = BTreeSet::new();
+        for m in graph.keys() {
+            visit(m, &graph, &mut Vec::new(), &mut done);
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! Per-repository figures (bytes stored, snapshot files, time of the newest
-//! snapshot) for `/metrics`, and the per-repository quota (`--max-repo-size`,
-//! `--repo-quota-file`). Read from the file system only: names, sizes and
+//! snapshot) for `/metrics`, and the per-repository quota (the limits come
+//! from [`super::rules`]). Read from the file system only: names, sizes and
 //! mtimes, never contents.
 //!
 //! The figures are counted once at start by a background thread and then kept
@@ -16,7 +16,7 @@
 //! lock but the figures' mutex.
 
 use super::repo::TYPES;
-use anyhow::{bail, Context, Result};
+use super::rules::{Rules, MAX_DEPTH};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -24,12 +24,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-/// How often the quota file's mtime and size are looked at.
-pub const CHECK_EVERY: Duration = Duration::from_secs(30);
 /// Folder locks during the scan at start.
 const STRIPES: usize = 64;
-/// Repositories nest at most this deep below `--path` (rest-server's rule).
-const MAX_DEPTH: usize = 2;
 
 /// Where an object lives: its repository, its folder and its type ("config" for the config).
 #[derive(Debug, PartialEq, Eq)]
@@ -78,60 +74,6 @@ enum Phase {
     Done,
 }
 
-/// The per-repository limits: `--max-repo-size` and the quota file.
-#[derive(Default, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Exact repositories (`/alice/laptop`), by folder path without slashes at the ends.
-    repos: HashMap<String, u64>,
-    /// Every repository below `/NAME/`, by NAME.
-    names: HashMap<String, u64>,
-}
-
-/// Read a quota file: `KEY BYTES` per line, `#` comments, blank lines skipped.
-/// A KEY with a `/` names one repository (`/` alone is the root one); a KEY
-/// without names the folder `/KEY/`, each repository in it or below it. 0
-/// means no limit there. A later line for the same KEY wins.
-pub fn parse_limits(text: &str) -> Result<Limits> {
-    let mut l = Limits::default();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let mut words = line.split_whitespace();
-        let (Some(key), Some(bytes), None) = (words.next(), words.next(), words.next()) else {
-            bail!("line {}: expected `REPOSITORY-OR-NAME BYTES`", i + 1);
-        };
-        let Ok(n) = bytes.parse::<u64>() else {
-            bail!("line {}: {bytes:?} is not a number of bytes", i + 1);
-        };
-        if key.contains('/') {
-            let path = key.trim_matches('/');
-            if !path.is_empty() && path.split('/').any(|p| p.is_empty() || p == "." || p == "..")
-                || path.split('/').count() > MAX_DEPTH
-            {
-                bail!("line {}: {key:?} is not a repository path like /alice/laptop", i + 1);
-            }
-            l.repos.insert(path.to_string(), n);
-        } else {
-            l.names.insert(key.to_string(), n);
-        }
-    }
-    Ok(l)
-}
-
-/// The quota file and when it was last read.
-struct QuotaFile {
-    path: PathBuf,
-    stamp: Option<(SystemTime, u64)>,
-    checked: Instant,
-}
-
-fn stamp(path: &Path) -> Option<(SystemTime, u64)> {
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.modified().ok()?, m.len()))
-}
-
 /// The figures of every repository, the scan at start and the limits.
 pub struct RepoStats {
     root: PathBuf,
@@ -148,9 +90,7 @@ pub struct RepoStats {
     /// The repositories are known (the scan is past listing).
     listed: AtomicBool,
     figures: Mutex<BTreeMap<String, Figures>>,
-    default_limit: Option<u64>,
-    limits: RwLock<Limits>,
-    file: Option<Mutex<QuotaFile>>,
+    rules: Arc<Rules>,
 }
 
 /// A change to one object in progress: hold it across the link or unlink,
@@ -198,26 +138,10 @@ fn epoch_seconds(t: SystemTime) -> f64 {
 }
 
 impl RepoStats {
-    /// `enabled`: whether anything needs the figures. The quota file, if any,
-    /// must be readable and valid.
-    pub fn new(
-        root: &Path,
-        users: bool,
-        enabled: bool,
-        default_limit: Option<u64>,
-        file: Option<&Path>,
-    ) -> Result<RepoStats> {
-        let (limits, file) = match file {
-            None => (Limits::default(), None),
-            Some(p) => {
-                let stamp = stamp(p);
-                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
-                let limits = parse_limits(&text).with_context(|| format!("{}", p.display()))?;
-                (limits, Some(Mutex::new(QuotaFile { path: p.to_path_buf(), stamp, checked: Instant::now() })))
-            }
-        };
-        let enabled = enabled || default_limit.is_some() || file.is_some();
-        Ok(RepoStats {
+    /// `enabled`: whether anything needs the figures besides the limits.
+    pub fn new(root: &Path, users: bool, enabled: bool, rules: Arc<Rules>) -> RepoStats {
+        let enabled = enabled || rules.limits_anything();
+        RepoStats {
             root: root.to_path_buf(),
             users,
             enabled,
@@ -227,54 +151,12 @@ impl RepoStats {
             done: AtomicBool::new(!enabled),
             listed: AtomicBool::new(!enabled),
             figures: Mutex::new(BTreeMap::new()),
-            default_limit,
-            limits: RwLock::new(limits),
-            file,
-        })
-    }
-
-    /// The limit of a repository: its own line, else its first folder's, else `--max-repo-size`.
-    pub fn limit(&self, repo: &str) -> Option<u64> {
-        let l = self.limits.read().unwrap();
-        let first = repo.split('/').next().unwrap_or("");
-        let n = l.repos.get(repo).or_else(|| l.names.get(first)).copied().or(self.default_limit)?;
-        (n > 0).then_some(n)
-    }
-
-    /// Re-read the quota file (SIGHUP). A bad file keeps the limits in force and is logged.
-    pub fn reload(&self) {
-        let Some(file) = &self.file else { return };
-        let mut f = file.lock().unwrap();
-        f.stamp = stamp(&f.path);
-        f.checked = Instant::now();
-        match std::fs::read_to_string(&f.path).map_err(anyhow::Error::from).and_then(|t| parse_limits(&t)) {
-            Ok(l) => {
-                log::info!(
-                    "reloaded {}: {} repository and {} folder limits",
-                    f.path.display(),
-                    l.repos.len(),
-                    l.names.len()
-                );
-                *self.limits.write().unwrap() = l;
-            }
-            Err(e) => log::error!("{}: {e:#}; the limits read before stay in force", f.path.display()),
+            rules,
         }
     }
 
-    /// Re-read the quota file when its mtime or size changed, at most every [`CHECK_EVERY`].
-    pub fn reload_if_changed(&self) {
-        let Some(file) = &self.file else { return };
-        let changed = {
-            let mut f = file.lock().unwrap();
-            if f.checked.elapsed() < CHECK_EVERY {
-                return;
-            }
-            f.checked = Instant::now();
-            stamp(&f.path) != f.stamp
-        };
-        if changed {
-            self.reload();
-        }
+    fn limit(&self, repo: &str) -> Option<u64> {
+        self.rules.limit(repo)
     }
 
     /// Start a change to the object at `rel` (blocking: may wait for the scan's current folder).
@@ -488,19 +370,12 @@ impl RepoStats {
     }
 }
 
-/// Start the scan and the quota file's watch on threads of their own; `stats`
-/// picks the figures out of whatever owns them.
+/// Start the scan on a thread of its own; `stats` picks the figures out of
+/// whatever owns them.
 pub fn start<S: Send + Sync + 'static>(owner: &Arc<S>, stats: fn(&S) -> &RepoStats) {
     if stats(owner).enabled && !stats(owner).done.load(Ordering::Acquire) {
         let o = owner.clone();
         std::thread::spawn(move || stats(&o).scan());
-    }
-    if stats(owner).file.is_some() {
-        let o = owner.clone();
-        std::thread::spawn(move || loop {
-            std::thread::sleep(CHECK_EVERY);
-            stats(&o).reload_if_changed();
-        });
     }
 }
 
@@ -612,7 +487,7 @@ mod tests {
         put(&format!("u/sub/index/{}", id('d')), 40);
         put(&format!("x/y/z/keys/{}", id('e')), 50);
         put(&format!(".hidden/keys/{}", id('f')), 60);
-        let stats = RepoStats::new(&root, true, true, None, None).unwrap();
+        let stats = RepoStats::new(&root, true, true, Arc::new(Rules::new(None, None).unwrap()));
         let c = stats.begin(&format!("a/keys/{}", id('9')));
         assert!(!c.counts, "before the listing every change is left to the scan");
         drop(c);
@@ -641,56 +516,18 @@ mod tests {
     }
 
     #[test]
-    fn the_quota_file_is_reloaded_when_it_changes_and_a_bad_one_keeps_the_limits() {
-        let dir = std::env::temp_dir().join(format!("krazybox-repoquota-{}", std::process::id()));
+    fn reservations_stay_below_the_limit() {
+        let dir = std::env::temp_dir().join(format!("krazybox-repolimits-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("quotas");
-        std::fs::write(&file, "alice 100\n").unwrap();
-        let stats = RepoStats::new(&dir, false, false, None, Some(&file)).unwrap();
-        assert_eq!(stats.limit("alice/laptop"), Some(100));
-        std::fs::write(&file, "alice 2000\n").unwrap();
-        stats.reload_if_changed();
-        assert_eq!(stats.limit("alice/laptop"), Some(100), "looked at no more than every CHECK_EVERY");
-        stats.file.as_ref().unwrap().lock().unwrap().checked -= CHECK_EVERY;
-        stats.reload_if_changed();
-        assert_eq!(stats.limit("alice/laptop"), Some(2000));
-        std::fs::write(&file, "alice lots\n").unwrap();
-        stats.reload();
-        assert_eq!(stats.limit("alice/laptop"), Some(2000), "a bad file keeps the limits in force");
-        std::fs::write(&file, "bad").unwrap();
-        assert!(RepoStats::new(&dir, false, false, None, Some(&file)).is_err(), "but is refused at start");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn limits_file() {
-        let l = parse_limits("# comment\n\nalice 100\n/alice/laptop 50\n/ 7\nbob 0\n").unwrap();
-        let stats = RepoStats {
-            root: PathBuf::new(),
-            users: true,
-            enabled: true,
-            phase: RwLock::new(Phase::Done),
-            pending: Mutex::default(),
-            stripes: std::array::from_fn(|_| Mutex::new(())),
-            done: AtomicBool::new(true),
-            listed: AtomicBool::new(true),
-            figures: Mutex::default(),
-            default_limit: Some(10),
-            limits: RwLock::new(l),
-            file: None,
-        };
-        assert_eq!(stats.limit("alice"), Some(100));
-        assert_eq!(stats.limit("alice/desktop"), Some(100));
-        assert_eq!(stats.limit("alice/laptop"), Some(50));
-        assert_eq!(stats.limit(""), Some(7));
-        assert_eq!(stats.limit("bob/x"), None, "0 lifts the limit");
-        assert_eq!(stats.limit("carol"), Some(10));
+        let file = dir.join("rules");
+        std::fs::write(&file, "/alice/laptop 50\n").unwrap();
+        let rules = Arc::new(Rules::new(Some(10), Some(&file)).unwrap());
+        let stats = RepoStats::new(&dir, true, true, rules);
         assert!(stats.reserve("alice/laptop/config", 50));
         assert!(!stats.reserve("alice/laptop/config", 1), "a refused reservation takes nothing");
         stats.release("alice/laptop/config", 50);
         assert!(stats.reserve("alice/laptop/config", 1));
-        for bad in ["alice", "alice x", "/a/b/c 5", "/a/../b 5", "a 1 2"] {
-            assert!(parse_limits(bad).is_err(), "{bad:?}");
-        }
+        assert!(!stats.reserve("carol/config", 11), "--max-repo-size for the others");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

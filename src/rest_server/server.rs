@@ -5,10 +5,14 @@ use super::accesslog;
 use super::auth::Users;
 use super::conns;
 use super::guard::Guard;
-use super::http::{handle, Pool, Quota, State};
+use super::http::handle;
 use super::metrics::Metrics;
+use super::pool::Pool;
+use super::quota::Quota;
 use super::repo::{self, Modes, Store};
 use super::repostats::{self, RepoStats};
+use super::rules::{self, Rules};
+use super::state::State;
 use super::{Config, Listen, Tls};
 use anyhow::{anyhow, Context, Result};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -80,9 +84,11 @@ pub fn serve(cfg: Config) -> Result<()> {
     if let Some(q) = &quota {
         log::info!("Repo quota: {} of {} bytes used", q.used(), q.max());
     }
-    let repostats =
-        RepoStats::new(&cfg.path, cfg.private_repos, cfg.prometheus, cfg.max_repo_size, cfg.repo_quota_file.as_deref())
-            .map_err(|e| anyhow!("cannot load the repository quotas: {e:#}"))?;
+    let rules = Arc::new(
+        Rules::new(cfg.max_repo_size, cfg.repo_quota_file.as_deref())
+            .map_err(|e| anyhow!("cannot load the repository quotas: {e:#}"))?,
+    );
+    let repostats = RepoStats::new(&cfg.path, cfg.private_repos, cfg.prometheus, rules.clone());
     let state = Arc::new(State {
         cfg,
         store,
@@ -93,6 +99,7 @@ pub fn serve(cfg: Config) -> Result<()> {
         pool: Pool::default(),
         guard: Guard::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
         repostats,
+        rules,
     });
     // Blocking work comes one buffer or one file operation at a time and never
     // waits for a client, so a few threads serve any number of connections; a
@@ -203,6 +210,7 @@ async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>, registry: A
     let listener = bind(&st.cfg.listen).await.map_err(|e| anyhow!("listen {:?}: {e:#}", st.cfg.listen))?;
     // Counting the repositories competes for the disk and the cores: only once the server listens.
     repostats::start(&st, |s: &State| &s.repostats);
+    rules::watch(&st.rules);
     if let Some(t) = &st.cfg.tls {
         eprintln!("TLS enabled, private key {}, pubkey {}", t.key.display(), t.cert.display());
     }
@@ -221,7 +229,7 @@ async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>, registry: A
                     if let Some(u) = &st.users {
                         u.reload()
                     }
-                    st.repostats.reload();
+                    st.rules.reload();
                 });
                 continue;
             }

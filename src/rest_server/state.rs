@@ -1,0 +1,53 @@
+//! What every request needs: the configuration, the store, the users, the
+//! figures and limits; the repository a request is for; the way to blocking work.
+
+use super::accesslog;
+use super::auth::Users;
+use super::guard::Guard;
+use super::metrics::{Metrics, Op};
+use super::pool::Pool;
+use super::quota::Quota;
+use super::repo::Store;
+use super::repostats::RepoStats;
+use super::rules::Rules;
+use super::Config;
+use std::sync::Arc;
+
+/// What every request needs.
+pub(super) struct State {
+    pub(super) cfg: Config,
+    pub(super) store: Store,
+    pub(super) users: Option<Users>,
+    pub(super) metrics: Metrics,
+    pub(super) quota: Option<Quota>,
+    pub(super) log: Option<accesslog::Writer>,
+    pub(super) pool: Pool,
+    pub(super) guard: Guard,
+    pub(super) repostats: RepoStats,
+    pub(super) rules: Arc<Rules>,
+}
+
+/// Run blocking work (file system calls, bcrypt) on tokio's blocking threads.
+pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// The repository a request is for, and the labels its metrics get.
+pub(super) struct Target {
+    pub(super) repo: String,
+    pub(super) label: String,
+    pub(super) user: String,
+}
+
+/// An object's metric labels: its repository and type; `None` for `config`,
+/// which rest-server does not count.
+pub(super) type Labels = Option<(Target, &'static str)>;
+
+pub(super) fn count(st: &State, labels: &Labels, op: Op, bytes: u64) {
+    if let Some((t, kind)) = labels {
+        st.metrics.add(&t.user, &t.label, kind, op, bytes);
+    }
+}
