@@ -283,6 +283,41 @@ mod health {
     }
 }
 
+/// The disk facts of a btrfs over two devices: both, and its UUID.
+#[test]
+fn btrfs_over_two_devices() {
+    if !root() || !support::need(&["mkfs.btrfs", "losetup", "mount", "umount"]) || !Path::new("/sys/fs/btrfs").exists()
+    {
+        return;
+    }
+    let serial = support::serial();
+    let dir = TempDir::new("status-btrfs");
+    let (a, b) = (dir.sparse("a.img", 160 << 20), dir.sparse("b.img", 160 << 20));
+    let (la, lb) = (
+        support::Loop::attach(&serial, &a, Default::default()),
+        support::Loop::attach(&serial, &b, Default::default()),
+    );
+    run("mkfs.btrfs", &["-q", "-f", "-d", "single", "-m", "single", la.as_str(), lb.as_str()]);
+    let mnt = dir.subdir("mnt");
+    run(
+        "mount",
+        &["-o", &format!("device={},device={}", la.as_str(), lb.as_str()), la.as_str(), mnt.to_str().unwrap()],
+    );
+    let s = start(&mnt, &["--no-auth"]);
+    let f = counted(&s, None);
+    let disk = &f["disk"];
+    assert_eq!(disk["filesystem"], "btrfs");
+    let mut want = vec![la.as_str().to_string(), lb.as_str().to_string()];
+    want.sort();
+    assert_eq!(disk["devices"], serde_json::json!(want), "{disk}");
+    let blkid = Command::new("/usr/sbin/blkid").args(["-s", "UUID", "-o", "value", lb.as_str()]).output().unwrap();
+    assert_eq!(disk["uuid"], String::from_utf8_lossy(&blkid.stdout).trim());
+    eprintln!("{disk}");
+    drop(s);
+    run("umount", &[mnt.to_str().unwrap()]);
+    let _ = Command::new("btrfs").args(["device", "scan", "--forget", la.as_str(), lb.as_str()]).output();
+}
+
 mod status {
     use super::*;
 

@@ -1,17 +1,16 @@
 //! The file system that holds the data folder, for the status page: its type,
 //! its mount point, its device(s) and UUID where they can be known. The mount
-//! table is read through [`crate::mount::mountinfo`], the UUID probed from the
-//! device by the engine's prober; both once per file system (the folder's
-//! `st_dev`), then kept.
+//! table is read through [`crate::mount::mountinfo`], a multi-device btrfs's
+//! members as the kernel lists them through [`crate::mount::btrfs`], and the
+//! UUID probed from the device by the engine's prober; all once per file
+//! system (the folder's `st_dev`), then kept.
 
+use crate::mount::filesystem::{block_number, DevNo};
 use crate::mount::mountinfo::{self, MountInfo};
-use crate::mount::probe_glue;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use crate::mount::{btrfs, probe_glue};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-
-/// Where the kernel lists the members of each mounted btrfs, by its UUID.
-const SYS_BTRFS: &str = "/sys/fs/btrfs";
 
 /// The file system under the data folder.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,15 +30,20 @@ fn holding<'t>(table: &'t [MountInfo], path: &Path) -> Option<&'t MountInfo> {
     table.iter().filter(|m| path.starts_with(&m.mount_point)).max_by_key(|m| m.mount_point.components().count())
 }
 
-fn is_block_device(path: &Path) -> bool {
-    path.metadata().is_ok_and(|m| m.file_type().is_block_device())
+/// The device node of a device number: `/dev/` and the name sysfs gives it.
+fn device_path((major, minor): DevNo) -> Option<PathBuf> {
+    let link = std::fs::read_link(format!("/sys/dev/block/{major}:{minor}")).ok()?;
+    let path = Path::new("/dev").join(link.file_name()?);
+    (block_number(&path) == Some((major, minor))).then_some(path)
 }
 
-/// The members of the mounted btrfs with this UUID, as the kernel lists them.
-fn btrfs_members(sys: &Path, uuid: &str) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(sys.join(uuid).join("devices")) else { return Vec::new() };
-    let mut found: Vec<PathBuf> =
-        entries.flatten().map(|e| Path::new("/dev").join(e.file_name())).filter(|p| is_block_device(p)).collect();
+/// The members of the mounted btrfs that has the device `source` among them.
+fn btrfs_members(source: &Path) -> Vec<PathBuf> {
+    let Some(number) = block_number(source) else { return Vec::new() };
+    let Some(members) = btrfs::mounted_members().into_iter().find(|m| m.contains(&number)) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = members.into_iter().filter_map(device_path).collect();
     found.sort();
     found
 }
@@ -50,16 +54,13 @@ pub fn find(path: &Path) -> Option<Mount> {
     let table = mountinfo::read().ok()?;
     let m = holding(&table, &canonical)?;
     let source = Path::new(&m.source);
-    let block = is_block_device(source);
+    let block = block_number(source).is_some();
     let uuid = if block {
         probe_glue::tag(source, "UUID").filter(|u| !u.is_empty()).map(|u| String::from_utf8_lossy(&u).into_owned())
     } else {
         None
     };
-    let mut devices = match (&uuid, m.fstype.as_str()) {
-        (Some(u), "btrfs") => btrfs_members(Path::new(SYS_BTRFS), u),
-        _ => Vec::new(),
-    };
+    let mut devices = if m.fstype == "btrfs" { btrfs_members(source) } else { Vec::new() };
     if devices.is_empty() && block {
         devices.push(source.to_path_buf());
     }
