@@ -20,9 +20,11 @@
 # rotated by one from round to round; each run measures uploads of 8 MiB
 # blobs, downloads of whole 8 MiB objects and downloads of 4 KiB ranges at
 # random offsets, each with 1, 4 and 8 connections (one client process per
-# connection). --mib is the volume of each upload and 8 MiB download run
-# (default 384), --ranges the number of 4 KiB range requests of each range run
-# (default 16384), --rounds the number of rounds (default 3). Printed: the
+# connection). --mib is the volume of each upload run (default 384); a
+# download run reads those objects 4 times over (their CPU time is small, and
+# counted in 10 ms ticks); --ranges is the number of 4 KiB range requests of
+# each range run (default 16384), --rounds the number of rounds (default 3).
+# Printed: the
 # medians over the rounds of MB/s, of the server's CPU seconds per GiB moved
 # (user + system, all its threads) and of its peak RSS during the run, and
 # each one's ratio to the first server's. This script builds nothing in this
@@ -229,8 +231,8 @@ def measure(name, cmd, rnd):
             jobs = [(post(repo, phase, i), 200) for i in range(nobj)]
             res["upload 8 MiB", n] = run(p.pid, addr, n, lambda k: split(jobs, n, k), nobj * SIZE)
         for n in CONNS:
-            jobs = [(get(repo, i), 200) for i in range(nobj)]
-            res["download 8 MiB", n] = run(p.pid, addr, n, lambda k: split(jobs, n, k), nobj * SIZE)
+            jobs = [(get(repo, i % nobj), 200) for i in range(4 * nobj)]
+            res["download 8 MiB", n] = run(p.pid, addr, n, lambda k: split(jobs, n, k), 4 * nobj * SIZE)
         rng = random.Random(22)
         picks = [(rng.randrange(nobj), rng.randrange(SIZE - RANGE)) for _ in range(nranges)]
         for n in CONNS:
@@ -263,16 +265,16 @@ def median(name, key, i):
 for i, (title, fmt) in enumerate((("MB/s", "{:.0f}"), ("server CPU s per GiB", "{:.2f}"),
                                   ("server peak RSS MiB", "{:.1f}"))):
     print(f"\n{title}, median of {rounds} (ratio to {first}):")
-    w = max(10, *(len(n) + 9 for n, _ in servers))
-    print(f"{'':<22}{'conns':>6} " + "".join(f"{n:>{w}}" for n, _ in servers))
+    rows = []
     for key in keys:
-        cells = []
-        for name, _ in servers:
-            v = median(name, key, i)
-            ref = median(first, key, i)
-            cell = fmt.format(v) if name == first else f"{fmt.format(v)} ({v / ref:.2f})"
-            cells.append(f"{cell:>{w}}")
-        print(f"{key[0]:<22}{key[1]:>6} " + "".join(cells))
+        ref = median(first, key, i)
+        rows.append([fmt.format(median(first, key, i))] +
+                    [f"{fmt.format(v)} ({v / ref:.2f})" if ref else fmt.format(v)
+                     for v in (median(name, key, i) for name, _ in servers[1:])])
+    ws = [max(len(n), *(len(r[j]) for r in rows)) + 2 for j, (n, _) in enumerate(servers)]
+    print(f"{'':<22}{'conns':>6}" + "".join(f"{n:>{w}}" for (n, _), w in zip(servers, ws)))
+    for key, row in zip(keys, rows):
+        print(f"{key[0]:<22}{key[1]:>6}" + "".join(f"{c:>{w}}" for c, w in zip(row, ws)))
 print(f"\nload average at the end {' '.join(load())}")
 PY
 fi
