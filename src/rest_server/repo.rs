@@ -136,6 +136,11 @@ fn is_symlink(mode: nix::libc::mode_t) -> bool {
     SFlag::from_bits_truncate(mode) & SFlag::S_IFMT == SFlag::S_IFLNK
 }
 
+/// Set once the kernel or the filesystem turned down an open or a read from
+/// its caches alone: from then on all of them go to blocking threads (a
+/// network filesystem, say, where even fstat may wait).
+static NO_CACHED_IO: AtomicBool = AtomicBool::new(false);
+
 #[allow(unsafe_code)]
 fn owned(fd: RawFd) -> OwnedFd {
     // SAFETY: the caller just got this descriptor from the kernel and nothing else owns it.
@@ -157,8 +162,7 @@ impl Readable {
     /// update its access time (a journal write) always gives `None`.
     #[allow(unsafe_code)]
     pub fn read_cached(&self, buf: &mut [u8], offset: u64) -> io::Result<Option<usize>> {
-        static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
-        if !self.noatime || buf.is_empty() || UNSUPPORTED.load(Ordering::Relaxed) {
+        if !self.noatime || buf.is_empty() || NO_CACHED_IO.load(Ordering::Relaxed) {
             return Ok(None);
         }
         let iov = nix::libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
@@ -174,7 +178,7 @@ impl Readable {
             Errno::EAGAIN => Ok(None),
             // An old kernel or a filesystem without non-waiting reads.
             Errno::ENOSYS | Errno::EOPNOTSUPP | Errno::EINVAL => {
-                UNSUPPORTED.store(true, Ordering::Relaxed);
+                NO_CACHED_IO.store(true, Ordering::Relaxed);
                 Ok(None)
             }
             e => Err(io_err(e)),
@@ -267,8 +271,7 @@ impl Store {
     /// memory (see [`Readable::read_cached`]); `WouldBlock` where the disk
     /// would be read, or where the kernel cannot promise that (before 5.12).
     pub fn open_object(&self, rel: &str, cached: bool) -> io::Result<Readable> {
-        static NO_CACHED_OPEN: AtomicBool = AtomicBool::new(false);
-        if cached && NO_CACHED_OPEN.load(Ordering::Relaxed) {
+        if cached && NO_CACHED_IO.load(Ordering::Relaxed) {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         let base = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY;
@@ -286,7 +289,7 @@ impl Store {
                 Err(Errno::EAGAIN) => Err(io::ErrorKind::WouldBlock.into()),
                 // No openat2, or no RESOLVE_CACHED: every open goes to a thread.
                 Err(Errno::ENOSYS | Errno::EINVAL) => {
-                    NO_CACHED_OPEN.store(true, Ordering::Relaxed);
+                    NO_CACHED_IO.store(true, Ordering::Relaxed);
                     Err(io::ErrorKind::WouldBlock.into())
                 }
                 Err(e) => Err(io_err(e)),
