@@ -12,6 +12,7 @@
 
 mod child;
 mod device;
+mod perm;
 pub mod watch;
 
 use std::fmt;
@@ -109,6 +110,9 @@ pub struct Config {
     /// `MNT_WAIT`: how long to wait for the device.
     pub wait: Duration,
     pub program: Program,
+    /// `HOME` as the supervisor set it: gokrazy's says that a missing `/perm`
+    /// file system will not come (see `perm`).
+    pub home: Option<PathBuf>,
 }
 
 /// `path` made absolute against `cwd` with `.` and `..` removed lexically.
@@ -225,6 +229,7 @@ pub fn run(config: &Config, args: &[String], path_arg: Option<&str>) -> Result<u
     let path = cwd.join(path_arg);
     let target = mc.target.canonicalize().unwrap_or_else(|_| absolute(&mc.target, &cwd));
     check_path(&path, &target, false)?;
+    perm::check(&target, config.home.as_deref())?;
     prepare_target(&target)?;
     let target = target.canonicalize().unwrap_or(target);
 
@@ -291,7 +296,8 @@ pub fn run(config: &Config, args: &[String], path_arg: Option<&str>) -> Result<u
 }
 
 /// The mount point must be a directory; one level is created if missing.
-/// A parent that is missing may be `/perm` not mounted yet: worth a retry.
+/// A parent that is missing may be `/perm` not mounted yet under another
+/// init than gokrazy's: worth a retry.
 fn prepare_target(target: &Path) -> Result<(), Error> {
     match target.metadata() {
         Ok(m) if m.is_dir() => Ok(()),
