@@ -1,62 +1,58 @@
 #!/usr/bin/env bash
-# Throughput, CPU time per GiB and peak RSS of the native rest-server.
+# Upload throughput of the native rest-server with 1, 4 and 8 parallel clients
+# posting 8 MiB blobs with correct names (fresh repository per run, --no-auth),
+# its CPU time per GiB and peak RSS, next to this machine's own limits measured
+# in the same run: SHA-256 speed on one core (openssl speed) and sequential
+# write speed with fsync on the disk that holds the data (dd conv=fsync).
+# Goals: throughput >= 80% of the lower limit; peak RSS <= 12 MiB with 8 clients.
 #
 #   scripts/bench-rest-server.sh [UPLOADS_PER_RUN] [DATA_DIR]
 #
-# Uploads with 1, 4 and 8 parallel clients posting 8 MiB blobs with correct
-# names (fresh repository per run, --no-auth), next to this machine's own
-# limits measured in the same run: SHA-256 speed on one core (openssl speed)
-# and sequential write speed with fsync on the disk that holds the data (dd
-# conv=fsync). Goals: throughput >= 80% of the lower limit; peak RSS <= 12 MiB
-# with 8 clients. KRAZYBOX=path runs that binary instead of a fresh static build.
+# KRAZYBOX=path runs that binary instead of a fresh static build (to compare two builds).
 #
 #   scripts/bench-rest-server.sh --compare NAME=COMMAND [--compare NAME=COMMAND]...
 #                                [--rounds N] [--mib N] [--ranges N] [DATA_DIR]
 #
-# Several servers side by side: each COMMAND (a command line, split at spaces)
-# is started as `COMMAND --path DIR --listen 127.0.0.1:0 --no-auth` on a fresh
-# folder under DATA_DIR, one server at a time, and must print "start server on
-# ADDRESS" (rest-server does). Each round runs every server once, the order
-# rotated by one from round to round; each run measures uploads of 8 MiB
-# blobs, downloads of whole 8 MiB objects and downloads of 4 KiB ranges at
-# random offsets, each with 1, 4 and 8 connections (one client process per
-# connection). --mib is the volume of each upload run (default 384); a
-# download run reads those objects 4 times over (their CPU time is small, and
-# counted in 10 ms ticks); --ranges is the number of 4 KiB range requests of
-# each range run (default 16384), --rounds the number of rounds (default 3).
-# Printed: the
-# medians over the rounds of MB/s, of the server's CPU seconds per GiB moved
-# (user + system, all its threads) and of its peak RSS during the run, and
-# each one's ratio to the first server's. This script builds nothing in this
-# mode: give it the binaries, e.g.
+# Several servers side by side (--compare comes first): each COMMAND (a command
+# line, split at spaces) is started as `COMMAND --path DIR --listen 127.0.0.1:0
+# --no-auth` on a fresh folder under DATA_DIR, one server at a time, and must
+# print "start server on ADDRESS" (rest-server does). Each round runs every
+# server once, the order rotated by one from round to round; each run measures
+# uploads of 8 MiB blobs, downloads of whole 8 MiB objects and downloads of
+# 4 KiB ranges at random offsets, each with 1, 4 and 8 connections (one client
+# process per connection). --mib is the volume of each upload run (default
+# 384); a download run reads those objects 4 times over (their CPU time is
+# small, and counted in 10 ms ticks); --ranges is the number of 4 KiB range
+# requests of each range run (default 16384), --rounds the number of rounds
+# (default 3). Printed: the medians over the rounds of MB/s, of the server's
+# CPU seconds per GiB moved (user + system, all its threads) and of its peak
+# RSS during the run, and each one's ratio to the first server's. This script
+# builds nothing in this mode: give it the binaries, e.g.
 #   --compare now="target/x86_64-unknown-linux-musl/release/krazybox rest-server"
 #   --compare go=/path/to/rest-server
 set -euo pipefail
-cd "$(dirname "$0")/.."
-
-compare=()
-rounds=3
-mib=384
-ranges=16384
-args=()
-while (($#)); do
-  case $1 in
-    --compare) [[ ${2:-} == ?*=?* ]] || { echo "--compare needs NAME=COMMAND" >&2; exit 2; }
-      compare+=("$2"); shift 2 ;;
-    --rounds) rounds=$2; shift 2 ;;
-    --mib) mib=$2; shift 2 ;;
-    --ranges) ranges=$2; shift 2 ;;
-    -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    -*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
-    *) args+=("$1"); shift ;;
-  esac
-done
-
-if ((${#compare[@]})); then
+if [[ ${1:-} == --compare ]]; then
+  cd "$(dirname "$0")/.."
+  compare=()
+  rounds=3
+  mib=384
+  ranges=16384
+  args=()
+  while (($#)); do
+    case $1 in
+      --compare) [[ ${2:-} == ?*=?* ]] || { echo "--compare needs NAME=COMMAND" >&2; exit 2; }
+        compare+=("$2"); shift 2 ;;
+      --rounds) rounds=$2; shift 2 ;;
+      --mib) mib=$2; shift 2 ;;
+      --ranges) ranges=$2; shift 2 ;;
+      -*) echo "unknown option $1 with --compare" >&2; exit 2 ;;
+      *) args+=("$1"); shift ;;
+    esac
+  done
   base=${args[0]:-target/bench-rest-server}
   rm -rf "$base" && mkdir -p "$base"
   trap 'rm -rf "$base"' EXIT
-  exec python3 - "$base" "$rounds" "$mib" "$ranges" "${compare[@]}" <<'PY'
+  python3 - "$base" "$rounds" "$mib" "$ranges" "${compare[@]}" <<'PY'
 import hashlib, multiprocessing as mp, os, random, re, shlex, signal, socket, statistics
 import subprocess, sys, time
 
@@ -277,10 +273,11 @@ for i, (title, fmt) in enumerate((("MB/s", "{:.0f}"), ("server CPU s per GiB", "
         print(f"{key[0]:<22}{key[1]:>6}" + "".join(f"{c:>{w}}" for c, w in zip(row, ws)))
 print(f"\nload average at the end {' '.join(load())}")
 PY
+  exit
 fi
-
-uploads=${args[0]:-64}
-base=${args[1]:-target/bench-rest-server}
+cd "$(dirname "$0")/.."
+uploads=${1:-64}
+base=${2:-target/bench-rest-server}
 command -v openssl >/dev/null || { echo "openssl is needed: apt-get install openssl" >&2; exit 1; }
 kb=${KRAZYBOX:-$(scripts/build.sh x86_64-unknown-linux-musl)}
 rm -rf "$base" && mkdir -p "$base/data"
