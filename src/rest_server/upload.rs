@@ -127,9 +127,10 @@ async fn landed(writing: &mut Option<Writing>, sink: &mut Option<Sink>) -> Resul
 /// POST an object or `config`; `verify` is the name the content's SHA-256 must have.
 ///
 /// The body is read on the event loop into pooled buffers; each full buffer
-/// is hashed and written on a blocking thread while the next one fills. While
-/// the client is slow no thread waits for it, and a buffer only grows as its
-/// bytes arrive.
+/// is hashed and written on a blocking thread while the next one fills (a
+/// frame that fills one starts the next, so up to three are held at once).
+/// While the client is slow no thread waits for it, and a buffer only grows
+/// as its bytes arrive.
 pub(super) async fn upload(
     st: &Arc<State>,
     req: Request<Incoming>,
@@ -165,7 +166,26 @@ pub(super) async fn upload(
     }));
     let mut body = req.into_body();
     let mut buf = Vec::new();
+    // Full buffers not yet handed to the writer. A frame's bytes are all copied
+    // out before anything is awaited: while a frame is held, hyper cannot use
+    // its read buffer again and reads the next bytes into a fresh one.
+    let mut full: Vec<Vec<u8>> = Vec::new();
+    let mut ended = false;
     let result = 'read: loop {
+        for f in full.drain(..) {
+            if let Err(e) = landed(&mut writing, &mut sink).await {
+                st.pool.put(f);
+                break 'read Err(e);
+            }
+            let mut s = sink.take().expect("back");
+            writing = Some(tokio::task::spawn_blocking(move || {
+                let r = s.write(f);
+                (s, r)
+            }));
+        }
+        if ended {
+            break Ok(());
+        }
         match body.frame().await {
             Some(Ok(frame)) => {
                 if writing.as_ref().is_some_and(|w| w.is_finished()) {
@@ -174,21 +194,15 @@ pub(super) async fn upload(
                     }
                 }
                 let Ok(mut data) = frame.into_data() else { continue };
+                let small = data.len() < SMALL_FRAME;
                 while !data.is_empty() {
-                    if buf.capacity() == 0 && data.len() >= SMALL_FRAME {
+                    if buf.capacity() == 0 && !small {
                         buf = st.pool.get();
                     }
                     let take = (UPLOAD_BUF - buf.len()).min(data.len());
                     buf.extend_from_slice(&data.split_to(take));
                     if buf.len() == UPLOAD_BUF {
-                        if let Err(e) = landed(&mut writing, &mut sink).await {
-                            break 'read Err(e);
-                        }
-                        let (mut s, full) = (sink.take().expect("back"), std::mem::take(&mut buf));
-                        writing = Some(tokio::task::spawn_blocking(move || {
-                            let r = s.write(full);
-                            (s, r)
-                        }));
+                        full.push(std::mem::take(&mut buf));
                     }
                 }
             }
@@ -196,9 +210,12 @@ pub(super) async fn upload(
                 log::debug!("upload body: {e}");
                 break Err(Refused::Short);
             }
-            None => break Ok(()),
+            None => ended = true,
         }
     };
+    for f in full.drain(..) {
+        st.pool.put(f);
+    }
     let result = match (result, landed(&mut writing, &mut sink).await) {
         (Ok(()), Ok(())) => {
             let mut s = sink.take().expect("back");
