@@ -91,9 +91,10 @@ fn config_from_env(var: impl Fn(&str) -> Option<String>, native: Option<&Path>) 
             None => Program { path: PathBuf::from("rest-server"), arg0: None },
         },
     };
+    let home = var("HOME").map(PathBuf::from);
     let (source, target, fstype, data) = (get("MNT_SOURCE"), get("MNT_TARGET"), get("MNT_FSTYPE"), get("MNT_DATA"));
     if source.is_none() && target.is_none() && fstype.is_none() && data.is_none() {
-        return Ok(Config { mount: None, wait, program });
+        return Ok(Config { mount: None, wait, program, home });
     }
     let Some(source_text) = source else {
         return Err(Error::config("MNT_TARGET, MNT_FSTYPE or MNT_DATA is set but MNT_SOURCE is not: set MNT_SOURCE to the disk (UUID=..., LABEL=... or /dev/...)"));
@@ -116,7 +117,7 @@ fn config_from_env(var: impl Fn(&str) -> Option<String>, native: Option<&Path>) 
     if let Err(e) = mount::options::MountOptions::parse(&data) {
         return Err(Error::config(format!("MNT_DATA={data}: {e}")));
     }
-    Ok(Config { mount: Some(MountConfig { source_text, source, target, fstype, data }), wait, program })
+    Ok(Config { mount: Some(MountConfig { source_text, source, target, fstype, data }), wait, program, home })
 }
 
 /// Removes one level of matching quotes, as env.txt files keep them.
@@ -167,6 +168,8 @@ pub const VALUE_FLAGS: &[&str] = &[
     "cpu-profile",
     "max-repo-size",
     "repo-quota-file",
+    "status-user",
+    "alert-stale",
     "alert-url",
     "scrub-interval",
     "scrub-rate",

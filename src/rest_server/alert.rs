@@ -23,7 +23,7 @@
 //! [`watch`] looks every [`CHECK_EVERY`] at what is in memory (repository
 //! figures, the scrub's findings) and at the file system's free space.
 
-use super::accesslog::utc;
+use super::accesslog;
 use super::duration;
 use super::metrics;
 use super::post::{self, AlertUrl};
@@ -96,6 +96,11 @@ impl Kind {
     fn from_word(w: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.word() == w)
     }
+}
+
+/// `2026-12-07 03:32 UTC`, of seconds since the epoch.
+fn at(secs: u64) -> String {
+    accesslog::utc(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 fn now_secs() -> u64 {
@@ -237,7 +242,7 @@ pub fn send_now(urls: &[AlertUrl], text: &str, limit: Duration) -> bool {
 
 /// A message: the title line, a blank line, the text, and who sends it when.
 pub fn message(kind: Kind, subject: &str, summary: &str, body: &str, origin: &str) -> String {
-    format!("{} {subject}: {summary}\n\n{body}\n\n-- {origin}, {}\n", kind.word(), utc(now_secs()))
+    format!("{} {subject}: {summary}\n\n{body}\n\n-- {origin}, {}\n", kind.word(), at(now_secs()))
 }
 
 /// `krazybox PROGRAM on HOST`: who sends a message.
@@ -346,7 +351,7 @@ impl Alerts {
             }
             Some(p) if now >= p.sent + REMIND_EVERY.as_secs() => {
                 (p.level, p.sent) = (p.level.max(level), now);
-                Some(format!("{summary} (still, since {})", utc(p.since)))
+                Some(format!("{summary} (still, since {})", at(p.since)))
             }
             Some(p) if level < p.level => {
                 // Fewer now: a later growth is told again.
@@ -492,12 +497,13 @@ pub fn check(c: &Checks) {
     // Ages and reminders mean nothing before the clock is set (a Pi before NTP).
     let Some(now) = duration::now_if_set() else { return };
     let a = &c.alerts;
-    if let Some(repos) = c.repostats.summaries() {
+    if c.repostats.counted() {
         let mut present = BTreeSet::new();
-        for r in &repos {
+        for r in &c.repostats.figures() {
             let subject = format!("/{}", r.repo);
+            let newest = r.newest.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()).map(|d| d.as_secs());
             // A snapshot from the future: this clock, or the client's, is wrong; no judgement.
-            if let Some(newest) = r.newest_snapshot.map(|t| t as u64).filter(|&t| t <= now + 3600) {
+            if let Some(newest) = newest.filter(|&t| t <= now + 3600) {
                 let age = Duration::from_secs(now.saturating_sub(newest));
                 if age > c.stale_after {
                     a.raise(
@@ -508,7 +514,7 @@ pub fn check(c: &Checks) {
                         &format!(
                             "The newest snapshot in {subject} was written {}, {} ago; a repository without one for \
                              {} is stale. Is its backup still running?",
-                            utc(newest),
+                            at(newest),
                             duration::approx(age),
                             duration::approx(c.stale_after)
                         ),
@@ -517,12 +523,12 @@ pub fn check(c: &Checks) {
                     a.event(
                         Kind::Fresh,
                         &subject,
-                        &format!("a new snapshot, written {}", utc(newest)),
-                        &format!("{subject} has a new snapshot again; it had been stale since {}.", utc(p.since)),
+                        &format!("a new snapshot, written {}", at(newest)),
+                        &format!("{subject} has a new snapshot again; it had been stale since {}.", at(p.since)),
                     );
                 }
             }
-            match r.limit {
+            match c.repostats.limit(&r.repo) {
                 Some(limit) if percent(r.size, limit) >= FULL_PERCENT => a.raise(
                     Kind::Quota,
                     &subject,

@@ -13,7 +13,10 @@
 //! - [`quota`]: the `--max-size` limit of the whole tree.
 //! - [`rules`]: the per-repository rules file (`--repo-quota-file`) and `--max-repo-size`.
 //! - [`repostats`]: per-repository size and snapshot figures, and the per-repository quota.
-//! - [`accesslog`]: `--log`'s combined log format, and times in UTC.
+//! - [`accesslog`]: `--log`'s combined log format, and UTC dates.
+//! - [`recent`]: bytes uploaded to each repository in the last 24 hours.
+//! - [`health`]: `/health`'s word: is the data folder there and writable.
+//! - [`disk`]: the file system under the data folder: type, devices, UUID.
 //! - [`conns`]: open connections: activity, the idle timeout, the connection limit.
 //! - [`post`]: POSTing a text to an http or https URL (hyper's client, rustls).
 //! - [`scrub`]: every object read again in the background and checked against its name.
@@ -23,6 +26,8 @@
 //! - [`body`]: a download's body, read as fast as the client takes it.
 //! - [`handlers`]: create, list, HEAD, GET, DELETE.
 //! - [`upload`]: POST of an object, streamed, hashed, published atomically.
+//! - [`status`]: the facts `/status` and `/status.json` show, and the JSON.
+//! - [`page`]: `/status` as an HTML page.
 //! - [`http`]: authentication, then dispatch by route and method: the decisions.
 //! - [`server`]: listeners, TLS, connections, signals and shutdown.
 
@@ -31,15 +36,19 @@ pub mod alert;
 pub mod auth;
 mod body;
 pub mod conns;
+pub mod disk;
 pub mod duration;
 pub mod guard;
 mod handlers;
+pub mod health;
 mod http;
 pub mod metrics;
+mod page;
 mod pool;
 pub mod post;
 pub mod quota;
 pub mod range;
+pub mod recent;
 pub mod repo;
 pub mod repostats;
 mod response;
@@ -48,10 +57,11 @@ pub mod rules;
 pub mod scrub;
 pub mod server;
 mod state;
+mod status;
 mod upload;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Where to listen.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,8 +92,10 @@ pub struct Tls {
     pub min_13: bool,
 }
 
-/// A repository without a new snapshot for this long is stale, unless told otherwise.
+/// `--alert-stale`'s default: two days.
 pub const DEFAULT_ALERT_STALE: Duration = Duration::from_secs(2 * 86400);
+
+pub use crate::restic_rest_server::MOUNTED_AT_VAR;
 
 /// Everything the server needs, already checked by the command line.
 #[derive(Clone, Debug)]
@@ -112,10 +124,14 @@ pub struct Config {
     pub max_repo_size: Option<u64>,
     /// Per-repository limits (`--repo-quota-file`).
     pub repo_quota_file: Option<PathBuf>,
+    /// Users who see every repository on `/status` (`--status-user`), besides `metrics`.
+    pub status_users: Vec<String>,
+    /// A repository whose newest snapshot is older than this is stale (`--alert-stale`).
+    pub alert_stale: Duration,
+    /// When restic-rest-server mounted the disk, if it did.
+    pub mounted_at: Option<SystemTime>,
     /// Receivers of pushed alerts (`--alert-url`).
     pub alert_urls: Vec<post::AlertUrl>,
-    /// A repository whose newest snapshot is older than this is stale.
-    pub alert_stale: Duration,
     /// From one scrub pass's start to the next (`--scrub-interval`); `None`: no scrub.
     pub scrub_interval: Option<Duration>,
     /// Bytes a second the scrub reads at most (`--scrub-rate`).
@@ -143,8 +159,10 @@ impl Config {
             grace: Duration::from_secs(5),
             max_repo_size: None,
             repo_quota_file: None,
-            alert_urls: Vec::new(),
+            status_users: Vec::new(),
             alert_stale: DEFAULT_ALERT_STALE,
+            mounted_at: None,
+            alert_urls: Vec::new(),
             scrub_interval: Some(scrub::DEFAULT_INTERVAL),
             scrub_rate: scrub::DEFAULT_RATE,
         }

@@ -66,6 +66,19 @@ struct Figures {
     pending: usize,
 }
 
+/// One repository's figures, as [`RepoStats::figures`] gives them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figured {
+    /// The folder below `--path`, `""` for the root one.
+    pub repo: String,
+    /// The count at start has read all of it.
+    pub counted: bool,
+    pub size: u64,
+    pub snapshots: usize,
+    /// The mtime of the newest snapshot file.
+    pub newest: Option<SystemTime>,
+}
+
 enum Phase {
     /// Finding the repositories: every change is left to the scan.
     Listing,
@@ -155,7 +168,8 @@ impl RepoStats {
         }
     }
 
-    fn limit(&self, repo: &str) -> Option<u64> {
+    /// The repository's limit, if one applies.
+    pub fn limit(&self, repo: &str) -> Option<u64> {
         self.rules.limit(repo)
     }
 
@@ -360,35 +374,36 @@ impl RepoStats {
         out
     }
 
+    /// Whether the count at start has finished.
+    pub fn counted(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// Every repository's figures, by path; a repository the count at start
+    /// has not reached yet shows zeros and `counted: false`.
+    pub fn figures(&self) -> Vec<Figured> {
+        let listed = self.listed.load(Ordering::Acquire);
+        let figures = self.figures.lock().unwrap();
+        figures
+            .iter()
+            .map(|(repo, f)| Figured {
+                repo: repo.clone(),
+                counted: listed && f.pending == 0,
+                size: f.size,
+                snapshots: f.snapshots.len(),
+                newest: f
+                    .snapshots
+                    .values()
+                    .copied()
+                    .reduce(f64::max)
+                    .map(|t| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(t.max(0.0))),
+            })
+            .collect()
+    }
+
     fn labels(&self, repo: &str) -> String {
         labels(self.users, repo)
     }
-
-    /// Every repository's figures, once the count at start is over (`None` before).
-    pub fn summaries(&self) -> Option<Vec<Summary>> {
-        if !self.enabled || !self.done.load(Ordering::Acquire) {
-            return None;
-        }
-        let figures = self.figures.lock().unwrap();
-        let all = figures.iter().map(|(repo, f)| Summary {
-            repo: repo.clone(),
-            size: f.size,
-            newest_snapshot: f.snapshots.values().copied().reduce(f64::max),
-            limit: self.limit(repo),
-        });
-        Some(all.collect())
-    }
-}
-
-/// One repository's figures.
-#[derive(Clone, Debug)]
-pub struct Summary {
-    /// The folder below `--path`, `""` for the root.
-    pub repo: String,
-    pub size: u64,
-    /// Seconds since the epoch of the newest snapshot file's mtime.
-    pub newest_snapshot: Option<f64>,
-    pub limit: Option<u64>,
 }
 
 /// A repository's labels in `/metrics`: `repo="/alice/laptop"` and, with

@@ -195,6 +195,11 @@ impl Scrub {
         self.interval.is_some()
     }
 
+    /// The interval and the rate, when the scrub is on.
+    pub fn settings(&self) -> Option<(Duration, u64)> {
+        self.interval.map(|i| (i, self.rate))
+    }
+
     /// Every repository's findings, worst first.
     pub fn findings(&self) -> Vec<Finding> {
         let p = self.progress.lock().unwrap();

@@ -6,6 +6,7 @@ use super::alert::{self, Alerts, Kind};
 use super::auth::Users;
 use super::conns;
 use super::guard::Guard;
+use super::health::Health;
 use super::http::handle;
 use super::metrics::Metrics;
 use super::pool::Pool;
@@ -91,8 +92,9 @@ pub fn serve(cfg: Config) -> Result<()> {
         Rules::new(cfg.max_repo_size, cfg.repo_quota_file.as_deref())
             .map_err(|e| anyhow!("cannot load the repository quotas: {e:#}"))?,
     );
-    let figures_needed = cfg.prometheus || alerts.on();
-    let repostats = Arc::new(RepoStats::new(&cfg.path, cfg.private_repos, figures_needed, rules.clone()));
+    // The status page needs the figures whether or not /metrics is served.
+    let repostats = Arc::new(RepoStats::new(&cfg.path, cfg.private_repos, true, rules.clone()));
+    let health = Arc::new(Health::new(&cfg.path));
     let scrub = Arc::new(Scrub::new(&cfg.path, cfg.scrub_interval, cfg.scrub_rate, cfg.private_repos));
     let state = Arc::new(State {
         cfg,
@@ -107,6 +109,10 @@ pub fn serve(cfg: Config) -> Result<()> {
         rules,
         alerts,
         scrub,
+        health,
+        recent: Default::default(),
+        disk: Default::default(),
+        started: std::time::Instant::now(),
     });
     // Blocking work comes one buffer or one file operation at a time and never
     // waits for a client, so a few threads serve any number of connections; a
@@ -228,6 +234,12 @@ async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>, registry: A
     let listener = bind(&st.cfg.listen).await.map_err(|e| anyhow!("listen {:?}: {e:#}", st.cfg.listen))?;
     // Counting the repositories competes for the disk and the cores: only once the server listens.
     repostats::start(&st, |s: &State| &s.repostats);
+    st.health.start();
+    {
+        // The status page's first answer should not wait for the disk's probe.
+        let st = st.clone();
+        std::thread::spawn(move || st.disk.get(&st.cfg.path));
+    }
     rules::watch(&st.rules);
     // Their threads hold only what they use, so that the state goes at the end.
     match Store::open(&st.cfg.path, st.store.modes()) {

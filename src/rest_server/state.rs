@@ -4,16 +4,20 @@
 use super::accesslog;
 use super::alert::Alerts;
 use super::auth::Users;
+use super::disk;
 use super::guard::Guard;
+use super::health::Health;
 use super::metrics::{Metrics, Op};
 use super::pool::Pool;
 use super::quota::Quota;
+use super::recent::Recent;
 use super::repo::Store;
 use super::repostats::RepoStats;
 use super::rules::Rules;
 use super::scrub::Scrub;
 use super::Config;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// What every request needs.
 pub(super) struct State {
@@ -27,6 +31,10 @@ pub(super) struct State {
     pub(super) guard: Guard,
     pub(super) repostats: Arc<RepoStats>,
     pub(super) rules: Arc<Rules>,
+    pub(super) health: Arc<Health>,
+    pub(super) recent: Recent,
+    pub(super) disk: disk::Cache,
+    pub(super) started: Instant,
     pub(super) alerts: Arc<Alerts>,
     pub(super) scrub: Arc<Scrub>,
 }
