@@ -130,6 +130,16 @@ fn a_flipped_byte_is_found_in_the_next_pass_and_restic_names_the_same_pack() {
     assert!(m.body.contains(&format!("/laptop/data/{}/{id}", &id[..2])), "{}", m.body);
     eprintln!("alert: {}", m.title());
     assert_eq!(std::fs::metadata(&pack).unwrap().len(), size, "the pack is left as it is");
+    // The status page and its JSON say so, without naming the pack.
+    let json: serde_json::Value =
+        serde_json::from_slice(&http(&server.addr, "GET", "/status.json", &[], b"").body).unwrap();
+    let repo = &json["repositories"][0];
+    assert_eq!((repo["path"].as_str(), repo["scrub_corrupt_objects"].as_u64()), (Some("/laptop"), Some(1)), "{json}");
+    assert_eq!(repo["problems"][0], "corrupt", "{json}");
+    assert!(json["scrub"]["last_pass_ended"].as_u64().is_some() && json["scrub"]["interval_seconds"] == 2, "{json}");
+    let page = http(&server.addr, "GET", "/status", &[], b"").text();
+    assert!(page.contains("1 object corrupt") && page.contains(">corrupt<"), "{page}");
+    assert!(!page.contains(&id[..16]) && !json.to_string().contains(&id[..16]), "no object's name is shown");
 
     let out = restic(&home, &repo_url, &["check", "--read-data"]);
     let said = text(&out);
