@@ -6,11 +6,14 @@
 //! - [`route`]: URL paths to repositories, objects and listings (pure).
 //! - [`range`]: the `Range` header.
 //! - [`response`]: answers, error statuses, store errors to statuses.
+//! - [`pace`]: how long the slowest password check takes, the floor of a failed login.
 //! - [`auth`]: htpasswd users with a cache of successful checks.
 //! - [`guard`]: bcrypt on a few threads, and failed logins limited per address.
 //! - [`metrics`]: rest-server's Prometheus counters and filesystem gauges.
 //! - [`quota`]: the `--max-size` limit of the whole tree.
-//! - [`rules`]: the per-repository rules file (`--repo-quota-file`) and `--max-repo-size`.
+//! - [`rules`]: the per-repository rules file (`--repo-rules`): limits and rights.
+//! - [`access`]: who may do what: the rules' rights, `--private-repos`, `--append-only`.
+//! - [`proxy`]: logins named by a trusted proxy (`--proxy-auth-username`, `--trusted-proxy`).
 //! - [`repostats`]: per-repository size and snapshot figures, and the per-repository quota.
 //! - [`accesslog`]: `--log`'s combined log format.
 //! - [`conns`]: open connections: activity, the idle timeout, the connection limit.
@@ -20,8 +23,10 @@
 //! - [`handlers`]: create, list, HEAD, GET, DELETE.
 //! - [`upload`]: POST of an object, streamed, hashed, published atomically.
 //! - [`http`]: authentication, then dispatch by route and method: the decisions.
-//! - [`server`]: listeners, TLS, connections, signals and shutdown.
+//! - [`tls`]: certificates re-read when they change, the cipher preference.
+//! - [`server`]: listeners, connections, signals and shutdown.
 
+pub mod access;
 pub mod accesslog;
 pub mod auth;
 mod body;
@@ -30,7 +35,9 @@ pub mod guard;
 mod handlers;
 mod http;
 pub mod metrics;
+pub mod pace;
 mod pool;
+pub mod proxy;
 pub mod quota;
 pub mod range;
 pub mod repo;
@@ -40,6 +47,7 @@ pub mod route;
 pub mod rules;
 pub mod server;
 mod state;
+pub mod tls;
 mod upload;
 
 use std::path::PathBuf;
@@ -72,6 +80,9 @@ pub struct Tls {
     pub key: PathBuf,
     /// Refuse TLS 1.2 (`--tls-min-ver 1.3`).
     pub min_13: bool,
+    /// Whether the CPU has AES instructions: `None` asks the CPU; tests may
+    /// say `Some(false)` to see the preference a Raspberry Pi gets.
+    pub aes: Option<bool>,
 }
 
 /// Everything the server needs, already checked by the command line.
@@ -99,8 +110,12 @@ pub struct Config {
     pub grace: Duration,
     /// Bytes each repository may hold (`--max-repo-size`).
     pub max_repo_size: Option<u64>,
-    /// Per-repository limits (`--repo-quota-file`).
-    pub repo_quota_file: Option<PathBuf>,
+    /// Per-repository limits and rights (`--repo-rules`, once `--repo-quota-file`).
+    pub repo_rules: Option<PathBuf>,
+    /// The header a proxy names the logged-in user in (`--proxy-auth-username`).
+    pub proxy_auth_username: Option<String>,
+    /// Peers whose proxy header is believed (`--trusted-proxy`), besides the Unix socket's.
+    pub trusted_proxies: Vec<proxy::Net>,
 }
 
 impl Config {
@@ -123,7 +138,9 @@ impl Config {
             idle_timeout: Duration::from_secs(60),
             grace: Duration::from_secs(5),
             max_repo_size: None,
-            repo_quota_file: None,
+            repo_rules: None,
+            proxy_auth_username: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -6,6 +6,7 @@ use super::auth::Users;
 use super::guard::Guard;
 use super::metrics::{Metrics, Op};
 use super::pool::Pool;
+use super::proxy::Trust;
 use super::quota::Quota;
 use super::repo::Store;
 use super::repostats::RepoStats;
@@ -25,6 +26,8 @@ pub(super) struct State {
     pub(super) guard: Guard,
     pub(super) repostats: RepoStats,
     pub(super) rules: Arc<Rules>,
+    /// Who may name the user in a header.
+    pub(super) proxy: Trust,
 }
 
 /// Run blocking work (file system calls, bcrypt) on tokio's blocking threads.
