@@ -6,69 +6,10 @@
 mod rest_server_support;
 mod support;
 
+use rest_server_support::restic::*;
 use rest_server_support::*;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-/// restic with its own HOME and cache folder, no cache, a fixed password.
-struct Restic {
-    home: PathBuf,
-    extra: Vec<String>,
-}
-
-impl Restic {
-    fn new(dir: &TempDir) -> Restic {
-        let home = dir.path().join("home");
-        std::fs::create_dir_all(&home).unwrap();
-        Restic { home, extra: Vec::new() }
-    }
-
-    fn run(&self, repo: &str, args: &[&str]) -> Output {
-        Command::new("restic")
-            .args(["--no-cache", "-r", repo])
-            .args(&self.extra)
-            .args(args)
-            .env("RESTIC_PASSWORD", "correct horse")
-            .env("HOME", &self.home)
-            .env("XDG_CACHE_HOME", self.home.join("cache"))
-            .env_remove("RESTIC_REPOSITORY")
-            .output()
-            .expect("running restic")
-    }
-
-    fn ok(&self, repo: &str, args: &[&str]) -> String {
-        let out = self.run(repo, args);
-        assert!(
-            out.status.success(),
-            "restic {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn snapshot_count(&self, repo: &str) -> usize {
-        let json = self.ok(repo, &["snapshots", "--json"]);
-        json.matches("\"short_id\"").count()
-    }
-}
-
-/// A tree of files of many sizes (empty, small, several MiB), some alike.
-fn make_tree(root: &Path, seed: u64) {
-    std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
-    std::fs::write(root.join("empty"), b"").unwrap();
-    std::fs::write(root.join("big"), noise(seed, 6 << 20)).unwrap();
-    for i in 0..40u64 {
-        let dir = if i % 3 == 0 { root.join("sub/deeper") } else { root.join("sub") };
-        std::fs::write(dir.join(format!("f{i}")), noise(seed + i, (i as usize) * 3001)).unwrap();
-    }
-    std::fs::write(root.join("sub/copy-of-big"), noise(seed, 6 << 20)).unwrap();
-}
-
-fn same_tree(a: &Path, b: &Path) {
-    let out = Command::new("diff").arg("-r").arg(a).arg(b).output().unwrap();
-    assert!(out.status.success(), "restored tree differs: {}", String::from_utf8_lossy(&out.stdout));
-}
+use std::path::PathBuf;
+use std::process::Command;
 
 fn data_dir(dir: &TempDir) -> PathBuf {
     let data = dir.path().join("data");
@@ -83,7 +24,7 @@ fn backup_check_restore_prune() {
     std::fs::write(data.join(".htpasswd"), htpasswd_line("alice", "s3cret")).unwrap();
     let s = Server::start(&["--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
     let repo = format!("rest:http://alice:s3cret@{}/backups/", s.addr);
-    let restic = Restic::new(&dir);
+    let restic = Restic::new(dir.path(), "home");
     let src = dir.path().join("src");
     make_tree(&src, 100);
 
@@ -112,7 +53,7 @@ fn append_only_refuses_prune_and_keeps_data() {
     let data = data_dir(&dir);
     let s = Server::start(&["--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-auth", "--append-only"]);
     let repo = format!("rest:http://{}/", s.addr);
-    let restic = Restic::new(&dir);
+    let restic = Restic::new(dir.path(), "home");
     let src = dir.path().join("src");
     make_tree(&src, 200);
     restic.ok(&repo, &["init"]);
@@ -131,7 +72,7 @@ fn private_repos_keep_users_apart() {
     let users = htpasswd_line("alice", "a-pw") + &htpasswd_line("bob", "b-pw");
     std::fs::write(data.join(".htpasswd"), users).unwrap();
     let s = Server::start(&["--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--private-repos"]);
-    let restic = Restic::new(&dir);
+    let restic = Restic::new(dir.path(), "home");
     let src = dir.path().join("src");
     make_tree(&src, 300);
     let alice = format!("rest:http://alice:a-pw@{}/alice/", s.addr);
@@ -170,7 +111,7 @@ fn restic_over_tls_with_a_self_signed_certificate() {
     };
     let s = tls_server(&[]);
     let repo = format!("rest:https://{}/tls/", s.addr);
-    let mut restic = Restic::new(&dir);
+    let mut restic = Restic::new(dir.path(), "home");
     // Without the certificate the client must refuse the server.
     assert!(!restic.run(&repo, &["init"]).status.success());
     restic.extra = vec!["--cacert".into(), cert.display().to_string()];
