@@ -13,7 +13,7 @@ use super::proxy::Trust;
 use super::quota::Quota;
 use super::repo::{self, Modes, Store};
 use super::repostats::{self, RepoStats};
-use super::rules::{self, Rules};
+use super::rules::Rules;
 use super::state::State;
 use super::tls::{self, Certs};
 use super::{Config, Listen};
@@ -27,6 +27,9 @@ use tokio::sync::watch;
 
 /// The most hyper buffers of a connection's input.
 const READ_BUF: usize = 128 * 1024;
+
+/// How often the watched files are asked whether a look is due.
+const WATCH_TICK: Duration = Duration::from_secs(5);
 
 /// Threads for file work and bcrypt (which takes at most one per core).
 const BLOCKING_THREADS: usize = 16;
@@ -230,13 +233,13 @@ async fn run(
     let listener = bind(&st.cfg.listen).await.map_err(|e| anyhow!("listen {:?}: {e:#}", st.cfg.listen))?;
     // Counting the repositories competes for the disk and the cores: only once the server listens.
     repostats::start(&st, |s: &State| &s.repostats);
-    // The rules file and the certificates are looked at every few seconds (each
-    // decides when a look is due), on a blocking thread: the disk may be slow.
+    // The rules file and the certificates are looked at every 30 s (each says
+    // when a look is due: a SIGHUP counts as one), on a blocking thread: the disk may be slow.
     {
         let (st, certs) = (st.clone(), certs.clone());
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(rules::CHECK_EVERY.min(tls::CHECK_EVERY)).await;
+                tokio::time::sleep(WATCH_TICK).await;
                 let (st, certs) = (st.clone(), certs.clone());
                 let _ = tokio::task::spawn_blocking(move || {
                     st.rules.reload_if_changed();
