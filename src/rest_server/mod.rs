@@ -5,6 +5,7 @@
 //! - [`repo`]: the repositories under `--path`, reached only below its file descriptor.
 //! - [`route`]: URL paths to repositories, objects and listings (pure).
 //! - [`range`]: the `Range` header.
+//! - [`duration`]: `90m`, `2d`: durations in flags and files.
 //! - [`response`]: answers, error statuses, store errors to statuses.
 //! - [`pace`]: how long the slowest password check takes, the floor of a failed login.
 //! - [`auth`]: htpasswd users with a cache of successful checks.
@@ -31,6 +32,7 @@ pub mod accesslog;
 pub mod auth;
 mod body;
 pub mod conns;
+pub mod duration;
 pub mod guard;
 mod handlers;
 mod http;
