@@ -17,7 +17,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A connection from `src` to `addr`, with a receive buffer of `rcvbuf` bytes if given.
+/// A connect interrupted by a signal is made again on a new socket.
 fn connect_from(src: Ipv4Addr, addr: &str, rcvbuf: Option<usize>) -> std::io::Result<TcpStream> {
+    loop {
+        match connect_once(src, addr, rcvbuf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+fn connect_once(src: Ipv4Addr, addr: &str, rcvbuf: Option<usize>) -> std::io::Result<TcpStream> {
     let dst: SocketAddrV4 = addr.parse().unwrap();
     let fd = socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
     if let Some(n) = rcvbuf {

@@ -306,14 +306,20 @@ fn a_trusted_proxy_names_the_user() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--trusted-proxy needs --proxy-auth-username HEADER"));
 }
 
-/// A TCP connection to `addr` from the loopback address `src`.
+/// A TCP connection to `addr` from the loopback address `src` (made again if a signal interrupts it).
 fn socket_from(src: &str, addr: &str) -> std::net::TcpStream {
     use nix::sys::socket::{bind, connect, socket, AddressFamily, SockFlag, SockType, SockaddrIn};
     let dst: std::net::SocketAddrV4 = addr.parse().unwrap();
-    let fd = socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).unwrap();
     let src = std::net::SocketAddrV4::new(src.parse().unwrap(), 0);
-    bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn::from(src)).unwrap();
-    connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn::from(dst)).unwrap();
+    let fd = loop {
+        let fd = socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).unwrap();
+        bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn::from(src)).unwrap();
+        match connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn::from(dst)) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => r.unwrap(),
+        }
+        break fd;
+    };
     let s = std::net::TcpStream::from(fd);
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     s
