@@ -98,8 +98,9 @@ fn an_append_user_cannot_prune_and_the_owner_prunes_while_she_backs_up() {
     assert!(!out.status.success(), "alice pruned: {}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(owner.snapshot_count(&owner_repo), 3);
     owner.ok(&owner_repo, &["check"]);
+    assert!(s.wait_log("refused DELETE /alice/snapshots/", 1, Duration::from_secs(10)), "{}", s.log());
     let log = s.log();
-    let refusal = log.lines().find(|l| l.contains("refused DELETE /alice/snapshots/")).expect("a refusal logged");
+    let refusal = log.lines().find(|l| l.contains("refused DELETE /alice/snapshots/")).unwrap();
     assert!(refusal.contains("to \"alice\" in /alice: append right only, by line 2 of"), "{refusal}");
     // A user the line does not name gets nothing, as with --private-repos.
     assert_eq!(http(&s.addr, "GET", "/alice/config", &[], b"").status, 401);
@@ -163,7 +164,7 @@ fn a_read_user_restores_and_cannot_back_up() {
     // Not named on /vault's line: nothing at all (401), even a listing.
     assert_eq!(status(&s, "eve", "GET", "/vault/keys/", b""), 401);
     assert_eq!(status(&s, "owner", "POST", "/vault/?create=true", b""), 200);
-    assert!(s.log().contains("refused GET /vault/keys/ to \"eve\" in /vault: line 2 of"));
+    assert!(s.wait_log("refused GET /vault/keys/ to \"eve\" in /vault: line 2 of", 1, Duration::from_secs(10)));
 }
 
 #[test]
@@ -272,7 +273,8 @@ fn a_trusted_proxy_names_the_user() {
     let snap = format!("/shared/snapshots/{}", sha256_hex(b"s"));
     assert_eq!(http_unix(&sock, "POST", &snap, &hdr("alice"), b"s").status, 200);
     assert_eq!(http_unix(&sock, "DELETE", &snap, &hdr("alice"), b"").status, 403, "the rules apply");
-    assert!(s.log().contains(&format!("refused DELETE {snap} to \"alice\" in /shared: append right only")));
+    let refused = format!("refused DELETE {snap} to \"alice\" in /shared: append right only");
+    assert!(s.wait_log(&refused, 1, Duration::from_secs(10)), "{}", s.log());
     drop(s);
 
     // On TCP the header counts from --trusted-proxy addresses only; others log in by password.
