@@ -34,10 +34,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use krazybox::mount::{self, source::Source};
+use krazybox::mount::{self, source, source::Source};
 use krazybox::restic_rest_server::{
     self as engine, Config, Error, MountConfig, Program, DEFAULT_WAIT, GOKRAZY_REST_SERVER,
 };
+use krazybox::text;
 
 use crate::exit;
 
@@ -82,9 +83,10 @@ fn config_from_env(var: impl Fn(&str) -> Option<String>, native: Option<&Path>) 
             None => Program { path: PathBuf::from("rest-server"), arg0: None },
         },
     };
+    let home = var("HOME").map(PathBuf::from);
     let (source, target, fstype, data) = (get("MNT_SOURCE"), get("MNT_TARGET"), get("MNT_FSTYPE"), get("MNT_DATA"));
     if source.is_none() && target.is_none() && fstype.is_none() && data.is_none() {
-        return Ok(Config { mount: None, wait, program });
+        return Ok(Config { mount: None, wait, program, home });
     }
     let Some(source_text) = source else {
         return Err(Error::config("MNT_TARGET, MNT_FSTYPE or MNT_DATA is set but MNT_SOURCE is not: set MNT_SOURCE to the disk (UUID=..., LABEL=... or /dev/...)"));
@@ -107,17 +109,12 @@ fn config_from_env(var: impl Fn(&str) -> Option<String>, native: Option<&Path>) 
     if let Err(e) = mount::options::MountOptions::parse(&data) {
         return Err(Error::config(format!("MNT_DATA={data}: {e}")));
     }
-    Ok(Config { mount: Some(MountConfig { source_text, source, target, fstype, data }), wait, program })
+    Ok(Config { mount: Some(MountConfig { source_text, source, target, fstype, data }), wait, program, home })
 }
 
 /// Removes one level of matching quotes, as env.txt files keep them.
 fn unquote(v: &str) -> &str {
-    for q in ['"', '\''] {
-        if let Some(inner) = v.strip_prefix(q).and_then(|v| v.strip_suffix(q)) {
-            return inner;
-        }
-    }
-    v
+    text::unquote(v, source::QUOTES)
 }
 
 /// A UUID as filesystems write them is hex digits and dashes (ISO 9660 uses

@@ -7,7 +7,7 @@
 #
 #   scripts/system-test.sh [amd64|arm64|all]      (root; default all)
 #
-# Scenarios (amd64 runs 1-5; arm64, the Raspberry Pi's shape, runs 1-3 and 5 on
+# Scenarios (amd64 runs 1-5 and 7; arm64, the Raspberry Pi's shape, runs 1-3 and 5 on
 # a cortex-a72 model, which is scenario 6):
 #   1 ext4 by UUID: boot, backup, check --read-data, restore, clean stop (unmounted)
 #   2 btrfs over two disks by UUID: power loss (kill -9 of qemu) in a backup,
@@ -17,6 +17,9 @@
 #   4 pulled disk (device_del) while serving: noticed within 5 s, the service
 #     restarts; plugged back in under a new name, serving again within 5 s
 #   5 configuration error (--path outside the mount): exit 125, no restart
+#   7 /perm without a file system (amd64): gokrazy's read-only root, its /perm
+#     partition unformatted: exit 125 with what to do, no restart; run by hand
+#     on a writable root, /perm not mounted is refused only with gokrazy's HOME
 # Each prints one line "PASS|FAIL ARCH N name: timings [reason]"; the last line
 # is "N passed, M failed". Exit status 0 only if all passed.
 #
@@ -139,9 +142,10 @@ base_cpio() { # ARCH -> path
 # pid and the forwarded port.
 
 g= gport= gpid= gcon= gmon= garch=
-declare -a genv=() gflags=()
+declare -a genv=() gflags=() gconf=()
 
-# boot ARCH NAME MODULES DISK... (DISK: IMAGE or "-" for none); uses genv/gflags.
+# boot ARCH NAME MODULES DISK... (DISK: IMAGE or "-" for none); uses genv/gflags,
+# and gconf's lines for init.conf (PERM=, ROOT=; see scripts/vm/init).
 boot() {
   garch=$1
   local name=$2 modules=$3 i=0 img
@@ -151,6 +155,7 @@ boot() {
   printf '%s\n' "${genv[@]}" >"$g/env.txt"
   printf '%s\n' "${gflags[@]}" >"$g/flags.txt"
   printf 'MODULES=%s\nGRACE=20\n' "$modules" >"$g/init.conf"
+  printf '%s\n' "${gconf[@]}" >>"$g/init.conf"
   printf 'file /etc/gokrazy/%s %s 644\n' env.txt "$g/env.txt" flags.txt "$g/flags.txt" init.conf "$g/init.conf" |
     python3 scripts/vm/mkcpio.py "$g/conf.cpio"
   cat "$(base_cpio "$garch")" "$g/conf.cpio" >"$g/initrd"
@@ -254,6 +259,19 @@ r() { timeout "${RT:-240}" restic -q -r "$(repo)" "$@" >>"$g/restic.log" 2>&1; }
 # The names of the objects of one type in the repository, as the server lists them.
 list() { curl -sf --max-time 10 "http://$user:$pass@127.0.0.1:$gport/$user/$1/" | grep -Eo '[0-9a-f]{64}' | sort; }
 
+# The running service's environment, sorted, one variable a line.
+service_env() { grun 'tr "\0" "\n" </proc/$(cat /run/service.pid)/environ' | sort; }
+# What gokrazy's supervisor gives it: init's own environment (the kernel's
+# HOME=/ and TERM=linux), the package's, GOKRAZY_FIRST_START=1 on the first
+# start only, then HOME (replacing the kernel's), PATH and USER.
+check_env() { # FIRST(1|0)
+  local want got
+  want=$(printf '%s\n' TERM=linux "${genv[@]}" HOME=/perm/home/restic-rest-server PATH=/user:/gokrazy USER=root)
+  [[ $1 == 1 ]] && want+=$'\nGOKRAZY_FIRST_START=1'
+  got=$(service_env) || { fail "guest did not answer"; return; }
+  [[ $got == "$(sort <<<"$want")" ]] || fail "the service's environment is not gokrazy's: $(tr '\n' ' ' <<<"$got")"
+}
+
 # --- scenarios --------------------------------------------------------------
 
 passed=0
@@ -293,6 +311,7 @@ s_ext4() { # 1
   s=$(wait_serving 60) || { fail "not serving 60 s after boot"; return; }
   t boot-to-serving "$s"
   wait_log 'mounted /dev/vda .*ext4.* on /perm/rest-server' 1 || { fail "no 'mounted /dev/vda (ext4)' line"; return; }
+  check_env 1 || return
   local t0
   t0=$(now)
   r init && r backup "$data" || { fail "restic init/backup failed: $(tail -1 "$g/restic.log")"; return; }
@@ -418,6 +437,7 @@ s_pulled() { # 4
   t back-to-serving "$s"
   le "$s" 5 || { fail "serving $s s after the disk came back (goal 5 s)"; return; }
   wait_log 'mounted /dev/vdb ' 1 "$off" || { fail "no 'mounted /dev/vdb' line: the disk did not come back under a new name"; return; }
+  check_env 0 || return
   r check && r backup "$(make_data small4 2 2)" || { fail "restic check/backup after the disk came back failed"; return; }
   stop_guest || { fail "qemu still running 40 s after stop"; return; }
 }
@@ -440,6 +460,39 @@ s_config() { # 5
   grep -q 'nothing mounted under /perm' "$g/console" || { fail "disk still mounted at power off"; return; }
 }
 
+s_perm() { # 7
+  local perm=$work/$1-perm-partition.img img=$work/$1-perm-disk.img t0 n out
+  # The SD card's fourth partition as `gok overwrite --full` leaves it.
+  rm -f "$perm"
+  truncate -s 16M "$perm"
+  make_ext4 "$img"
+  gokrazy_config "UUID=$uuid_ext4"
+  gconf=(PERM=/dev/vda ROOT=ro)
+  t0=$(now)
+  boot "$1" perm ext4 "$perm" "$img"
+  gconf=()
+  wait_log 'restic-rest-server exited with status' 60 || { fail "the service did not exit within 60 s"; return; }
+  t boot-to-exit "$(since "$t0")"
+  grep -q 'could not mount permanent storage partition /dev/vda as ext4' "$g/console" || { fail "/perm was mounted"; return; }
+  wait_log 'not restarting restic-rest-server \(status 125\)' 1 || { fail "the service did not exit 125"; return; }
+  grep -q '^restic-rest-server: MNT_TARGET /perm/rest-server cannot be made: nothing is mounted on /perm and /perm is read-only .*format the /perm partition (gokrazy.s mkfs package, or mkfs.ext4 .*) or choose another MNT_TARGET' "$g/console" ||
+    { fail "no line saying to format /perm"; return; }
+  sleep 3
+  n=$(grep -c 'started restic-rest-server' "$g/console")
+  ((n == 1)) || { fail "started $n times"; return; }
+  # A writable root (as an initramfs gives), /perm still not mounted: gokrazy's
+  # HOME says /perm will not come; without it another init may mount it later.
+  local run_by_hand='env -i MNT_SOURCE=UUID=0b3c1f0e-6a4e-4c1a-9d1e-000000000000 MNT_TARGET=/perm/rest-server MNT_WAIT=0 PATH=/user:/gokrazy'
+  out=$(grun "mount -o remount,rw / && $run_by_hand HOME=/perm/home/restic-rest-server /user/restic-rest-server --path /perm/rest-server/restic; echo status \$?") ||
+    { fail "guest did not answer"; return; }
+  grep -q 'nothing is mounted on /perm (its partition has no file system?): format the /perm partition' <<<"$out" && grep -qx 'status 125' <<<"$out" ||
+    { fail "with gokrazy's HOME, /perm not mounted was not refused: $out"; return; }
+  out=$(grun "$run_by_hand HOME=/ /user/restic-rest-server --path /perm/rest-server/restic; echo status \$?") || { fail "guest did not answer"; return; }
+  grep -q 'gave up after 0s waiting' <<<"$out" && grep -qx 'status 1' <<<"$out" ||
+    { fail "without gokrazy's HOME, /perm not mounted was refused: $out"; return; }
+  stop_guest || { fail "qemu still running 40 s after stop"; return; }
+}
+
 suite_t0=$(now)
 if [[ $which_arch != arm64 ]]; then
   run amd64 1 s_ext4 "ext4 by UUID"
@@ -447,6 +500,7 @@ if [[ $which_arch != arm64 ]]; then
   run amd64 3 s_late "late disk"
   run amd64 4 s_pulled "pulled disk, plugged back"
   run amd64 5 s_config "configuration error"
+  run amd64 7 s_perm "/perm without a file system"
 fi
 if [[ $which_arch != amd64 ]]; then
   # 6: the Raspberry Pi's shape (aarch64, cortex-a72) runs 1-3 and 5.

