@@ -262,8 +262,9 @@ impl Rules {
         for r in lines {
             let what = if r.key.contains('/') { "repository" } else { "every repository below" };
             let key = if r.key.contains('/') { r.key.clone() } else { format!("/{}/", r.key) };
-            let grants = r.grants.as_ref().map(Grants::describe).unwrap_or_default();
-            log::info!("rights in {what} {key}: {grants}, nobody else (line {} of {})", r.line, path.display());
+            let Some(g) = &r.grants else { continue };
+            let others = if g.anyone.is_some() { "" } else { ", nobody else" };
+            log::info!("rights in {what} {key}: {}{others} (line {} of {})", g.describe(), r.line, path.display());
         }
     }
 
