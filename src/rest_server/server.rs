@@ -115,6 +115,7 @@ pub fn serve(cfg: Config) -> Result<()> {
         .enable_all()
         .max_blocking_threads(BLOCKING_THREADS)
         .thread_keep_alive(Duration::from_secs(5))
+        .on_thread_start(behind_the_event_loop)
         .build()
         .context("starting the runtime")?;
     let nofile = conns::raise_nofile();
@@ -132,6 +133,24 @@ pub fn serve(cfg: Config) -> Result<()> {
     }
     drop(lock);
     result
+}
+
+/// How much nicer than the event loop the blocking threads run.
+const BLOCKING_NICE: i32 = 5;
+
+/// Let the event loop go first. On a Raspberry Pi's few cores, uploads keep
+/// every blocking thread busy hashing and writing; at the same priority the
+/// event loop waits behind them for a core, and every request (a `/health`
+/// check, a login, the next body frame of the uploads themselves) waits with
+/// it. A nicer blocking thread still gets every cycle the event loop leaves.
+#[allow(unsafe_code)]
+fn behind_the_event_loop() {
+    // On Linux a nice value belongs to a thread, and `who` = 0 names the calling one.
+    // SAFETY: setpriority(2) reads its three integer arguments and touches no memory of ours.
+    let r = unsafe { nix::libc::setpriority(nix::libc::PRIO_PROCESS, 0, BLOCKING_NICE) };
+    if r != 0 {
+        log::debug!("setpriority: {}", io::Error::last_os_error());
+    }
 }
 
 fn swept(s: repo::Swept) -> repo::Swept {
