@@ -163,6 +163,8 @@ pub const VALUE_FLAGS: &[&str] = &[
     "repo-quota-file",
     "repo-rules",
     "trusted-proxy",
+    "status-user",
+    "alert-stale",
 ];
 
 /// The value of `--path` in `args` as rest-server reads them: `Ok(None)`

@@ -241,6 +241,10 @@ fn mounts_by_uuid_passes_arguments_and_exit_status_then_unmounts() {
     assert_eq!(standin.argv(), args, "arguments reach rest-server untouched");
     let env = standin.read("env").unwrap();
     assert!(env.lines().any(|l| l == format!("MNT_SOURCE={source}")), "{env}");
+    // When the disk was mounted, for the native server's status page.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let mounted: u64 = env.lines().find_map(|l| l.strip_prefix("KRAZYBOX_MOUNTED_AT=")).unwrap().parse().unwrap();
+    assert!(now - 60 <= mounted && mounted <= now, "{mounted} {now}");
     assert_eq!(standin.read("fstype").unwrap().trim(), "ext2/ext3", "rest-server ran on the disk");
     assert!(mounted_at(&target).is_none(), "unmounted after rest-server exited: {log}");
     assert!(log.contains("mounted") && log.contains("exited with status 3") && log.contains("unmounted"), "{log}");
@@ -631,6 +635,7 @@ fn without_mnt_variables_runs_without_mounting() {
     assert_eq!(standin.argv(), args);
     assert!(path.join("standin-was-here").exists());
     assert!(log.contains("without mounting"), "{log}");
+    assert!(!standin.read("env").unwrap().contains("KRAZYBOX_MOUNTED_AT="), "nothing mounted, no mount time");
     assert!(!mountinfo::read().unwrap().iter().any(|m| m.mount_point.starts_with(&tmp.0)));
 
     // Killed by a signal it did not get from us: 128+N, so gokrazy restarts it.

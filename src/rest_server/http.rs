@@ -2,15 +2,18 @@
 //! route, the method, and who may do what. The handlers are in
 //! [`super::handlers`] and [`super::upload`]; statuses in [`super::response`].
 
-use super::access::{self, Op, Policy};
+use super::access::{self, Op};
 use super::accesslog;
 use super::guard::Verdict;
 use super::handlers;
+use super::health::Word;
 use super::metrics;
+use super::page;
 use super::repo;
 use super::response::{error, full, method_not_allowed, Body};
 use super::route::{self, Resource};
 use super::state::{blocking, State, Target};
+use super::status::{Facts, Scope};
 use super::upload;
 use base64::Engine as _;
 use hyper::body::{Body as _, Incoming};
@@ -106,32 +109,29 @@ async fn route(st: &Arc<State>, peer: &str, req: Request<Incoming>) -> (String, 
         text.push_str(&st.repostats.render());
         return (user, full(StatusCode::OK, Some("text/plain; version=0.0.4; charset=utf-8"), text));
     }
+    if raw_path == "/health" {
+        return (String::new(), health(st, &req).await);
+    }
     let user = match authenticate(st, peer, &req).await {
         Ok(u) => u,
         Err(r) => return (String::new(), r),
     };
+    if raw_path == "/status" || raw_path == "/status.json" {
+        let resp = status(st, &req, &user, raw_path.ends_with(".json")).await;
+        return (user, resp);
+    }
     let route = match route::parse(&raw_path) {
         Ok(r) => r,
         Err(status) => return (user, error(status)),
     };
     let repo = route.repo();
-    if let Err(refusal) = access::decide(&policy(st), &user, &repo, op(req.method(), &route.resource)) {
+    if let Err(refusal) = access::decide(&st.policy(), &user, &repo, op(req.method(), &route.resource)) {
         log::warn!("refused {} {raw_path} to {user:?} in /{repo}: {}", req.method(), refusal.rule);
         return (user, error(refusal.status));
     }
     let target = Target { repo, label: route.label(), user: user.clone() };
     let resp = dispatch(st, req, target, route.resource).await;
     (user, resp)
-}
-
-/// What the server-wide flags and the rules say.
-fn policy(st: &State) -> Policy<'_> {
-    Policy {
-        auth: st.users.is_some(),
-        private_repos: st.cfg.private_repos,
-        append_only: st.cfg.append_only,
-        rules: &st.rules,
-    }
 }
 
 /// What a method does to a resource, for [`access::decide`].
@@ -142,6 +142,37 @@ fn op(method: &Method, resource: &Resource) -> Op {
         (&Method::DELETE, Resource::Config | Resource::Object(..)) => Op::Delete,
         _ => Op::Read,
     }
+}
+
+/// `/health`, without a login: `ok`, or 503 and the word that says what is wrong.
+async fn health(st: &Arc<State>, req: &Request<Incoming>) -> Response<Body> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return method_not_allowed("GET, HEAD");
+    }
+    let quota = st.quota.as_ref().map(|q| (q.used(), q.max()));
+    let word = st.health.word(st.repostats.counted(), quota, true).await;
+    let code = if word == Word::Ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let mut r = full(code, Some("text/plain; charset=utf-8"), format!("{}\n", word.as_str()));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// `/status` (HTML) and `/status.json`, for a user already let in.
+async fn status(st: &Arc<State>, req: &Request<Incoming>, user: &str, json: bool) -> Response<Body> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return method_not_allowed("GET, HEAD");
+    }
+    let facts = Facts::gather(st, &Scope::of(&st.cfg, &st.rules, st.users.is_some(), user)).await;
+    let mut r = if json {
+        full(StatusCode::OK, Some("application/json"), facts.json())
+    } else {
+        let mut r = full(StatusCode::OK, Some("text/html; charset=utf-8"), page::html(&facts));
+        r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(page::POLICY));
+        r
+    };
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    r
 }
 
 /// Which handler answers which method on what.

@@ -16,13 +16,18 @@
 //! - [`access`]: who may do what: the rules' rights, `--private-repos`, `--append-only`.
 //! - [`proxy`]: logins named by a trusted proxy (`--proxy-auth-username`, `--trusted-proxy`).
 //! - [`repostats`]: per-repository size and snapshot figures, and the per-repository quota.
-//! - [`accesslog`]: `--log`'s combined log format.
+//! - [`accesslog`]: `--log`'s combined log format, and UTC dates.
+//! - [`recent`]: bytes uploaded to each repository in the last 24 hours.
+//! - [`health`]: `/health`'s word: is the data folder there and writable.
+//! - [`disk`]: the file system under the data folder: type, devices, UUID.
 //! - [`conns`]: open connections: activity, the idle timeout, the connection limit.
 //! - [`pool`]: upload buffers used again and again.
 //! - [`state`]: what every request needs, and the repository it is for.
 //! - [`body`]: a download's body, read as fast as the client takes it.
 //! - [`handlers`]: create, list, HEAD, GET, DELETE.
 //! - [`upload`]: POST of an object, streamed, hashed, published atomically.
+//! - [`status`]: the facts `/status` and `/status.json` show, and the JSON.
+//! - [`page`]: `/status` as an HTML page.
 //! - [`http`]: authentication, then dispatch by route and method: the decisions.
 //! - [`tls`]: certificates re-read when they change, the cipher preference.
 //! - [`server`]: listeners, connections, signals and shutdown.
@@ -32,16 +37,20 @@ pub mod accesslog;
 pub mod auth;
 mod body;
 pub mod conns;
+pub mod disk;
 pub mod duration;
 pub mod guard;
 mod handlers;
+pub mod health;
 mod http;
 pub mod metrics;
 pub mod pace;
+mod page;
 mod pool;
 pub mod proxy;
 pub mod quota;
 pub mod range;
+pub mod recent;
 pub mod repo;
 pub mod repostats;
 mod response;
@@ -49,11 +58,12 @@ pub mod route;
 pub mod rules;
 pub mod server;
 mod state;
+mod status;
 pub mod tls;
 mod upload;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Where to listen.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +97,11 @@ pub struct Tls {
     pub aes: Option<bool>,
 }
 
+/// `--alert-stale`'s default: two days.
+pub const DEFAULT_ALERT_STALE: Duration = Duration::from_secs(2 * 86400);
+
+pub use crate::restic_rest_server::MOUNTED_AT_VAR;
+
 /// Everything the server needs, already checked by the command line.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -118,6 +133,12 @@ pub struct Config {
     pub proxy_auth_username: Option<String>,
     /// Peers whose proxy header is believed (`--trusted-proxy`), besides the Unix socket's.
     pub trusted_proxies: Vec<proxy::Net>,
+    /// Users who see every repository on `/status` (`--status-user`), besides `metrics`.
+    pub status_users: Vec<String>,
+    /// A repository whose newest snapshot is older than this is stale (`--alert-stale`).
+    pub alert_stale: Duration,
+    /// When restic-rest-server mounted the disk, if it did.
+    pub mounted_at: Option<SystemTime>,
 }
 
 impl Config {
@@ -143,6 +164,9 @@ impl Config {
             repo_rules: None,
             proxy_auth_username: None,
             trusted_proxies: Vec::new(),
+            status_users: Vec::new(),
+            alert_stale: DEFAULT_ALERT_STALE,
+            mounted_at: None,
         }
     }
 }

@@ -220,6 +220,11 @@ impl Rules {
         Ok(rules)
     }
 
+    /// Whether some line gives rights (then users may see different repositories).
+    pub fn gives_rights(&self) -> bool {
+        !self.table.read().unwrap().with_rights().is_empty()
+    }
+
     /// Whether any repository can have a limit.
     pub fn limits_anything(&self) -> bool {
         self.default_limit.is_some() || self.source.is_some()

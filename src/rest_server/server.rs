@@ -6,6 +6,7 @@ use super::accesslog;
 use super::auth::Users;
 use super::conns;
 use super::guard::Guard;
+use super::health::Health;
 use super::http::handle;
 use super::metrics::Metrics;
 use super::pool::Pool;
@@ -104,7 +105,9 @@ pub fn serve(cfg: Config) -> Result<()> {
     );
     let proxy = Trust { header: cfg.proxy_auth_username.clone(), nets: cfg.trusted_proxies.clone() };
     log_proxy(&cfg, &proxy, users.is_some());
-    let repostats = RepoStats::new(&cfg.path, cfg.private_repos, cfg.prometheus, rules.clone());
+    // The status page needs the figures whether or not /metrics is served.
+    let repostats = RepoStats::new(&cfg.path, cfg.private_repos, true, rules.clone());
+    let health = Arc::new(Health::new(&cfg.path));
     let state = Arc::new(State {
         cfg,
         store,
@@ -117,6 +120,10 @@ pub fn serve(cfg: Config) -> Result<()> {
         repostats,
         rules,
         proxy,
+        health,
+        recent: Default::default(),
+        disk: Default::default(),
+        started: std::time::Instant::now(),
     });
     // Blocking work comes one buffer or one file operation at a time and never
     // waits for a client, so a few threads serve any number of connections; a
@@ -125,6 +132,7 @@ pub fn serve(cfg: Config) -> Result<()> {
         .enable_all()
         .max_blocking_threads(BLOCKING_THREADS)
         .thread_keep_alive(Duration::from_secs(5))
+        .on_thread_start(behind_the_event_loop)
         .build()
         .context("starting the runtime")?;
     let nofile = conns::raise_nofile();
@@ -142,6 +150,24 @@ pub fn serve(cfg: Config) -> Result<()> {
     }
     drop(lock);
     result
+}
+
+/// How much nicer than the event loop the blocking threads run.
+const BLOCKING_NICE: i32 = 5;
+
+/// Let the event loop go first. On a Raspberry Pi's few cores, uploads keep
+/// every blocking thread busy hashing and writing; at the same priority the
+/// event loop waits behind them for a core, and every request (a `/health`
+/// check, a login, the next body frame of the uploads themselves) waits with
+/// it. A nicer blocking thread still gets every cycle the event loop leaves.
+#[allow(unsafe_code)]
+fn behind_the_event_loop() {
+    // On Linux a nice value belongs to a thread, and `who` = 0 names the calling one.
+    // SAFETY: setpriority(2) reads its three integer arguments and touches no memory of ours.
+    let r = unsafe { nix::libc::setpriority(nix::libc::PRIO_PROCESS, 0, BLOCKING_NICE) };
+    if r != 0 {
+        log::debug!("setpriority: {}", io::Error::last_os_error());
+    }
 }
 
 fn swept(s: repo::Swept) -> repo::Swept {
@@ -233,6 +259,12 @@ async fn run(
     let listener = bind(&st.cfg.listen).await.map_err(|e| anyhow!("listen {:?}: {e:#}", st.cfg.listen))?;
     // Counting the repositories competes for the disk and the cores: only once the server listens.
     repostats::start(&st, |s: &State| &s.repostats);
+    st.health.start();
+    {
+        // The status page's first answer should not wait for the disk's probe.
+        let st = st.clone();
+        std::thread::spawn(move || st.disk.get(&st.cfg.path));
+    }
     // The rules file and the certificates are looked at every 30 s (each says
     // when a look is due: a SIGHUP counts as one), on a blocking thread: the disk may be slow.
     {

@@ -30,6 +30,10 @@ use crate::mount::{self, mountinfo, Category, MountGuard, MountSpec};
 use child::{Ended, Signals};
 use watch::Watch;
 
+/// The variable in rest-server's environment that says when the disk was
+/// mounted, in seconds since the epoch (the native server shows it on `/status`).
+pub const MOUNTED_AT_VAR: &str = "KRAZYBOX_MOUNTED_AT";
+
 /// Where gokrazy installs the Go package `github.com/restic/rest-server/cmd/rest-server`.
 pub const GOKRAZY_REST_SERVER: &str = "/user/rest-server";
 
@@ -269,6 +273,11 @@ pub fn run(config: &Config, args: &[String], path_arg: Option<&str>) -> Result<u
         }
         names => log::info!("watching {} (rest-server stops if it leaves)", names.join(", ")),
     }
+    // The native server shows on its status page when the disk was mounted
+    // (a moment ago). Set in our own environment, which the child inherits:
+    // this process has no other thread to race with.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    std::env::set_var(MOUNTED_AT_VAR, now.to_string());
     let running = child::Running::spawn(&config.program, args, Some(&child_cwd))?;
     // Keep nothing of ours inside the mount.
     if let Err(e) = std::env::set_current_dir("/") {
