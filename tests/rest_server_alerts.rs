@@ -1,5 +1,6 @@
 //! Pushed alerts (`--alert-url`) seen by a receiver on 127.0.0.1: the kinds
-//! the server itself tells (stale, fresh, quota, full, unclean-stop; the
+//! the server itself tells (stale, also by the rules file's threshold, fresh,
+//! quota, full, unclean-stop; the
 //! scrub's corrupt and unreadable are in rest_server_scrub.rs, the wrapper's
 //! disk-pulled in restic_rest_server.rs), one message per change also across
 //! a restart, the retry after the receiver was down (and no secret of the URL
@@ -68,9 +69,18 @@ fn every_kind_the_server_tells_once_per_change_also_across_a_restart() {
     put(&data, &object("bob", "data", &pack), &pack);
     put(&data, ".filler", &vec![0u8; 15_500_000]);
     leftover(&data);
+    // carol's snapshot is 3 hours old, and the rules file makes her stale after 2h.
+    put(&data, "carol/config", b"config");
+    let snap = object("carol", "snapshots", b"recent snapshot");
+    put(&data, &snap, b"recent snapshot");
+    let three_hours_ago = SystemTime::now() - Duration::from_secs(3 * 3600);
+    std::fs::File::options().write(true).open(data.join(&snap)).unwrap().set_modified(three_hours_ago).unwrap();
+    let rules = dir.join("rules");
+    std::fs::write(&rules, "carol 2h\n").unwrap();
     let receiver = Receiver::start();
     let url = receiver.url("/krazybox");
-    let mut server = start(&data, &url, &["--max-repo-size", "100000"]);
+    let flags = ["--max-repo-size", "100000", "--repo-rules", rules.to_str().unwrap()];
+    let mut server = start(&data, &url, &flags);
 
     let limit = Duration::from_secs(30);
     let subject = data.display().to_string();
@@ -82,6 +92,10 @@ fn every_kind_the_server_tells_once_per_change_also_across_a_restart() {
     let m = receiver.wait_for("stale /alice: no snapshot for 3d", limit);
     assert!(m.body.contains("a repository without one for 2d is stale"), "{}", m.body);
     receiver.wait_for("quota /bob: 95% of its 100.0 kB quota used", limit);
+    let m = receiver.wait_for("stale /carol: no snapshot for 3h", limit);
+    assert!(m.body.contains("a repository without one for 2h is stale"), "{}", m.body);
+    let json = http(&server.addr, "GET", "/status.json", &[], b"").text();
+    assert!(json.contains("\"path\":\"/carol\",") && json.contains("\"stale_after_seconds\":7200"), "{json}");
     let m = receiver.wait_for(&format!("full {subject}: the disk is 9"), limit);
     eprintln!("{}", m.title());
 
@@ -95,10 +109,10 @@ fn every_kind_the_server_tells_once_per_change_also_across_a_restart() {
     std::thread::sleep(TWO_CHECKS);
     let told = receiver.messages();
     let titles: Vec<&str> = told.iter().map(|m| m.title()).collect();
-    for kind in ["unclean-stop", "stale /alice", "quota /bob", "full", "fresh /alice"] {
+    for kind in ["unclean-stop", "stale /alice", "stale /carol", "quota /bob", "full", "fresh /alice"] {
         assert_eq!(receiver.count(kind), 1, "{kind} in {titles:?}");
     }
-    assert_eq!(told.len(), 5, "{titles:?}");
+    assert_eq!(told.len(), 6, "{titles:?}");
     for m in &told {
         eprintln!("received: {}", m.title());
     }
@@ -106,10 +120,10 @@ fn every_kind_the_server_tells_once_per_change_also_across_a_restart() {
     // Nor after a restart: the problems in force were written down.
     assert!(server.terminate(Duration::from_secs(10)).is_some_and(|s| s.success()));
     assert!(data.join(".rest-server.alerts").exists());
-    let _server = start(&data, &url, &["--max-repo-size", "100000"]);
+    let _server = start(&data, &url, &flags);
     std::thread::sleep(TWO_CHECKS);
     let titles: Vec<String> = receiver.messages().iter().map(|m| m.title().to_string()).collect();
-    assert_eq!(titles.len(), 5, "{titles:?}");
+    assert_eq!(titles.len(), 6, "{titles:?}");
 }
 
 #[test]

@@ -28,6 +28,7 @@ use super::duration;
 use super::metrics;
 use super::post::{self, AlertUrl};
 use super::repostats::RepoStats;
+use super::rules::Rules;
 use super::scrub::{self, Fault, Scrub};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -471,10 +472,11 @@ fn percent(part: u64, whole: u64) -> u64 {
 pub struct Checks {
     pub alerts: Arc<Alerts>,
     pub repostats: Arc<RepoStats>,
+    pub rules: Arc<Rules>,
     pub scrub: Arc<Scrub>,
     /// `--path`: the disk's subject.
     pub path: PathBuf,
-    /// `--alert-stale`.
+    /// `--alert-stale` (a repository's DURATION in the rules file wins).
     pub stale_after: Duration,
 }
 
@@ -501,11 +503,12 @@ pub fn check(c: &Checks) {
         let mut present = BTreeSet::new();
         for r in &c.repostats.figures() {
             let subject = format!("/{}", r.repo);
+            let stale_after = c.rules.stale_after(&r.repo).unwrap_or(c.stale_after);
             let newest = r.newest.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()).map(|d| d.as_secs());
             // A snapshot from the future: this clock, or the client's, is wrong; no judgement.
             if let Some(newest) = newest.filter(|&t| t <= now + 3600) {
                 let age = Duration::from_secs(now.saturating_sub(newest));
-                if age > c.stale_after {
+                if age > stale_after {
                     a.raise(
                         Kind::Stale,
                         &subject,
@@ -516,7 +519,7 @@ pub fn check(c: &Checks) {
                              {} is stale. Is its backup still running?",
                             at(newest),
                             duration::approx(age),
-                            duration::approx(c.stale_after)
+                            duration::approx(stale_after)
                         ),
                     );
                 } else if let Some(p) = a.clear(Kind::Stale, &subject) {

@@ -124,7 +124,8 @@ fn look(r: &Repo) -> (&'static str, String) {
     }
 }
 
-fn repo_card(out: &mut String, r: &Repo, now: SystemTime) {
+/// `stale_after`: the server's threshold (a repository's own is shown where it differs).
+fn repo_card(out: &mut String, r: &Repo, now: SystemTime, stale_after: Duration) {
     let (class, tag) = look(r);
     let _ = write!(
         out,
@@ -150,6 +151,9 @@ fn repo_card(out: &mut String, r: &Repo, now: SystemTime) {
         out.push_str("</dd>");
     }
     let _ = write!(out, "<dt>Last 24 h</dt><dd>{} uploaded</dd>", bytes(r.uploaded_24h));
+    if r.stale_after != stale_after {
+        let _ = write!(out, "<dt>Stale after</dt><dd>{}</dd>", duration::format(r.stale_after));
+    }
     let c = r.scrub;
     if c.corrupt + c.unreadable > 0 {
         let _ = write!(
@@ -319,7 +323,7 @@ pub fn html(f: &Facts) -> String {
         if f.all { "" } else { "; only your own repositories are shown" }
     );
     for r in &f.repos {
-        repo_card(&mut out, r, f.now);
+        repo_card(&mut out, r, f.now, f.stale_after);
     }
     let s = &f.server;
     let on = |b: bool| if b { "on" } else { "off" };

@@ -7,13 +7,16 @@
 //! The file: per line a KEY, then words; `#` comments and blank lines are
 //! skipped. A KEY with a `/` names one repository (`/` alone is the root one);
 //! a KEY without one names the folder `/KEY/`, each repository in it or below
-//! it. A bare number is the limit in bytes (0: none); `USER=RIGHT` gives USER
+//! it. A bare number is the limit in bytes (0: none); a DURATION (`36h`, `7d`)
+//! is how old its newest snapshot may be before it is stale (instead of
+//! `--alert-stale`); `USER=RIGHT` gives USER
 //! (`*`: anyone who logged in) `read`, `append` or `modify`. A later line for
-//! the same KEY replaces the earlier one. For each repository the limit and
-//! the rights are each taken from its own line if that line gives them, else
+//! the same KEY replaces the earlier one. For each repository the limit, the
+//! stale threshold and the rights are each taken from its own line if that line gives them, else
 //! from its first folder's line; a repository no line gives rights to keeps the
 //! server-wide decision (`--private-repos`, `--append-only`).
 
+use super::duration;
 use crate::htpasswd;
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
@@ -87,6 +90,8 @@ pub struct Rule {
     /// Its line number, for the log.
     pub line: usize,
     pub limit: Option<u64>,
+    /// How old the newest snapshot may be.
+    pub stale: Option<Duration>,
     pub grants: Option<Grants>,
 }
 
@@ -126,7 +131,7 @@ pub fn parse(text: &str, rights: bool) -> Result<Table> {
         }
         let mut words = line.split_whitespace();
         let key = words.next().unwrap_or_default();
-        let mut rule = Rule { key: key.to_string(), line: n, limit: None, grants: None };
+        let mut rule = Rule { key: key.to_string(), line: n, limit: None, stale: None, grants: None };
         for word in words {
             if let Some((user, right)) = word.split_once('=') {
                 let Some(right) = Right::parse(right) else {
@@ -151,12 +156,19 @@ pub fn parse(text: &str, rights: bool) -> Result<Table> {
                 if rule.limit.replace(bytes).is_some() {
                     bail!("line {n}: two limits; give one number of bytes");
                 }
+            } else if let Ok(d) = duration::parse(word) {
+                if rule.stale.replace(d).is_some() {
+                    bail!("line {n}: two stale thresholds; give one DURATION");
+                }
             } else {
-                bail!("line {n}: {word:?} is neither a number of bytes nor USER=RIGHT");
+                bail!(
+                    "line {n}: {word:?} is neither a number of bytes, a DURATION (36h, 7d: when the repository is \
+                     stale) nor USER=RIGHT"
+                );
             }
         }
-        if rule.limit.is_none() && rule.grants.is_none() {
-            bail!("line {n}: {key:?} is given neither a limit in bytes nor a USER=RIGHT");
+        if rule.limit.is_none() && rule.grants.is_none() && rule.stale.is_none() {
+            bail!("line {n}: {key:?} is given neither a limit in bytes, a DURATION nor a USER=RIGHT");
         }
         if key.contains('/') {
             let path = key.trim_matches('/');
@@ -235,6 +247,12 @@ impl Rules {
         let t = self.table.read().unwrap();
         let n = t.lines_for(repo).find_map(|r| r.limit).or(self.default_limit)?;
         (n > 0).then_some(n)
+    }
+
+    /// How old `repo`'s newest snapshot may be: its own line's DURATION, else
+    /// its first folder's; `None`: `--alert-stale` holds.
+    pub fn stale_after(&self, repo: &str) -> Option<Duration> {
+        self.table.read().unwrap().lines_for(repo).find_map(|r| r.stale)
     }
 
     /// What the rules let `user` do in `repo`; `None` where no line gives
@@ -370,9 +388,26 @@ mod tests {
         assert_eq!(rules.limit(""), Some(7));
         assert_eq!(rules.limit("bob/x"), None, "0 lifts the limit");
         assert_eq!(rules.limit("carol"), Some(10));
-        for bad in ["alice", "alice x", "/a/b/c 5", "/a/../b 5", "a 1 2"] {
+        for bad in ["alice", "alice x", "/a/b/c 5", "/a/../b 5", "a 1 2", "a 2d 3d", "a 2w"] {
             assert!(parse(bad, true).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn stale_thresholds() {
+        let rules = rules(
+            "alice 7d
+/alice/laptop 36h 500
+/bob/phone alice=read
+bob 2h
+",
+        );
+        assert_eq!(rules.stale_after("alice/laptop"), Some(Duration::from_secs(36 * 3600)));
+        assert_eq!(rules.stale_after("alice/desktop"), Some(Duration::from_secs(7 * 86400)));
+        assert_eq!(rules.stale_after("bob/phone"), Some(Duration::from_secs(7200)), "its line gives none: bob's");
+        assert_eq!(rules.stale_after("carol"), None, "--alert-stale holds");
+        assert_eq!(rules.limit("alice/laptop"), Some(500));
+        assert_eq!(rules.limit("alice/desktop"), Some(10), "a line with only a DURATION leaves the limit alone");
     }
 
     #[test]

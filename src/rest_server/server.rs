@@ -308,6 +308,7 @@ async fn run(
     alert::watch(alert::Checks {
         alerts: st.alerts.clone(),
         repostats: st.repostats.clone(),
+        rules: st.rules.clone(),
         scrub: st.scrub.clone(),
         path: st.cfg.path.clone(),
         stale_after: st.cfg.alert_stale,

@@ -112,6 +112,8 @@ pub struct Repo {
     pub problems: Vec<Problem>,
     /// Bad objects the scrub found when it last read them.
     pub scrub: Counts,
+    /// When it is stale: `--alert-stale`, or its DURATION in the rules file.
+    pub stale_after: Duration,
 }
 
 impl Repo {
@@ -139,6 +141,7 @@ impl Repo {
             uploaded_24h,
             problems,
             scrub: Counts::default(),
+            stale_after,
         }
     }
 
@@ -260,7 +263,8 @@ impl Facts {
                 let quota = st.rules.limit(&f.repo);
                 let uploaded = uploads.get(&f.repo).copied().unwrap_or(0);
                 let scrub = found.get(&f.repo).copied().unwrap_or_default();
-                Repo::judge(f, quota, uploaded, st.cfg.alert_stale, now).scrubbed(scrub)
+                let stale_after = st.rules.stale_after(&f.repo).unwrap_or(st.cfg.alert_stale);
+                Repo::judge(f, quota, uploaded, stale_after, now).scrubbed(scrub)
             })
             .collect();
         repos.sort_by(order);
@@ -334,6 +338,7 @@ impl Facts {
                     .num("size_bytes", r.size)
                     .opt_num("quota_bytes", r.quota)
                     .num("uploaded_24h_bytes", r.uploaded_24h)
+                    .num("stale_after_seconds", r.stale_after.as_secs())
                     .num("scrub_corrupt_objects", r.scrub.corrupt)
                     .num("scrub_unreadable_objects", r.scrub.unreadable)
                     .end()
