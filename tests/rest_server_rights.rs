@@ -240,7 +240,7 @@ fn bad_rules_stop_the_start() {
     assert_eq!(err.lines().filter(|l| l.starts_with("rest-server: ")).count(), 1, "one error line: {err}");
     let (code, err) = run("/a/b\n", &h);
     assert_eq!(code, Some(1));
-    assert!(err.contains("line 1: \"/a/b\" is given neither a limit in bytes nor a USER=RIGHT"), "{err}");
+    assert!(err.contains("line 1: \"/a/b\" is given neither a limit in bytes, a DURATION nor a USER=RIGHT"), "{err}");
 }
 
 #[test]
