@@ -3,7 +3,7 @@
 
 use super::conns::Conn;
 use super::metrics::Op;
-use super::state::{count, Labels, State};
+use super::state::{count, spawn_blocking, Labels, State};
 use hyper::body::{Bytes, Frame, SizeHint};
 use std::future::Future;
 use std::io;
@@ -190,7 +190,7 @@ impl hyper::body::Body for FileBody {
         this.turn = None;
         let Some(mut reader) = this.reader.take() else { return Poll::Ready(None) };
         reader.chunk = this.chunk;
-        this.reading = Some(tokio::task::spawn_blocking(move || {
+        this.reading = Some(spawn_blocking(move || {
             let item = reader.next();
             drop(permit);
             (reader, item)

@@ -17,6 +17,7 @@
 //! - [`pool`]: upload buffers used again and again.
 //! - [`state`]: what every request needs, and the repository it is for.
 //! - [`body`]: a download's body, read as fast as the client takes it.
+//! - [`listing`]: listings, streamed as the folders are read.
 //! - [`handlers`]: create, list, HEAD, GET, DELETE.
 //! - [`upload`]: POST of an object, streamed, hashed, published atomically.
 //! - [`http`]: authentication, then dispatch by route and method: the decisions.
@@ -29,6 +30,7 @@ pub mod conns;
 pub mod guard;
 mod handlers;
 mod http;
+mod listing;
 pub mod metrics;
 mod pool;
 pub mod quota;

@@ -6,7 +6,8 @@ use super::metrics::Op;
 use super::pool::UPLOAD_BUF;
 use super::repo::Upload;
 use super::response::{error, failure, ok, Body};
-use super::state::{blocking, count, Labels, State};
+use super::conns;
+use super::state::{blocking, count, spawn_blocking, Labels, State};
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
 use hyper::{Request, Response, StatusCode};
@@ -142,6 +143,8 @@ pub(super) async fn upload(
         }
     }
     if let Some(n) = req.body().size_hint().exact() {
+        // Waiting for the count at start of a big repository on a slow disk is the server's work.
+        let _work = conns::working();
         if !st.repostats.admit(&rel, n).await {
             return error(StatusCode::INSUFFICIENT_STORAGE);
         }
@@ -157,7 +160,7 @@ pub(super) async fn upload(
     // The temporary file is opened while the body starts to arrive; a refusal
     // (the object exists, no such repository) ends the upload without reading on.
     let mut s = sink.take().expect("new");
-    let mut writing: Option<Writing> = Some(tokio::task::spawn_blocking(move || {
+    let mut writing: Option<Writing> = Some(spawn_blocking(move || {
         let r = s.write_inner(&[]);
         (s, r)
     }));
@@ -183,7 +186,7 @@ pub(super) async fn upload(
                             break 'read Err(e);
                         }
                         let (mut s, full) = (sink.take().expect("back"), std::mem::take(&mut buf));
-                        writing = Some(tokio::task::spawn_blocking(move || {
+                        writing = Some(spawn_blocking(move || {
                             let r = s.write(full);
                             (s, r)
                         }));
