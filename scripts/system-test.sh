@@ -7,8 +7,8 @@
 #
 #   scripts/system-test.sh [amd64|arm64|all]      (root; default all)
 #
-# Scenarios (amd64 runs 1-5; arm64, the Raspberry Pi's shape, runs 1-3 and 5 on
-# a cortex-a72 model, which is scenario 6):
+# Scenarios (amd64 runs 1-5 and 7; arm64, the Raspberry Pi's shape, runs 1-3, 5
+# and 7 on a cortex-a72 model, which is scenario 6):
 #   1 ext4 by UUID: boot, backup, check --read-data, restore, clean stop (unmounted)
 #   2 btrfs over two disks by UUID: power loss (kill -9 of qemu) in a backup,
 #     boot with the disks swapped, no committed object lost, no temporary file,
@@ -17,12 +17,17 @@
 #   4 pulled disk (device_del) while serving: noticed within 5 s, the service
 #     restarts; plugged back in under a new name, serving again within 5 s
 #   5 configuration error (--path outside the mount): exit 125, no restart
+#   7 a big repository on a slow disk: 50,000 packs (a real repository, made
+#     on the host by scripts/vm/restic-repo.py), the virtual disk throttled by
+#     qemu to $BIG_IOPS requests a second, cold boot; restic snapshots, list
+#     packs (the cold listing, timed), check and a new backup, none of them
+#     seeing a dropped connection
 # Each prints one line "PASS|FAIL ARCH N name: timings [reason]"; the last line
 # is "N passed, M failed". Exit status 0 only if all passed.
 #
 # Needs scripts/vm-fetch.sh's cache ($KRAZYBOX_VM_CACHE, default
 # /var/cache/krazybox-vm), restic, curl, mkfs.ext4, mkfs.btrfs, losetup, e2fsck,
-# python3, and the static builds (made here with scripts/build.sh unless
+# python3 (with the cryptography package for scenario 7), and the static builds (made here with scripts/build.sh unless
 # KRAZYBOX_VM_NO_BUILD=1). KRAZYBOX_VM_KEEP=1 keeps the work folder (logs);
 # KRAZYBOX_VM_ONLY="1 3" runs only those scenarios.
 set -euo pipefail
@@ -138,10 +143,11 @@ base_cpio() { # ARCH -> path
 # output ($g/monitor), fds to the console's and the monitor's input, the qemu
 # pid and the forwarded port.
 
-g= gport= gpid= gcon= gmon= garch=
+g= gport= gpid= gcon= gmon= garch= gdrive=
 declare -a genv=() gflags=()
 
-# boot ARCH NAME MODULES DISK... (DISK: IMAGE or "-" for none); uses genv/gflags.
+# boot ARCH NAME MODULES DISK... (DISK: IMAGE or "-" for none); uses genv/gflags,
+# and gdrive (more -drive options, e.g. ",throttling.iops-total=20") for every disk.
 boot() {
   garch=$1
   local name=$2 modules=$3 i=0 img
@@ -173,7 +179,7 @@ boot() {
   esac
   for img in "$@"; do
     [[ $img == - ]] && continue
-    args+=(-drive "file=$img,if=none,id=d$i,format=raw,file.locking=off" -device "virtio-blk-pci,drive=d$i,id=vd$i$(bus $((i + 1)))")
+    args+=(-drive "file=$img,if=none,id=d$i,format=raw,file.locking=off$gdrive" -device "virtio-blk-pci,drive=d$i,id=vd$i$(bus $((i + 1)))")
     i=$((i + 1))
   done
   rm -f "$g"/con.* "$g"/mon.*
@@ -440,6 +446,56 @@ s_config() { # 5
   grep -q 'nothing mounted under /perm' "$g/console" || { fail "disk still mounted at power off"; return; }
 }
 
+# The image of scenario 7: the usual tree with alice's repository of $BIG_PACKS
+# extra packs, made once a run; each architecture boots a copy.
+make_big_ext4() { # IMAGE
+  local master=$work/bigrepo.img tree=$work/bigtree
+  if [[ ! -s $master ]]; then
+    rm -rf "$tree" && cp -a "$(make_tree)" "$tree"
+    python3 scripts/vm/restic-repo.py "$tree/restic/$user" "$BIG_PACKS" || return 1
+    mkfs.ext4 -q -F -U "$uuid_ext4" -L backup -N $((BIG_PACKS + 30000)) -d "$tree" "$master" 1G >/dev/null || return 1
+    rm -rf "$tree"
+  fi
+  cp --sparse=always "$master" "$1"
+}
+
+BIG_PACKS=${BIG_PACKS:-50000} BIG_IOPS=${BIG_IOPS:-20}
+s_bigrepo() { # 7
+  local img=$work/$1-bigrepo.img s t0 n
+  local -x RESTIC_CACHE_DIR=$work/$1-bigrepo-cache
+  t0=$(now)
+  make_big_ext4 "$img" || { fail "could not make the repository (python3's cryptography package?)"; return; }
+  t make-repository "$(since "$t0")"
+  gokrazy_config "UUID=$uuid_ext4"
+  gdrive=",throttling.iops-total=$BIG_IOPS"
+  boot "$1" bigrepo ext4 "$img"
+  gdrive=
+  s=$(wait_serving 120) || { fail "not serving 120 s after boot"; return; }
+  t boot-to-serving "$s"
+  t0=$(now)
+  RT=600 r snapshots || { fail "restic snapshots failed: $(tail -1 "$g/restic.log")"; return; }
+  t snapshots "$(since "$t0")"
+  # restic's own listing of data/, cold: what the idle watchdog once cut at 60 s.
+  t0=$(now)
+  timeout 900 restic -q -r "$(repo)" list packs >"$g/packs" 2>>"$g/restic.log" ||
+    { fail "restic list packs failed: $(tail -1 "$g/restic.log")"; return; }
+  t cold-listing "$(since "$t0")"
+  n=$(wc -l <"$g/packs")
+  ((n > BIG_PACKS)) || { fail "restic listed $n packs, not the $BIG_PACKS and more there are"; return; }
+  t0=$(now)
+  RT=900 r check || { fail "restic check failed: $(tail -1 "$g/restic.log")"; return; }
+  t check "$(since "$t0")"
+  t0=$(now)
+  RT=900 r backup "$(make_data small5 4 4)" || { fail "a new backup failed: $(tail -1 "$g/restic.log")"; return; }
+  t backup "$(since "$t0")"
+  # restic retries what fails (a cut connection, a short listing) and says so.
+  if grep -Ei 'retrying|connection reset|EOF|broken pipe' "$g/restic.log" >"$g/dropped"; then
+    fail "restic saw a dropped connection: $(head -1 "$g/dropped")"
+    return
+  fi
+  stop_guest || { fail "qemu still running 40 s after stop"; return; }
+}
+
 suite_t0=$(now)
 if [[ $which_arch != arm64 ]]; then
   run amd64 1 s_ext4 "ext4 by UUID"
@@ -447,13 +503,15 @@ if [[ $which_arch != arm64 ]]; then
   run amd64 3 s_late "late disk"
   run amd64 4 s_pulled "pulled disk, plugged back"
   run amd64 5 s_config "configuration error"
+  run amd64 7 s_bigrepo "big repository on a slow disk"
 fi
 if [[ $which_arch != amd64 ]]; then
-  # 6: the Raspberry Pi's shape (aarch64, cortex-a72) runs 1-3 and 5.
+  # 6: the Raspberry Pi's shape (aarch64, cortex-a72) runs 1-3, 5 and 7.
   run arm64 6/1 s_ext4 "ext4 by UUID"
   run arm64 6/2 s_btrfs "btrfs over two disks, power loss, disks swapped"
   run arm64 6/3 s_late "late disk"
   run arm64 6/5 s_config "configuration error"
+  run arm64 6/7 s_bigrepo "big repository on a slow disk"
 fi
 echo "suite time $(since "$suite_t0") s"
 echo "$passed passed, $failed failed"

@@ -309,6 +309,27 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn work_for_a_connection_is_not_idleness() {
+        let reg = Registry::new(3);
+        let h = reg.add();
+        h.conn.last.store(0, Ordering::Relaxed);
+        assert!(working().is_none(), "no connection outside serving");
+        let conn = h.conn.clone();
+        serving(h.conn.clone(), async move {
+            let w = working().expect("the connection being served");
+            let w2 = working().unwrap();
+            assert_eq!(conn.idle_since(), None);
+            drop(w);
+            assert_eq!(conn.idle_since(), None, "work left");
+            std::thread::sleep(Duration::from_millis(5));
+            drop(w2);
+            let since = conn.idle_since().expect("no work left");
+            assert!(since.elapsed() < Duration::from_millis(5), "idle from the end of the work");
+        })
+        .await;
+    }
+
     #[test]
     fn the_limit_drops_the_one_idle_longest() {
         assert_eq!(limit_for(1024), 320);

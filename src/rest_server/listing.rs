@@ -69,7 +69,8 @@ pub(super) async fn answer(
     let stop = Stop(Arc::new(AtomicBool::new(false)));
     let (st2, repo_path, flag) = (st.clone(), repo_path.to_string(), stop.0.clone());
     let first = blocking(move || {
-        let mut walk = Walk { listing: st2.store.listing(&repo_path, kind, v2)?.into(), v2, started: false, done: false };
+        let mut walk =
+            Walk { listing: st2.store.listing(&repo_path, kind, v2)?.into(), v2, started: false, done: false };
         // Not done yet: the first chunk holds at least the opening bracket.
         let chunk = walk.next_chunk(&flag)?.unwrap_or_default();
         Ok::<_, io::Error>((walk, chunk))
@@ -82,7 +83,8 @@ pub(super) async fn answer(
     if walk.done {
         return full(StatusCode::OK, Some(mime), chunk);
     }
-    let body = ListBody { walk: Some(walk), reading: None, turn: None, ready: Some(chunk), pace: Pace::new(conn), stop, what };
+    let body =
+        ListBody { walk: Some(walk), reading: None, turn: None, ready: Some(chunk), pace: Pace::new(conn), stop, what };
     let mut r = Response::new(body.boxed());
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
     r

@@ -378,7 +378,9 @@ impl Listing {
                 let (Some(parent), Some(name)) = (&self.parent, self.folders.pop()) else { return Ok(Vec::new()) };
                 let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW;
                 match open_at(parent.as_raw_fd(), &name, flags, 0) {
-                    Ok(fd) => self.current = Some(nix::dir::Dir::from_fd(fd.into_raw_fd()).map_err(io_err)?.into_iter()),
+                    Ok(fd) => {
+                        self.current = Some(nix::dir::Dir::from_fd(fd.into_raw_fd()).map_err(io_err)?.into_iter())
+                    }
                     // Removed, or replaced by something else, since data/ was read.
                     Err(e) if is_outside_or_missing(&e) => {}
                     Err(e) => return Err(e),
@@ -489,7 +491,8 @@ pub struct Swept {
 pub fn sweep(path: &Path, count: bool, own: &[&Path]) -> Swept {
     use std::os::unix::fs::MetadataExt;
     let ours = format!("{TEMP_MARK}-{}-", token());
-    let own: Vec<(u64, u64)> = own.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| (m.dev(), m.ino())).collect();
+    let own: Vec<(u64, u64)> =
+        own.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| (m.dev(), m.ino())).collect();
     let mut swept = Swept::default();
     let mut stack = vec![path.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -617,6 +620,48 @@ mod tests {
         assert!(!valid_id(&id[..63]));
         assert_eq!(object_path("", "data", &id), format!("data/ab/{id}"));
         assert_eq!(object_path("u/r", "keys", &id), format!("u/r/keys/{id}"));
+    }
+
+    #[test]
+    fn listings_come_in_batches_and_stop() {
+        let base = std::env::temp_dir().join(format!("krazybox-listing-{}", std::process::id()));
+        let data = base.join("r/data");
+        let ids: Vec<String> = (0..40u8).map(|i| format!("{:02x}{}", i % 3, format!("{i:02x}").repeat(31))).collect();
+        for id in &ids {
+            std::fs::create_dir_all(data.join(&id[..2])).unwrap();
+            std::fs::write(data.join(&id[..2]).join(id), id.as_bytes()).unwrap();
+        }
+        std::fs::create_dir_all(data.join("ff")).unwrap();
+        std::fs::write(data.join("00/.hidden"), b"x").unwrap();
+        let store = Store::open(&base, Modes::new(false)).unwrap();
+        let go = AtomicBool::new(false);
+        let mut l = store.listing("r", "data", true).unwrap();
+        let mut batches = Vec::new();
+        loop {
+            let b = l.next_batch(5, &go).unwrap();
+            if b.is_empty() {
+                break;
+            }
+            assert!(b.len() <= 5 && b.windows(2).all(|w| w[0] < w[1]), "{b:?}");
+            assert!(b.iter().all(|(n, size)| *size == 64 && n[..2] == b[0].0[..2]), "one folder a batch");
+            batches.push(b);
+        }
+        let mut got: Vec<String> = batches.concat().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(got.len(), ids.len());
+        got.sort();
+        let mut want = ids.clone();
+        want.sort();
+        assert_eq!(got, want);
+        assert_eq!(batches.len(), 3 * 3, "14, 13 and 13 objects in 5s");
+        // Without sizes, nothing is stat'ed and every size is 0.
+        let mut l = store.listing("r", "data", false).unwrap();
+        assert!(l.next_batch(100, &go).unwrap().iter().all(|(_, n)| *n == 0));
+        // A missing folder holds nothing; a stopped listing gives up.
+        assert!(store.listing("r", "keys", true).unwrap().next_batch(10, &go).unwrap().is_empty());
+        let stop = AtomicBool::new(true);
+        let e = store.listing("r", "data", true).unwrap().next_batch(10, &stop).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::Interrupted);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]

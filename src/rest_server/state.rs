@@ -38,9 +38,7 @@ pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + '
 
 /// Start blocking work on tokio's blocking threads. Until it ends, the
 /// connection it is done for is not idle (a slow disk is not a slow client).
-pub(super) fn spawn_blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> tokio::task::JoinHandle<T> {
+pub(super) fn spawn_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> tokio::task::JoinHandle<T> {
     let work = conns::working();
     tokio::task::spawn_blocking(move || {
         let _work = work;

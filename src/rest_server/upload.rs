@@ -2,11 +2,11 @@
 //! buffer hashed and written on a blocking thread while the next one fills,
 //! the object made only once its hash matches its name.
 
+use super::conns;
 use super::metrics::Op;
 use super::pool::UPLOAD_BUF;
 use super::repo::Upload;
 use super::response::{error, failure, ok, Body};
-use super::conns;
 use super::state::{blocking, count, spawn_blocking, Labels, State};
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
