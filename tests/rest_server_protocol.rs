@@ -277,6 +277,25 @@ fn quota_gives_507() {
 }
 
 #[test]
+fn the_servers_own_files_do_not_count_against_the_quota() {
+    // The lock file (the pid) and .htpasswd lie in the tree; an upload that
+    // fills --max-size exactly still fits.
+    let dir = TempDir::new("ownfiles");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join(".htpasswd"), htpasswd_line("alice", "apw")).unwrap();
+    let blob = noise(5, 2000);
+    let s = server(&dir, &["--max-size", "2000"]);
+    let a = s.addr.as_str();
+    let auth = basic("alice", "apw");
+    let h = [("Authorization", auth.as_str())];
+    assert!(std::fs::metadata(data.join(".rest-server.lock")).unwrap().len() > 0);
+    assert_eq!(http(a, "POST", "/?create=true", &h, b"").status, 200);
+    assert_eq!(http(a, "POST", &format!("/data/{}", sha256_hex(&blob)), &h, &blob).status, 200);
+    assert_eq!(http(a, "POST", &format!("/keys/{}", sha256_hex(b"1")), &h, b"1").status, 507, "full now");
+}
+
+#[test]
 fn auth_private_repos_and_metrics() {
     let dir = TempDir::new("auth");
     let data = dir.path().join("data");
@@ -543,7 +562,7 @@ fn big_listings_stream_in_the_go_servers_bytes() {
     }
 
     // A folder of more objects than a batch holds: all of them, each once.
-    let mut snaps: Vec<(String, u64)> = (0..1500u64).map(|i| (sha256_hex(&(i + 1 << 32).to_le_bytes()), i)).collect();
+    let mut snaps: Vec<(String, u64)> = (0..1500u64).map(|i| (sha256_hex(&((i + 1) << 32).to_le_bytes()), i)).collect();
     for (id, size) in &snaps {
         std::fs::File::create(repo.join("snapshots").join(id)).unwrap().set_len(*size).unwrap();
     }

@@ -225,7 +225,7 @@ impl hyper::body::Body for ListBody {
         self.poll_frame(cx)
     }
     fn is_end_stream(&self) -> bool {
-        self.ready.is_none() && self.reading.is_none() && self.walk.as_ref().is_none_or(|w| w.done)
+        self.ready.is_none() && self.reading.is_none() && self.walk.as_ref().map_or(true, |w| w.done)
     }
 }
 
