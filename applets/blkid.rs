@@ -1,29 +1,8 @@
 //! blkid: locate and print block device attributes, as util-linux 2.38.1 does.
 //!
-//! ```text
-//! blkid --label LABEL | --uuid UUID
-//! blkid [-c FILE] [-dgl] [-o FORMAT] [-s TAG]... [-t NAME=VALUE] [DEV...]
-//! blkid -p [-s TAG]... [-O OFFSET] [-S SIZE] [-o FORMAT] [-D]
-//!       [-n [no]TYPE,... | -u [no]USAGE,...] DEV...
-//! blkid -k | -V | -h
-//!
-//!  -c, --cache-file FILE      accepted; no cache is kept (as with -c /dev/null)
-//!  -d, --no-encoding          print values raw, without ^ and M- escapes
-//!  -g, --garbage-collect      nothing to collect without a cache; exits 0
-//!  -o, --output FORMAT        full (default), value, device, export, udev or list
-//!  -k, --list-filesystems     list the known signature types
-//!  -s, --match-tag TAG        show only TAG (repeatable; output keeps probe order)
-//!  -t, --match-token N=V      only devices whose tag N is V
-//!  -l, --list-one             only the first device matching -t
-//!  -L, --label LABEL          the device with this label
-//!  -U, --uuid UUID            the device with this UUID
-//!  -p, --probe                low-level probing: all tags, VERSION and USAGE included
-//!  -S, --size SIZE            probe SIZE bytes only (suffixes K, M, G... and KiB, KB)
-//!  -O, --offset OFFSET        probe at OFFSET
-//!  -u, --usages LIST          only (or with no: all but) filesystem, raid, crypto, other
-//!  -n, --match-types LIST     only (or with no: all but) these types
-//!  -D, --no-part-details      no PART_ENTRY_* tags
-//! ```
+//! The synopsis and the options are [`usage`] below, util-linux's text, which
+//! `-h` prints. Differences: `-c` is accepted but no cache is kept (as with
+//! `-c /dev/null`), so `-g` has nothing to collect.
 //!
 //! Exit status: 0 something printed, 2 nothing found, 4 usage error, 8 more than
 //! one conflicting signature with -p, 1 unknown option.
@@ -31,19 +10,68 @@
 
 use crate::{args, exit};
 use argh::{ArgsInfo, FromArgs};
-use krazybox::mount::mountinfo;
 use krazybox::probe::encode::{udev_ambivalent, udev_line, until_nul};
 use krazybox::probe::{self, highlevel, Filter, Options, Probed, Tag};
+use krazybox::text::parse_size;
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const NOT_FOUND: u8 = 2;
 const OTHER: u8 = 4;
 const AMBIVALENT: u8 = 8;
+
+/// The help text, as util-linux 2.38.1 words it: synopsis and options.
+fn usage(name: &str) -> String {
+    format!(
+        "
+Usage:
+ {name} --label <label> | --uuid <uuid>
+
+ {name} [--cache-file <file>] [-ghlLv] [--output <format>] [--match-tag <tag>] 
+       [--match-token <token>] [<dev> ...]
+
+ {name} -p [--match-tag <tag>] [--offset <offset>] [--size <size>] 
+       [--output <format>] <dev> ...
+
+Options:
+ -c, --cache-file <file>    read from <file> instead of reading from the default
+                              cache file (-c /dev/null means no cache)
+ -d, --no-encoding          don't encode non-printing characters
+ -g, --garbage-collect      garbage collect the blkid cache
+ -o, --output <format>      output format; can be one of:
+                              value, device, export or full; (default: full)
+ -k, --list-filesystems     list all known filesystems/RAIDs and exit
+ -s, --match-tag <tag>      show specified tag(s) (default show all tags)
+ -t, --match-token <token>  find device with a specific token (NAME=value pair)
+ -l, --list-one             look up only first device with token specified by -t
+ -L, --label <label>        convert LABEL to device name
+ -U, --uuid <uuid>          convert UUID to device name
+
+Low-level probing options:
+ -p, --probe                low-level superblocks probing (bypass cache)
+ -S, --size <size>          overwrite device size
+ -O, --offset <offset>      probe at the given offset
+ -u, --usages <list>        filter by \"usage\" (e.g. -u filesystem,raid)
+ -n, --match-types <list>   filter by filesystem type (e.g. -n vfat,ext3)
+ -D, --no-part-details      don't print info from partition table
+
+ -h, --help                 display this help
+ -V, --version              display version
+
+Arguments:
+ <size> and <offset> arguments may be followed by the suffixes for
+   GiB, TiB, PiB, EiB, ZiB, and YiB (the \"iB\" is optional)
+
+ <dev> specify device(s) to probe (default: all devices)
+
+For more details see blkid(8).
+"
+    )
+}
 
 // The options; the devices are the positional words. `-h` prints
 // util-linux's text, not argh's.
@@ -305,40 +333,6 @@ fn type_filter(list: &str) -> Result<Filter, String> {
     Ok(Filter { negate, names: rest.split(',').map(String::from).collect() })
 }
 
-/// util-linux `strtosize`: a number (decimal, 0x hex or 0 octal) with an optional
-/// K, M, G, T, P, E suffix, `iB` (powers of 1024, the default) or `B` (of 1000).
-fn parse_size(s: &str) -> Result<u64, &'static str> {
-    const EINVAL: &str = "Invalid argument";
-    const ERANGE: &str = "Numerical result out of range";
-    let t = s.trim_start_matches(|c: char| c.is_ascii_whitespace());
-    let t = t.strip_prefix('+').unwrap_or(t);
-    if t.starts_with('-') {
-        return Err(EINVAL);
-    }
-    let (radix, digits) = match t.as_bytes() {
-        [b'0', b'x' | b'X', h, ..] if h.is_ascii_hexdigit() => (16, &t[2..]),
-        [b'0', ..] => (8, t),
-        _ => (10, t),
-    };
-    let len = digits.find(|c: char| !c.is_digit(radix)).unwrap_or(digits.len());
-    if len == 0 {
-        return Err(EINVAL);
-    }
-    let x = u64::from_str_radix(&digits[..len], radix).map_err(|_| ERANGE)?;
-    let suffix = &digits[len..];
-    if suffix.is_empty() {
-        return Ok(x);
-    }
-    let base: u64 = match &suffix.as_bytes()[1..] {
-        [] | [b'i', b'B' | b'b'] => 1024,
-        [b'B' | b'b'] => 1000,
-        _ => return Err(EINVAL),
-    };
-    let c = suffix.as_bytes()[0];
-    let power = b"KMGTPEZY".iter().chain(b"kmgtpezy").position(|&s| s == c).ok_or(EINVAL)? % 8 + 1;
-    (0..power).try_fold(x, |v, _| v.checked_mul(base)).ok_or(ERANGE)
-}
-
 /// What `stat` says util-linux probes: block devices and regular files (and UBI
 /// character devices).
 fn probeable(dev: &Path) -> bool {
@@ -347,7 +341,10 @@ fn probeable(dev: &Path) -> bool {
     if ft.is_block_device() || ft.is_file() {
         return true;
     }
+    // UBI volumes are known by the driver name in Linux's sysfs.
+    #[cfg(target_os = "linux")]
     if ft.is_char_device() {
+        use std::os::unix::fs::MetadataExt;
         let (major, minor) = (nix::sys::stat::major(md.rdev()), nix::sys::stat::minor(md.rdev()));
         let sys = format!("/sys/dev/char/{major}:{minor}");
         return std::fs::read_link(sys).is_ok_and(|l| l.file_name().is_some_and(|n| n.as_bytes().starts_with(b"ubi")));
@@ -681,7 +678,9 @@ fn terminal_width() -> Option<usize> {
 }
 
 /// Where `dev` is mounted, for `-o list`, in util-linux's words.
+#[cfg(target_os = "linux")]
 fn mount_point(dev: &Path) -> String {
+    use krazybox::mount::mountinfo;
     match mountinfo::use_of(dev) {
         mountinfo::Use::Swap => "[SWAP]".into(),
         mountinfo::Use::Mounted(dir) => dir.to_string_lossy().into_owned(),
@@ -690,52 +689,10 @@ fn mount_point(dev: &Path) -> String {
     }
 }
 
-fn usage(name: &str) -> String {
-    format!(
-        "
-Usage:
- {name} --label <label> | --uuid <uuid>
-
- {name} [--cache-file <file>] [-ghlLv] [--output <format>] [--match-tag <tag>] 
-       [--match-token <token>] [<dev> ...]
-
- {name} -p [--match-tag <tag>] [--offset <offset>] [--size <size>] 
-       [--output <format>] <dev> ...
-
-Options:
- -c, --cache-file <file>    read from <file> instead of reading from the default
-                              cache file (-c /dev/null means no cache)
- -d, --no-encoding          don't encode non-printing characters
- -g, --garbage-collect      garbage collect the blkid cache
- -o, --output <format>      output format; can be one of:
-                              value, device, export or full; (default: full)
- -k, --list-filesystems     list all known filesystems/RAIDs and exit
- -s, --match-tag <tag>      show specified tag(s) (default show all tags)
- -t, --match-token <token>  find device with a specific token (NAME=value pair)
- -l, --list-one             look up only first device with token specified by -t
- -L, --label <label>        convert LABEL to device name
- -U, --uuid <uuid>          convert UUID to device name
-
-Low-level probing options:
- -p, --probe                low-level superblocks probing (bypass cache)
- -S, --size <size>          overwrite device size
- -O, --offset <offset>      probe at the given offset
- -u, --usages <list>        filter by \"usage\" (e.g. -u filesystem,raid)
- -n, --match-types <list>   filter by filesystem type (e.g. -n vfat,ext3)
- -D, --no-part-details      don't print info from partition table
-
- -h, --help                 display this help
- -V, --version              display version
-
-Arguments:
- <size> and <offset> arguments may be followed by the suffixes for
-   GiB, TiB, PiB, EiB, ZiB, and YiB (the \"iB\" is optional)
-
- <dev> specify device(s) to probe (default: all devices)
-
-For more details see blkid(8).
-"
-    )
+/// Elsewhere there is no mount table of Linux's to look in: the column says so.
+#[cfg(not(target_os = "linux"))]
+fn mount_point(_: &Path) -> String {
+    "(unknown)".into()
 }
 
 #[cfg(test)]
@@ -746,21 +703,6 @@ mod tests {
     fn values_escaped_unless_raw() {
         assert_eq!(escaped(b"\t\"", b"\"", false), b"^I\\\"");
         assert_eq!(escaped(b"\t\"", b"\"", true), b"\t\"");
-    }
-
-    #[test]
-    fn sizes_like_strtosize() {
-        assert_eq!(parse_size("1024"), Ok(1024));
-        assert_eq!(parse_size("1K"), Ok(1024));
-        assert_eq!(parse_size("1KiB"), Ok(1024));
-        assert_eq!(parse_size("1KB"), Ok(1000));
-        assert_eq!(parse_size("0x10"), Ok(16));
-        assert_eq!(parse_size("010"), Ok(8));
-        assert_eq!(parse_size("2m"), Ok(2 << 20));
-        assert_eq!(parse_size("-1"), Err("Invalid argument"));
-        assert_eq!(parse_size("abc"), Err("Invalid argument"));
-        assert_eq!(parse_size("1X"), Err("Invalid argument"));
-        assert_eq!(parse_size("1Y"), Err("Numerical result out of range"));
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub mod mnt {
 }
 
 /// The status for a failed mount or unmount of the engine.
+#[cfg(target_os = "linux")]
 #[cfg_attr(not(feature = "mount"), allow(dead_code))]
 pub fn mount_status(e: &krazybox::mount::Error) -> u8 {
     use krazybox::mount::Category;
@@ -45,6 +46,7 @@ pub fn mount_status(e: &krazybox::mount::Error) -> u8 {
 
 /// restic-rest-server's status for a failure around rest-server: 1 makes
 /// gokrazy restart the service after a second; 125 stops it for good.
+#[cfg(target_os = "linux")]
 #[cfg_attr(not(feature = "restic-rest-server"), allow(dead_code))]
 pub fn wrapper_status(e: &krazybox::restic_rest_server::Error) -> u8 {
     use krazybox::restic_rest_server::Kind;
@@ -70,9 +72,11 @@ fn status_of(e: &(dyn std::error::Error + 'static)) -> Option<u8> {
     if let Some(f) = e.downcast_ref::<Failure>() {
         return Some(f.status);
     }
+    #[cfg(target_os = "linux")]
     if let Some(e) = e.downcast_ref::<krazybox::mount::Error>() {
         return Some(mount_status(e));
     }
+    #[cfg(target_os = "linux")]
     if let Some(e) = e.downcast_ref::<krazybox::restic_rest_server::Error>() {
         return Some(wrapper_status(e));
     }

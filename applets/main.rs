@@ -9,6 +9,13 @@
 //! ```
 #![forbid(unsafe_code)]
 
+// mount, umount, the wrapper and the native rest-server are Linux's; a Mac
+// builds the laptop's two applets.
+#[cfg(all(not(target_os = "linux"), any(feature = "mount", feature = "restic-rest-server", feature = "rest-server")))]
+compile_error!(
+    "mount, restic-rest-server and rest-server need Linux: build with --no-default-features --features htpasswd,blkid"
+);
+
 // A build with only some applets leaves some of these helpers unused.
 #[cfg_attr(not(all(feature = "htpasswd", feature = "blkid", feature = "rest-server")), allow(dead_code))]
 mod args;
@@ -148,7 +155,7 @@ fn install(args: &[OsString]) -> anyhow::Result<ExitCode> {
         [dir] => (false, dir),
         _ => return Err(exit::usage_error("usage: krazybox --install [-s] DIR")),
     };
-    let exe = std::fs::read_link("/proc/self/exe").context("finding this executable through /proc/self/exe")?;
+    let exe = std::env::current_exe().context("finding this executable")?;
     let names: Vec<&str> = APPLETS.iter().map(|a| a.name).collect();
     krazybox::install::links(&exe, Path::new(dir), &names, symbolic)?;
     Ok(ExitCode::SUCCESS)

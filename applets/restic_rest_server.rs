@@ -34,10 +34,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use krazybox::mount::{self, source::Source};
+use krazybox::mount::{self, source, source::Source};
 use krazybox::restic_rest_server::{
     self as engine, Config, Error, MountConfig, Program, DEFAULT_WAIT, GOKRAZY_REST_SERVER,
 };
+use krazybox::text;
 
 use crate::exit;
 
@@ -112,12 +113,7 @@ fn config_from_env(var: impl Fn(&str) -> Option<String>, native: Option<&Path>) 
 
 /// Removes one level of matching quotes, as env.txt files keep them.
 fn unquote(v: &str) -> &str {
-    for q in ['"', '\''] {
-        if let Some(inner) = v.strip_prefix(q).and_then(|v| v.strip_suffix(q)) {
-            return inner;
-        }
-    }
-    v
+    text::unquote(v, source::QUOTES)
 }
 
 /// A UUID as filesystems write them is hex digits and dashes (ISO 9660 uses

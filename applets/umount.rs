@@ -20,7 +20,7 @@
 
 use crate::{args, exit};
 use argh::{ArgsInfo, FromArgs};
-use krazybox::mount::{self, mountinfo, probe_glue, source::Source};
+use krazybox::mount::{self, filesystem, mountinfo, probe_glue, source::Source};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -103,38 +103,22 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(u8::try_from(total).unwrap_or(255)))
 }
 
-/// A tag stands for the first device that carries it and is mounted (every
-/// member of a multi-device btrfs carries its UUID, and mountinfo names
-/// whichever member the kernel picked), else the first that carries it;
-/// anything else is a path.
-fn resolve(spec: &str) -> PathBuf {
-    let parsed = Source::parse(spec);
-    if matches!(parsed, Source::Tag { .. }) {
-        if let Ok(devices) = parsed.resolve(Some(probe_glue::resolver())) {
-            let table = mountinfo::read().unwrap_or_default();
-            let mounted = devices.iter().find(|d| !mountinfo::find_by_source(&table, d).is_empty());
-            if let Some(device) = mounted.or(devices.first()) {
-                return device.clone();
-            }
-        }
-    }
-    PathBuf::from(spec)
-}
-
 /// Unmounts one target or source; returns its exit status. `shown` is the
 /// name errors use (the argument as given).
 fn one(name: &str, a: &Args, spec: &str, shown: &str) -> u8 {
-    let path = resolve(spec);
-    // What is about to go, for -v: the mount at the path, else the device's last mount.
-    let entry = mountinfo::read().ok().and_then(|table| {
-        let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
-        mountinfo::find_by_mount_point(&table, &canonical)
-            .or_else(|| mountinfo::find_by_source(&table, &path).last().copied())
-            .cloned()
-    });
+    // What is about to go, for -v and for a source: the mount at the path,
+    // else the latest mount of the device, image file or tag.
+    let table = mountinfo::read().unwrap_or_default();
+    let entry = filesystem::mount_named(&table, &Source::parse(spec), Some(probe_glue::resolver())).cloned();
+    let path = entry.as_ref().map_or_else(|| PathBuf::from(spec), |m| m.mount_point.clone());
     // util-linux skips reading the mount table for an absolute directory
     // (statfs gives the type), and then does not know the source to name.
-    let fast = spec.starts_with('/') && !a.lazy && !a.force && !a.detach_loop && !a.no_canonicalize && path.is_dir();
+    let fast = spec.starts_with('/')
+        && !a.lazy
+        && !a.force
+        && !a.detach_loop
+        && !a.no_canonicalize
+        && Path::new(spec).is_dir();
     match mount::umount(&path, a.lazy, a.force) {
         Ok(()) => {
             if a.verbose {

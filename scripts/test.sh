@@ -32,6 +32,7 @@ for tool in e2fsck flock; do command -v "$tool" >/dev/null || missing+=("$tool")
 # the Rust tests.
 . scripts/toolchain.sh
 check_static_toolchain aarch64-unknown-linux-musl x86_64-unknown-linux-musl || exit 1
+check_rust_target aarch64-apple-darwin && check_rust_target x86_64-apple-darwin || exit 1
 [[ $(id -u) == 0 ]] || { echo "scripts/test.sh needs root: tests attach loop devices and mount" >&2; exit 1; }
 [[ -e /dev/btrfs-control ]] || modprobe btrfs 2>/dev/null || true
 
@@ -42,6 +43,13 @@ features=$(cargo metadata --no-deps --format-version 1 |
   python3 -c 'import json,sys; print(" ".join(k for k in json.load(sys.stdin)["packages"][0]["features"] if k != "default"))')
 for f in $features; do
   cargo clippy --locked --quiet --no-default-features --features "$f" -- -D warnings
+done
+# A Mac prepares the disk: its two applets must build there (checked only:
+# nothing here can link or run them).
+for target in aarch64-apple-darwin x86_64-apple-darwin; do
+  for f in htpasswd blkid htpasswd,blkid; do
+    cargo check --locked --quiet --target "$target" --no-default-features --features "$f"
+  done
 done
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

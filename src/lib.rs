@@ -12,8 +12,18 @@ pub(crate) mod support;
 
 pub mod htpasswd;
 pub mod install;
-pub mod mount;
+#[cfg(target_os = "macos")]
+mod macos;
 pub mod probe;
-#[cfg(feature = "rest-server")]
+pub mod text;
+
+// Mounting, loop devices, btrfs registration, the service wrapper and the
+// native rest-server are Linux's (mount(2), ioctls, prctl, signalfd, syncfs,
+// openat2, /proc and /sys). Elsewhere (a Mac preparing the disk) the crate is
+// the htpasswd file, the prober and their applets.
+#[cfg(target_os = "linux")]
+pub mod mount;
+#[cfg(all(feature = "rest-server", target_os = "linux"))]
 pub mod rest_server;
+#[cfg(target_os = "linux")]
 pub mod restic_rest_server;

@@ -6,6 +6,7 @@
 //! every member has been scanned.
 #![allow(unsafe_code)]
 
+use byteorder::{ByteOrder, LittleEndian};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
@@ -95,18 +96,30 @@ pub fn forget(device: Option<&Path>) -> io::Result<()> {
     Ok(())
 }
 
-/// True when `a` and `b` are members of one registered btrfs filesystem:
-/// `/sys/fs/btrfs/<fsid>/devices/` lists the kernel names of its members.
-/// mountinfo shows one member as the source, not necessarily the one a
-/// caller named.
-pub fn same_filesystem(a: &Path, b: &Path) -> bool {
-    let name = |p: &Path| p.canonicalize().ok().and_then(|c| c.file_name().map(|n| n.to_os_string()));
-    let (Some(a), Some(b)) = (name(a), name(b)) else { return false };
-    let Ok(filesystems) = std::fs::read_dir("/sys/fs/btrfs") else { return false };
-    filesystems.flatten().any(|fs| {
-        let devices = fs.path().join("devices");
-        devices.join(&a).exists() && devices.join(&b).exists()
-    })
+/// The members of each mounted btrfs, as the kernel lists them: the device
+/// numbers in `/sys/fs/btrfs/FSID/devices/*/dev` (a directory the kernel
+/// makes when it mounts the file system, with a link to each member's block
+/// device). mountinfo shows one member as the source, not necessarily the
+/// one a caller knows.
+pub fn mounted_members() -> Vec<Vec<(u64, u64)>> {
+    let Ok(filesystems) = std::fs::read_dir("/sys/fs/btrfs") else { return Vec::new() };
+    let number = |dev: &Path| -> Option<(u64, u64)> {
+        let text = std::fs::read_to_string(dev.join("dev")).ok()?;
+        let (major, minor) = text.trim().split_once(':')?;
+        Some((major.parse().ok()?, minor.parse().ok()?))
+    };
+    filesystems
+        .flatten()
+        .filter_map(|fs| std::fs::read_dir(fs.path().join("devices")).ok())
+        .map(|devices| devices.flatten().filter_map(|d| number(&d.path())).collect())
+        .collect()
+}
+
+/// Whether the kernel can mount btrfs at all: the control device and the
+/// type in /proc/filesystems.
+pub fn in_kernel() -> bool {
+    Path::new(BTRFS_CONTROL).exists()
+        && super::kernel_filesystems().unwrap_or_default().iter().any(|(n, _)| n == "btrfs")
 }
 
 /// Where the primary superblock lies, and the fields read from it (btrfs(5),
@@ -126,7 +139,7 @@ pub fn member(device: &Path) -> io::Result<(u64, u64)> {
     if &sb[SB_MAGIC..SB_MAGIC + 8] != MAGIC {
         return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{}: no btrfs superblock", device.display())));
     }
-    let word = |at: usize| u64::from_le_bytes(sb[at..at + 8].try_into().expect("8 bytes"));
+    let word = |at: usize| LittleEndian::read_u64(&sb[at..at + 8]);
     Ok((word(SB_DEVID), word(SB_NUM_DEVICES)))
 }
 

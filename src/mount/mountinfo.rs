@@ -279,29 +279,6 @@ pub fn find_by_id(table: &[MountInfo], id: u32) -> Option<&MountInfo> {
     table.iter().find(|m| m.id == id)
 }
 
-/// Mounts of a block device: those naming `source` and those whose
-/// `major:minor` is the device's number (the kernel may show another name for
-/// the same device, e.g. the lowest-devid member of a btrfs filesystem).
-pub fn find_by_source<'a>(table: &'a [MountInfo], source: &Path) -> Vec<&'a MountInfo> {
-    let rdev = source.metadata().ok().filter(|m| m.file_type().is_block_device()).map(|m| m.rdev());
-    let canonical = source.canonicalize().ok();
-    table
-        .iter()
-        .filter(|m| {
-            let named = Path::new(&m.source) == source || canonical.as_deref() == Some(Path::new(&m.source));
-            let numbered = rdev.is_some_and(|r| {
-                nix::sys::stat::major(r) == u64::from(m.major) && nix::sys::stat::minor(r) == u64::from(m.minor)
-            });
-            named || numbered
-        })
-        .collect()
-}
-
-/// Mounts whose filesystem has this `st_dev`.
-pub fn find_by_devno(table: &[MountInfo], major: u32, minor: u32) -> Vec<&MountInfo> {
-    table.iter().filter(|m| m.major == major && m.minor == minor).collect()
-}
-
 /// The mount whose root `path` is, if any: the top mount on the canonical
 /// path in mountinfo. (Comparing `st_dev` with the parent directory would be
 /// wrong for bind mounts of one filesystem and for btrfs subvolumes.)
@@ -444,8 +421,8 @@ mod tests {
         assert_eq!(find_by_mount_point(&t, Path::new("/srv")).unwrap().id, 92);
         assert!(find_by_mount_point(&t, Path::new("/mnt")).is_none());
         assert_eq!(find_by_id(&t, 90).unwrap().fstype, "ext4");
-        assert_eq!(find_by_devno(&t, 0, 55).len(), 1);
-        assert_eq!(find_by_source(&t, Path::new("/dev/loop4"))[0].id, 91);
+        let loop4 = super::super::filesystem::Filesystem::on(vec!["/dev/loop4".into()]);
+        assert_eq!(loop4.mounts(&t)[0].id, 91);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! not know are filesystem options and go, in order, into mount(2)'s `data`.
 #![forbid(unsafe_code)]
 
+use crate::text::{parse_size, unquote};
 use nix::mount::MsFlags;
 use std::fmt;
 
@@ -260,13 +261,14 @@ impl MountOptions {
                 Effect::User(UserWord::NoFail) => out.nofail = true,
                 Effect::User(UserWord::Loop) => {
                     out.loop_wanted = true;
-                    out.loop_device = value.filter(|v| !v.is_empty()).map(|v| unquote(v).to_string());
+                    out.loop_device = value.filter(|v| !v.is_empty()).map(|v| unquote(v, &['"']).to_string());
                 }
                 Effect::User(UserWord::Offset) => {
-                    out.offset = Some(parse_size(unquote(value.unwrap_or(""))).ok_or_else(|| fail("bad offset"))?)
+                    out.offset = Some(parse_size(unquote(value.unwrap_or(""), &['"'])).map_err(|_| fail("bad offset"))?)
                 }
                 Effect::User(UserWord::SizeLimit) => {
-                    out.sizelimit = Some(parse_size(unquote(value.unwrap_or(""))).ok_or_else(|| fail("bad sizelimit"))?)
+                    out.sizelimit =
+                        Some(parse_size(unquote(value.unwrap_or(""), &['"'])).map_err(|_| fail("bad sizelimit"))?)
                 }
             }
         }
@@ -334,42 +336,6 @@ fn split_options(s: &str) -> Vec<&str> {
     }
     out.push(&s[start..]);
     out
-}
-
-fn unquote(v: &str) -> &str {
-    v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v)
-}
-
-/// Parses a size as util-linux's `parse_size` does for `offset=`/`sizelimit=`:
-/// a C integer (decimal, `0x` hex or `0` octal) with an optional suffix
-/// `K`, `M`, `G`, `T`, `P`, `E` (powers of 1024, also as `KiB`) or `KB`, `MB`... (powers of 1000).
-pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim_start();
-    let (digits, radix, rest) = if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        let end = hex.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(hex.len());
-        (&hex[..end], 16, &hex[end..])
-    } else if s.starts_with('0') && s.len() > 1 && s.as_bytes()[1].is_ascii_digit() {
-        let end = s.find(|c: char| !('0'..='7').contains(&c)).unwrap_or(s.len());
-        (&s[1..end], 8, &s[end..])
-    } else {
-        let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        (&s[..end], 10, &s[end..])
-    };
-    if digits.is_empty() && radix != 8 {
-        return None;
-    }
-    let n = if digits.is_empty() { 0 } else { u64::from_str_radix(digits, radix).ok()? };
-    if rest.is_empty() {
-        return Some(n);
-    }
-    let mut chars = rest.chars();
-    let power = "KMGTPE".find(chars.next()?.to_ascii_uppercase())? as u32 + 1;
-    let base: u64 = match chars.as_str() {
-        "" | "iB" | "ib" => 1024,
-        "B" | "b" => 1000,
-        _ => return None,
-    };
-    n.checked_mul(base.checked_pow(power)?)
 }
 
 /// Renders flags as the kernel shows them in /proc/mounts (fs/proc_namespace.c):
@@ -469,21 +435,6 @@ mod tests {
         let o = MountOptions::parse(r#"context="system_u:object_r:tmp_t:s0:c127,c456",noexec"#).unwrap();
         assert_eq!(o.data, r#"context="system_u:object_r:tmp_t:s0:c127,c456""#);
         assert_eq!(o.flags, MsFlags::MS_NOEXEC);
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("512"), Some(512));
-        assert_eq!(parse_size("0x200"), Some(512));
-        assert_eq!(parse_size("010"), Some(8));
-        assert_eq!(parse_size("0"), Some(0));
-        assert_eq!(parse_size("2K"), Some(2048));
-        assert_eq!(parse_size("2KiB"), Some(2048));
-        assert_eq!(parse_size("2KB"), Some(2000));
-        assert_eq!(parse_size("1g"), Some(1 << 30));
-        assert_eq!(parse_size(""), None);
-        assert_eq!(parse_size("-1"), None);
-        assert_eq!(parse_size("1Kx"), None);
     }
 
     #[test]

@@ -11,6 +11,12 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::text::unquote;
+
+/// The quotes a tag's value may have around it: fstab's, and gokrazy's
+/// env.txt values, which keep them.
+pub const QUOTES: &[char] = &['"', '\''];
+
 /// Looks devices up by tag: `resolver("UUID", "c0ffee…")` returns every
 /// device whose probe gives that value (several for a multi-device btrfs).
 pub type Resolver<'a> = &'a dyn Fn(&str, &str) -> io::Result<Vec<PathBuf>>;
@@ -75,7 +81,7 @@ impl Source {
     pub fn parse(spec: &str) -> Source {
         if let Some((name, value)) = spec.split_once('=') {
             if let Some(&name) = TAGS.iter().find(|t| **t == name) {
-                return Source::Tag { name, value: unquote(value).to_string() };
+                return Source::Tag { name, value: unquote(value, QUOTES).to_string() };
             }
         }
         Source::Path(PathBuf::from(spec))
@@ -87,7 +93,7 @@ impl Source {
     pub fn parse_or_bare_uuid(spec: &str) -> Source {
         match Source::parse(spec) {
             Source::Path(p) => {
-                let bare = unquote(spec);
+                let bare = unquote(spec, QUOTES);
                 if looks_like_uuid(bare) && !p.exists() {
                     Source::Tag { name: "UUID", value: bare.to_string() }
                 } else {
@@ -124,20 +130,10 @@ impl Source {
 /// Accepts several devices only for btrfs, whose members share one `UUID`
 /// (the filesystem id) and differ in `UUID_SUB`.
 pub fn check_devices(source: &Source, devices: &[PathBuf], fstype: Option<&str>) -> Result<(), SourceError> {
-    if devices.len() > 1 && fstype != Some("btrfs") {
+    if devices.len() > 1 && !super::filesystem::may_span_devices(fstype) {
         return Err(SourceError::Ambiguous(source.clone(), devices.to_vec()));
     }
     Ok(())
-}
-
-/// Removes one level of matching single or double quotes.
-fn unquote(v: &str) -> &str {
-    for q in ['"', '\''] {
-        if let Some(inner) = v.strip_prefix(q).and_then(|v| v.strip_suffix(q)) {
-            return inner;
-        }
-    }
-    v
 }
 
 /// A canonical 8-4-4-4-12 UUID, a FAT/exFAT volume id `XXXX-XXXX`, or a

@@ -41,6 +41,25 @@ pub struct Prober {
     pub probe: fn(&mut Ctx) -> io::Result<bool>,
 }
 
+impl Prober {
+    /// What a prober is unless it says otherwise: not tolerant, no magics
+    /// (its function is always called), no minimum size. A prober names
+    /// itself, its usage and its function, then `..Prober::BASE`.
+    pub const BASE: Prober =
+        Prober { name: "", usage: Usage::Filesystem, tolerant: false, magics: &[], min_size: 0, probe: |_| Ok(false) };
+}
+
+/// What the prober needs to know about a block device beyond its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceInfo {
+    pub major: u32,
+    pub minor: u32,
+    /// Not a partition of another device.
+    pub whole_disk: bool,
+    /// Logical sector size (`queue/logical_block_size`), 512 when unknown.
+    pub sector_size: u64,
+}
+
 /// What the probers may know about the device besides its bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Medium {

@@ -2,23 +2,13 @@
 //! looks at when given none, and where a partition sits on its disk.
 #![forbid(unsafe_code)]
 
+pub use super::ctx::DeviceInfo;
 use super::partitions::{self, Disk};
 use super::{Reader, Tag};
 use std::fs;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-
-/// What the prober needs to know about a block device beyond its bytes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeviceInfo {
-    pub major: u32,
-    pub minor: u32,
-    /// Not a partition of another device.
-    pub whole_disk: bool,
-    /// Logical sector size (`queue/logical_block_size`), 512 when unknown.
-    pub sector_size: u64,
-}
 
 /// glibc's `major()`/`minor()` split of a `dev_t`.
 fn split_dev(rdev: u64) -> (u32, u32) {
@@ -48,6 +38,12 @@ impl DeviceInfo {
         let sector_size = read_u64(&queue.join("logical_block_size")).filter(|&s| s >= 512).unwrap_or(512);
         Some(DeviceInfo { major, minor, whole_disk, sector_size })
     }
+}
+
+/// The size in bytes of an image file or block device: where seeking ends.
+pub fn size(file: &mut fs::File) -> io::Result<u64> {
+    use std::io::Seek;
+    file.seek(io::SeekFrom::End(0))
 }
 
 /// `PART_ENTRY_*` for a partition device, read from its disk's partition table

@@ -6,7 +6,8 @@
 //! each field's offset and type; it checks at compile time that every field
 //! lies inside the record, so reading a field of a record read at its declared
 //! length cannot go out of bounds. The field's type says how it is decoded
-//! (`Le32`, `Be16`, `Bytes<16>`…), so a field is never read with the wrong width.
+//! (`Le32`, `Be16`, `Bytes<16>`…), so a field is never read with the wrong width;
+//! numbers are decoded by byteorder's `ByteOrder`.
 //!
 //! ```ignore
 //! layout! { SB_LEN = 128;
@@ -20,6 +21,8 @@
 //! For offsets computed at run time (table entries, chained blocks),
 //! [`Fields::try_at`] returns `None` instead of reading outside the slice.
 #![forbid(unsafe_code)]
+
+use byteorder::{BigEndian, ByteOrder, LittleEndian};
 
 /// The byte order of numbers in records written in their host's order
 /// (minix, sysv, vxfs…), read with [`Fields::at_in`].
@@ -43,8 +46,37 @@ pub trait Field: Copy {
 /// A field whose byte order is part of its type.
 pub trait Fixed: Field {}
 
+/// The widths of numbers in records, read through byteorder's [`ByteOrder`].
+trait Word {
+    fn read<B: ByteOrder>(b: &[u8]) -> Self;
+}
+
+impl Word for u8 {
+    fn read<B: ByteOrder>(b: &[u8]) -> u8 {
+        b[0]
+    }
+}
+
+impl Word for u16 {
+    fn read<B: ByteOrder>(b: &[u8]) -> u16 {
+        B::read_u16(b)
+    }
+}
+
+impl Word for u32 {
+    fn read<B: ByteOrder>(b: &[u8]) -> u32 {
+        B::read_u32(b)
+    }
+}
+
+impl Word for u64 {
+    fn read<B: ByteOrder>(b: &[u8]) -> u64 {
+        B::read_u64(b)
+    }
+}
+
 macro_rules! number {
-    ($($(#[$m:meta])* $name:ident: $t:ty, $len:literal, $fixed:ident;)*) => {$(
+    ($($(#[$m:meta])* $name:ident: $t:ty, $len:literal, $order:ident;)*) => {$(
         $(#[$m])*
         #[derive(Clone, Copy, Debug)]
         pub struct $name(pub usize);
@@ -61,36 +93,33 @@ macro_rules! number {
             }
             #[allow(unused_variables)]
             fn decode(b: &[u8], e: Endian) -> $t {
-                let mut a = [0u8; $len];
-                a.copy_from_slice(b);
-                number!(@decode $fixed, $t, a, e)
+                number!(@decode $order, $t, b, e)
             }
         }
-        number!(@fixed $fixed, $name);
+        number!(@fixed $order, $name);
     )*};
-    (@decode le, $t:ty, $a:ident, $e:ident) => { <$t>::from_le_bytes($a) };
-    (@decode be, $t:ty, $a:ident, $e:ident) => { <$t>::from_be_bytes($a) };
-    (@decode host, $t:ty, $a:ident, $e:ident) => {
+    (@decode host, $t:ty, $b:ident, $e:ident) => {
         match $e {
-            Endian::Little => <$t>::from_le_bytes($a),
-            Endian::Big => <$t>::from_be_bytes($a),
+            Endian::Little => <$t as Word>::read::<LittleEndian>($b),
+            Endian::Big => <$t as Word>::read::<BigEndian>($b),
         }
     };
+    (@decode $order:ident, $t:ty, $b:ident, $e:ident) => { <$t as Word>::read::<$order>($b) };
     (@fixed host, $name:ident) => {};
     (@fixed $o:ident, $name:ident) => { impl Fixed for $name {} };
 }
 
 number! {
     /// One byte.
-    U8: u8, 1, le;
+    U8: u8, 1, LittleEndian;
     /// Little-endian numbers.
-    Le16: u16, 2, le;
-    Le32: u32, 4, le;
-    Le64: u64, 8, le;
+    Le16: u16, 2, LittleEndian;
+    Le32: u32, 4, LittleEndian;
+    Le64: u64, 8, LittleEndian;
     /// Big-endian numbers.
-    Be16: u16, 2, be;
-    Be32: u32, 4, be;
-    Be64: u64, 8, be;
+    Be16: u16, 2, BigEndian;
+    Be32: u32, 4, BigEndian;
+    Be64: u64, 8, BigEndian;
     /// Numbers in the record's own byte order ([`Fields::at_in`]).
     U16: u16, 2, host;
     U32: u32, 4, host;

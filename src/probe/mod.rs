@@ -15,6 +15,11 @@
 mod chain;
 pub mod checksum;
 mod ctx;
+#[cfg(target_os = "linux")]
+pub mod device;
+// Without sysfs: no device scan, no partition entries from the parent disk.
+#[cfg(not(target_os = "linux"))]
+#[path = "device_other.rs"]
 pub mod device;
 pub mod encode;
 pub mod field;
@@ -108,7 +113,6 @@ pub enum Probed {
 /// A window (`offset`, `size`) that does not fit the device is an
 /// [`io::ErrorKind::InvalidInput`] error, as libblkid refuses it.
 pub fn probe_path(path: &Path, opts: &Options) -> io::Result<Probed> {
-    use std::io::Seek;
     use std::os::unix::fs::FileTypeExt;
     let mut file = reader::open(path)?;
     let meta = file.metadata()?;
@@ -118,7 +122,7 @@ pub fn probe_path(path: &Path, opts: &Options) -> io::Result<Probed> {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a block device or regular file"));
     }
     let dev = device::DeviceInfo::of(&meta);
-    let total = file.seek(io::SeekFrom::End(0))?;
+    let total = device::size(&mut file)?;
     // As in libblkid, a size of 0 means "to the end".
     let size = match opts.size.filter(|&s| s != 0) {
         Some(s) => s,

@@ -44,12 +44,18 @@ pub struct Reader {
     bytes_read: u64,
 }
 
+/// O_NOATIME where the system has it (Linux).
+#[cfg(target_os = "linux")]
+const NOATIME: i32 = nix::fcntl::OFlag::O_NOATIME.bits();
+#[cfg(not(target_os = "linux"))]
+const NOATIME: i32 = 0;
+
 /// Opens a device or image for probing: read-only, and without updating its
 /// access time (O_NOATIME, which also makes each read cheaper) where the
-/// caller may ask for that (the owner, or root); otherwise plainly read-only.
+/// system has that and the caller may ask for it (the owner, or root);
+/// otherwise plainly read-only.
 pub fn open(path: &Path) -> io::Result<File> {
-    let noatime = nix::fcntl::OFlag::O_NOATIME.bits();
-    match OpenOptions::new().read(true).custom_flags(noatime).open(path) {
+    match OpenOptions::new().read(true).custom_flags(NOATIME).open(path) {
         Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EPERM as i32) => File::open(path),
         other => other,
     }
@@ -57,10 +63,9 @@ pub fn open(path: &Path) -> io::Result<File> {
 
 impl Reader {
     /// A reader over `file` from `offset`, `size` bytes long (to the end when `None`).
-    /// The size of a block device comes from seeking to its end.
+    /// The size of a block device is the system's answer ([`super::device::size`]).
     pub fn from_file(mut file: File, offset: u64, size: Option<u64>) -> io::Result<Reader> {
-        use std::io::Seek;
-        let end = file.seek(io::SeekFrom::End(0))?;
+        let end = super::device::size(&mut file)?;
         let avail = end.saturating_sub(offset);
         let size = size.map_or(avail, |s| s.min(avail));
         Ok(Reader::new(Source::File(file), offset, size))

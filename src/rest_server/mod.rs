@@ -5,6 +5,7 @@
 //! - [`repo`]: the repositories under `--path`, reached only below its file descriptor.
 //! - [`route`]: URL paths to repositories, objects and listings (pure).
 //! - [`range`]: the `Range` header.
+//! - [`duration`]: `90m`, `2d`: durations in flags and files.
 //! - [`response`]: answers, error statuses, store errors to statuses.
 //! - [`auth`]: htpasswd users with a cache of successful checks.
 //! - [`guard`]: bcrypt on a few threads, and failed logins limited per address.
@@ -27,6 +28,7 @@ pub mod accesslog;
 pub mod auth;
 mod body;
 pub mod conns;
+pub mod duration;
 pub mod guard;
 mod handlers;
 mod http;

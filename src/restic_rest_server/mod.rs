@@ -22,11 +22,11 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 
+use crate::mount::filesystem::{self, Filesystem};
 use crate::mount::source::Source;
-use crate::mount::{self, mountinfo, Category, MountSpec};
+use crate::mount::{self, mountinfo, Category, MountGuard, MountSpec};
 
 use child::{Ended, Signals};
-use device::Device;
 use watch::Watch;
 
 /// Where gokrazy installs the Go package `github.com/restic/rest-server/cmd/rest-server`.
@@ -234,7 +234,7 @@ pub fn run(config: &Config, args: &[String], path_arg: Option<&str>) -> Result<u
     };
     mount_disk(mc, &device, &target)?;
     // From here on the mount is ours: every way out unmounts it.
-    let mut guard = Unmount { target: Some(target.clone()) };
+    let guard = MountGuard::new(&target);
     let mounted = verify_mounted(&device, &target)?;
     // Again now that the disk's own folders and symlinks are there.
     check_path(&path, &target, true)?;
@@ -257,7 +257,7 @@ pub fn run(config: &Config, args: &[String], path_arg: Option<&str>) -> Result<u
         log::info!("stopped before rest-server started");
         return Ok(0);
     }
-    let watch = Watch::new(Path::new(watch::SYSFS), &device.numbers(&mounted));
+    let watch = Watch::new(Path::new(watch::SYSFS), &device.device_numbers(&mounted));
     match watch.names() {
         names if names.is_empty() => {
             log::warn!("no device found under {}: a pulled disk goes unnoticed", target.display())
@@ -271,17 +271,17 @@ pub fn run(config: &Config, args: &[String], path_arg: Option<&str>) -> Result<u
     }
     let ended = running.wait(&mut signals, &mut || watch.gone());
     if let Ok(Ended::DiskGone(what)) = &ended {
-        guard.target = None;
         // No syncfs: there is no device left to write to. Detached, the dead
         // filesystem goes once nothing holds it; the mount point is free for
         // the disk when it comes back.
-        match mount::umount(&target, true, false) {
+        match guard.detach() {
             Ok(()) => log::info!("detached {} (its disk is gone)", target.display()),
             Err(e) => log::error!("detaching {}: {}", target.display(), e.message),
         }
         return Err(Error::transient(format!("{what}: {} is gone; exiting to wait for it again", mc.source_text)));
     }
-    let unmounted = guard.finish();
+    let unmounted =
+        guard.finish().map_err(|e| Error::transient(format!("unmounting {}: {}", target.display(), e.message)));
     let ended = ended?;
     unmounted?;
     match ended {
@@ -315,9 +315,9 @@ fn prepare_target(target: &Path) -> Result<(), Error> {
 /// by an earlier run (we were killed), or a mount whose device is gone, is
 /// unmounted first, which the kernel allows only when nothing uses it: a
 /// mount in use is never detached, we exit 1 and try again later.
-fn mount_disk(mc: &MountConfig, device: &Device, target: &Path) -> Result<(), Error> {
+fn mount_disk(mc: &MountConfig, device: &Filesystem, target: &Path) -> Result<(), Error> {
     let table = mountinfo::read().map_err(|e| Error::transient(format!("reading {}: {e}", mountinfo::MOUNTINFO)))?;
-    if let Some(m) = table.iter().find(|m| m.mount_point != target && device.is_mounted_as(m)) {
+    if let Some(m) = device.mounts(&table).into_iter().find(|m| m.mount_point != target) {
         return Err(Error::config(format!(
             "{} ({}) is already mounted on {}: not serving it a second time; unmount it there or fix MNT_SOURCE",
             mc.source_text,
@@ -326,7 +326,7 @@ fn mount_disk(mc: &MountConfig, device: &Device, target: &Path) -> Result<(), Er
         )));
     }
     if let Some(existing) = mountinfo::find_by_mount_point(&table, target) {
-        let dead = device::is_gone(Path::new(watch::SYSFS), existing);
+        let dead = filesystem::device_gone(Path::new(watch::SYSFS), existing);
         if !device.is_mounted_as(existing) && !dead {
             return Err(Error::config(format!(
                 "{} already has {} ({}) mounted, not {}: unmount it or choose another MNT_TARGET",
@@ -352,7 +352,7 @@ fn mount_disk(mc: &MountConfig, device: &Device, target: &Path) -> Result<(), Er
             Err(e) => return Err(Error::transient(format!("unmounting {}: {}", target.display(), e.message))),
         }
     }
-    let source = device.paths[0].display().to_string();
+    let source = device.devices[0].display().to_string();
     let fstype = mc.fstype.clone().or_else(|| device.fstype.clone());
     let mut spec = MountSpec::new(source, target).options(mc.data.clone()).prober(mount::probe_glue::prober());
     spec.fstype = fstype;
@@ -387,7 +387,7 @@ fn classify_mount_error(e: &mount::Error, mc: &MountConfig) -> Error {
 
 /// After mounting: the target must now be a mount point of that very
 /// filesystem (never let rest-server write to the directory underneath).
-fn verify_mounted(device: &Device, target: &Path) -> Result<mountinfo::MountInfo, Error> {
+fn verify_mounted(device: &Filesystem, target: &Path) -> Result<mountinfo::MountInfo, Error> {
     match mountinfo::mount_at(target) {
         Ok(Some(m)) if device.is_mounted_as(&m) => Ok(m),
         Ok(Some(m)) => Err(Error::transient(format!(
@@ -426,51 +426,6 @@ fn users(target: &Path) -> String {
         0 => String::new(),
         n if n > 3 => format!(" (by {} and {} more)", found[..3].join(", "), n - 3),
         _ => format!(" (by {})", found.join(", ")),
-    }
-}
-
-/// Unmounts the target when the service ends, however it ends.
-struct Unmount {
-    target: Option<PathBuf>,
-}
-
-impl Unmount {
-    fn finish(&mut self) -> Result<(), Error> {
-        match self.target.take() {
-            Some(t) => unmount(&t),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        if let Err(e) = self.finish() {
-            log::error!("{e}");
-        }
-    }
-}
-
-/// syncfs, then umount with retries while busy, then a lazy detach (the
-/// filesystem stays alive until its last user leaves) plus sync().
-fn unmount(target: &Path) -> Result<(), Error> {
-    if let Err(e) = mount::syncfs(target) {
-        log::warn!("syncfs {}: {e}", target.display());
-    }
-    match mount::umount(target, false, false) {
-        Ok(()) => {
-            log::info!("unmounted {}", target.display());
-            Ok(())
-        }
-        Err(e) if e.errno == Some(Errno::EBUSY) => {
-            log::warn!("{} still busy: detaching lazily", target.display());
-            let r = mount::umount(target, true, false);
-            nix::unistd::sync();
-            r.map_err(|e| Error::transient(format!("unmounting {}: {}", target.display(), e.message)))?;
-            log::info!("detached {} (unmounts when no longer busy)", target.display());
-            Ok(())
-        }
-        Err(e) => Err(Error::transient(format!("unmounting {}: {}", target.display(), e.message))),
     }
 }
 

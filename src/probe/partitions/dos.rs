@@ -160,6 +160,7 @@ fn logical(r: &mut Reader, t: &mut Table, next: &mut u32, ex_start: u32, ex_size
 /// util-linux 2.39's `blkid_probe_is_exfat`, to tell an exFAT boot sector
 /// from an MBR (FAT and NTFS use their probers' checks).
 mod boot {
+    use crate::probe::field::{Fields, Le32};
     use crate::probe::Reader;
     use std::io;
 
@@ -196,6 +197,6 @@ mod boot {
             }
             sum = sum.rotate_right(1).wrapping_add(u32::from(byte));
         }
-        Ok(data[sector * 11..].chunks_exact(4).all(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) == sum))
+        Ok(data[sector * 11..].chunks_exact(4).all(|c| c.at(Le32(0)) == sum))
     }
 }

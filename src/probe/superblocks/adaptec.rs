@@ -7,8 +7,7 @@ use crate::probe::field::{layout, Bytes, Fields, U8};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
-pub static ADAPTEC: Prober =
-    Prober { name: "adaptec_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], min_size: 0, probe };
+pub static ADAPTEC: Prober = Prober { name: "adaptec_raid_member", usage: Usage::Raid, probe, ..Prober::BASE };
 
 layout! { LEN = 512;
     B0IDCODE: Bytes<4> = 0;

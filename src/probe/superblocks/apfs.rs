@@ -7,10 +7,9 @@ use std::io;
 pub static APFS: Prober = Prober {
     name: "apfs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"NXSB", kboff: 0, sboff: 32 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 layout! { SB_LEN = 88;

@@ -17,7 +17,6 @@ const MIN_SIZE: u64 = 8192;
 pub static BCACHE: Prober = Prober {
     name: "bcache",
     usage: Usage::Other,
-    tolerant: false,
     magics: &[Magic {
         bytes: b"\xc6\x85\x73\xf6\x4e\x1a\x45\xca\x82\x65\xf5\x7f\x48\xba\x6d\x81",
         kboff: SB_OFFSET / 1024,
@@ -25,6 +24,7 @@ pub static BCACHE: Prober = Prober {
     }],
     min_size: MIN_SIZE,
     probe,
+    ..Prober::BASE
 };
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {

@@ -16,7 +16,6 @@ const NAME_LEN: u64 = 32;
 pub static BEFS: Prober = Prober {
     name: "befs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[
         Magic { bytes: b"BFS1", kboff: 0, sboff: NAME_LEN },
         Magic { bytes: b"1SFB", kboff: 0, sboff: NAME_LEN },
@@ -25,6 +24,7 @@ pub static BEFS: Prober = Prober {
     ],
     min_size: MIN_SIZE,
     probe,
+    ..Prober::BASE
 };
 
 layout! { SB_LEN = 164;

@@ -7,10 +7,9 @@ use std::io;
 pub static BFS: Prober = Prober {
     name: "bfs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"\xce\xfa\xad\x1b", kboff: 0, sboff: 0 }],
-    min_size: 0,
     probe: magic_only,
+    ..Prober::BASE
 };
 
 /// The probe of a type whose magic is its whole signature (bfs, ReFS).

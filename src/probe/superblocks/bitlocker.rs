@@ -14,14 +14,13 @@ const TOGO: &[u8] = b"\xeb\x58\x90MSWIN4.1";
 pub static BITLOCKER: Prober = Prober {
     name: "BitLocker",
     usage: Usage::Crypto,
-    tolerant: false,
     magics: &[
         Magic { bytes: VISTA, kboff: 0, sboff: 0 },
         Magic { bytes: WIN7, kboff: 0, sboff: 0 },
         Magic { bytes: TOGO, kboff: 0, sboff: 0 },
     ],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 layout! { HDR_LEN = 512;

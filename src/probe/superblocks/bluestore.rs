@@ -8,10 +8,9 @@ use std::io;
 pub static BLUESTORE: Prober = Prober {
     name: "ceph_bluestore",
     usage: Usage::Other,
-    tolerant: false,
     magics: &[Magic { bytes: b"bluestore block device", kboff: 0, sboff: 0 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 fn probe(_: &mut Ctx) -> io::Result<bool> {

@@ -14,10 +14,10 @@ const MIN_SIZE: u64 = 1024 * 1024;
 pub static BTRFS: Prober = Prober {
     name: "btrfs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"_BHRfS_M", kboff: SB_KBOFF, sboff: 0x40 }],
     min_size: MIN_SIZE,
     probe,
+    ..Prober::BASE
 };
 
 layout! { SB_LEN = 555;

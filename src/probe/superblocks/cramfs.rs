@@ -8,13 +8,12 @@ use std::io;
 pub static CRAMFS: Prober = Prober {
     name: "cramfs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[
         Magic { bytes: b"\x45\x3d\xcd\x28", kboff: 0, sboff: 0 },
         Magic { bytes: b"\x28\xcd\x3d\x45", kboff: 0, sboff: 0 },
     ],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 layout! { SB_LEN = 64;

@@ -8,8 +8,7 @@ use crate::probe::field::{layout, Bytes, Endian, Fields, U32, U64};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
-pub static DDF: Prober =
-    Prober { name: "ddf_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], min_size: 0, probe };
+pub static DDF: Prober = Prober { name: "ddf_raid_member", usage: Usage::Raid, probe, ..Prober::BASE };
 
 /// libblkid looks at no smaller device, partitions included.
 const MIN_SIZE: u64 = 0x30000;

@@ -10,28 +10,25 @@ use std::io;
 pub static SNAPSHOT_COW: Prober = Prober {
     name: "DM_snapshot_cow",
     usage: Usage::Other,
-    tolerant: false,
     magics: &[Magic { bytes: b"SnAp", kboff: 0, sboff: 0 }],
-    min_size: 0,
     probe: |_| Ok(true),
+    ..Prober::BASE
 };
 
 pub static VERITY_HASH: Prober = Prober {
     name: "DM_verity_hash",
     usage: Usage::Crypto,
-    tolerant: false,
     magics: &[Magic { bytes: b"verity\0\0", kboff: 0, sboff: 0 }],
-    min_size: 0,
     probe: probe_verity,
+    ..Prober::BASE
 };
 
 pub static INTEGRITY: Prober = Prober {
     name: "DM_integrity",
     usage: Usage::Crypto,
-    tolerant: false,
     magics: &[Magic { bytes: b"integrt\0", kboff: 0, sboff: 0 }],
-    min_size: 0,
     probe: probe_integrity,
+    ..Prober::BASE
 };
 
 // The start of the 512-byte verity superblock. libblkid reads all of it, which

@@ -7,7 +7,7 @@ use crate::probe::field::{layout, Be32, Be64, Bytes, Fields};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
-pub static DRBD: Prober = Prober { name: "drbd", usage: Usage::Raid, tolerant: false, magics: &[], min_size: 0, probe };
+pub static DRBD: Prober = Prober { name: "drbd", usage: Usage::Raid, probe, ..Prober::BASE };
 
 const MIN_SIZE: u64 = 0x10000;
 const MD_OFFSET: u64 = 4096;

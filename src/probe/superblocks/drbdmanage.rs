@@ -9,10 +9,10 @@ use std::io;
 pub static DRBDMANAGE: Prober = Prober {
     name: "drbdmanage_control_volume",
     usage: Usage::Other,
-    tolerant: false,
     magics: &[Magic { bytes: b"$DRBDmgr=q", kboff: 0, sboff: 0 }],
     min_size: MIN_SIZE,
     probe,
+    ..Prober::BASE
 };
 
 const MIN_SIZE: u64 = 64 * 1024;

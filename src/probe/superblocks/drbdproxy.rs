@@ -9,10 +9,10 @@ use std::io;
 pub static DRBDPROXY_DATALOG: Prober = Prober {
     name: "drbdproxy_datalog",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"DRBDdlh*", kboff: 0, sboff: 0 }],
     min_size: MIN_SIZE,
     probe,
+    ..Prober::BASE
 };
 
 const MIN_SIZE: u64 = 16 * 1024;

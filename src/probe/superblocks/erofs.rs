@@ -11,10 +11,9 @@ const SB_KBOFF: u64 = 1;
 pub static EROFS: Prober = Prober {
     name: "erofs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"\xe2\xe1\xf5\xe0", kboff: SB_KBOFF, sboff: 0 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 layout! { SB_LEN = 128;

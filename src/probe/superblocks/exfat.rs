@@ -9,10 +9,9 @@ use std::io;
 pub static EXFAT: Prober = Prober {
     name: "exfat",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"EXFAT   ", kboff: 0, sboff: 3 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 // Boot sector fields.

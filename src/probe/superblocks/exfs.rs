@@ -10,10 +10,9 @@ use std::io;
 pub static EXFS: Prober = Prober {
     name: "exfs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"EXFS", kboff: 0, sboff: 0 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 layout! { SB_LEN = xfs::SB_LEN;

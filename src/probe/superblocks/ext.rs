@@ -147,22 +147,15 @@ fn probe_ext4(ctx: &mut Ctx) -> io::Result<bool> {
     Ok(true)
 }
 
-pub static EXT4DEV: Prober = Prober {
-    name: "ext4dev",
-    usage: Usage::Filesystem,
-    tolerant: false,
-    magics: MAGICS,
-    min_size: 0,
-    probe: probe_ext4dev,
-};
+pub static EXT4DEV: Prober =
+    Prober { name: "ext4dev", usage: Usage::Filesystem, magics: MAGICS, probe: probe_ext4dev, ..Prober::BASE };
 pub static EXT4: Prober =
-    Prober { name: "ext4", usage: Usage::Filesystem, tolerant: false, magics: MAGICS, min_size: 0, probe: probe_ext4 };
+    Prober { name: "ext4", usage: Usage::Filesystem, magics: MAGICS, probe: probe_ext4, ..Prober::BASE };
 pub static EXT3: Prober =
-    Prober { name: "ext3", usage: Usage::Filesystem, tolerant: false, magics: MAGICS, min_size: 0, probe: probe_ext3 };
+    Prober { name: "ext3", usage: Usage::Filesystem, magics: MAGICS, probe: probe_ext3, ..Prober::BASE };
 pub static EXT2: Prober =
-    Prober { name: "ext2", usage: Usage::Filesystem, tolerant: false, magics: MAGICS, min_size: 0, probe: probe_ext2 };
-pub static JBD: Prober =
-    Prober { name: "jbd", usage: Usage::Other, tolerant: false, magics: MAGICS, min_size: 0, probe: probe_jbd };
+    Prober { name: "ext2", usage: Usage::Filesystem, magics: MAGICS, probe: probe_ext2, ..Prober::BASE };
+pub static JBD: Prober = Prober { name: "jbd", usage: Usage::Other, magics: MAGICS, probe: probe_jbd, ..Prober::BASE };
 
 #[cfg(test)]
 mod tests {

@@ -11,10 +11,9 @@ const SB_KBOFF: u64 = 1;
 pub static F2FS: Prober = Prober {
     name: "f2fs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"\x10\x20\xf5\xf2", kboff: SB_KBOFF, sboff: 0 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 layout! { SB_LEN = 0x7c + 1024;

@@ -14,18 +14,18 @@ const MAGICS: &[Magic] = &[Magic { bytes: b"\x01\x16\x19\x70", kboff: SB_KBOFF, 
 pub static GFS: Prober = Prober {
     name: "gfs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: MAGICS,
     min_size: MIN_SIZE,
     probe: probe_gfs,
+    ..Prober::BASE
 };
 pub static GFS2: Prober = Prober {
     name: "gfs2",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: MAGICS,
     min_size: MIN_SIZE,
     probe: probe_gfs2,
+    ..Prober::BASE
 };
 
 layout! { SB_LEN = 272;

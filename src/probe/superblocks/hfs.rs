@@ -14,21 +14,20 @@ pub static HFS: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: true,
     magics: &[Magic { bytes: b"BD", kboff: 1, sboff: 0 }],
-    min_size: 0,
     probe: probe_hfs,
+    ..Prober::BASE
 };
 
 pub static HFSPLUS: Prober = Prober {
     name: "hfsplus",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[
         Magic { bytes: b"BD", kboff: 1, sboff: 0 },
         Magic { bytes: b"H+", kboff: 1, sboff: 0 },
         Magic { bytes: b"HX", kboff: 1, sboff: 0 },
     ],
-    min_size: 0,
     probe: probe_hfsplus,
+    ..Prober::BASE
 };
 
 const SB_OFFSET: u64 = 1024;

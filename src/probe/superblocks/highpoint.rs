@@ -7,26 +7,18 @@ use crate::probe::field::{layout, Fields, Le32};
 use crate::probe::{Ctx, Magic, Prober, Usage};
 use std::io;
 
-pub static HPT45X: Prober = Prober {
-    name: "hpt45x_raid_member",
-    usage: Usage::Raid,
-    tolerant: false,
-    magics: &[],
-    min_size: 0,
-    probe: probe_45x,
-};
+pub static HPT45X: Prober = Prober { name: "hpt45x_raid_member", usage: Usage::Raid, probe: probe_45x, ..Prober::BASE };
 
 /// The superblock is at sector 9, its magic 32 bytes into it.
 pub static HPT37X: Prober = Prober {
     name: "hpt37x_raid_member",
     usage: Usage::Raid,
-    tolerant: false,
     magics: &[
         Magic { bytes: b"\xf0\x16\x78\x5a", kboff: 4, sboff: 544 },
         Magic { bytes: b"\xfd\x16\x78\x5a", kboff: 4, sboff: 544 },
     ],
-    min_size: 0,
     probe: probe_37x,
+    ..Prober::BASE
 };
 
 layout! { LEN_45X = 4;

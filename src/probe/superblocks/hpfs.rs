@@ -12,10 +12,9 @@ const SPARE_OFF: u64 = 0x2200;
 pub static HPFS: Prober = Prober {
     name: "hpfs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"\x49\xe8\x95\xf9", kboff: SB_OFF >> 10, sboff: 0 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 layout! { SB_LEN = 9;

@@ -16,8 +16,8 @@ pub static ISO9660: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: true,
     magics: &[Magic { bytes: b"CD001", kboff: 32, sboff: 1 }, Magic { bytes: b"CDROM", kboff: 32, sboff: 9 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 const DESCRIPTORS: u64 = 0x8000;

@@ -7,8 +7,7 @@ use crate::probe::field::{layout, Bytes, Fields};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
-pub static ISW: Prober =
-    Prober { name: "isw_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], min_size: 0, probe };
+pub static ISW: Prober = Prober { name: "isw_raid_member", usage: Usage::Raid, probe, ..Prober::BASE };
 
 const SIGNATURE: &[u8] = b"Intel Raid ISM Cfg Sig. ";
 layout! { LEN = 48;

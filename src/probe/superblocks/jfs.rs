@@ -13,10 +13,10 @@ const MIN_SIZE: u64 = 16 * 1024 * 1024;
 pub static JFS: Prober = Prober {
     name: "jfs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"JFS1", kboff: SB_KBOFF, sboff: 0 }],
     min_size: MIN_SIZE,
     probe,
+    ..Prober::BASE
 };
 
 layout! { SB_LEN = 184;

@@ -7,8 +7,7 @@ use crate::probe::field::{layout, Bytes, Fields, U8};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
-pub static JMICRON: Prober =
-    Prober { name: "jmicron_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], min_size: 0, probe };
+pub static JMICRON: Prober = Prober { name: "jmicron_raid_member", usage: Usage::Raid, probe, ..Prober::BASE };
 
 const SIGNATURE: &[u8] = b"JM";
 layout! { LEN = 6;

@@ -6,8 +6,7 @@ use super::hwraid;
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
-pub static LSI: Prober =
-    Prober { name: "lsi_mega_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], min_size: 0, probe };
+pub static LSI: Prober = Prober { name: "lsi_mega_raid_member", usage: Usage::Raid, probe, ..Prober::BASE };
 
 const SIGNATURE: &[u8] = b"$XIDE$";
 

@@ -8,8 +8,7 @@ use crate::probe::field::{layout, Be16, Bytes, Fields};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
-pub static LUKS: Prober =
-    Prober { name: "crypto_LUKS", usage: Usage::Crypto, tolerant: false, magics: &[], min_size: 0, probe };
+pub static LUKS: Prober = Prober { name: "crypto_LUKS", usage: Usage::Crypto, probe, ..Prober::BASE };
 
 const MAGIC: &[u8] = b"LUKS\xba\xbe";
 const MAGIC_SECONDARY: &[u8] = b"SKUL\xba\xbe";

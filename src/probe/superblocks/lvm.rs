@@ -18,7 +18,6 @@ const TYPE: &[u8] = b"LVM2 001";
 pub static LVM2: Prober = Prober {
     name: "LVM2_member",
     usage: Usage::Raid,
-    tolerant: false,
     // libblkid's order: sector 1, sector 0, then sectors 2 and 3.
     magics: &[
         Magic { bytes: TYPE, kboff: 0, sboff: 0x218 },
@@ -26,17 +25,16 @@ pub static LVM2: Prober = Prober {
         Magic { bytes: TYPE, kboff: 1, sboff: 0x018 },
         Magic { bytes: TYPE, kboff: 1, sboff: 0x218 },
     ],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 pub static LVM1: Prober = Prober {
     name: "LVM1_member",
     usage: Usage::Raid,
-    tolerant: false,
     magics: &[Magic { bytes: b"HM", kboff: 0, sboff: 0 }],
-    min_size: 0,
     probe: probe_lvm1,
+    ..Prober::BASE
 };
 
 layout! { LVM1_LEN = 172;

@@ -8,8 +8,7 @@ use crate::probe::field::{layout, Bytes, Endian, Fields, Le32, Le64, Uuid, U32};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
-pub static LINUX_RAID: Prober =
-    Prober { name: "linux_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], min_size: 0, probe };
+pub static LINUX_RAID: Prober = Prober { name: "linux_raid_member", usage: Usage::Raid, probe, ..Prober::BASE };
 
 const MD_MAGIC: u32 = 0xa92b_4efc;
 /// 0.90 reserves the last 64 KiB (aligned down to 64 KiB) for its superblock.

@@ -15,7 +15,6 @@ const fn at(bytes: &'static [u8], sboff: u64) -> Magic {
 pub static MINIX: Prober = Prober {
     name: "minix",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[
         at(b"\x7f\x13", 0x10), // v1, little-endian
         at(b"\x8f\x13", 0x10),
@@ -28,8 +27,8 @@ pub static MINIX: Prober = Prober {
         at(b"\x5a\x4d", 0x18), // v3, little-endian
         at(b"\x4d\x5a", 0x18), // v3, big-endian
     ],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 // The v1/v2 superblock and the v3 one share the record read (32 bytes).

@@ -9,10 +9,9 @@ use std::io;
 pub static MPOOL: Prober = Prober {
     name: "mpool",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"mpoolDev", kboff: 0, sboff: 0 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 layout! { SB_LEN = 66;

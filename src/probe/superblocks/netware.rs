@@ -10,10 +10,9 @@ const SB_KBOFF: u64 = 4;
 pub static NETWARE: Prober = Prober {
     name: "nss",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"SPB5", kboff: SB_KBOFF, sboff: 0 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 // libblkid reads the whole superblock header.

@@ -12,7 +12,7 @@ use std::io;
 const MIN_SIZE: u64 = 1024 * 1024;
 
 pub static NILFS2: Prober =
-    Prober { name: "nilfs2", usage: Usage::Filesystem, tolerant: false, magics: &[], min_size: MIN_SIZE, probe };
+    Prober { name: "nilfs2", usage: Usage::Filesystem, min_size: MIN_SIZE, probe, ..Prober::BASE };
 
 const PRIMARY: u64 = 0x400;
 layout! { SB_LEN = 1024;

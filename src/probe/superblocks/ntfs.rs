@@ -10,10 +10,9 @@ use std::io;
 pub static NTFS: Prober = Prober {
     name: "ntfs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"NTFS    ", kboff: 0, sboff: 3 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 // Boot sector.
@@ -153,7 +152,7 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     }
     ctx.set_block_size(u64::from(found.sector_size));
     let serial = found.boot.at(VOLUME_SERIAL);
-    ctx.set_uuid_formatted(&serial, format!("{:016X}", u64::from_le_bytes(serial)));
+    ctx.set_uuid_formatted(&serial, format!("{:016X}", serial.at(Le64(0))));
     Ok(true)
 }
 

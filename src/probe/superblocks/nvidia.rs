@@ -7,8 +7,7 @@ use crate::probe::field::{layout, Bytes, Fields, Le16};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
-pub static NVIDIA: Prober =
-    Prober { name: "nvidia_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], min_size: 0, probe };
+pub static NVIDIA: Prober = Prober { name: "nvidia_raid_member", usage: Usage::Raid, probe, ..Prober::BASE };
 
 const SIGNATURE: &[u8] = b"NVIDIA";
 layout! { LEN = 18;

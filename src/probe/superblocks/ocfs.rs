@@ -11,16 +11,15 @@ const MIN_SIZE: u64 = 14000 * 1024;
 pub static OCFS: Prober = Prober {
     name: "ocfs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"OracleCFS", kboff: 8, sboff: 0 }],
     min_size: MIN_SIZE,
     probe: probe_ocfs,
+    ..Prober::BASE
 };
 
 pub static OCFS2: Prober = Prober {
     name: "ocfs2",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[
         Magic { bytes: b"OCFSV2", kboff: 1, sboff: 0 },
         Magic { bytes: b"OCFSV2", kboff: 2, sboff: 0 },
@@ -29,15 +28,15 @@ pub static OCFS2: Prober = Prober {
     ],
     min_size: MIN_SIZE,
     probe: probe_ocfs2,
+    ..Prober::BASE
 };
 
 pub static ORACLEASM: Prober = Prober {
     name: "oracleasm",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"ORCLDISK", kboff: 0, sboff: 32 }],
-    min_size: 0,
     probe: probe_oracleasm,
+    ..Prober::BASE
 };
 
 // OCFS 1: a volume header, and 512 bytes after it a volume label.

@@ -7,14 +7,8 @@ use super::hwraid;
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
-pub static PROMISE: Prober = Prober {
-    name: "promise_fasttrack_raid_member",
-    usage: Usage::Raid,
-    tolerant: false,
-    magics: &[],
-    min_size: 0,
-    probe,
-};
+pub static PROMISE: Prober =
+    Prober { name: "promise_fasttrack_raid_member", usage: Usage::Raid, probe, ..Prober::BASE };
 
 const SIGNATURE: &[u8] = b"Promise Technology, Inc.";
 const MIN_SIZE: u64 = 0x40000;

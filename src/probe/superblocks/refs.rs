@@ -7,10 +7,9 @@ use crate::probe::{Magic, Prober, Usage};
 pub static REFS: Prober = Prober {
     name: "ReFS",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"\0\0\0ReFS\0", kboff: 0, sboff: 0 }],
-    min_size: 0,
     probe: magic_only,
+    ..Prober::BASE
 };
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ const MIN_SIZE: u64 = 128 * 1024;
 pub static REISERFS: Prober = Prober {
     name: "reiserfs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[
         // 3.5 kept the superblock at 8 KiB, later versions at 64 KiB.
         Magic { bytes: b"ReIsErFs", kboff: 8, sboff: 0x34 },
@@ -23,15 +22,16 @@ pub static REISERFS: Prober = Prober {
     ],
     min_size: MIN_SIZE,
     probe: probe_reiser,
+    ..Prober::BASE
 };
 
 pub static REISER4: Prober = Prober {
     name: "reiser4",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"ReIsEr4", kboff: 64, sboff: 0 }],
     min_size: MIN_SIZE,
     probe: probe_reiser4,
+    ..Prober::BASE
 };
 
 layout! { SB_LEN = 116;

@@ -8,10 +8,9 @@ use std::io;
 pub static ROMFS: Prober = Prober {
     name: "romfs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"-rom1fs-", kboff: 0, sboff: 0 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 layout! { SB_LEN = 32;

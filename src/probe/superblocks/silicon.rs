@@ -7,8 +7,7 @@ use crate::probe::field::{layout, Fields, Le16, Le32, U8};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
-pub static SILICON: Prober =
-    Prober { name: "silicon_medley_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], min_size: 0, probe };
+pub static SILICON: Prober = Prober { name: "silicon_medley_raid_member", usage: Usage::Raid, probe, ..Prober::BASE };
 
 layout! { LEN = 512;
     MAGIC: Le32 = 0x60;
@@ -24,7 +23,7 @@ const MAX_DISKS: u8 = 8;
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
     let magic = SILICON_MAGIC.to_le_bytes();
     let Some(md) = hwraid::tail_with(ctx, 1, MAGIC.0, &magic, LEN)? else { return Ok(false) };
-    let sum = md[..CHECKSUM1.0].chunks_exact(2).fold(0u16, |s, w| s.wrapping_add(u16::from_le_bytes([w[0], w[1]])));
+    let sum = md[..CHECKSUM1.0].chunks_exact(2).fold(0u16, |s, w| s.wrapping_add(w.at(Le16(0))));
     if md.at(MAGIC) != SILICON_MAGIC || md.at(DISK_NUMBER) >= MAX_DISKS || sum.wrapping_neg() != md.at(CHECKSUM1) {
         return Ok(false);
     }

@@ -8,23 +8,21 @@ use std::io;
 pub static SQUASHFS: Prober = Prober {
     name: "squashfs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"hsqs", kboff: 0, sboff: 0 }],
-    min_size: 0,
     probe: probe_squashfs,
+    ..Prober::BASE
 };
 
 /// Versions before 4 were written in the byte order of the host that made them.
 pub static SQUASHFS3: Prober = Prober {
     name: "squashfs3",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[
         Magic { bytes: b"sqsh", kboff: 0, sboff: 0 }, // big-endian
         Magic { bytes: b"hsqs", kboff: 0, sboff: 0 }, // little-endian
     ],
-    min_size: 0,
     probe: probe_squashfs3,
+    ..Prober::BASE
 };
 
 layout! { SB_LEN = 32;

@@ -17,13 +17,13 @@ const AREA: usize = 16 * BS;
 pub static STRATIS: Prober = Prober {
     name: "stratis",
     usage: Usage::Raid,
-    tolerant: false,
     magics: &[
         Magic { bytes: MAGIC, kboff: 0, sboff: (COPIES[0] + MAGIC_AT) as u64 },
         Magic { bytes: MAGIC, kboff: 0, sboff: (COPIES[1] + MAGIC_AT) as u64 },
     ],
     min_size: AREA as u64,
     probe,
+    ..Prober::BASE
 };
 
 // One copy of the signature block.

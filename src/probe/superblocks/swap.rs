@@ -44,22 +44,22 @@ macro_rules! at_page_ends {
 pub static SWAP: Prober = Prober {
     name: "swap",
     usage: Usage::Other,
-    tolerant: false,
     magics: at_page_ends!([] b"SWAP-SPACE", b"SWAPSPACE2"),
     min_size: MIN_SIZE,
     probe: probe_swap,
+    ..Prober::BASE
 };
 
 pub static SWSUSPEND: Prober = Prober {
     name: "swsuspend",
     usage: Usage::Other,
-    tolerant: false,
     magics: at_page_ends!(
         [Magic { bytes: TOI_MAGIC, kboff: 0, sboff: 0 }]
         b"S1SUSPEND", b"S2SUSPEND", b"ULSUSPEND", b"LINHIB0001"
     ),
     min_size: MIN_SIZE,
     probe: probe_swsuspend,
+    ..Prober::BASE
 };
 
 /// Label, UUID and version from the swap header (libblkid's `swap_set_info`).

@@ -8,19 +8,17 @@ use std::io;
 pub static XENIX: Prober = Prober {
     name: "xenix",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[
         Magic { bytes: b"\x2b\x55\x44", kboff: 1, sboff: 0x400 },
         Magic { bytes: b"\x44\x55\x2b", kboff: 1, sboff: 0x400 },
     ],
-    min_size: 0,
     probe: probe_xenix,
+    ..Prober::BASE
 };
 
 /// SysV may be in either byte order and at four places: libblkid looks for
 /// its magic itself.
-pub static SYSV: Prober =
-    Prober { name: "sysv", usage: Usage::Filesystem, tolerant: false, magics: &[], min_size: 0, probe: probe_sysv };
+pub static SYSV: Prober = Prober { name: "sysv", usage: Usage::Filesystem, probe: probe_sysv, ..Prober::BASE };
 
 /// The Xenix superblock is read at 1 KiB (libblkid's `kboff`), whatever the magic's place.
 const XENIX_SB_OFF: u64 = 1024;

@@ -9,10 +9,9 @@ use std::io;
 pub static UBI: Prober = Prober {
     name: "ubi",
     usage: Usage::Raid,
-    tolerant: false,
     magics: &[Magic { bytes: b"UBI#", kboff: 0, sboff: 0 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 // The erase counter header.

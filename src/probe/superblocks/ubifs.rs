@@ -8,10 +8,9 @@ use std::io;
 pub static UBIFS: Prober = Prober {
     name: "ubifs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"\x31\x18\x10\x06", kboff: 0, sboff: 0 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 // libblkid reads the whole 4 KiB node.

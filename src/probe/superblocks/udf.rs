@@ -19,8 +19,8 @@ pub static UDF: Prober = Prober {
     usage: Usage::Filesystem,
     tolerant: true,
     magics: &[vrs(b"BEA01"), vrs(b"BOOT2"), vrs(b"CD001"), vrs(b"CDW02"), vrs(b"NSR02"), vrs(b"NSR03"), vrs(b"TEA01")],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 const VRS_OFFSET: u64 = 0x8000;

@@ -6,8 +6,7 @@ use crate::probe::field::{layout, Be32, Bytes, Endian, Fields, Le32, U32};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
-pub static UFS: Prober =
-    Prober { name: "ufs", usage: Usage::Filesystem, tolerant: false, magics: &[], min_size: 0, probe };
+pub static UFS: Prober = Prober { name: "ufs", usage: Usage::Filesystem, probe, ..Prober::BASE };
 
 /// Where the superblock may be, in KiB, in the order libblkid tries them.
 const PLACES_KIB: [u64; 4] = [0, 8, 64, 256];

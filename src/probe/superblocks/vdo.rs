@@ -8,10 +8,9 @@ use std::io;
 pub static VDO: Prober = Prober {
     name: "vdo",
     usage: Usage::Other,
-    tolerant: false,
     magics: &[Magic { bytes: b"dmvdo001", kboff: 0, sboff: 0 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 layout! { LEN = 56;

@@ -15,7 +15,6 @@ use std::io;
 pub static VFAT: Prober = Prober {
     name: "vfat",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[
         Magic { bytes: b"MSWIN", kboff: 0, sboff: 0x52 },
         Magic { bytes: b"FAT32   ", kboff: 0, sboff: 0x52 },
@@ -28,8 +27,8 @@ pub static VFAT: Prober = Prober {
         Magic { bytes: b"\xe9", kboff: 0, sboff: 0 },
         Magic { bytes: b"\x55\xaa", kboff: 0, sboff: 0x1fe },
     ],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 const LABEL_LEN: usize = 11;
@@ -108,30 +107,36 @@ struct Geometry {
     fat_size: u32,
 }
 
-/// The BIOS parameter block checks of libblkid's `fat_valid_superblock`. The
-/// arithmetic wraps at 32 bits as libblkid's does, so that nonsense values are
-/// rejected (or accepted) the same way.
 /// The BIOS parameter block's first fields, from the sector size to the media
 /// byte: what [`valid_superblock`] checks first.
 const BPB_HEAD: (usize, usize) = (SECTOR_SIZE.0, MEDIA.0 + 1);
 
-/// Whether the fields in [`BPB_HEAD`] already rule a FAT boot sector out (no
-/// FAT, no reserved sector, an unknown media byte, a cluster or sector size
-/// that [`valid_superblock`] rejects): then the sector need not be read whole.
+/// libblkid's first checks of the fields in [`BPB_HEAD`]: some FATs, a
+/// reserved sector, a known media byte, power-of-two cluster and sector
+/// sizes, sectors of 512 to 4096 bytes.
+fn plausible_head(bs: &[u8]) -> bool {
+    let (fats, reserved, media) = (bs.at(FATS), le16(bs, RESERVED), bs.at(MEDIA));
+    let (cluster_size, sector_size) = (u32::from(bs.at(CLUSTER_SIZE)), le16(bs, SECTOR_SIZE));
+    fats != 0
+        && reserved != 0
+        && (media >= 0xf8 || media == 0xf0)
+        && cluster_size.is_power_of_two()
+        && sector_size.is_power_of_two()
+        && (512..=4096).contains(&sector_size)
+}
+
+/// Whether the fields in [`BPB_HEAD`] already rule a FAT boot sector out:
+/// then the sector need not be read whole.
 fn ruled_out(reader: &mut Reader) -> io::Result<bool> {
     let (from, to) = BPB_HEAD;
     let mut bs = vec![0u8; to];
     bs[from..].copy_from_slice(&reader.read(from as u64, to - from)?);
-    let (fats, reserved, media) = (bs.at(FATS), le16(&bs, RESERVED), bs.at(MEDIA));
-    let (cluster_size, sector_size) = (u32::from(bs.at(CLUSTER_SIZE)), le16(&bs, SECTOR_SIZE));
-    Ok(fats == 0
-        || reserved == 0
-        || !(media >= 0xf8 || media == 0xf0)
-        || !cluster_size.is_power_of_two()
-        || !sector_size.is_power_of_two()
-        || !(512..=4096).contains(&sector_size))
+    Ok(!plausible_head(&bs))
 }
 
+/// The BIOS parameter block checks of libblkid's `fat_valid_superblock`. The
+/// arithmetic wraps at 32 bits as libblkid's does, so that nonsense values are
+/// rejected (or accepted) the same way.
 fn valid_superblock(reader: &mut Reader, magic_len: usize, bs: &[u8]) -> Option<Geometry> {
     if magic_len <= 2 {
         if bs.at(PMAGIC) != [0x55, 0xaa] {
@@ -143,17 +148,13 @@ fn valid_superblock(reader: &mut Reader, magic_len: usize, bs: &[u8]) -> Option<
             return None;
         }
     }
+    if !plausible_head(bs) {
+        return None;
+    }
     let fats = u32::from(bs.at(FATS));
     let reserved = le16(bs, RESERVED);
-    let media = bs.at(MEDIA);
     let cluster_size = u32::from(bs.at(CLUSTER_SIZE));
     let sector_size = le16(bs, SECTOR_SIZE);
-    if fats == 0 || reserved == 0 || !(media >= 0xf8 || media == 0xf0) || !cluster_size.is_power_of_two() {
-        return None;
-    }
-    if !sector_size.is_power_of_two() || !(512..=4096).contains(&sector_size) {
-        return None;
-    }
     let dir_entries = le16(bs, DIR_ENTRIES);
     let mut sect_count = le16(bs, SECTORS);
     if sect_count == 0 {
@@ -262,12 +263,8 @@ fn fsinfo_ok(fsinfo: &[u8]) -> bool {
 }
 
 fn probe(ctx: &mut Ctx) -> io::Result<bool> {
-    if !ctx.reader.fits(0, BS_LEN as u64) || ruled_out(ctx.reader)? {
-        return Ok(false);
-    }
-    let bs = ctx.read(0, BS_LEN)?;
     let magic_len = ctx.magic.map_or(0, |m| m.bytes.len());
-    let Some(geo) = valid_superblock(ctx.reader, magic_len, &bs) else { return Ok(false) };
+    let Some((bs, geo)) = boot_sector(ctx.reader, magic_len)? else { return Ok(false) };
     let sector_size = le16(&bs, SECTOR_SIZE);
     let reserved = le16(&bs, RESERVED);
 
@@ -330,15 +327,21 @@ fn probe(ctx: &mut Ctx) -> io::Result<bool> {
 /// sector carries 0x55AA too, and is not a partition table).
 pub fn is_vfat(reader: &mut Reader) -> io::Result<bool> {
     let Some(magic) = find_magic(reader, &VFAT)? else { return Ok(false) };
-    if !reader.fits(0, BS_LEN as u64) || ruled_out(reader)? {
-        return Ok(false);
+    match boot_sector(reader, magic.bytes.len()) {
+        Ok(found) => Ok(found.is_some()),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
     }
-    let bs = match reader.read(0, BS_LEN) {
-        Ok(bs) => bs,
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    Ok(valid_superblock(reader, magic.bytes.len(), &bs).is_some())
+}
+
+/// The boot sector and what its checks computed, when the device starts with
+/// a valid FAT boot sector (found by a magic `magic_len` bytes long).
+fn boot_sector(reader: &mut Reader, magic_len: usize) -> io::Result<Option<(Vec<u8>, Geometry)>> {
+    if !reader.fits(0, BS_LEN as u64) || ruled_out(reader)? {
+        return Ok(None);
+    }
+    let bs = reader.read(0, BS_LEN)?;
+    Ok(valid_superblock(reader, magic_len, &bs).map(|geo| (bs, geo)))
 }
 
 #[cfg(test)]

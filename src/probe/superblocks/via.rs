@@ -7,8 +7,7 @@ use crate::probe::field::{layout, Fields, Le16, U8};
 use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
-pub static VIA: Prober =
-    Prober { name: "via_raid_member", usage: Usage::Raid, tolerant: false, magics: &[], min_size: 0, probe };
+pub static VIA: Prober = Prober { name: "via_raid_member", usage: Usage::Raid, probe, ..Prober::BASE };
 
 const SIGNATURE: u16 = 0xaa55;
 layout! { LEN = 51;

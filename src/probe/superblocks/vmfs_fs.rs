@@ -11,10 +11,9 @@ const SB_KBOFF: u64 = 2048;
 pub static VMFS: Prober = Prober {
     name: "VMFS",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"\x5e\xf1\xab\x2f", kboff: SB_KBOFF, sboff: 0 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 layout! { SB_LEN = 157;

@@ -11,10 +11,9 @@ const VOLUME_INFO: u64 = 1024 * 1024;
 pub static VMFS_VOLUME: Prober = Prober {
     name: "VMFS_volume_member",
     usage: Usage::Raid,
-    tolerant: false,
     magics: &[Magic { bytes: b"\x0d\xd0\x01\xc0", kboff: VOLUME_INFO / 1024, sboff: 0 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 layout! { LEN = 146;

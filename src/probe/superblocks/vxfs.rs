@@ -8,13 +8,12 @@ use std::io;
 pub static VXFS: Prober = Prober {
     name: "vxfs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[
         Magic { bytes: b"\xf5\xfc\x01\xa5", kboff: 1, sboff: 0 },
         Magic { bytes: b"\xa5\x01\xfc\xf5", kboff: 8, sboff: 0 },
     ],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 layout! { SB_LEN = 44;

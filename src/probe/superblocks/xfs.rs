@@ -8,10 +8,9 @@ use std::io;
 pub static XFS: Prober = Prober {
     name: "xfs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"XFSB", kboff: 0, sboff: 0 }],
-    min_size: 0,
     probe: probe_xfs,
+    ..Prober::BASE
 };
 
 /// An external log has no magic of its own at a fixed place: libblkid looks for
@@ -19,10 +18,9 @@ pub static XFS: Prober = Prober {
 pub static XFS_EXTERNAL_LOG: Prober = Prober {
     name: "xfs_external_log",
     usage: Usage::Other,
-    tolerant: false,
-    magics: &[],
     min_size: LOG_MIN_SIZE,
     probe: probe_xfs_log,
+    ..Prober::BASE
 };
 
 // The superblock, big-endian.

@@ -10,7 +10,7 @@ use crate::probe::{Ctx, Prober, Usage};
 use std::io;
 
 pub static ZFS: Prober =
-    Prober { name: "zfs_member", usage: Usage::Filesystem, tolerant: false, magics: &[], min_size: MIN_SIZE, probe };
+    Prober { name: "zfs_member", usage: Usage::Filesystem, min_size: MIN_SIZE, probe, ..Prober::BASE };
 
 /// libblkid skips devices smaller than this (`minsz`).
 const MIN_SIZE: u64 = 64 << 20;

@@ -8,10 +8,9 @@ use std::io;
 pub static ZONEFS: Prober = Prober {
     name: "zonefs",
     usage: Usage::Filesystem,
-    tolerant: false,
     magics: &[Magic { bytes: b"SFOZ", kboff: 0, sboff: 0 }],
-    min_size: 0,
     probe,
+    ..Prober::BASE
 };
 
 layout! { SB_LEN = 76;
