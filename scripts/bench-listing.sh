@@ -44,6 +44,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+mkdir "$cg"
 
 # A repository's layout with N objects in data/xx/ (sparse files of 4-16 MiB,
 # as restic's packs are), names that look like restic's: the SHA-256 of a counter.
@@ -98,7 +99,6 @@ truncate -s 1G "$work/disk.img"
 mkfs.ext4 -q -F -N $((objects + 4096)) -d "$work/tree" "$work/disk.img"
 rm -rf "$work/tree"
 mkdir -p "$work/mnt" /run/lock
-mkdir "$cg"
 exec {lockfd}>/run/lock/krazybox-devices.lock
 flock "$lockfd" # the tests' lock for loop devices, held while this one is attached
 lo=$(losetup -f --show "$work/disk.img")

@@ -7,7 +7,7 @@
 //! answers small ones. The bytes are the Go server's: the same JSON, the same
 //! escapes.
 
-use super::conns::{Conn, Pace};
+use super::conns::{self, Conn, Pace, Working};
 use super::repo::Listing;
 use super::response::{failure, full, Body};
 use super::state::{blocking, spawn_blocking, State};
@@ -164,8 +164,8 @@ struct ListBody {
     /// `None` while a batch is read, and after an error.
     walk: Option<Walk>,
     reading: Option<Reading>,
-    /// Waiting for a turn to read (see [`batches`]).
-    turn: Option<Turn>,
+    /// Waiting for a turn to read (see [`batches`]): the server's wait, not the client's.
+    turn: Option<(Turn, Option<Working>)>,
     /// A chunk read and not yet handed out (the first one).
     ready: Option<Bytes>,
     pace: Pace,
@@ -213,7 +213,7 @@ impl hyper::body::Body for ListBody {
             _ => return Poll::Ready(None),
         }
         ready!(this.pace.poll_taken(cx));
-        let turn = this.turn.get_or_insert_with(|| Box::pin(batches().acquire_owned()));
+        let (turn, _) = this.turn.get_or_insert_with(|| (Box::pin(batches().acquire_owned()), conns::working()));
         let permit = ready!(turn.as_mut().poll(cx));
         this.turn = None;
         let (mut walk, stop) = (this.walk.take().expect("checked above"), this.stop.0.clone());
