@@ -125,13 +125,29 @@ tokio::task_local! {
     static CONN: Arc<Conn>;
 }
 
-/// Run `f` (a connection's serving) with `conn` as the connection that
+/// A connection's serving (hyper's connection future, which polls the
+/// requests and their response bodies), polled with its [`Conn`] as the one
 /// [`working`] finds.
-pub async fn serving<F: Future>(conn: Arc<Conn>, f: F) -> F::Output {
-    CONN.scope(conn, f).await
+pub struct Serving<F> {
+    conn: Arc<Conn>,
+    pub inner: F,
 }
 
-/// Mark work for the connection being served (none outside [`serving`])
+impl<F> Serving<F> {
+    pub fn new(conn: Arc<Conn>, inner: F) -> Serving<F> {
+        Serving { conn, inner }
+    }
+}
+
+impl<F: Future + Unpin> Future for Serving<F> {
+    type Output = F::Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        CONN.sync_scope(this.conn.clone(), || Pin::new(&mut this.inner).poll(cx))
+    }
+}
+
+/// Mark work for the connection being served (none outside [`Serving`])
 /// until the guard is dropped.
 pub fn working() -> Option<Working> {
     CONN.try_with(|c| {
@@ -316,7 +332,7 @@ mod tests {
         h.conn.last.store(0, Ordering::Relaxed);
         assert!(working().is_none(), "no connection outside serving");
         let conn = h.conn.clone();
-        serving(h.conn.clone(), async move {
+        let serve = Box::pin(async move {
             let w = working().expect("the connection being served");
             let w2 = working().unwrap();
             assert_eq!(conn.idle_since(), None);
@@ -326,8 +342,8 @@ mod tests {
             drop(w2);
             let since = conn.idle_since().expect("no work left");
             assert!(since.elapsed() < Duration::from_millis(5), "idle from the end of the work");
-        })
-        .await;
+        });
+        Serving::new(h.conn.clone(), serve).await;
     }
 
     #[test]

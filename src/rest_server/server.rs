@@ -359,36 +359,33 @@ where
         .serve_connection(TokioIo::new(io), service);
     // Requests and response bodies are polled inside: the work they start on
     // blocking threads is this connection's (conns::working).
-    conns::serving(conn.clone(), async move {
-        tokio::pin!(http);
-        let evicted = conn.evicted.notified();
-        tokio::pin!(evicted);
-        let mut stopping = false;
-        loop {
-            // While the server works, look again an idle period later: the
-            // work's end restarts the count.
-            let since = conn.idle_since().unwrap_or_else(std::time::Instant::now);
-            let deadline = tokio::time::Instant::from_std(since + idle);
-            tokio::select! {
-                r = http.as_mut() => {
-                    if let Err(e) = r {
-                        log::debug!("connection: {e}");
-                    }
+    let mut http = conns::Serving::new(conn.clone(), http);
+    let evicted = conn.evicted.notified();
+    tokio::pin!(evicted);
+    let mut stopping = false;
+    loop {
+        // While the server works, look again an idle period later: the
+        // work's end restarts the count.
+        let since = conn.idle_since().unwrap_or_else(std::time::Instant::now);
+        let deadline = tokio::time::Instant::from_std(since + idle);
+        tokio::select! {
+            r = &mut http => {
+                if let Err(e) = r {
+                    log::debug!("connection: {e}");
+                }
+                return;
+            }
+            _ = stop.changed(), if !stopping => {
+                stopping = true;
+                std::pin::Pin::new(&mut http.inner).graceful_shutdown();
+            }
+            _ = evicted.as_mut() => return,
+            _ = tokio::time::sleep_until(deadline) => {
+                if conn.idle_since().is_some_and(|t| t.elapsed() >= idle) {
+                    log::debug!("dropping a connection that waited {idle:?} for its client");
                     return;
-                }
-                _ = stop.changed(), if !stopping => {
-                    stopping = true;
-                    http.as_mut().graceful_shutdown();
-                }
-                _ = evicted.as_mut() => return,
-                _ = tokio::time::sleep_until(deadline) => {
-                    if conn.idle_since().is_some_and(|t| t.elapsed() >= idle) {
-                        log::debug!("dropping a connection that waited {idle:?} for its client");
-                        return;
-                    }
                 }
             }
         }
-    })
-    .await
+    }
 }
