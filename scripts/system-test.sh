@@ -28,9 +28,11 @@
 #
 # Needs scripts/vm-fetch.sh's cache ($KRAZYBOX_VM_CACHE, default
 # /var/cache/krazybox-vm), restic, curl, mkfs.ext4, mkfs.btrfs, losetup, e2fsck,
-# python3 (with the cryptography package for scenario 7), and the static builds (made here with scripts/build.sh unless
-# KRAZYBOX_VM_NO_BUILD=1). KRAZYBOX_VM_KEEP=1 keeps the work folder (logs);
-# KRAZYBOX_VM_ONLY="1 3" runs only those scenarios.
+# python3 (with the cryptography package for scenario 7), and the static builds
+# (made here with scripts/build.sh unless KRAZYBOX_VM_NO_BUILD=1).
+# KRAZYBOX_VM_KEEP=1 keeps the work folder (logs); KRAZYBOX_VM_ONLY="1 3" runs
+# only those scenarios; BIG_PACKS and BIG_IOPS change scenario 7's repository
+# and disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -453,7 +455,10 @@ make_big_ext4() { # IMAGE
   local master=$work/bigrepo.img tree=$work/bigtree
   if [[ ! -s $master ]]; then
     rm -rf "$tree" && cp -a "$(make_tree)" "$tree"
-    python3 scripts/vm/restic-repo.py "$tree/restic/$user" "$BIG_PACKS" || return 1
+    # Debian's python3-cryptography (.ci/run) where the python3 first on PATH lacks the package.
+    local py=python3
+    "$py" -c 'import cryptography' 2>/dev/null || py=/usr/bin/python3
+    "$py" scripts/vm/restic-repo.py "$tree/restic/$user" "$BIG_PACKS" || return 1
     mkfs.ext4 -q -F -U "$uuid_ext4" -L backup -N $((BIG_PACKS + 30000)) -d "$tree" "$master" 1G >/dev/null || return 1
     rm -rf "$tree"
   fi
