@@ -6,6 +6,7 @@
 //!             [--max-size BYTES] [--log FILE|-] [--no-verify-upload] [--group-accessible-repos]
 //!             [--tls [--tls-cert FILE] [--tls-key FILE] [--tls-min-ver 1.2|1.3]] [--debug]
 //!             [--max-repo-size BYTES] [--repo-quota-file FILE]
+//!             [--status-user NAME]... [--alert-stale DURATION]
 //! rest-server -v|--version
 //! ```
 //!
@@ -15,6 +16,10 @@
 //! users and the `--repo-quota-file`; SIGTERM and SIGINT stop the server (exit 0). Errors exit 1, as rest-server does.
 //! stderr gets rest-server's start-up lines (`start server on ADDR` ...); a missing
 //! `--path` is created; a second server on the same `--path` refuses to start.
+//! `/health` answers without a login; `/status` and `/status.json` show the
+//! repositories (a `--status-user`, or `metrics`, sees all of them under
+//! `--private-repos`); a DURATION is a whole number with s, m, h or d.
+//! restic-rest-server says when it mounted the disk in `KRAZYBOX_MOUNTED_AT`.
 
 use crate::args::{self, ArgError, Parsed, Style};
 use crate::exit::fail;
@@ -23,6 +28,7 @@ use krazybox::rest_server::{self as engine, Config, Listen, Tls};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
 
 /// Go's flag package: long names only, no abbreviations; options may follow words.
 const STYLE: Style = Style { permute: true, long: true, abbreviations: false, aliases: &[] };
@@ -67,6 +73,12 @@ struct Args {
     /// per-repository limits: lines of "/repo/path BYTES" or "name BYTES" (all below /name/)
     #[argh(option)]
     repo_quota_file: Option<String>,
+    /// a user who sees every repository on /status (may repeat; "metrics" always does)
+    #[argh(option)]
+    status_user: Vec<String>,
+    /// a repository without a snapshot for this long is stale on /status, e.g. 36h (default 2d)
+    #[argh(option)]
+    alert_stale: Option<String>,
     /// write HTTP requests in the combined log format to the specified filename (use "-" for stdout)
     #[argh(option)]
     log: Option<String>,
@@ -144,6 +156,12 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
     cfg.max_repo_size = size_flag(args.max_repo_size.as_deref(), "--max-repo-size")?;
     cfg.repo_quota_file = args.repo_quota_file.map(PathBuf::from);
     cfg.log = args.log.map(PathBuf::from);
+    cfg.status_users = args.status_user;
+    if let Some(s) = &args.alert_stale {
+        cfg.alert_stale = engine::duration::parse(s)
+            .map_err(|e| fail(ERR, format!("invalid argument {s:?} for \"--alert-stale\" flag: {e}")))?;
+    }
+    cfg.mounted_at = mounted_at(std::env::var(engine::MOUNTED_AT_VAR).ok().as_deref());
     cfg.verify_upload = !args.no_verify_upload;
     cfg.group_accessible = args.group_accessible_repos;
     cfg.debug = args.debug;
@@ -174,6 +192,21 @@ fn size_flag(value: Option<&str>, flag: &str) -> anyhow::Result<Option<u64>> {
             Ok(_) => Ok(None),
             Err(_) => Err(fail(ERR, format!("invalid argument {s:?} for \"{flag}\" flag"))),
         },
+    }
+}
+
+/// restic-rest-server's word on when it mounted the disk: seconds since the epoch.
+fn mounted_at(value: Option<&str>) -> Option<SystemTime> {
+    let v = value?;
+    match v.trim().parse::<u64>() {
+        Ok(secs) => Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)),
+        Err(_) => {
+            log::warn!(
+                "{}={v:?} is not a number of seconds: the disk's mount time is not shown",
+                engine::MOUNTED_AT_VAR
+            );
+            None
+        }
     }
 }
 

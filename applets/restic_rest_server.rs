@@ -83,9 +83,10 @@ fn config_from_env(var: impl Fn(&str) -> Option<String>, native: Option<&Path>) 
             None => Program { path: PathBuf::from("rest-server"), arg0: None },
         },
     };
+    let home = var("HOME").map(PathBuf::from);
     let (source, target, fstype, data) = (get("MNT_SOURCE"), get("MNT_TARGET"), get("MNT_FSTYPE"), get("MNT_DATA"));
     if source.is_none() && target.is_none() && fstype.is_none() && data.is_none() {
-        return Ok(Config { mount: None, wait, program });
+        return Ok(Config { mount: None, wait, program, home });
     }
     let Some(source_text) = source else {
         return Err(Error::config("MNT_TARGET, MNT_FSTYPE or MNT_DATA is set but MNT_SOURCE is not: set MNT_SOURCE to the disk (UUID=..., LABEL=... or /dev/...)"));
@@ -108,7 +109,7 @@ fn config_from_env(var: impl Fn(&str) -> Option<String>, native: Option<&Path>) 
     if let Err(e) = mount::options::MountOptions::parse(&data) {
         return Err(Error::config(format!("MNT_DATA={data}: {e}")));
     }
-    Ok(Config { mount: Some(MountConfig { source_text, source, target, fstype, data }), wait, program })
+    Ok(Config { mount: Some(MountConfig { source_text, source, target, fstype, data }), wait, program, home })
 }
 
 /// Removes one level of matching quotes, as env.txt files keep them.
@@ -143,7 +144,7 @@ fn check_tag(name: &str, value: &str) -> Result<(), Error> {
 // the native server refuse that spelling (unknown shorthand), so reading it
 // as `--name` only makes the check cover a reading nobody serves.
 /// rest-server's flags that take a value (0.14; older versions have a subset),
-/// and the native server's own two quota flags (the Go server refuses them).
+/// and the native server's own (the Go server refuses them).
 /// Everything else is a switch, a `-v`/`-h` shorthand, or unknown to
 /// rest-server, which then refuses to start: nothing is served either way.
 pub const VALUE_FLAGS: &[&str] = &[
@@ -159,6 +160,8 @@ pub const VALUE_FLAGS: &[&str] = &[
     "cpu-profile",
     "max-repo-size",
     "repo-quota-file",
+    "status-user",
+    "alert-stale",
 ];
 
 /// The value of `--path` in `args` as rest-server reads them: `Ok(None)`

@@ -5,7 +5,7 @@
 # build with --prometheus. Prints
 # - the time from spawning the server to its first HTTP answer (GET of the
 #   config), next to the same server on an empty --path and on the same tree
-#   without --prometheus (no count at all), measured in the same run: the
+#   without --prometheus (counted all the same now, for /status), measured in the same run: the
 #   count at start runs beside the serving, so it should add nothing much;
 # - how long the count at start took (until rest_server_repo_scan_complete 1);
 # - scrape latencies of GET /metrics while the count runs and after it

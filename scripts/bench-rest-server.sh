@@ -9,7 +9,272 @@
 #   scripts/bench-rest-server.sh [UPLOADS_PER_RUN] [DATA_DIR]
 #
 # KRAZYBOX=path runs that binary instead of a fresh static build (to compare two builds).
+#
+#   scripts/bench-rest-server.sh --compare NAME=COMMAND [--compare NAME=COMMAND]...
+#                                [--rounds N] [--mib N] [--ranges N] [DATA_DIR]
+#
+# Several servers side by side (--compare comes first): each COMMAND (a command
+# line, split at spaces) is started as `COMMAND --path DIR --listen 127.0.0.1:0
+# --no-auth` on a fresh folder under DATA_DIR, one server at a time, and must
+# print "start server on ADDRESS" (rest-server does). Each round runs every
+# server once, the order rotated by one from round to round; each run measures
+# uploads of 8 MiB blobs, downloads of whole 8 MiB objects and downloads of
+# 4 KiB ranges at random offsets, each with 1, 4 and 8 connections (one client
+# process per connection). --mib is the volume of each upload run (default
+# 384); a download run reads those objects 4 times over (their CPU time is
+# small, and counted in 10 ms ticks); --ranges is the number of 4 KiB range
+# requests of each range run (default 16384), --rounds the number of rounds
+# (default 3). Printed: the medians over the rounds of MB/s, of the server's
+# CPU seconds per GiB moved (user + system, all its threads) and of its peak
+# RSS during the run, and each one's ratio to the first server's. This script
+# builds nothing in this mode: give it the binaries, e.g.
+#   --compare now="target/x86_64-unknown-linux-musl/release/krazybox rest-server"
+#   --compare go=/path/to/rest-server
 set -euo pipefail
+if [[ ${1:-} == --compare ]]; then
+  cd "$(dirname "$0")/.."
+  compare=()
+  rounds=3
+  mib=384
+  ranges=16384
+  args=()
+  while (($#)); do
+    case $1 in
+      --compare) [[ ${2:-} == ?*=?* ]] || { echo "--compare needs NAME=COMMAND" >&2; exit 2; }
+        compare+=("$2"); shift 2 ;;
+      --rounds) rounds=$2; shift 2 ;;
+      --mib) mib=$2; shift 2 ;;
+      --ranges) ranges=$2; shift 2 ;;
+      -*) echo "unknown option $1 with --compare" >&2; exit 2 ;;
+      *) args+=("$1"); shift ;;
+    esac
+  done
+  base=${args[0]:-target/bench-rest-server}
+  rm -rf "$base" && mkdir -p "$base"
+  trap 'rm -rf "$base"' EXIT
+  python3 - "$base" "$rounds" "$mib" "$ranges" "${compare[@]}" <<'PY'
+import hashlib, multiprocessing as mp, os, random, re, shlex, signal, socket, statistics
+import subprocess, sys, time
+
+base, rounds, mib, nranges = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+servers = []
+for spec in sys.argv[5:]:
+    name, cmd = spec.split("=", 1)
+    servers.append((name, shlex.split(cmd)))
+SIZE = 8 << 20
+RANGE = 4096
+CONNS = (1, 4, 8)
+TICK = os.sysconf("SC_CLK_TCK")
+nobj = max(1, (mib << 20) // SIZE)
+
+# Blobs with correct names: a random filler and 16 bytes that make each one unique.
+filler = os.urandom(SIZE - 16)
+def tail(phase, i):
+    return phase.to_bytes(8, "big") + i.to_bytes(8, "big")
+names = {}
+for phase in range(len(CONNS)):
+    for i in range(nobj):
+        h = hashlib.sha256(filler)
+        h.update(tail(phase, i))
+        names[phase, i] = h.hexdigest()
+
+def cpu_seconds(pid):
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / TICK
+
+def peak_mib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+
+def reset_peak(pid):
+    # Writing 5 to clear_refs resets VmHWM (Linux 4.0+): a peak per run.
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection, kept small so the client costs little."""
+    def __init__(self, addr):
+        self.s = socket.create_connection(addr)
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = bytearray(1 << 20)
+        self.view = memoryview(self.buf)
+        self.extra = b""
+
+    def exchange(self, head, *body):
+        self._send(head, body)
+        # Headers.
+        data = self.extra
+        while b"\r\n\r\n" not in data:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise ConnectionError("the server closed the connection")
+            data += chunk
+        head_end = data.index(b"\r\n\r\n") + 4
+        lines = data[:head_end].decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        length = None
+        for l in lines[1:]:
+            k, _, v = l.partition(":")
+            if k.strip().lower() == "content-length":
+                length = int(v)
+            elif k.strip().lower() == "transfer-encoding":
+                raise ConnectionError("chunked answers are not supported by this client")
+        if length is None:
+            raise ConnectionError("an answer without Content-Length")
+        got = len(data) - head_end
+        if got >= length:
+            self.extra = data[head_end + length:]
+            return status, length
+        self.extra = b""
+        left = length - got
+        while left:
+            n = self.s.recv_into(self.view, min(left, len(self.buf)))
+            if not n:
+                raise ConnectionError("the server closed the connection")
+            left -= n
+        return status, length
+
+    def _send(self, head, body):
+        parts = [memoryview(head)] + [memoryview(b) for b in body]
+        while parts:
+            n = self.s.sendmsg(parts)
+            while n:
+                if n >= len(parts[0]):
+                    n -= len(parts[0]); parts.pop(0)
+                else:
+                    parts[0] = parts[0][n:]; n = 0
+
+def post(repo, phase, i):
+    head = (f"POST {repo}data/{names[phase, i]} HTTP/1.1\r\nHost: bench\r\n"
+            f"Content-Type: application/octet-stream\r\nContent-Length: {SIZE}\r\n\r\n").encode()
+    return head, filler, tail(phase, i)
+
+def get(repo, i, rng=None):
+    r = f"Range: bytes={rng[0]}-{rng[0] + rng[1] - 1}\r\n" if rng else ""
+    return (f"GET {repo}data/{names[0, i]} HTTP/1.1\r\nHost: bench\r\n{r}\r\n").encode(),
+
+def worker(addr, jobs, barrier, out):
+    try:
+        c = Conn(addr)
+        barrier.wait()
+        moved = 0
+        for job, want in jobs:
+            status, n = c.exchange(*job)
+            if status != want:
+                raise ConnectionError(f"status {status}, expected {want}")
+            moved += n
+        out.put((None, moved))
+    except Exception as e:  # reported by the parent
+        out.put((f"{type(e).__name__}: {e}", 0))
+
+def run(pid, addr, conns, jobs_of, moved_bytes):
+    """Run the jobs of each connection in parallel; MB/s, CPU s/GiB, peak RSS."""
+    barrier, out = mp.Barrier(conns + 1), mp.Queue()
+    procs = [mp.Process(target=worker, args=(addr, jobs_of(k), barrier, out)) for k in range(conns)]
+    for p in procs:
+        p.start()
+    reset_peak(pid)
+    barrier.wait()
+    cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+    results = [out.get() for _ in procs]
+    dt, cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
+    for p in procs:
+        p.join()
+    errors = [e for e, _ in results if e]
+    if errors:
+        raise SystemExit(f"error: {errors[0]}")
+    total = moved_bytes or sum(n for _, n in results)
+    return total / dt / 1e6, cpu / (total / (1 << 30)), peak_mib(pid)
+
+def start(name, cmd, folder):
+    os.makedirs(folder)
+    log = open(os.path.join(folder, "..", f"{os.path.basename(folder)}.log"), "w+")
+    p = subprocess.Popen(cmd + ["--path", folder, "--listen", "127.0.0.1:0", "--no-auth"],
+                         stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(200):
+        log.seek(0)
+        m = re.search(r"[Ss]tart(?:ing)? server on ([0-9.]+):([0-9]+)", log.read())
+        if m:
+            return p, (m.group(1), int(m.group(2)))
+        if p.poll() is not None:
+            break
+        time.sleep(0.05)
+    log.seek(0)
+    p.kill()
+    raise SystemExit(f"{name}: no 'start server on ADDRESS' from {shlex.join(cmd)}:\n{log.read()}")
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill(); p.wait()
+
+def split(jobs, conns, k):
+    return jobs[k::conns]
+
+def measure(name, cmd, rnd):
+    folder = os.path.join(base, f"{name}-{rnd}")
+    p, addr = start(name, cmd, folder)
+    try:
+        repo = "/bench/"
+        c = Conn(addr)
+        st, _ = c.exchange(f"POST {repo}?create=true HTTP/1.1\r\nHost: bench\r\nContent-Length: 0\r\n\r\n".encode())
+        assert st == 200, st
+        res = {}
+        for phase, n in enumerate(CONNS):
+            jobs = [(post(repo, phase, i), 200) for i in range(nobj)]
+            res["upload 8 MiB", n] = run(p.pid, addr, n, lambda k: split(jobs, n, k), nobj * SIZE)
+        for n in CONNS:
+            jobs = [(get(repo, i % nobj), 200) for i in range(4 * nobj)]
+            res["download 8 MiB", n] = run(p.pid, addr, n, lambda k: split(jobs, n, k), 4 * nobj * SIZE)
+        rng = random.Random(22)
+        picks = [(rng.randrange(nobj), rng.randrange(SIZE - RANGE)) for _ in range(nranges)]
+        for n in CONNS:
+            jobs = [(get(repo, i, (at, RANGE)), 206) for i, at in picks]
+            res["download 4 KiB ranges", n] = run(p.pid, addr, n, lambda k: split(jobs, n, k), nranges * RANGE)
+        c.s.close()
+        return res
+    finally:
+        stop(p)
+        subprocess.run(["rm", "-rf", folder])
+
+def load():
+    return open("/proc/loadavg").read().split()[:3]
+
+print(f"{len(servers)} servers, {rounds} rounds (order rotated), {nobj} objects of 8 MiB per upload and "
+      f"download run, {nranges} ranges of 4 KiB per range run; load average at start {' '.join(load())}")
+for name, cmd in servers:
+    print(f"  {name}: {shlex.join(cmd)}")
+results = {name: [] for name, _ in servers}
+for rnd in range(rounds):
+    order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
+    for name, cmd in order:
+        results[name].append(measure(name, cmd, rnd))
+    print(f"round {rnd + 1}: {', '.join(n for n, _ in order)} (load average {' '.join(load())})", flush=True)
+
+first = servers[0][0]
+keys = list(results[first][0])
+def median(name, key, i):
+    return statistics.median(r[key][i] for r in results[name])
+for i, (title, fmt) in enumerate((("MB/s", "{:.0f}"), ("server CPU s per GiB", "{:.2f}"),
+                                  ("server peak RSS MiB", "{:.1f}"))):
+    print(f"\n{title}, median of {rounds} (ratio to {first}):")
+    rows = []
+    for key in keys:
+        ref = median(first, key, i)
+        rows.append([fmt.format(median(first, key, i))] +
+                    [f"{fmt.format(v)} ({v / ref:.2f})" if ref else fmt.format(v)
+                     for v in (median(name, key, i) for name, _ in servers[1:])])
+    ws = [max(len(n), *(len(r[j]) for r in rows)) + 2 for j, (n, _) in enumerate(servers)]
+    print(f"{'':<22}{'conns':>6}" + "".join(f"{n:>{w}}" for (n, _), w in zip(servers, ws)))
+    for key, row in zip(keys, rows):
+        print(f"{key[0]:<22}{key[1]:>6}" + "".join(f"{c:>{w}}" for c, w in zip(row, ws)))
+print(f"\nload average at the end {' '.join(load())}")
+PY
+  exit
+fi
 cd "$(dirname "$0")/.."
 uploads=${1:-64}
 base=${2:-target/bench-rest-server}

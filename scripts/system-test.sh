@@ -7,8 +7,8 @@
 #
 #   scripts/system-test.sh [amd64|arm64|all]      (root; default all)
 #
-# Scenarios (amd64 runs 1-5 and 7; arm64, the Raspberry Pi's shape, runs 1-3, 5
-# and 7 on a cortex-a72 model, which is scenario 6):
+# Scenarios (amd64 runs 1-5, 7 and 8; arm64, the Raspberry Pi's shape, runs 1-3,
+# 5 and 8 on a cortex-a72 model, which is scenario 6):
 #   1 ext4 by UUID: boot, backup, check --read-data, restore, clean stop (unmounted)
 #   2 btrfs over two disks by UUID: power loss (kill -9 of qemu) in a backup,
 #     boot with the disks swapped, no committed object lost, no temporary file,
@@ -17,7 +17,10 @@
 #   4 pulled disk (device_del) while serving: noticed within 5 s, the service
 #     restarts; plugged back in under a new name, serving again within 5 s
 #   5 configuration error (--path outside the mount): exit 125, no restart
-#   7 a big repository on a slow disk: 50,000 packs (a real repository, made
+#   7 /perm without a file system (amd64): gokrazy's read-only root, its /perm
+#     partition unformatted: exit 125 with what to do, no restart; run by hand
+#     on a writable root, /perm not mounted is refused only with gokrazy's HOME
+#   8 a big repository on a slow disk: 50,000 packs (a real repository, made
 #     on the host by scripts/vm/restic-repo.py), the virtual disk throttled by
 #     qemu to $BIG_IOPS requests a second, cold boot; restic snapshots, list
 #     packs (the listing, timed: once the disk is quiet, after the guest dropped
@@ -28,10 +31,10 @@
 #
 # Needs scripts/vm-fetch.sh's cache ($KRAZYBOX_VM_CACHE, default
 # /var/cache/krazybox-vm), restic, curl, mkfs.ext4, mkfs.btrfs, losetup, e2fsck,
-# python3 (with the cryptography package for scenario 7), and the static builds
+# python3 (with the cryptography package for scenario 8), and the static builds
 # (made here with scripts/build.sh unless KRAZYBOX_VM_NO_BUILD=1).
 # KRAZYBOX_VM_KEEP=1 keeps the work folder (logs); KRAZYBOX_VM_ONLY="1 3" runs
-# only those scenarios; BIG_PACKS and BIG_IOPS change scenario 7's repository
+# only those scenarios; BIG_PACKS and BIG_IOPS change scenario 8's repository
 # and disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -147,10 +150,11 @@ base_cpio() { # ARCH -> path
 # pid and the forwarded port.
 
 g= gport= gpid= gcon= gmon= garch= gdrive=
-declare -a genv=() gflags=()
+declare -a genv=() gflags=() gconf=()
 
 # boot ARCH NAME MODULES DISK... (DISK: IMAGE or "-" for none); uses genv/gflags,
-# and gdrive (more -drive options, e.g. ",throttling.iops-total=20") for every disk.
+# gconf's lines for init.conf (PERM=, ROOT=; see scripts/vm/init), and gdrive
+# (more -drive options, e.g. ",throttling.iops-total=20") for every disk.
 boot() {
   garch=$1
   local name=$2 modules=$3 i=0 img
@@ -160,6 +164,7 @@ boot() {
   printf '%s\n' "${genv[@]}" >"$g/env.txt"
   printf '%s\n' "${gflags[@]}" >"$g/flags.txt"
   printf 'MODULES=%s\nGRACE=20\n' "$modules" >"$g/init.conf"
+  printf '%s\n' "${gconf[@]}" >>"$g/init.conf"
   printf 'file /etc/gokrazy/%s %s 644\n' env.txt "$g/env.txt" flags.txt "$g/flags.txt" init.conf "$g/init.conf" |
     python3 scripts/vm/mkcpio.py "$g/conf.cpio"
   cat "$(base_cpio "$garch")" "$g/conf.cpio" >"$g/initrd"
@@ -263,6 +268,19 @@ r() { timeout "${RT:-240}" restic -q -r "$(repo)" "$@" >>"$g/restic.log" 2>&1; }
 # The names of the objects of one type in the repository, as the server lists them.
 list() { curl -sf --max-time 10 "http://$user:$pass@127.0.0.1:$gport/$user/$1/" | grep -Eo '[0-9a-f]{64}' | sort; }
 
+# The running service's environment, sorted, one variable a line.
+service_env() { grun 'tr "\0" "\n" </proc/$(cat /run/service.pid)/environ' | sort; }
+# What gokrazy's supervisor gives it: init's own environment (the kernel's
+# HOME=/ and TERM=linux), the package's, GOKRAZY_FIRST_START=1 on the first
+# start only, then HOME (replacing the kernel's), PATH and USER.
+check_env() { # FIRST(1|0)
+  local want got
+  want=$(printf '%s\n' TERM=linux "${genv[@]}" HOME=/perm/home/restic-rest-server PATH=/user:/gokrazy USER=root)
+  [[ $1 == 1 ]] && want+=$'\nGOKRAZY_FIRST_START=1'
+  got=$(service_env) || { fail "guest did not answer"; return; }
+  [[ $got == "$(sort <<<"$want")" ]] || fail "the service's environment is not gokrazy's: $(tr '\n' ' ' <<<"$got")"
+}
+
 # --- scenarios --------------------------------------------------------------
 
 passed=0
@@ -302,6 +320,7 @@ s_ext4() { # 1
   s=$(wait_serving 60) || { fail "not serving 60 s after boot"; return; }
   t boot-to-serving "$s"
   wait_log 'mounted /dev/vda .*ext4.* on /perm/rest-server' 1 || { fail "no 'mounted /dev/vda (ext4)' line"; return; }
+  check_env 1 || return
   local t0
   t0=$(now)
   r init && r backup "$data" || { fail "restic init/backup failed: $(tail -1 "$g/restic.log")"; return; }
@@ -427,6 +446,7 @@ s_pulled() { # 4
   t back-to-serving "$s"
   le "$s" 5 || { fail "serving $s s after the disk came back (goal 5 s)"; return; }
   wait_log 'mounted /dev/vdb ' 1 "$off" || { fail "no 'mounted /dev/vdb' line: the disk did not come back under a new name"; return; }
+  check_env 0 || return
   r check && r backup "$(make_data small4 2 2)" || { fail "restic check/backup after the disk came back failed"; return; }
   stop_guest || { fail "qemu still running 40 s after stop"; return; }
 }
@@ -449,7 +469,40 @@ s_config() { # 5
   grep -q 'nothing mounted under /perm' "$g/console" || { fail "disk still mounted at power off"; return; }
 }
 
-# The image of scenario 7: the usual tree with alice's repository of $BIG_PACKS
+s_perm() { # 7
+  local perm=$work/$1-perm-partition.img img=$work/$1-perm-disk.img t0 n out
+  # The SD card's fourth partition as `gok overwrite --full` leaves it.
+  rm -f "$perm"
+  truncate -s 16M "$perm"
+  make_ext4 "$img"
+  gokrazy_config "UUID=$uuid_ext4"
+  gconf=(PERM=/dev/vda ROOT=ro)
+  t0=$(now)
+  boot "$1" perm ext4 "$perm" "$img"
+  gconf=()
+  wait_log 'restic-rest-server exited with status' 60 || { fail "the service did not exit within 60 s"; return; }
+  t boot-to-exit "$(since "$t0")"
+  grep -q 'could not mount permanent storage partition /dev/vda as ext4' "$g/console" || { fail "/perm was mounted"; return; }
+  wait_log 'not restarting restic-rest-server \(status 125\)' 1 || { fail "the service did not exit 125"; return; }
+  grep -q '^restic-rest-server: MNT_TARGET /perm/rest-server cannot be made: nothing is mounted on /perm and /perm is read-only .*format the /perm partition (gokrazy.s mkfs package, or mkfs.ext4 .*) or choose another MNT_TARGET' "$g/console" ||
+    { fail "no line saying to format /perm"; return; }
+  sleep 3
+  n=$(grep -c 'started restic-rest-server' "$g/console")
+  ((n == 1)) || { fail "started $n times"; return; }
+  # A writable root (as an initramfs gives), /perm still not mounted: gokrazy's
+  # HOME says /perm will not come; without it another init may mount it later.
+  local run_by_hand='env -i MNT_SOURCE=UUID=0b3c1f0e-6a4e-4c1a-9d1e-000000000000 MNT_TARGET=/perm/rest-server MNT_WAIT=0 PATH=/user:/gokrazy'
+  out=$(grun "mount -o remount,rw / && $run_by_hand HOME=/perm/home/restic-rest-server /user/restic-rest-server --path /perm/rest-server/restic; echo status \$?") ||
+    { fail "guest did not answer"; return; }
+  grep -q 'nothing is mounted on /perm (its partition has no file system?): format the /perm partition' <<<"$out" && grep -qx 'status 125' <<<"$out" ||
+    { fail "with gokrazy's HOME, /perm not mounted was not refused: $out"; return; }
+  out=$(grun "$run_by_hand HOME=/ /user/restic-rest-server --path /perm/rest-server/restic; echo status \$?") || { fail "guest did not answer"; return; }
+  grep -q 'gave up after 0s waiting' <<<"$out" && grep -qx 'status 1' <<<"$out" ||
+    { fail "without gokrazy's HOME, /perm not mounted was refused: $out"; return; }
+  stop_guest || { fail "qemu still running 40 s after stop"; return; }
+}
+
+# The image of scenario 8: the usual tree with alice's repository of $BIG_PACKS
 # extra packs, made once a run; each architecture boots a copy.
 make_big_ext4() { # IMAGE
   local master=$work/bigrepo.img tree=$work/bigtree
@@ -466,7 +519,7 @@ make_big_ext4() { # IMAGE
 }
 
 BIG_PACKS=${BIG_PACKS:-50000} BIG_IOPS=${BIG_IOPS:-20}
-s_bigrepo() { # 7
+s_bigrepo() { # 8
   local img=$work/$1-bigrepo.img s t0 n q
   local -x RESTIC_CACHE_DIR=$work/$1-bigrepo-cache
   t0=$(now)
@@ -529,15 +582,16 @@ if [[ $which_arch != arm64 ]]; then
   run amd64 3 s_late "late disk"
   run amd64 4 s_pulled "pulled disk, plugged back"
   run amd64 5 s_config "configuration error"
-  run amd64 7 s_bigrepo "big repository on a slow disk"
+  run amd64 7 s_perm "/perm without a file system"
+  run amd64 8 s_bigrepo "big repository on a slow disk"
 fi
 if [[ $which_arch != amd64 ]]; then
-  # 6: the Raspberry Pi's shape (aarch64, cortex-a72) runs 1-3, 5 and 7.
+  # 6: the Raspberry Pi's shape (aarch64, cortex-a72) runs 1-3, 5 and 8.
   run arm64 6/1 s_ext4 "ext4 by UUID"
   run arm64 6/2 s_btrfs "btrfs over two disks, power loss, disks swapped"
   run arm64 6/3 s_late "late disk"
   run arm64 6/5 s_config "configuration error"
-  run arm64 6/7 s_bigrepo "big repository on a slow disk"
+  run arm64 6/8 s_bigrepo "big repository on a slow disk"
 fi
 echo "suite time $(since "$suite_t0") s"
 echo "$passed passed, $failed failed"

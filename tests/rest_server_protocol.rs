@@ -497,6 +497,66 @@ fn memory_does_not_grow_with_blob_size() {
     assert!(peak_kib < 24 * 1024, "peak RSS {peak_kib} KiB for a 48 MiB upload and download");
 }
 
+/// Bodies at and around the server's upload buffer size (256 KiB), sent in
+/// pieces of odd sizes (small frames, then large ones), four at once: every
+/// object must hash to its name and read back whole, in ranges that cross the
+/// buffers' and the download chunks' edges, and from a second read (the page
+/// cache) as from the first.
+#[test]
+fn uploads_and_downloads_across_buffer_edges() {
+    let dir = TempDir::new("edges");
+    let s = server(&dir, &["--no-auth"]);
+    let a = s.addr.clone();
+    assert_eq!(http(&a, "POST", "/?create=true", &[], b"").status, 200);
+    const K: usize = 256 << 10;
+    let sizes = [K - 1, K, K + 1, 2 * K, 3 * K + 7, 5 * K + K / 2];
+    let threads: Vec<_> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| {
+            let a = a.clone();
+            std::thread::spawn(move || {
+                let blob = noise(100 + i as u64, len);
+                let path = format!("/data/{}", sha256_hex(&blob));
+                let mut c = TcpStream::connect(&a).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                let head = request_bytes("POST", &path, &[("Content-Length", &len.to_string())], b"");
+                c.write_all(&head).unwrap();
+                let mut at = 0;
+                for (n, piece) in [1000usize, 7, 5000, 300 << 10, 64 << 10, 1].iter().cycle().enumerate() {
+                    if at == len {
+                        break;
+                    }
+                    let end = (at + piece).min(len);
+                    c.write_all(&blob[at..end]).unwrap();
+                    at = end;
+                    if n % 3 == 0 {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                }
+                let mut raw = Vec::new();
+                c.read_to_end(&mut raw).unwrap();
+                assert_eq!(parse(&raw, false).status, 200, "upload of {len} bytes");
+                (blob, path)
+            })
+        })
+        .collect();
+    for t in threads {
+        let (blob, path) = t.join().unwrap();
+        for _ in 0..2 {
+            let got = http(&a, "GET", &path, &[], b"");
+            assert_eq!(got.status, 200);
+            assert!(got.body == blob, "{path}: {} bytes back of {}", got.body.len(), blob.len());
+        }
+        let len = blob.len();
+        for (start, end) in [(0, 4095), (K - 10, K + 10), (len / 2, len - 1), (len - 4096, len - 1)] {
+            let r = http(&a, "GET", &path, &[("Range", &format!("bytes={start}-{end}"))], b"");
+            assert_eq!(r.status, 206);
+            assert!(r.body == blob[start..=end.min(len - 1)], "{path} bytes {start}-{end}");
+        }
+    }
+}
+
 #[test]
 fn temporary_files_of_a_killed_server_are_removed_at_start() {
     let dir = TempDir::new("stale");

@@ -241,6 +241,10 @@ fn mounts_by_uuid_passes_arguments_and_exit_status_then_unmounts() {
     assert_eq!(standin.argv(), args, "arguments reach rest-server untouched");
     let env = standin.read("env").unwrap();
     assert!(env.lines().any(|l| l == format!("MNT_SOURCE={source}")), "{env}");
+    // When the disk was mounted, for the native server's status page.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let mounted: u64 = env.lines().find_map(|l| l.strip_prefix("KRAZYBOX_MOUNTED_AT=")).unwrap().parse().unwrap();
+    assert!(now - 60 <= mounted && mounted <= now, "{mounted} {now}");
     assert_eq!(standin.read("fstype").unwrap().trim(), "ext2/ext3", "rest-server ran on the disk");
     assert!(mounted_at(&target).is_none(), "unmounted after rest-server exited: {log}");
     assert!(log.contains("mounted") && log.contains("exited with status 3") && log.contains("unmounted"), "{log}");
@@ -631,6 +635,7 @@ fn without_mnt_variables_runs_without_mounting() {
     assert_eq!(standin.argv(), args);
     assert!(path.join("standin-was-here").exists());
     assert!(log.contains("without mounting"), "{log}");
+    assert!(!standin.read("env").unwrap().contains("KRAZYBOX_MOUNTED_AT="), "nothing mounted, no mount time");
     assert!(!mountinfo::read().unwrap().iter().any(|m| m.mount_point.starts_with(&tmp.0)));
 
     // Killed by a signal it did not get from us: 128+N, so gokrazy restarts it.
@@ -949,4 +954,136 @@ fn a_pulled_disk_under_a_rest_server_that_ignores_sigterm() {
     assert!(!alive(server));
     // Let the detached filesystem go before the loop device does.
     lo.detach().unwrap();
+}
+
+/// A root file system of its own, as gokrazy's: a tmpfs (in a private mount
+/// namespace) with the host's programs and the test's folder bound in, a
+/// `/perm` folder on it that is either a mount point (a tmpfs, as a formatted
+/// partition gives) or not (gokrazy found no file system), `SETUP`'s folders
+/// made, and the root remounted read-only (gokrazy's squashfs) or not.
+const OWN_ROOT: &str = r#"
+set -e
+new=$1 root_mode=$2 perm=$3; shift 3
+mount -t tmpfs krazybox-test-root "$new"
+for d in bin sbin lib lib32 lib64 libx32 usr etc proc sys dev "$KEEP_1" "$KEEP_2"; do
+  d=${d#/}
+  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$new/$d"
+  elif [ -d "/$d" ]; then mkdir -p "$new/$d"; mount --bind "/$d" "$new/$d"
+  fi
+done
+mkdir -p "$new/perm"
+for d in $SETUP; do mkdir -p "$new/$d"; done
+[ "$perm" = mounted ] && mount -t tmpfs krazybox-test-perm "$new/perm"
+[ "$root_mode" = ro ] && mount -o remount,ro "$new"
+cd "$new"
+exec chroot "$new" "$@"
+"#;
+
+/// Runs the wrapper in [`OWN_ROOT`] with a clean environment plus `vars`
+/// (`SETUP` among them names folders to make), `--path` in `MNT_TARGET`:
+/// (exit status, stderr).
+fn in_own_root(tmp: &TempDir, standin: &Standin, root_mode: &str, perm: &str, vars: &[(&str, &str)]) -> (i32, String) {
+    let link = tmp.join("restic-rest-server");
+    if !link.exists() {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_krazybox"), &link).unwrap();
+    }
+    let new_root = tmp.subdir(&format!("root-{root_mode}-{perm}"));
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_krazybox")).parent().unwrap();
+    let log = tmp.join("own-root.log");
+    let target = vars.iter().find(|(k, _)| *k == "MNT_TARGET").expect("MNT_TARGET").1;
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c", OWN_ROOT, "sh"])
+        .arg(&new_root)
+        .args([root_mode, perm])
+        .arg(&link)
+        .args(["--path", &format!("{target}/restic")])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("KEEP_1", tmp.path())
+        .env("KEEP_2", bin_dir)
+        .env("STANDIN_DIR", &standin.dir)
+        .env("REST_SERVER", &standin.script)
+        .env("MNT_SOURCE", "LABEL=krazybox-no-such-disk")
+        .env("MNT_WAIT", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&log).unwrap());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let status = cmd.status().unwrap();
+    (status.code().unwrap_or(-1), fs::read_to_string(&log).unwrap_or_default())
+}
+
+/// gokrazy's `/perm` without a file system (`gok overwrite --full` leaves it
+/// unformatted) will not fix itself: exit 125 with what to do, never a
+/// restart every second. Told by a read-only parent, or by `/perm` not being
+/// a mount point while `HOME` is the one gokrazy's supervisor sets.
+#[test]
+fn an_unformatted_perm_is_a_configuration_error() {
+    if !usable() || !have("unshare") || !have("chroot") {
+        return;
+    }
+    let tmp = TempDir::new("perm");
+    let standin = Standin::new(&tmp);
+    let gokrazy = ("HOME", "/perm/home/restic-rest-server");
+    let other = ("HOME", "/");
+    let perm_target = ("MNT_TARGET", "/perm/rest-server");
+    let one_line = |code: i32, log: &str, want: &str| {
+        assert_eq!(code, 125, "{log}");
+        assert_eq!(log.lines().count(), 1, "{log}");
+        assert!(log.starts_with("restic-rest-server: MNT_TARGET /perm/rest-server cannot be made: "), "{log}");
+        assert!(log.contains(want), "{log}");
+        assert!(log.contains("format the /perm partition (gokrazy's mkfs package, or mkfs.ext4"), "{log}");
+        assert!(log.contains("or choose another MNT_TARGET"), "{log}");
+    };
+    // gokrazy's shape: a read-only root, /perm a folder of it. Whoever started us.
+    for home in [gokrazy, other] {
+        let (code, log) = in_own_root(&tmp, &standin, "ro", "folder", &[home, perm_target]);
+        one_line(code, &log, "nothing is mounted on /perm and /perm is read-only");
+    }
+    // A writable root: only gokrazy's HOME says that /perm must be a mount.
+    let (code, log) = in_own_root(&tmp, &standin, "rw", "folder", &[gokrazy, perm_target]);
+    one_line(code, &log, "nothing is mounted on /perm (its partition");
+    let (code, log) = in_own_root(&tmp, &standin, "rw", "folder", &[other, perm_target]);
+    assert_eq!(code, 1, "another init may mount /perm later: {log}");
+    assert!(log.contains("created mount point /perm/rest-server") && log.contains("gave up after 0s"), "{log}");
+    // /perm mounted: the mount point is made and the disk waited for.
+    let (code, log) = in_own_root(&tmp, &standin, "rw", "mounted", &[gokrazy, perm_target]);
+    assert_eq!(code, 1, "{log}");
+    assert!(log.contains("created mount point /perm/rest-server") && log.contains("gave up after 0s"), "{log}");
+    // Elsewhere on a read-only root: a mount point that exists takes the
+    // disk, one that would have to be made cannot be.
+    let mnt = [("MNT_TARGET", "/mnt/disk"), ("SETUP", "mnt/disk"), gokrazy];
+    let (code, log) = in_own_root(&tmp, &standin, "ro", "mounted", &mnt);
+    assert_eq!(code, 1, "{log}");
+    assert!(log.contains("gave up after 0s") && !log.contains("created mount point"), "{log}");
+    let mnt = [("MNT_TARGET", "/mnt/disk"), ("SETUP", "mnt"), gokrazy];
+    let (code, log) = in_own_root(&tmp, &standin, "ro", "mounted", &mnt);
+    assert_eq!(code, 125, "{log}");
+    assert!(log.contains("MNT_TARGET /mnt/disk cannot be made: /mnt is on a read-only file system: choose"), "{log}");
+    assert!(!standin.started());
+}
+
+/// The README quotes the wrapper's log lines: the module each names (the
+/// part in brackets) must exist, or a rename has made the quotes stale.
+#[test]
+fn the_readmes_log_quotes_name_modules_that_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = fs::read_to_string(root.join("README.md")).unwrap();
+    let mut quoted = 0;
+    for line in readme.lines() {
+        let Some(rest) = ["INFO  [", "WARN  [", "ERROR ["].iter().find_map(|p| line.strip_prefix(p)) else {
+            continue;
+        };
+        let module = rest.split(']').next().unwrap();
+        let path = module.strip_prefix("krazybox::").unwrap_or_else(|| panic!("not a krazybox module: {line}"));
+        let file = root.join("src").join(path.replace("::", "/"));
+        assert!(
+            file.with_extension("rs").is_file() || file.join("mod.rs").is_file(),
+            "README.md quotes a log line of {module}, which does not exist: {line}"
+        );
+        quoted += 1;
+    }
+    assert!(quoted >= 8, "README.md quotes {quoted} log lines");
 }

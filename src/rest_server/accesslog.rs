@@ -96,6 +96,33 @@ fn escape(b: &[u8]) -> String {
 
 /// `10/Oct/2000:13:55:36 +0000`-style time of the combined log format, in UTC.
 fn clf_time(t: SystemTime) -> String {
+    let c = civil(t);
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!(
+        "{:02}/{}/{}:{:02}:{:02}:{:02} +0000",
+        c.day,
+        MONTHS[(c.month - 1) as usize],
+        c.year,
+        c.hour,
+        c.minute,
+        c.second
+    )
+}
+
+/// A time in UTC, taken apart.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Civil {
+    pub year: i64,
+    /// 1 to 12.
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
+
+/// The UTC calendar date and time of `t` (times before 1970 give 1970-01-01).
+pub fn civil(t: SystemTime) -> Civil {
     let secs = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let (days, rem) = (secs / 86400, secs % 86400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -108,14 +135,14 @@ fn clf_time(t: SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    format!(
-        "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",
-        MONTHS[(month - 1) as usize],
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    Civil {
+        year,
+        month: month as u32,
+        day: day as u32,
+        hour: (rem / 3600) as u32,
+        minute: (rem % 3600 / 60) as u32,
+        second: (rem % 60) as u32,
+    }
 }
 
 #[cfg(test)]
@@ -126,6 +153,8 @@ mod tests {
     #[test]
     fn time() {
         assert_eq!(clf_time(SystemTime::UNIX_EPOCH + Duration::from_secs(971_186_136)), "10/Oct/2000:13:55:36 +0000");
+        let leap = civil(SystemTime::UNIX_EPOCH + Duration::from_secs(1_709_251_199));
+        assert_eq!(leap, Civil { year: 2024, month: 2, day: 29, hour: 23, minute: 59, second: 59 });
     }
 
     #[test]

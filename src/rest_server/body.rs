@@ -1,33 +1,37 @@
-//! A download's body: the file read one chunk at a time on a blocking thread,
-//! only as fast as the client takes it.
+//! A download's body: the file read one chunk at a time, only as fast as the
+//! client takes it; what the page cache holds is read on the event loop, what
+//! would wait for the disk on a blocking thread.
 
 use super::conns::Conn;
 use super::metrics::Op;
+use super::range::{self, Range};
+use super::repo::Readable;
 use super::state::{count, spawn_blocking, Labels, State};
 use hyper::body::{Bytes, Frame, SizeHint};
 use std::future::Future;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::ready;
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
-/// A download: the file is read on a blocking thread one chunk at a time, and
-/// the next chunk only once the socket has taken the last one, so a client
-/// that reads slowly holds neither a thread nor more than a small chunk.
+/// A download: the file is read one chunk at a time, and the next chunk only
+/// once the socket has taken the last one, so a client that reads slowly holds
+/// neither a thread nor more than a small chunk. A chunk the page cache holds
+/// is read right away on the event loop (see [`Readable::read_cached`]); one
+/// that would wait for the disk is read on a blocking thread.
 /// Chunks grow (up to [`CHUNK_MAX`]) while the client takes them at once;
 /// what they hold above [`CHUNK_MIN`] comes from one budget shared by all
 /// downloads, so many slow clients cannot add up to much memory.
 pub(super) struct FileBody {
     st: Arc<State>,
     /// For the log, when a read fails midway.
-    path: PathBuf,
+    rel: String,
     /// `None` while it reads on a blocking thread.
-    reader: Option<Reader<std::fs::File>>,
+    reader: Option<Reader<Readable>>,
     reading: Option<Reading>,
     /// Waiting for a turn to read (see [`reads`]).
     turn: Option<Turn>,
@@ -58,7 +62,7 @@ type Turn =
     Pin<Box<dyn Future<Output = Result<tokio::sync::OwnedSemaphorePermit, tokio::sync::AcquireError>> + Send + Sync>>;
 
 /// A chunk being read, and the reader it comes back with.
-type Reading = tokio::task::JoinHandle<(Reader<std::fs::File>, Option<io::Result<Bytes>>)>;
+type Reading = tokio::task::JoinHandle<(Reader<Readable>, Next)>;
 
 /// Chunk sizes of a download.
 pub(super) const CHUNK_MIN: usize = 4 * 1024;
@@ -72,8 +76,8 @@ impl FileBody {
     /// `conn` tells how fast the socket takes them.
     pub(super) fn new(
         st: Arc<State>,
-        path: PathBuf,
-        reader: Reader<std::fs::File>,
+        rel: String,
+        reader: Reader<Readable>,
         ready: Option<Bytes>,
         len: u64,
         conn: Option<Arc<Conn>>,
@@ -81,7 +85,7 @@ impl FileBody {
     ) -> FileBody {
         FileBody {
             st,
-            path,
+            rel,
             reader: Some(reader),
             reading: None,
             turn: None,
@@ -129,6 +133,20 @@ impl Drop for FileBody {
 }
 
 impl FileBody {
+    /// Hand out what a read gave.
+    fn deliver(&mut self, next: Next) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        match next {
+            Next::Data(data) => self.give(data),
+            Next::Failed(e) => {
+                // The status is sent: all that is left is to cut the answer short.
+                log::error!("reading {}: {e}; connection aborted", self.st.cfg.path.join(&self.rel).display());
+                self.left = 0;
+                Poll::Ready(Some(Err(e)))
+            }
+            Next::End | Next::Wait => Poll::Ready(None),
+        }
+    }
+
     fn give(&mut self, data: Bytes) -> Poll<Option<io::Result<Frame<Bytes>>>> {
         // Counted from before the first chunk: bytes written earlier (the head)
         // only make the count look drained sooner, never stuck.
@@ -149,22 +167,13 @@ impl hyper::body::Body for FileBody {
             return this.give(data);
         }
         if let Some(r) = &mut this.reading {
-            let (reader, item) = match ready!(Pin::new(r).poll(cx)) {
+            let (reader, next) = match ready!(Pin::new(r).poll(cx)) {
                 Ok(v) => v,
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
             };
             this.reading = None;
             this.reader = Some(reader);
-            return match item {
-                Some(Ok(data)) => this.give(data),
-                Some(Err(e)) => {
-                    // The status is sent: all that is left is to cut the answer short.
-                    log::error!("reading {}: {e}; connection aborted", this.path.display());
-                    this.left = 0;
-                    Poll::Ready(Some(Err(e)))
-                }
-                None => Poll::Ready(None),
-            };
+            return this.deliver(next);
         }
         if this.left == 0 {
             return Poll::Ready(None);
@@ -184,6 +193,13 @@ impl hyper::body::Body for FileBody {
                 t if t > Duration::from_millis(50) => this.resize(CHUNK_MIN),
                 _ => {}
             }
+            // What the page cache holds is read right here: no trip to a thread.
+            let Some(reader) = this.reader.as_mut() else { return Poll::Ready(None) };
+            reader.chunk = this.chunk;
+            match reader.read(true) {
+                Next::Wait => {}
+                next => return this.deliver(next),
+            }
         }
         let turn = this.turn.get_or_insert_with(|| Box::pin(reads().acquire_owned()));
         let permit = ready!(turn.as_mut().poll(cx));
@@ -191,9 +207,9 @@ impl hyper::body::Body for FileBody {
         let Some(mut reader) = this.reader.take() else { return Poll::Ready(None) };
         reader.chunk = this.chunk;
         this.reading = Some(spawn_blocking(move || {
-            let item = reader.next();
+            let next = reader.read(false);
             drop(permit);
-            (reader, item)
+            (reader, next)
         }));
         self.poll_frame(cx)
     }
@@ -205,40 +221,178 @@ impl hyper::body::Body for FileBody {
     }
 }
 
+/// A download opened: the reader of the part to send (none for a range that
+/// cannot be sent), the object's size, the part, and the first chunk (`None`:
+/// it is to be read on a blocking thread).
+pub(super) struct Start {
+    pub(super) reader: Option<Reader<Readable>>,
+    pub(super) size: u64,
+    pub(super) range: Range,
+    pub(super) first: Option<Next>,
+}
+
+impl Start {
+    /// Open `rel`, work out the part `wanted` asks for (the `Range` header and
+    /// whether there is an `If-Range`; `None` where ranges are not honoured),
+    /// and read the first chunk. `cached`: only what needs no disk access (on
+    /// the event loop): `WouldBlock` when the kernel does not have the name in
+    /// memory, and `first` is `None` when it does not have the bytes.
+    pub(super) fn new(st: &State, rel: &str, wanted: Option<(Option<Bytes>, bool)>, cached: bool) -> io::Result<Start> {
+        let file = st.store.open_object(rel, cached)?;
+        let size = file.size;
+        let range = match &wanted {
+            Some((value, if_range)) => range::parse(value.as_deref(), size, *if_range),
+            None => Range::Whole,
+        };
+        let (start, len) = match range {
+            Range::Whole => (0, size),
+            Range::Part(s, n) => (s, n),
+            Range::Unsatisfiable => return Ok(Start { reader: None, size, range, first: None }),
+        };
+        let mut reader = Reader { file, at: start, end: start + len, chunk: CHUNK_MIN };
+        let first = match reader.read(cached) {
+            Next::Wait => None,
+            next => Some(next),
+        };
+        Ok(Start { reader: Some(reader), size, range, first })
+    }
+}
+
+/// A file read at an offset; `read_cached` reads only what the page cache
+/// holds (`None`: the read would wait for the disk).
+pub(super) trait Source {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+    fn read_cached(&self, _buf: &mut [u8], _offset: u64) -> io::Result<Option<usize>> {
+        Ok(None)
+    }
+}
+
+impl Source for Readable {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.file.read_at(buf, offset)
+    }
+    fn read_cached(&self, buf: &mut [u8], offset: u64) -> io::Result<Option<usize>> {
+        Readable::read_cached(self, buf, offset)
+    }
+}
+
 /// Chunks of `at..end` of a file. A file that ends early (truncated since it was
 /// opened) is an error too: the answer promised `end - at` bytes.
 pub(super) struct Reader<F> {
     pub(super) file: F,
     pub(super) at: u64,
     pub(super) end: u64,
-    /// Bytes read at most at a time; each chunk is a buffer of its own, so
-    /// nothing stays allocated between reads.
+    /// Bytes read at most at a time.
     pub(super) chunk: usize,
 }
 
-impl<F: FileExt> Iterator for Reader<F> {
-    type Item = io::Result<Bytes>;
+/// What one read of a [`Reader`] gave.
+pub(super) enum Next {
+    Data(Bytes),
+    /// All of it was read.
+    End,
+    /// A read failed; nothing more comes after it.
+    Failed(io::Error),
+    /// Only from the page cache, and the page cache does not hold the bytes.
+    Wait,
+}
 
-    fn next(&mut self) -> Option<io::Result<Bytes>> {
+impl<F: Source> Reader<F> {
+    /// The next chunk; with `cached`, only from the page cache.
+    pub(super) fn read(&mut self, cached: bool) -> Next {
         if self.at >= self.end {
-            return None;
+            return Next::End;
         }
         let want = ((self.end - self.at) as usize).min(self.chunk.max(1));
-        let mut buf = vec![0u8; want];
-        let result = match self.file.read_at(&mut buf, self.at) {
-            Ok(0) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file is shorter than its size")),
+        let mut buf = ChunkBuf::new(want);
+        let read = if cached {
+            match self.file.read_cached(&mut buf.0, self.at) {
+                Ok(None) => return Next::Wait,
+                Ok(Some(n)) => Ok(n),
+                Err(e) => Err(e),
+            }
+        } else {
+            self.file.read_at(&mut buf.0, self.at)
+        };
+        match read {
+            Ok(0) => {
+                self.end = self.at;
+                Next::Failed(io::Error::new(io::ErrorKind::UnexpectedEof, "the file is shorter than its size"))
+            }
             Ok(n) => {
                 self.at += n as u64;
-                buf.truncate(n);
-                Ok(Bytes::from(buf))
+                Next::Data(buf.freeze(n))
             }
-            Err(e) => Err(e),
-        };
-        if result.is_err() {
-            // Nothing more after an error.
-            self.end = self.at;
+            Err(e) => {
+                self.end = self.at;
+                Next::Failed(e)
+            }
         }
-        Some(result)
+    }
+}
+
+/// Download chunks of the largest size, zeroed once and used again: musl's
+/// malloc maps a block this large afresh for every allocation and unmaps it
+/// when freed, and each fresh page faults in on its own.
+static CHUNKS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+/// How many the pool keeps: as many as the budget lets all downloads hold.
+const CHUNKS_KEEP: usize = CHUNK_BUDGET / CHUNK_MAX;
+
+/// A chunk's buffer: from the pool at [`CHUNK_MAX`], its own below; it goes
+/// back to the pool when dropped unsent.
+struct ChunkBuf(Vec<u8>);
+
+impl ChunkBuf {
+    fn new(len: usize) -> ChunkBuf {
+        if len == CHUNK_MAX {
+            if let Some(v) = CHUNKS.lock().unwrap().pop() {
+                return ChunkBuf(v);
+            }
+        }
+        ChunkBuf(vec![0; len])
+    }
+
+    /// Its first `n` bytes, as a chunk whose buffer goes back to the pool once hyper has sent it.
+    fn freeze(mut self, n: usize) -> Bytes {
+        let mut v = std::mem::take(&mut self.0);
+        if v.len() == CHUNK_MAX {
+            return Bytes::from_owner(Pooled { v, n });
+        }
+        v.truncate(n);
+        Bytes::from(v)
+    }
+}
+
+fn recycle(v: Vec<u8>) {
+    if v.len() == CHUNK_MAX {
+        let mut free = CHUNKS.lock().unwrap();
+        if free.len() < CHUNKS_KEEP {
+            free.push(v);
+        }
+    }
+}
+
+impl Drop for ChunkBuf {
+    fn drop(&mut self) {
+        recycle(std::mem::take(&mut self.0));
+    }
+}
+
+/// A pooled chunk's bytes as hyper holds them.
+struct Pooled {
+    v: Vec<u8>,
+    n: usize,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.v[..self.n]
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        recycle(std::mem::take(&mut self.v));
     }
 }
 
@@ -252,7 +406,7 @@ mod tests {
         fail_at: u64,
     }
 
-    impl FileExt for Failing {
+    impl Source for Failing {
         fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
             if offset >= self.fail_at {
                 return Err(io::Error::from_raw_os_error(nix::libc::EIO));
@@ -261,14 +415,19 @@ mod tests {
             buf[..n].fill(7);
             Ok(n)
         }
-        fn write_at(&self, _: &[u8], _: u64) -> io::Result<usize> {
-            unreachable!()
-        }
     }
 
     fn chunks(file: Failing, start: u64, len: u64) -> Vec<Result<usize, io::ErrorKind>> {
-        let reader = Reader { file, at: start, end: start + len, chunk: 4 };
-        reader.map(|c| c.map(|b| b.len()).map_err(|e| e.kind())).collect()
+        let mut reader = Reader { file, at: start, end: start + len, chunk: 4 };
+        let mut out = Vec::new();
+        loop {
+            match reader.read(false) {
+                Next::Data(b) => out.push(Ok(b.len())),
+                Next::Failed(e) => out.push(Err(e.kind())),
+                Next::End => return out,
+                Next::Wait => panic!("a blocking read never waits"),
+            }
+        }
     }
 
     #[test]

@@ -3,17 +3,18 @@
 //! download's body is a [`FileBody`], a listing's is in [`super::listing`].
 //! Uploads are in [`super::upload`].
 
-use super::body::{FileBody, Reader, CHUNK_MIN};
+use super::body::{FileBody, Next, Start};
 use super::conns::Conn;
 use super::listing::{self, MIME_V2};
 use super::metrics::Op;
-use super::range::{self, Range};
+use super::range::Range;
 use super::response::{error, failure, full, length_only, ok, Body};
 use super::state::{blocking, count, Labels, State};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
+use std::io;
 use std::sync::Arc;
 
 /// `POST {repo}/?create=true`.
@@ -52,6 +53,8 @@ pub(super) async fn list(
 /// The first chunk is read before the status is sent, so a file that cannot be
 /// read gives 500; an error after that aborts the connection (the client sees a
 /// body shorter than its Content-Length, never a complete-looking answer).
+/// Opening the file and reading the first chunk take one trip to a blocking
+/// thread, and none when the kernel has the name and the bytes in memory.
 pub(super) async fn get(
     st: &Arc<State>,
     req: &Request<Incoming>,
@@ -59,17 +62,20 @@ pub(super) async fn get(
     labels: Labels,
     ranges: bool,
 ) -> Response<Body> {
-    let path = st.cfg.path.join(&rel);
-    let st2 = st.clone();
-    let (file, size) = match blocking(move || st2.store.open_file(&rel)).await {
-        Ok(f) => f,
-        Err(e) => return failure(&e, &format!("opening {}", path.display())),
-    };
-    let range = if ranges {
+    let wanted = ranges.then(|| {
         let h = req.headers();
-        range::parse(h.get(header::RANGE).map(|v| v.as_bytes()), size, h.contains_key(header::IF_RANGE))
-    } else {
-        Range::Whole
+        (h.get(header::RANGE).map(|v| Bytes::copy_from_slice(v.as_bytes())), h.contains_key(header::IF_RANGE))
+    });
+    let started = match Start::new(st, &rel, wanted.clone(), true) {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            let (st2, rel2) = (st.clone(), rel.clone());
+            blocking(move || Start::new(&st2, &rel2, wanted, false)).await
+        }
+        r => r,
+    };
+    let Start { reader, size, range, first } = match started {
+        Ok(s) => s,
+        Err(e) => return failure(&e, &format!("opening {}", st.cfg.path.join(&rel).display())),
     };
     let (status, start, len) = match range {
         Range::Whole => (StatusCode::OK, 0, size),
@@ -84,23 +90,28 @@ pub(super) async fn get(
             return r;
         }
     };
-    let reader = Reader { file, at: start, end: start + len, chunk: CHUNK_MIN };
-    let (reader, first) = blocking(move || {
-        let mut reader = reader;
-        let first = reader.next();
-        (reader, first)
-    })
-    .await;
+    let Some(reader) = reader else { return error(StatusCode::INTERNAL_SERVER_ERROR) };
+    let (reader, first) = match first {
+        Some(next) => (reader, next),
+        None => {
+            let mut reader = reader;
+            blocking(move || {
+                let next = reader.read(false);
+                (reader, next)
+            })
+            .await
+        }
+    };
     let ready = match first {
-        Some(Err(e)) => {
-            log::error!("reading {}: {e}", path.display());
+        Next::Failed(e) => {
+            log::error!("reading {}: {e}", st.cfg.path.join(&rel).display());
             return error(StatusCode::INTERNAL_SERVER_ERROR);
         }
-        Some(Ok(b)) => Some(b),
-        None => None,
+        Next::Data(b) => Some(b),
+        Next::End | Next::Wait => None,
     };
     let conn = req.extensions().get::<Arc<Conn>>().cloned();
-    let body = FileBody::new(st.clone(), path, reader, ready, len, conn, labels);
+    let body = FileBody::new(st.clone(), rel, reader, ready, len, conn, labels);
     let mut r = Response::new(body.boxed());
     *r.status_mut() = status;
     let h = r.headers_mut();

@@ -3,13 +3,17 @@
 //! [`super::handlers`] and [`super::upload`]; statuses in [`super::response`].
 
 use super::accesslog;
+use super::conns;
 use super::guard::Verdict;
 use super::handlers;
+use super::health::Word;
 use super::metrics;
+use super::page;
 use super::repo;
 use super::response::{error, full, method_not_allowed, Body};
 use super::route::{self, Resource};
 use super::state::{blocking, State, Target};
+use super::status::{Facts, Scope};
 use super::upload;
 use base64::Engine as _;
 use hyper::body::{Body as _, Incoming};
@@ -101,10 +105,17 @@ async fn route(st: &Arc<State>, peer: &str, req: Request<Incoming>) -> (String, 
         text.push_str(&st.repostats.render());
         return (user, full(StatusCode::OK, Some("text/plain; version=0.0.4; charset=utf-8"), text));
     }
+    if raw_path == "/health" {
+        return (String::new(), health(st, &req).await);
+    }
     let user = match authenticate(st, peer, &req).await {
         Ok(u) => u,
         Err(r) => return (String::new(), r),
     };
+    if raw_path == "/status" || raw_path == "/status.json" {
+        let resp = status(st, &req, &user, raw_path.ends_with(".json")).await;
+        return (user, resp);
+    }
     let route = match route::parse(&raw_path) {
         Ok(r) => r,
         Err(status) => return (user, error(status)),
@@ -115,6 +126,40 @@ async fn route(st: &Arc<State>, peer: &str, req: Request<Incoming>) -> (String, 
     let target = Target { repo: route.repo(), label: route.label(), user: user.clone() };
     let resp = dispatch(st, req, target, route.resource).await;
     (user, resp)
+}
+
+/// `/health`, without a login: `ok`, or 503 and the word that says what is wrong.
+async fn health(st: &Arc<State>, req: &Request<Incoming>) -> Response<Body> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return method_not_allowed("GET, HEAD");
+    }
+    let quota = st.quota.as_ref().map(|q| (q.used(), q.max()));
+    // A write test on a slow disk is the server's work, not the client's idleness.
+    let work = conns::working();
+    let word = st.health.word(st.repostats.counted(), quota, true).await;
+    drop(work);
+    let code = if word == Word::Ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let mut r = full(code, Some("text/plain; charset=utf-8"), format!("{}\n", word.as_str()));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// `/status` (HTML) and `/status.json`, for a user already let in.
+async fn status(st: &Arc<State>, req: &Request<Incoming>, user: &str, json: bool) -> Response<Body> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return method_not_allowed("GET, HEAD");
+    }
+    let facts = Facts::gather(st, &Scope::of(&st.cfg, st.users.is_some(), user)).await;
+    let mut r = if json {
+        full(StatusCode::OK, Some("application/json"), facts.json())
+    } else {
+        let mut r = full(StatusCode::OK, Some("text/html; charset=utf-8"), page::html(&facts));
+        r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(page::POLICY));
+        r
+    };
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    r
 }
 
 /// Which handler answers which method on what.

@@ -13,7 +13,10 @@
 //! - [`quota`]: the `--max-size` limit of the whole tree.
 //! - [`rules`]: the per-repository rules file (`--repo-quota-file`) and `--max-repo-size`.
 //! - [`repostats`]: per-repository size and snapshot figures, and the per-repository quota.
-//! - [`accesslog`]: `--log`'s combined log format.
+//! - [`accesslog`]: `--log`'s combined log format, and UTC dates.
+//! - [`recent`]: bytes uploaded to each repository in the last 24 hours.
+//! - [`health`]: `/health`'s word: is the data folder there and writable.
+//! - [`disk`]: the file system under the data folder: type, devices, UUID.
 //! - [`conns`]: open connections: activity, the idle timeout, the connection limit.
 //! - [`pool`]: upload buffers used again and again.
 //! - [`state`]: what every request needs, and the repository it is for.
@@ -21,6 +24,8 @@
 //! - [`listing`]: listings, streamed as the folders are read.
 //! - [`handlers`]: create, list, HEAD, GET, DELETE.
 //! - [`upload`]: POST of an object, streamed, hashed, published atomically.
+//! - [`status`]: the facts `/status` and `/status.json` show, and the JSON.
+//! - [`page`]: `/status` as an HTML page.
 //! - [`http`]: authentication, then dispatch by route and method: the decisions.
 //! - [`server`]: listeners, TLS, connections, signals and shutdown.
 
@@ -28,15 +33,19 @@ pub mod accesslog;
 pub mod auth;
 mod body;
 pub mod conns;
+pub mod disk;
 pub mod duration;
 pub mod guard;
 mod handlers;
+pub mod health;
 mod http;
 mod listing;
 pub mod metrics;
+mod page;
 mod pool;
 pub mod quota;
 pub mod range;
+pub mod recent;
 pub mod repo;
 pub mod repostats;
 mod response;
@@ -44,10 +53,11 @@ pub mod route;
 pub mod rules;
 pub mod server;
 mod state;
+mod status;
 mod upload;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Where to listen.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,6 +88,11 @@ pub struct Tls {
     pub min_13: bool,
 }
 
+/// `--alert-stale`'s default: two days.
+pub const DEFAULT_ALERT_STALE: Duration = Duration::from_secs(2 * 86400);
+
+pub use crate::restic_rest_server::MOUNTED_AT_VAR;
+
 /// Everything the server needs, already checked by the command line.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -105,6 +120,12 @@ pub struct Config {
     pub max_repo_size: Option<u64>,
     /// Per-repository limits (`--repo-quota-file`).
     pub repo_quota_file: Option<PathBuf>,
+    /// Users who see every repository on `/status` (`--status-user`), besides `metrics`.
+    pub status_users: Vec<String>,
+    /// A repository whose newest snapshot is older than this is stale (`--alert-stale`).
+    pub alert_stale: Duration,
+    /// When restic-rest-server mounted the disk, if it did.
+    pub mounted_at: Option<SystemTime>,
 }
 
 impl Config {
@@ -128,6 +149,9 @@ impl Config {
             grace: Duration::from_secs(5),
             max_repo_size: None,
             repo_quota_file: None,
+            status_users: Vec::new(),
+            alert_stale: DEFAULT_ALERT_STALE,
+            mounted_at: None,
         }
     }
 }

@@ -136,6 +136,56 @@ fn is_symlink(mode: nix::libc::mode_t) -> bool {
     SFlag::from_bits_truncate(mode) & SFlag::S_IFMT == SFlag::S_IFLNK
 }
 
+/// Set once the kernel or the filesystem turned down an open or a read from
+/// its caches alone: from then on all of them go to blocking threads (a
+/// network filesystem, say, where even fstat may wait).
+static NO_CACHED_IO: AtomicBool = AtomicBool::new(false);
+
+#[allow(unsafe_code)]
+fn owned(fd: RawFd) -> OwnedFd {
+    // SAFETY: the caller just got this descriptor from the kernel and nothing else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// An object opened for a download.
+pub struct Readable {
+    pub file: File,
+    pub size: u64,
+    /// Opened with `O_NOATIME`: reading it writes nothing to the disk.
+    noatime: bool,
+}
+
+impl Readable {
+    /// Read at `offset` what the page cache holds, without waiting for the disk
+    /// (preadv2(2) with `RWF_NOWAIT`, Linux 4.14): `None` where the read would
+    /// wait, so the caller reads on a thread instead. A file whose reads would
+    /// update its access time (a journal write) always gives `None`.
+    #[allow(unsafe_code)]
+    pub fn read_cached(&self, buf: &mut [u8], offset: u64) -> io::Result<Option<usize>> {
+        if !self.noatime || buf.is_empty() || NO_CACHED_IO.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let iov = nix::libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        // SAFETY: the one iovec describes `buf`, valid for writes of its whole
+        // length for the duration of the call; the descriptor is open (we own it).
+        let n = unsafe {
+            nix::libc::preadv2(self.file.as_raw_fd(), &iov, 1, offset as nix::libc::off_t, nix::libc::RWF_NOWAIT)
+        };
+        if n >= 0 {
+            return Ok(Some(n as usize));
+        }
+        match Errno::last() {
+            Errno::EAGAIN => Ok(None),
+            // An old kernel or a filesystem without non-waiting reads.
+            Errno::ENOSYS | Errno::EOPNOTSUPP | Errno::EINVAL => {
+                NO_CACHED_IO.store(true, Ordering::Relaxed);
+                Ok(None)
+            }
+            e => Err(io_err(e)),
+        }
+    }
+}
+
 /// The root folder and what the server needs to know to write below it.
 pub struct Store {
     root: OwnedFd,
@@ -213,6 +263,47 @@ impl Store {
             return Err(io::Error::new(io::ErrorKind::NotFound, "not a regular file"));
         }
         Ok((File::from(fd), st.st_size as u64))
+    }
+
+    /// Open an object for a download, with its size, as [`Store::open_file`]
+    /// does, and without touching its access time where the server may (it owns
+    /// the file, or runs as root). `cached`: only from what the kernel has in
+    /// memory (see [`Readable::read_cached`]); `WouldBlock` where the disk
+    /// would be read, or where the kernel cannot promise that (before 5.12).
+    pub fn open_object(&self, rel: &str, cached: bool) -> io::Result<Readable> {
+        if cached && NO_CACHED_IO.load(Ordering::Relaxed) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let base = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY;
+        let open = |flags: OFlag| -> io::Result<OwnedFd> {
+            if !cached {
+                return open_beneath(self.root.as_raw_fd(), rel, flags, 0);
+            }
+            let how = OpenHow::new().flags(flags | OFlag::O_CLOEXEC).resolve(
+                ResolveFlag::RESOLVE_BENEATH
+                    | ResolveFlag::RESOLVE_NO_MAGICLINKS
+                    | ResolveFlag::from_bits_retain(nix::libc::RESOLVE_CACHED),
+            );
+            match openat2(self.root.as_raw_fd(), if rel.is_empty() { "." } else { rel }, how) {
+                Ok(fd) => Ok(owned(fd)),
+                Err(Errno::EAGAIN) => Err(io::ErrorKind::WouldBlock.into()),
+                // No openat2, or no RESOLVE_CACHED: every open goes to a thread.
+                Err(Errno::ENOSYS | Errno::EINVAL) => {
+                    NO_CACHED_IO.store(true, Ordering::Relaxed);
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
+                Err(e) => Err(io_err(e)),
+            }
+        };
+        let (fd, noatime) = match open(base | OFlag::O_NOATIME) {
+            Err(e) if e.raw_os_error() == Some(Errno::EPERM as i32) => (open(base)?, false),
+            r => (r?, true),
+        };
+        let st = fstat(fd.as_raw_fd()).map_err(io_err)?;
+        if !is_regular(st.st_mode) {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "not a regular file"));
+        }
+        Ok(Readable { file: File::from(fd), size: st.st_size as u64, noatime })
     }
 
     /// Start listing the objects of one type (see [`Listing`]); a missing
@@ -611,6 +702,39 @@ pub fn create_missing(path: &Path, modes: Modes) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_opens_and_reads_give_the_file_or_nothing() {
+        let dir = std::env::temp_dir().join(format!("krazybox-cached-read-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("r")).unwrap();
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(dir.join("r/obj"), &data).unwrap();
+        let store = Store::open(&dir, Modes::new(false)).unwrap();
+        // Just written: in the page cache, so a cached read gives its bytes where the
+        // kernel and filesystem can read without waiting, and nothing else.
+        let mut buf = vec![0u8; 5000];
+        for cached in [true, false] {
+            let r = match store.open_object("r/obj", cached) {
+                Ok(r) => r,
+                Err(e) if cached && e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => panic!("{e}"),
+            };
+            assert_eq!(r.size, 100_000);
+            if let Some(n) = r.read_cached(&mut buf, 90_000).unwrap() {
+                assert!(n > 0 && n <= 5000);
+                assert_eq!(buf[..n], data[90_000..90_000 + n]);
+            }
+            assert_eq!(r.read_cached(&mut buf, 100_000).unwrap().unwrap_or(0), 0, "at the end: nothing");
+        }
+        // A way out of the tree or a missing name is refused the same way as before.
+        assert!(is_outside_or_missing(&store.open_object("r/missing", false).err().unwrap()));
+        assert!(store.open_object("../etc/passwd", false).is_err());
+        assert!(store.open_object("r", false).is_err(), "a folder is not an object");
+        // Without O_NOATIME a read could write an access time: never from the page cache alone.
+        let plain = Readable { file: File::open(dir.join("r/obj")).unwrap(), size: 100_000, noatime: false };
+        assert_eq!(plain.read_cached(&mut buf, 0).unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn ids_and_paths() {

@@ -66,6 +66,19 @@ struct Figures {
     pending: usize,
 }
 
+/// One repository's figures, as [`RepoStats::figures`] gives them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figured {
+    /// The folder below `--path`, `""` for the root one.
+    pub repo: String,
+    /// The count at start has read all of it.
+    pub counted: bool,
+    pub size: u64,
+    pub snapshots: usize,
+    /// The mtime of the newest snapshot file.
+    pub newest: Option<SystemTime>,
+}
+
 enum Phase {
     /// Finding the repositories: every change is left to the scan.
     Listing,
@@ -358,6 +371,33 @@ impl RepoStats {
             u8::from(self.done.load(Ordering::Acquire))
         );
         out
+    }
+
+    /// Whether the count at start has finished.
+    pub fn counted(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// Every repository's figures, by path; a repository the count at start
+    /// has not reached yet shows zeros and `counted: false`.
+    pub fn figures(&self) -> Vec<Figured> {
+        let listed = self.listed.load(Ordering::Acquire);
+        let figures = self.figures.lock().unwrap();
+        figures
+            .iter()
+            .map(|(repo, f)| Figured {
+                repo: repo.clone(),
+                counted: listed && f.pending == 0,
+                size: f.size,
+                snapshots: f.snapshots.len(),
+                newest: f
+                    .snapshots
+                    .values()
+                    .copied()
+                    .reduce(f64::max)
+                    .map(|t| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(t.max(0.0))),
+            })
+            .collect()
     }
 
     /// `repo="/alice/laptop"` and, with `--private-repos`, `user="alice"`.

@@ -5,6 +5,7 @@ use super::accesslog;
 use super::auth::Users;
 use super::conns;
 use super::guard::Guard;
+use super::health::Health;
 use super::http::handle;
 use super::metrics::Metrics;
 use super::pool::Pool;
@@ -97,7 +98,9 @@ pub fn serve(cfg: Config) -> Result<()> {
         Rules::new(cfg.max_repo_size, cfg.repo_quota_file.as_deref())
             .map_err(|e| anyhow!("cannot load the repository quotas: {e:#}"))?,
     );
-    let repostats = RepoStats::new(&cfg.path, cfg.private_repos, cfg.prometheus, rules.clone());
+    // The status page needs the figures whether or not /metrics is served.
+    let repostats = RepoStats::new(&cfg.path, cfg.private_repos, true, rules.clone());
+    let health = Arc::new(Health::new(&cfg.path));
     let state = Arc::new(State {
         cfg,
         store,
@@ -109,6 +112,10 @@ pub fn serve(cfg: Config) -> Result<()> {
         guard: Guard::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
         repostats,
         rules,
+        health,
+        recent: Default::default(),
+        disk: Default::default(),
+        started: std::time::Instant::now(),
     });
     // Blocking work comes one buffer or one file operation at a time and never
     // waits for a client, so a few threads serve any number of connections; a
@@ -219,6 +226,12 @@ async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>, registry: A
     let listener = bind(&st.cfg.listen).await.map_err(|e| anyhow!("listen {:?}: {e:#}", st.cfg.listen))?;
     // Counting the repositories competes for the disk and the cores: only once the server listens.
     repostats::start(&st, |s: &State| &s.repostats);
+    st.health.start();
+    {
+        // The status page's first answer should not wait for the disk's probe.
+        let st = st.clone();
+        std::thread::spawn(move || st.disk.get(&st.cfg.path));
+    }
     rules::watch(&st.rules);
     if let Some(t) = &st.cfg.tls {
         eprintln!("TLS enabled, private key {}, pubkey {}", t.key.display(), t.cert.display());

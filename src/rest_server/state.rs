@@ -4,15 +4,19 @@
 use super::accesslog;
 use super::auth::Users;
 use super::conns;
+use super::disk;
 use super::guard::Guard;
+use super::health::Health;
 use super::metrics::{Metrics, Op};
 use super::pool::Pool;
 use super::quota::Quota;
+use super::recent::Recent;
 use super::repo::Store;
 use super::repostats::RepoStats;
 use super::rules::Rules;
 use super::Config;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// What every request needs.
 pub(super) struct State {
@@ -26,6 +30,10 @@ pub(super) struct State {
     pub(super) guard: Guard,
     pub(super) repostats: RepoStats,
     pub(super) rules: Arc<Rules>,
+    pub(super) health: Arc<Health>,
+    pub(super) recent: Recent,
+    pub(super) disk: disk::Cache,
+    pub(super) started: Instant,
 }
 
 /// Run blocking work (file system calls) on tokio's blocking threads.

@@ -6,6 +6,7 @@ use super::conns;
 use super::metrics::Op;
 use super::pool::UPLOAD_BUF;
 use super::repo::Upload;
+use super::repostats::locate;
 use super::response::{error, failure, ok, Body};
 use super::state::{blocking, count, spawn_blocking, Labels, State};
 use http_body_util::BodyExt;
@@ -92,6 +93,7 @@ impl Sink {
         let (st, rel) = (&self.st, self.rel.as_str());
         st.repostats.release(rel, self.written);
         change.added(self.written, || st.store.open_file(rel).ok()?.0.metadata().ok()?.modified().ok());
+        st.recent.add(locate(rel).repo, self.written);
         Ok(self.written)
     }
 }
@@ -126,9 +128,10 @@ async fn landed(writing: &mut Option<Writing>, sink: &mut Option<Sink>) -> Resul
 /// POST an object or `config`; `verify` is the name the content's SHA-256 must have.
 ///
 /// The body is read on the event loop into pooled buffers; each full buffer
-/// is hashed and written on a blocking thread while the next one fills. While
-/// the client is slow no thread waits for it, and a buffer only grows as its
-/// bytes arrive.
+/// is hashed and written on a blocking thread while the next one fills (a
+/// frame that fills one starts the next, so up to three are held at once).
+/// While the client is slow no thread waits for it, and a buffer only grows
+/// as its bytes arrive.
 pub(super) async fn upload(
     st: &Arc<State>,
     req: Request<Incoming>,
@@ -166,7 +169,26 @@ pub(super) async fn upload(
     }));
     let mut body = req.into_body();
     let mut buf = Vec::new();
+    // Full buffers not yet handed to the writer. A frame's bytes are all copied
+    // out before anything is awaited: while a frame is held, hyper cannot use
+    // its read buffer again and reads the next bytes into a fresh one.
+    let mut full: Vec<Vec<u8>> = Vec::new();
+    let mut ended = false;
     let result = 'read: loop {
+        for f in full.drain(..) {
+            if let Err(e) = landed(&mut writing, &mut sink).await {
+                st.pool.put(f);
+                break 'read Err(e);
+            }
+            let mut s = sink.take().expect("back");
+            writing = Some(spawn_blocking(move || {
+                let r = s.write(f);
+                (s, r)
+            }));
+        }
+        if ended {
+            break Ok(());
+        }
         match body.frame().await {
             Some(Ok(frame)) => {
                 if writing.as_ref().is_some_and(|w| w.is_finished()) {
@@ -175,21 +197,15 @@ pub(super) async fn upload(
                     }
                 }
                 let Ok(mut data) = frame.into_data() else { continue };
+                let small = data.len() < SMALL_FRAME;
                 while !data.is_empty() {
-                    if buf.capacity() == 0 && data.len() >= SMALL_FRAME {
+                    if buf.capacity() == 0 && !small {
                         buf = st.pool.get();
                     }
                     let take = (UPLOAD_BUF - buf.len()).min(data.len());
                     buf.extend_from_slice(&data.split_to(take));
                     if buf.len() == UPLOAD_BUF {
-                        if let Err(e) = landed(&mut writing, &mut sink).await {
-                            break 'read Err(e);
-                        }
-                        let (mut s, full) = (sink.take().expect("back"), std::mem::take(&mut buf));
-                        writing = Some(spawn_blocking(move || {
-                            let r = s.write(full);
-                            (s, r)
-                        }));
+                        full.push(std::mem::take(&mut buf));
                     }
                 }
             }
@@ -197,9 +213,12 @@ pub(super) async fn upload(
                 log::debug!("upload body: {e}");
                 break Err(Refused::Short);
             }
-            None => break Ok(()),
+            None => ended = true,
         }
     };
+    for f in full.drain(..) {
+        st.pool.put(f);
+    }
     let result = match (result, landed(&mut writing, &mut sink).await) {
         (Ok(()), Ok(())) => {
             let mut s = sink.take().expect("back");
@@ -220,6 +239,9 @@ pub(super) async fn upload(
         }
         Err(Refused::Short | Refused::BadHash) => error(StatusCode::BAD_REQUEST),
         Err(Refused::Full) => error(StatusCode::INSUFFICIENT_STORAGE),
-        Err(Refused::Io(e)) => failure(&e, &what),
+        Err(Refused::Io(e)) => {
+            st.health.saw(&e);
+            failure(&e, &what)
+        }
     }
 }

@@ -12,6 +12,7 @@
 
 mod child;
 mod device;
+mod perm;
 pub mod watch;
 
 use std::fmt;
@@ -28,6 +29,10 @@ use crate::mount::{self, mountinfo, Category, MountGuard, MountSpec};
 
 use child::{Ended, Signals};
 use watch::Watch;
+
+/// The variable in rest-server's environment that says when the disk was
+/// mounted, in seconds since the epoch (the native server shows it on `/status`).
+pub const MOUNTED_AT_VAR: &str = "KRAZYBOX_MOUNTED_AT";
 
 /// Where gokrazy installs the Go package `github.com/restic/rest-server/cmd/rest-server`.
 pub const GOKRAZY_REST_SERVER: &str = "/user/rest-server";
@@ -109,6 +114,9 @@ pub struct Config {
     /// `MNT_WAIT`: how long to wait for the device.
     pub wait: Duration,
     pub program: Program,
+    /// `HOME` as the supervisor set it: gokrazy's says that a missing `/perm`
+    /// file system will not come (see `perm`).
+    pub home: Option<PathBuf>,
 }
 
 /// `path` made absolute against `cwd` with `.` and `..` removed lexically.
@@ -225,6 +233,7 @@ pub fn run(config: &Config, args: &[String], path_arg: Option<&str>) -> Result<u
     let path = cwd.join(path_arg);
     let target = mc.target.canonicalize().unwrap_or_else(|_| absolute(&mc.target, &cwd));
     check_path(&path, &target, false)?;
+    perm::check(&target, config.home.as_deref())?;
     prepare_target(&target)?;
     let target = target.canonicalize().unwrap_or(target);
 
@@ -264,6 +273,11 @@ pub fn run(config: &Config, args: &[String], path_arg: Option<&str>) -> Result<u
         }
         names => log::info!("watching {} (rest-server stops if it leaves)", names.join(", ")),
     }
+    // The native server shows on its status page when the disk was mounted
+    // (a moment ago). Set in our own environment, which the child inherits:
+    // this process has no other thread to race with.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    std::env::set_var(MOUNTED_AT_VAR, now.to_string());
     let running = child::Running::spawn(&config.program, args, Some(&child_cwd))?;
     // Keep nothing of ours inside the mount.
     if let Err(e) = std::env::set_current_dir("/") {
@@ -291,7 +305,8 @@ pub fn run(config: &Config, args: &[String], path_arg: Option<&str>) -> Result<u
 }
 
 /// The mount point must be a directory; one level is created if missing.
-/// A parent that is missing may be `/perm` not mounted yet: worth a retry.
+/// A parent that is missing may be `/perm` not mounted yet under another
+/// init than gokrazy's: worth a retry.
 fn prepare_target(target: &Path) -> Result<(), Error> {
     match target.metadata() {
         Ok(m) if m.is_dir() => Ok(()),
