@@ -5,15 +5,21 @@
 //!             [--append-only] [--private-repos] [--prometheus [--prometheus-no-auth]]
 //!             [--max-size BYTES] [--log FILE|-] [--no-verify-upload] [--group-accessible-repos]
 //!             [--tls [--tls-cert FILE] [--tls-key FILE] [--tls-min-ver 1.2|1.3]] [--debug]
-//!             [--max-repo-size BYTES] [--repo-quota-file FILE]
+//!             [--max-repo-size BYTES] [--repo-rules FILE]
+//!             [--proxy-auth-username HEADER [--trusted-proxy ADDR[/BITS]]...]
 //!             [--status-user NAME]... [--alert-stale DURATION]
 //! rest-server -v|--version
 //! ```
 //!
 //! Flags and defaults are rest-server's: data in /tmp/restic, listening on :8000,
 //! users in `<path>/.htpasswd`, TLS files `<path>/public_key` and `<path>/private_key`.
-//! `--cpu-profile` and `--proxy-auth-username` are refused. SIGHUP reloads the
-//! users and the `--repo-quota-file`; SIGTERM and SIGINT stop the server (exit 0). Errors exit 1, as rest-server does.
+//! `--cpu-profile` is refused. `--repo-rules` (also spelled `--repo-quota-file`)
+//! gives per-repository limits and rights; `--proxy-auth-username` is believed
+//! only from the Unix socket and `--trusted-proxy` addresses. SIGHUP reloads the
+//! users, the rules and the TLS certificate; SIGTERM and SIGINT stop the server
+//! (exit 0). Errors exit 1, as rest-server does. For tests,
+//! `KRAZYBOX_TLS_NO_AES=1` makes TLS prefer ChaCha20 as on a CPU without AES
+//! instructions.
 //! stderr gets rest-server's start-up lines (`start server on ADDR` ...); a missing
 //! `--path` is created; a second server on the same `--path` refuses to start.
 //! `/health` answers without a login; `/status` and `/status.json` show the
@@ -31,7 +37,11 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 /// Go's flag package: long names only, no abbreviations; options may follow words.
-const STYLE: Style = Style { permute: true, long: true, abbreviations: false, aliases: &[] };
+const STYLE: Style =
+    Style { permute: true, long: true, abbreviations: false, aliases: &[("--repo-quota-file", "--repo-rules")] };
+
+/// Set to 1 by tests: TLS prefers ChaCha20 as it does on a CPU without AES.
+const NO_AES_VAR: &str = "KRAZYBOX_TLS_NO_AES";
 
 /// rest-server exits 1 for every error, the command line included.
 const ERR: u8 = 1;
@@ -70,9 +80,9 @@ struct Args {
     /// the maximum size of each repository in bytes
     #[argh(option)]
     max_repo_size: Option<String>,
-    /// per-repository limits: lines of "/repo/path BYTES" or "name BYTES" (all below /name/)
+    /// per-repository limits and rights: lines of "/repo/path" or "name" (all below /name/), then BYTES and USER=read|append|modify (also --repo-quota-file)
     #[argh(option)]
-    repo_quota_file: Option<String>,
+    repo_rules: Option<String>,
     /// a user who sees every repository on /status (may repeat; "metrics" always does)
     #[argh(option)]
     status_user: Vec<String>,
@@ -109,9 +119,12 @@ struct Args {
     /// not supported: profiling is Go's
     #[argh(option)]
     cpu_profile: Option<String>,
-    /// not supported: authentication by a proxy header
+    /// the HTTP header a proxy in front names the logged-in user in
     #[argh(option)]
     proxy_auth_username: Option<String>,
+    /// an address or network (ADDR/BITS) whose proxy header is believed; may repeat
+    #[argh(option)]
+    trusted_proxy: Vec<String>,
 }
 
 pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
@@ -134,8 +147,13 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
     if args.cpu_profile.is_some() {
         return Err(fail(ERR, "--cpu-profile is not supported: it profiles Go programs"));
     }
-    if args.proxy_auth_username.is_some() {
-        return Err(fail(ERR, "--proxy-auth-username is not supported: use the htpasswd file"));
+    if !args.trusted_proxy.is_empty() && args.proxy_auth_username.is_none() {
+        return Err(fail(ERR, "--trusted-proxy needs --proxy-auth-username HEADER"));
+    }
+    if let Some(h) = &args.proxy_auth_username {
+        if !engine::proxy::valid_header(h) {
+            return Err(fail(ERR, format!("--proxy-auth-username {h:?} is not an HTTP header name")));
+        }
     }
     if args.debug {
         log::set_max_level(log::LevelFilter::Debug);
@@ -154,7 +172,11 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
     cfg.prometheus_no_auth = args.prometheus_no_auth;
     cfg.max_size = size_flag(args.max_size.as_deref(), "--max-size")?;
     cfg.max_repo_size = size_flag(args.max_repo_size.as_deref(), "--max-repo-size")?;
-    cfg.repo_quota_file = args.repo_quota_file.map(PathBuf::from);
+    cfg.repo_rules = args.repo_rules.map(PathBuf::from);
+    cfg.proxy_auth_username = args.proxy_auth_username;
+    for a in &args.trusted_proxy {
+        cfg.trusted_proxies.push(engine::proxy::Net::parse(a).map_err(|e| fail(ERR, format!("--trusted-proxy {e}")))?);
+    }
     cfg.log = args.log.map(PathBuf::from);
     cfg.status_users = args.status_user;
     if let Some(s) = &args.alert_stale {
@@ -175,6 +197,7 @@ pub fn main(name: &str, argv: &[OsString]) -> anyhow::Result<ExitCode> {
             cert: args.tls_cert.map(PathBuf::from).unwrap_or_else(|| path.join("public_key")),
             key: args.tls_key.map(PathBuf::from).unwrap_or_else(|| path.join("private_key")),
             min_13,
+            aes: (std::env::var_os(NO_AES_VAR).is_some_and(|v| v == "1")).then_some(false),
         });
     } else if args.tls_cert.is_some() || args.tls_key.is_some() {
         return Err(fail(ERR, "requires enabled TLS"));

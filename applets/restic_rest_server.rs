@@ -144,7 +144,8 @@ fn check_tag(name: &str, value: &str) -> Result<(), Error> {
 // the native server refuse that spelling (unknown shorthand), so reading it
 // as `--name` only makes the check cover a reading nobody serves.
 /// rest-server's flags that take a value (0.14; older versions have a subset),
-/// and the native server's own (the Go server refuses them).
+/// and the native server's own (the Go server refuses them): the quota flags,
+/// the rules file under both its names, the trusted proxies.
 /// Everything else is a switch, a `-v`/`-h` shorthand, or unknown to
 /// rest-server, which then refuses to start: nothing is served either way.
 pub const VALUE_FLAGS: &[&str] = &[
@@ -160,6 +161,8 @@ pub const VALUE_FLAGS: &[&str] = &[
     "cpu-profile",
     "max-repo-size",
     "repo-quota-file",
+    "repo-rules",
+    "trusted-proxy",
     "status-user",
     "alert-stale",
 ];

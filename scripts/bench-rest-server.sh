@@ -6,7 +6,14 @@
 # write speed with fsync on the disk that holds the data (dd conv=fsync).
 # Goals: throughput >= 80% of the lower limit; peak RSS <= 12 MiB with 8 clients.
 #
-#   scripts/bench-rest-server.sh [UPLOADS_PER_RUN] [DATA_DIR]
+#   scripts/bench-rest-server.sh [--tls] [UPLOADS_PER_RUN] [DATA_DIR]
+#
+# --tls: the same uploads over plain HTTP and over TLS 1.3 with each cipher, in
+# one run: a server that keeps the client's order (AES-256-GCM: Python's client,
+# like restic, offers AES-GCM first) and one that prefers ChaCha20-Poly1305 as it
+# does on a CPU without AES instructions (KRAZYBOX_TLS_NO_AES=1); plus the
+# machine's AES-GCM and ChaCha20-Poly1305 speeds (openssl speed), AES-GCM also
+# with the CPU's AES instructions masked, as a Raspberry Pi 4 runs it.
 #
 # KRAZYBOX=path runs that binary instead of a fresh static build (to compare two builds).
 #
@@ -276,23 +283,40 @@ PY
   exit
 fi
 cd "$(dirname "$0")/.."
+tls=
+[[ ${1:-} == --tls ]] && { tls=1; shift; }
 uploads=${1:-64}
 base=${2:-target/bench-rest-server}
 command -v openssl >/dev/null || { echo "openssl is needed: apt-get install openssl" >&2; exit 1; }
 kb=${KRAZYBOX:-$(scripts/build.sh x86_64-unknown-linux-musl)}
-rm -rf "$base" && mkdir -p "$base/data"
-trap 'kill "$server" 2>/dev/null; rm -rf "$base"' EXIT
+rm -rf "$base" && mkdir -p "$base"
+servers=()
+trap 'kill "${servers[@]}" 2>/dev/null; rm -rf "$base"' EXIT
 
-"$kb" rest-server --path "$base/data" --listen 127.0.0.1:0 --no-auth 2>"$base/server.log" &
-server=$!
-for _ in $(seq 100); do grep -qE '[Ss]tart(ing)? server on' "$base/server.log" && break; sleep 0.05; done
-addr=$(grep -oE '[Ss]tart(ing)? server on [0-9.:]*' "$base/server.log" | head -1 | awk '{print $4}')
+start() { # NAME [ENV=VALUE...] -- ARGS...: a server on its own folder; prints "NAME PID ADDR"
+  local name=$1 log=$base/$1.log; shift
+  local env=()
+  while [[ $1 != -- ]]; do env+=("$1"); shift; done
+  shift
+  env "${env[@]}" "$kb" rest-server --path "$base/$name" --listen 127.0.0.1:0 --no-auth "$@" >/dev/null 2>"$log" &
+  local pid=$!
+  for _ in $(seq 100); do grep -qE '[Ss]tart(ing)? server on' "$log" && break; sleep 0.05; done
+  echo "$name $pid $(grep -oE '[Ss]tart(ing)? server on [0-9.:]*' "$log" | head -1 | awk '{print $4}')"
+}
+specs=("$(start http --)")
+if [[ -n $tls ]]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$base/key.pem" -out "$base/cert.pem" 2>/dev/null
+  t=(--tls --tls-cert "$base/cert.pem" --tls-key "$base/key.pem")
+  specs+=("$(start tls-client-order -- "${t[@]}")" "$(start tls-chacha20 KRAZYBOX_TLS_NO_AES=1 -- "${t[@]}")")
+fi
+for s in "${specs[@]}"; do read -r _ pid _ <<<"$s"; servers+=("$pid"); done
 
-python3 - "$addr" "$server" "$uploads" "$base" <<'PY'
-import hashlib, http.client, os, re, subprocess, sys, threading, time
+python3 - "$uploads" "$base" "$tls" "${specs[@]}" <<'PY'
+import hashlib, http.client, os, re, ssl, subprocess, sys, threading, time
 
-addr, pid, uploads, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-host, port = addr.rsplit(":", 1)
+uploads, base, tls = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
+specs = [s.split() for s in sys.argv[4:]]
 SIZE = 8 << 20
 MB = 1e6
 
@@ -319,6 +343,22 @@ def disk_limit():
     os.remove(path)
     return 64 * SIZE / dt / MB
 
+def openssl_speed(alg, env=None):
+    out = subprocess.run(["openssl", "speed", "-elapsed", "-seconds", "2", "-bytes", "16384", "-evp", alg],
+                         capture_output=True, text=True, env=env).stdout
+    return float(out.splitlines()[-1].split()[-1].rstrip("k")) * 1000 / MB
+
+def connect():
+    if scheme == "https":
+        ctx = ssl.create_default_context(cafile=os.path.join(base, "cert.pem"))
+        return http.client.HTTPSConnection(host, int(port), context=ctx)
+    return http.client.HTTPConnection(host, int(port))
+
+def cipher():
+    c = connect()
+    c.connect()
+    return c.sock.cipher()[0] if scheme == "https" else "-"
+
 def request(conn, method, path, body=None):
     conn.request(method, path, body=body)
     r = conn.getresponse()
@@ -331,12 +371,12 @@ def blob(run, i):
 
 def run(clients, run_no):
     repo = f"/run{run_no}/"
-    c = http.client.HTTPConnection(host, int(port))
+    c = connect()
     assert request(c, "POST", repo + "?create=true") == 200
     names = [hashlib.sha256(blob(run_no, i)).hexdigest() for i in range(uploads)]
     errors = []
     def worker(k):
-        conn = http.client.HTTPConnection(host, int(port))
+        conn = connect()
         for i in range(k, uploads, clients):
             st = request(conn, "POST", f"{repo}data/{names[i]}", blob(run_no, i))
             if st != 200:
@@ -350,19 +390,29 @@ def run(clients, run_no):
     total = uploads * SIZE
     return total / dt / MB, cpu / (total / (1 << 30))
 
-idle = proc_status("VmRSS")
 sha, disk = sha_limit(), disk_limit()
 limit = min(sha, disk)
 print(f"machine: sha256 {sha:.0f} MB/s (one core), sequential write + fsync {disk:.0f} MB/s; lower limit {limit:.0f} MB/s")
+if tls:
+    # Masking AES-NI and PCLMULQDQ from OpenSSL: AES as a CPU without AES instructions runs it.
+    noaes = dict(os.environ, OPENSSL_ia32cap="~0x200000200000000")
+    print(f"machine: AES-128-GCM {openssl_speed('aes-128-gcm'):.0f} MB/s, without AES instructions "
+          f"{openssl_speed('aes-128-gcm', noaes):.0f} MB/s; ChaCha20-Poly1305 {openssl_speed('chacha20-poly1305'):.0f} MB/s (one core)")
 def reset_peak():
     # Writing 5 to clear_refs resets VmHWM (Linux 4.0+): a peak per run.
     with open(f"/proc/{pid}/clear_refs", "w") as f:
         f.write("5")
-print(f"{'clients':>7} {'MB/s':>8} {'of limit':>9} {'CPU s/GiB':>10} {'peak RSS MiB':>13}")
-for n, clients in enumerate((1, 4, 8)):
-    reset_peak()
-    mbps, cpu = run(clients, n)
-    print(f"{clients:>7} {mbps:8.0f} {mbps / limit:9.2f} {cpu:10.2f} {proc_status('VmHWM'):13.1f}")
-peak = proc_status("VmHWM")
-print(f"RSS: {idle:.1f} MiB idle, {peak:.1f} MiB peak with 8 clients (goal < 12 MiB)")
+print(f"{'server':<17} {'cipher':<29} {'clients':>7} {'MB/s':>8} {'of limit':>9} {'CPU s/GiB':>10} {'peak RSS MiB':>13}")
+for name, pid, addr in specs:
+    pid = int(pid)
+    host, port = addr.rsplit(":", 1)
+    scheme = "https" if name.startswith("tls") else "http"
+    idle = proc_status("VmRSS")
+    suite = cipher()
+    for n, clients in enumerate((1, 4, 8)):
+        reset_peak()
+        mbps, cpu = run(clients, n)
+        print(f"{name:<17} {suite:<29} {clients:>7} {mbps:8.0f} {mbps / limit:9.2f} {cpu:10.2f} {proc_status('VmHWM'):13.1f}", flush=True)
+    peak = proc_status("VmHWM")
+    print(f"{name}: RSS {idle:.1f} MiB idle, {peak:.1f} MiB peak with 8 clients (goal < 12 MiB)")
 PY

@@ -17,7 +17,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A connection from `src` to `addr`, with a receive buffer of `rcvbuf` bytes if given.
+/// A connect interrupted by a signal is made again on a new socket.
 fn connect_from(src: Ipv4Addr, addr: &str, rcvbuf: Option<usize>) -> std::io::Result<TcpStream> {
+    loop {
+        match connect_once(src, addr, rcvbuf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+fn connect_once(src: Ipv4Addr, addr: &str, rcvbuf: Option<usize>) -> std::io::Result<TcpStream> {
     let dst: SocketAddrV4 = addr.parse().unwrap();
     let fd = socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
     if let Some(n) = rcvbuf {
@@ -362,4 +372,67 @@ fn a_request_log_nobody_reads_does_not_stall_requests() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(answered, 2000, "requests stalled behind the log after {answered} ({took:?})");
+}
+
+/// One htpasswd record made by our applet with `flags` (`-B -C 10`, `-s`).
+fn record(user: &str, password: &str, flags: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_krazybox"))
+        .arg("htpasswd")
+        .args(["-nb"])
+        .args(flags)
+        .args([user, password])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().lines().next().unwrap().to_string() + "\n"
+}
+
+#[test]
+fn a_failed_login_takes_as_long_for_every_name() {
+    let dir = TempDir::new("timing");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // Most users at cost 4 (the decoy's cost), one at 10, one {SHA}.
+    let mut file = record("slow", "pw", &["-B", "-C", "10"]) + &record("sha", "pw", &["-s"]);
+    for u in ["fast", "f1", "f2"] {
+        file.push_str(&htpasswd_line(u, "pw"));
+    }
+    let users = dir.path().join("htpasswd");
+    std::fs::write(&users, file).unwrap();
+    let s = Server::start(&[
+        "--path",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--htpasswd-file",
+        users.to_str().unwrap(),
+    ]);
+    // A wrong password for each kind of name, each from an address of its own (under the limit).
+    let kinds = ["slow", "fast", "sha", "nobody"];
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); kinds.len()];
+    for _ in 0..7 {
+        for (k, user) in kinds.iter().enumerate() {
+            let mut c = connect_from(Ipv4Addr::new(127, 0, 3, 10 + k as u8), &s.addr, None).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let t = Instant::now();
+            let req = format!("GET /keys/ HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\r\n", basic(user, "guess"));
+            c.write_all(req.as_bytes()).unwrap();
+            assert_eq!(read_response(&mut c).unwrap().0, 401);
+            times[k].push(t.elapsed());
+        }
+    }
+    let medians: Vec<Duration> = times
+        .iter_mut()
+        .map(|t| {
+            t.sort();
+            t[t.len() / 2]
+        })
+        .collect();
+    eprintln!("failed logins, median of 7: {:?}", kinds.iter().zip(&medians).collect::<Vec<_>>());
+    let (lo, hi) = (medians.iter().min().unwrap(), medians.iter().max().unwrap());
+    assert!(lo.as_secs_f64() > hi.as_secs_f64() * 0.75, "a failure tells the kind of name: {medians:?}");
+    // Successes are not held: the cost-4 user logs in faster than anyone fails.
+    let (status, took) = timed(&s.addr, "fast", "pw");
+    assert_eq!(status, 200);
+    assert!(took < *lo / 2, "a success waited: {took:?} against failures of {lo:?}");
 }

@@ -285,7 +285,7 @@ fn a_bad_quota_file_or_size_stops_the_start() {
     let out = run(&["--repo-quota-file", quotas.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("line 2") && err.contains("\"12G\" is not a number of bytes"), "{err}");
+    assert!(err.contains("line 2") && err.contains("\"12G\" is neither a number of bytes nor USER=RIGHT"), "{err}");
     let out = run(&["--repo-quota-file", dir.path().join("missing").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));

@@ -6,69 +6,12 @@
 mod rest_server_support;
 mod support;
 
+use rest_server_support::restic::*;
 use rest_server_support::*;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-/// restic with its own HOME and cache folder, no cache, a fixed password.
-struct Restic {
-    home: PathBuf,
-    extra: Vec<String>,
-}
-
-impl Restic {
-    fn new(dir: &TempDir) -> Restic {
-        let home = dir.path().join("home");
-        std::fs::create_dir_all(&home).unwrap();
-        Restic { home, extra: Vec::new() }
-    }
-
-    fn run(&self, repo: &str, args: &[&str]) -> Output {
-        Command::new("restic")
-            .args(["--no-cache", "-r", repo])
-            .args(&self.extra)
-            .args(args)
-            .env("RESTIC_PASSWORD", "correct horse")
-            .env("HOME", &self.home)
-            .env("XDG_CACHE_HOME", self.home.join("cache"))
-            .env_remove("RESTIC_REPOSITORY")
-            .output()
-            .expect("running restic")
-    }
-
-    fn ok(&self, repo: &str, args: &[&str]) -> String {
-        let out = self.run(repo, args);
-        assert!(
-            out.status.success(),
-            "restic {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn snapshot_count(&self, repo: &str) -> usize {
-        let json = self.ok(repo, &["snapshots", "--json"]);
-        json.matches("\"short_id\"").count()
-    }
-}
-
-/// A tree of files of many sizes (empty, small, several MiB), some alike.
-fn make_tree(root: &Path, seed: u64) {
-    std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
-    std::fs::write(root.join("empty"), b"").unwrap();
-    std::fs::write(root.join("big"), noise(seed, 6 << 20)).unwrap();
-    for i in 0..40u64 {
-        let dir = if i % 3 == 0 { root.join("sub/deeper") } else { root.join("sub") };
-        std::fs::write(dir.join(format!("f{i}")), noise(seed + i, (i as usize) * 3001)).unwrap();
-    }
-    std::fs::write(root.join("sub/copy-of-big"), noise(seed, 6 << 20)).unwrap();
-}
-
-fn same_tree(a: &Path, b: &Path) {
-    let out = Command::new("diff").arg("-r").arg(a).arg(b).output().unwrap();
-    assert!(out.status.success(), "restored tree differs: {}", String::from_utf8_lossy(&out.stdout));
-}
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 fn data_dir(dir: &TempDir) -> PathBuf {
     let data = dir.path().join("data");
@@ -83,7 +26,7 @@ fn backup_check_restore_prune() {
     std::fs::write(data.join(".htpasswd"), htpasswd_line("alice", "s3cret")).unwrap();
     let s = Server::start(&["--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
     let repo = format!("rest:http://alice:s3cret@{}/backups/", s.addr);
-    let restic = Restic::new(&dir);
+    let restic = Restic::new(dir.path(), "home");
     let src = dir.path().join("src");
     make_tree(&src, 100);
 
@@ -112,7 +55,7 @@ fn append_only_refuses_prune_and_keeps_data() {
     let data = data_dir(&dir);
     let s = Server::start(&["--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-auth", "--append-only"]);
     let repo = format!("rest:http://{}/", s.addr);
-    let restic = Restic::new(&dir);
+    let restic = Restic::new(dir.path(), "home");
     let src = dir.path().join("src");
     make_tree(&src, 200);
     restic.ok(&repo, &["init"]);
@@ -131,7 +74,7 @@ fn private_repos_keep_users_apart() {
     let users = htpasswd_line("alice", "a-pw") + &htpasswd_line("bob", "b-pw");
     std::fs::write(data.join(".htpasswd"), users).unwrap();
     let s = Server::start(&["--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--private-repos"]);
-    let restic = Restic::new(&dir);
+    let restic = Restic::new(dir.path(), "home");
     let src = dir.path().join("src");
     make_tree(&src, 300);
     let alice = format!("rest:http://alice:a-pw@{}/alice/", s.addr);
@@ -146,14 +89,12 @@ fn private_repos_keep_users_apart() {
     assert_eq!(restic.snapshot_count(&alice), 1);
 }
 
-#[test]
-fn restic_over_tls_with_a_self_signed_certificate() {
-    let dir = TempDir::new("restic-tls");
-    let data = data_dir(&dir);
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+/// A self-signed P-256 certificate for 127.0.0.1 named `cn`, and its key: `DIR/CN.pem`, `DIR/CN.key`.
+fn self_signed(dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join(format!("{cn}.pem")), dir.join(format!("{cn}.key")));
     let gen = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
-        .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-subj", &format!("/CN={cn}"), "-addext", "subjectAltName=IP:127.0.0.1"])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -161,6 +102,25 @@ fn restic_over_tls_with_a_self_signed_certificate() {
         .output()
         .expect("running openssl");
     assert!(gen.status.success(), "{}", String::from_utf8_lossy(&gen.stderr));
+    (cert, key)
+}
+
+/// What `openssl s_client ARGS` prints about a handshake with `addr`.
+fn s_client(addr: &str, args: &[&str]) -> String {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", addr])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running openssl s_client");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn restic_over_tls_with_a_self_signed_certificate() {
+    let dir = TempDir::new("restic-tls");
+    let data = data_dir(&dir);
+    let (cert, key) = self_signed(dir.path(), "127.0.0.1");
     // A TLS server on the data folder, with `extra` flags.
     let tls_server = |extra: &[&str]| {
         let mut args = vec!["--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-auth", "--tls"];
@@ -170,7 +130,7 @@ fn restic_over_tls_with_a_self_signed_certificate() {
     };
     let s = tls_server(&[]);
     let repo = format!("rest:https://{}/tls/", s.addr);
-    let mut restic = Restic::new(&dir);
+    let mut restic = Restic::new(dir.path(), "home");
     // Without the certificate the client must refuse the server.
     assert!(!restic.run(&repo, &["init"]).status.success());
     restic.extra = vec!["--cacert".into(), cert.display().to_string()];
@@ -197,4 +157,121 @@ fn restic_over_tls_with_a_self_signed_certificate() {
     };
     assert!(probe("-tls1_3"));
     assert!(!probe("-tls1_2"));
+}
+
+#[test]
+fn the_tls_certificate_is_reloaded_and_a_broken_pair_keeps_the_old() {
+    let dir = TempDir::new("tls-reload");
+    let data = data_dir(&dir);
+    let pairs: Vec<(PathBuf, PathBuf)> =
+        ["krazybox-first", "krazybox-second", "krazybox-third"].iter().map(|cn| self_signed(dir.path(), cn)).collect();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let install = |cert_from: &Path, key_from: &Path| {
+        // Written beside and renamed, as certbot and friends replace them.
+        for (from, to) in [(cert_from, &cert), (key_from, &key)] {
+            let tmp = to.with_extension("new");
+            std::fs::copy(from, &tmp).unwrap();
+            std::fs::rename(&tmp, to).unwrap();
+        }
+    };
+    install(&pairs[0].0, &pairs[0].1);
+    let s = Server::start(&[
+        "--path",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--no-auth",
+        "--tls",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    let served = || s_client(&s.addr, &[]);
+    assert!(served().contains("CN = krazybox-first") || served().contains("CN=krazybox-first"));
+    let names = |text: &str, cn: &str| text.contains(&format!("CN = {cn}")) || text.contains(&format!("CN={cn}"));
+
+    // A connection opened before the reload, kept alive across it.
+    let mut open = Command::new("openssl")
+        .args(["s_client", "-connect", &s.addr, "-quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (mut to_server, mut from_server) = (open.stdin.take().unwrap(), open.stdout.take().unwrap());
+    to_server.write_all(b"GET /keys/ HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut seen = Vec::new();
+    while !seen.ends_with(b"\r\n\r\n[]") {
+        let mut b = [0u8; 1];
+        assert_eq!(from_server.read(&mut b).unwrap(), 1, "{}", String::from_utf8_lossy(&seen));
+        seen.push(b[0]);
+    }
+
+    install(&pairs[1].0, &pairs[1].1);
+    s.hup();
+    assert!(s.wait_log("reloaded TLS certificate", 1, Duration::from_secs(10)), "{}", s.log());
+    assert!(names(&served(), "krazybox-second"), "new connections get the new certificate");
+    to_server.write_all(b"GET /keys/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut rest = String::new();
+    from_server.read_to_string(&mut rest).unwrap();
+    assert!(rest.starts_with("HTTP/1.1 200"), "the open connection goes on: {rest}");
+    let _ = open.wait();
+
+    // A certificate with another one's key: logged, and the pair in force stays.
+    install(&pairs[0].0, &pairs[1].1);
+    s.hup();
+    assert!(s.wait_log("the certificate read before stays in use", 1, Duration::from_secs(10)), "{}", s.log());
+    assert!(s.log().contains("TLS certificate and key do not fit"), "{}", s.log());
+    assert!(names(&served(), "krazybox-second"));
+
+    // Without a signal: the files are looked at every 30 s.
+    install(&pairs[2].0, &pairs[2].1);
+    let start = std::time::Instant::now();
+    while !names(&served(), "krazybox-third") {
+        assert!(start.elapsed() < Duration::from_secs(45), "the changed files were not picked up");
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn tls_prefers_chacha20_without_aes_instructions() {
+    let dir = TempDir::new("tls-cipher");
+    let (cert, key) = self_signed(dir.path(), "127.0.0.1");
+    let server = |name: &str, no_aes: bool| {
+        let data = dir.path().join(name);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_krazybox"));
+        cmd.args(["rest-server", "--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-auth", "--tls"])
+            .args(["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+        if no_aes {
+            cmd.env("KRAZYBOX_TLS_NO_AES", "1");
+        }
+        Server::spawn(cmd)
+    };
+    // restic (Go) offers AES-GCM first; so do these clients.
+    let chosen = |s: &Server| {
+        let v13 =
+            s_client(&s.addr, &["-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256"]);
+        let v12 =
+            s_client(&s.addr, &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305"]);
+        let cipher =
+            |t: &str| t.lines().find_map(|l| l.split("Cipher is ").nth(1)).unwrap_or_default().trim().to_string();
+        (cipher(&v13), cipher(&v12))
+    };
+    let pi = server("pi", true);
+    assert!(pi.log().contains("TLS: told the CPU has no AES instructions; ChaCha20-Poly1305 is preferred"));
+    assert_eq!(chosen(&pi), ("TLS_CHACHA20_POLY1305_SHA256".into(), "ECDHE-ECDSA-CHACHA20-POLY1305".into()));
+    // This machine decides by its own CPU.
+    let aes = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap()
+        .lines()
+        .any(|l| (l.starts_with("flags") || l.starts_with("Features")) && l.split_whitespace().any(|w| w == "aes"));
+    let here = server("here", false);
+    if aes {
+        assert!(here.log().contains("TLS: the CPU has AES instructions; the client's cipher order is kept"));
+        assert_eq!(chosen(&here), ("TLS_AES_128_GCM_SHA256".into(), "ECDHE-ECDSA-AES128-GCM-SHA256".into()));
+    } else {
+        assert!(here.log().contains("TLS: the CPU has no AES instructions; ChaCha20-Poly1305 is preferred"));
+        assert_eq!(chosen(&here), chosen(&pi));
+    }
 }

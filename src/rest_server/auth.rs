@@ -10,6 +10,7 @@
 //! queue only bcrypt: [`Users::lookup`] answers from the cache (or refuses), or
 //! hands back a [`Pending`] check that [`Pending::run`] finishes.
 
+use super::pace::{self, Pace};
 use crate::htpasswd::{self, HashKind};
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
@@ -38,9 +39,37 @@ struct State {
     /// A bcrypt hash at the users' cost, checked for unknown users so that
     /// they take as long as known ones.
     decoy: Option<String>,
+    /// The highest bcrypt cost in the file: what the slowest check costs.
+    slowest: Option<u32>,
+    /// How long checks take on this machine (kept across reloads).
+    pace: Pace,
     cache: HashMap<String, ([u8; 32], Instant)>,
     stamp: Option<Stamp>,
     checked: Instant,
+}
+
+impl State {
+    fn new(users: Option<HashMap<String, String>>, stamp: Option<Stamp>) -> State {
+        State {
+            users,
+            decoy: None,
+            slowest: None,
+            pace: Pace::default(),
+            cache: HashMap::new(),
+            stamp,
+            checked: Instant::now(),
+        }
+    }
+
+    /// Take a file's users, with their decoy made beforehand (see [`decoy`]).
+    fn set(&mut self, users: HashMap<String, String>, decoy: Option<(String, u32, std::time::Duration)>) {
+        self.slowest = users.values().filter_map(|h| pace::bcrypt_cost(h)).max();
+        self.decoy = decoy.map(|(hash, cost, took)| {
+            self.pace.record(cost, took);
+            hash
+        });
+        self.users = Some(users);
+    }
 }
 
 /// What tells that the file changed: an edit (mtime, size), a chmod or chown
@@ -92,10 +121,13 @@ pub fn decoy_cost(users: &HashMap<String, String>) -> Option<u32> {
     counts.into_iter().max_by_key(|&(cost, n)| (n, cost)).map(|(cost, _)| cost)
 }
 
-/// A bcrypt hash of nothing in particular, at [`decoy_cost`].
-fn decoy(users: &HashMap<String, String>) -> Option<String> {
+/// A bcrypt hash of nothing in particular, at [`decoy_cost`], its cost, and
+/// how long making it took (a first measure of this machine's pace).
+fn decoy(users: &HashMap<String, String>) -> Option<(String, u32, std::time::Duration)> {
     let cost = decoy_cost(users)?;
-    htpasswd::hash(b"no such user", htpasswd::Algorithm::Bcrypt { cost }).ok()
+    let t = Instant::now();
+    let hash = htpasswd::hash(b"no such user", htpasswd::Algorithm::Bcrypt { cost }).ok()?;
+    Some((hash, cost, t.elapsed()))
 }
 
 fn stamp(path: &Path) -> Option<Stamp> {
@@ -138,14 +170,20 @@ impl Pending {
         HashKind::of(self.hash.as_bytes()) != HashKind::Bcrypt
     }
 
-    /// Run the hash (bcrypt: milliseconds to seconds, by cost).
+    /// Run the hash (bcrypt: milliseconds to seconds, by cost); its time is
+    /// recorded for [`Users::failure_floor`].
     pub fn run(self) -> bool {
+        let t = Instant::now();
         let ok = matches!(htpasswd::verify(self.password.as_bytes(), self.hash.as_bytes()), Ok(true));
+        let took = t.elapsed();
+        let mut st = self.state.lock().unwrap();
+        if let Some(cost) = pace::bcrypt_cost(&self.hash) {
+            st.pace.record(cost, took);
+        }
         if self.decoy || !ok {
             return false;
         }
         let key = verifier(&self.user, &self.password);
-        let mut st = self.state.lock().unwrap();
         // A reload while hashing may have removed the user or changed the hash.
         if st.users.as_ref().and_then(|u| u.get(&self.user)) != Some(&self.hash) {
             return false;
@@ -161,9 +199,17 @@ impl Users {
         let stamp = stamp(path);
         let bytes = std::fs::read(path)?;
         let users = parse(&bytes)?;
-        let state =
-            State { decoy: decoy(&users), users: Some(users), cache: HashMap::new(), stamp, checked: Instant::now() };
+        let decoy = decoy(&users);
+        let mut state = State::new(None, stamp);
+        state.set(users, decoy);
         Ok(Users { path: path.to_path_buf(), state: Arc::new(Mutex::new(state)) })
+    }
+
+    /// No users yet: `path` does not exist (a proxy in front names the users).
+    /// It is read once it appears.
+    pub fn absent(path: &Path) -> Users {
+        let state = State::new(Some(HashMap::new()), None);
+        Users { path: path.to_path_buf(), state: Arc::new(Mutex::new(state)) }
     }
 
     /// Re-read the file. An invalid, unreadable or missing file lets nobody in
@@ -171,15 +217,19 @@ impl Users {
     pub fn reload(&self) {
         let stamp = stamp(&self.path);
         let read = std::fs::read(&self.path).map_err(anyhow::Error::from).and_then(|b| parse(&b));
+        // bcrypt for the decoy before taking the lock, which logins need meanwhile.
+        let read = read.map(|users| {
+            let d = decoy(&users);
+            (users, d)
+        });
         let mut st = self.state.lock().unwrap();
         st.cache.clear();
         st.stamp = stamp;
         st.checked = Instant::now();
         match read {
-            Ok(users) => {
-                st.decoy = decoy(&users);
+            Ok((users, decoy)) => {
                 log::info!("reloaded {}: {} users", self.path.display(), users.len());
-                st.users = Some(users);
+                st.set(users, decoy);
             }
             Err(e) => {
                 st.users = None;
@@ -187,6 +237,13 @@ impl Users {
                 log::error!("{}: {e:#}; nobody is let in until the file is fixed", self.path.display());
             }
         }
+    }
+
+    /// How long a failed login takes at least: the slowest check the file
+    /// could need, as checks take on this machine now.
+    pub fn failure_floor(&self) -> std::time::Duration {
+        let st = self.state.lock().unwrap();
+        st.pace.floor(st.slowest)
     }
 
     /// Whether the file is due to be looked at (cheap: no system call).

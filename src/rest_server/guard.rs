@@ -11,8 +11,13 @@
 //!   after [`BURST`] of them, one more is allowed every [`REFILL`]; beyond that
 //!   the answer is 429 with `Retry-After`, without hashing. A success gives its
 //!   try back, so a user who types the right password is never limited.
+//! - A failure answers no sooner than the slowest check the user file could
+//!   need ([`super::pace`]), whatever the name's hash: the rest of the time is
+//!   waited out asleep, as a timer, so it costs no CPU. Checks that need no
+//!   bcrypt still wait their turn for it as one that does, so a queue tells
+//!   nothing either.
 
-use super::auth::{Lookup, Users};
+use super::auth::{Lookup, Pending, Users};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -119,6 +124,17 @@ impl Guard {
         }
     }
 
+    /// Wait for a turn at hashing as a bcrypt check would, and give it back at
+    /// once; when it came.
+    async fn turn(&self, suspect: bool) -> tokio::time::Instant {
+        let _lane = match suspect {
+            true => Some(self.suspects.acquire().await),
+            false => None,
+        };
+        let _permit = self.hashing.acquire().await;
+        tokio::time::Instant::now()
+    }
+
     /// Check `user`'s `password` for a client at `ip` (`None`: a Unix socket,
     /// whose clients a proxy in front limits, not this server).
     pub async fn check(&self, users: &Users, ip: Option<IpAddr>, user: &str, password: &str) -> Verdict {
@@ -137,23 +153,27 @@ impl Guard {
             Some(Ok(failed)) => failed,
             None => false,
         };
-        let ok = match pending {
-            None => false,
-            Some(p) if p.is_cheap() => p.run(),
-            Some(p) => {
+        let (ok, begun) = match pending {
+            Some(p) if !p.is_cheap() => {
                 // Waiting here is a future: a client that hangs up drops it before it hashes.
                 let _lane = match suspect {
                     true => Some(self.suspects.acquire().await),
                     false => None,
                 };
                 let Ok(_permit) = self.hashing.acquire().await else { return Verdict::Invalid };
+                let begun = tokio::time::Instant::now();
                 match tokio::task::spawn_blocking(move || p.run()).await {
-                    Ok(ok) => ok,
+                    Ok(ok) => (ok, begun),
                     Err(e) => std::panic::resume_unwind(e.into_panic()),
                 }
             }
+            cheap => match cheap.is_some_and(Pending::run) {
+                true => (true, tokio::time::Instant::now()),
+                false => (false, self.turn(suspect).await),
+            },
         };
         if !ok {
+            tokio::time::sleep_until(begun + users.failure_floor()).await;
             return Verdict::Invalid;
         }
         if let Some(ip) = ip {

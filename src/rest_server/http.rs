@@ -2,6 +2,7 @@
 //! route, the method, and who may do what. The handlers are in
 //! [`super::handlers`] and [`super::upload`]; statuses in [`super::response`].
 
+use super::access::{self, Op};
 use super::accesslog;
 use super::conns;
 use super::guard::Verdict;
@@ -67,11 +68,15 @@ fn basic_auth(req: &Request<Incoming>) -> Option<(String, String)> {
     Some((u.to_string(), p.to_string()))
 }
 
-/// The authenticated user ("" without auth), or the refusal: 401, or 429 for
+/// The authenticated user ("" without auth): the one a trusted proxy names,
+/// else the password's; or the refusal: 401, or 429 for
 /// an address that failed too often (answered after a second, which slows a
 /// guesser down without holding a thread).
 async fn authenticate(st: &Arc<State>, peer: &str, req: &Request<Incoming>) -> Result<String, Response<Body>> {
     let Some(users) = &st.users else { return Ok(String::new()) };
+    if let Some(user) = st.proxy.user(peer, req.headers()) {
+        return Ok(user.to_string());
+    }
     let Some((user, password)) = basic_auth(req) else { return Err(error(StatusCode::UNAUTHORIZED)) };
     match st.guard.check(users, peer.parse().ok(), &user, &password).await {
         Verdict::Valid => Ok(user),
@@ -120,12 +125,24 @@ async fn route(st: &Arc<State>, peer: &str, req: Request<Incoming>) -> (String, 
         Ok(r) => r,
         Err(status) => return (user, error(status)),
     };
-    if st.users.is_some() && st.cfg.private_repos && route.folder.first() != Some(&user) {
-        return (user, error(StatusCode::UNAUTHORIZED));
+    let repo = route.repo();
+    if let Err(refusal) = access::decide(&st.policy(), &user, &repo, op(req.method(), &route.resource)) {
+        log::warn!("refused {} {raw_path} to {user:?} in /{repo}: {}", req.method(), refusal.rule);
+        return (user, error(refusal.status));
     }
-    let target = Target { repo: route.repo(), label: route.label(), user: user.clone() };
+    let target = Target { repo, label: route.label(), user: user.clone() };
     let resp = dispatch(st, req, target, route.resource).await;
     (user, resp)
+}
+
+/// What a method does to a resource, for [`access::decide`].
+fn op(method: &Method, resource: &Resource) -> Op {
+    match (method, resource) {
+        (&Method::POST, Resource::Repo | Resource::Config | Resource::Object(..)) => Op::Write,
+        (&Method::DELETE, Resource::Object("locks", _)) => Op::DeleteLock,
+        (&Method::DELETE, Resource::Config | Resource::Object(..)) => Op::Delete,
+        _ => Op::Read,
+    }
 }
 
 /// `/health`, without a login: `ok`, or 503 and the word that says what is wrong.
@@ -149,7 +166,7 @@ async fn status(st: &Arc<State>, req: &Request<Incoming>, user: &str, json: bool
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return method_not_allowed("GET, HEAD");
     }
-    let facts = Facts::gather(st, &Scope::of(&st.cfg, st.users.is_some(), user)).await;
+    let facts = Facts::gather(st, &Scope::of(&st.cfg, &st.rules, st.users.is_some(), user)).await;
     let mut r = if json {
         full(StatusCode::OK, Some("application/json"), facts.json())
     } else {
@@ -189,7 +206,6 @@ async fn dispatch(st: &Arc<State>, req: Request<Incoming>, t: Target, resource: 
                 Method::HEAD => handlers::head(st, rel).await,
                 Method::GET => handlers::get(st, &req, rel, None, false).await,
                 Method::POST => upload::upload(st, req, rel, None, None).await,
-                Method::DELETE if st.cfg.append_only => error(StatusCode::FORBIDDEN),
                 Method::DELETE => handlers::delete(st, rel, None).await,
                 _ => method_not_allowed(ALLOW),
             }
@@ -204,7 +220,6 @@ async fn dispatch(st: &Arc<State>, req: Request<Incoming>, t: Target, resource: 
                     let verify = st.cfg.verify_upload.then_some(id);
                     upload::upload(st, req, rel, verify, labels).await
                 }
-                Method::DELETE if st.cfg.append_only && kind != "locks" => error(StatusCode::FORBIDDEN),
                 Method::DELETE => handlers::delete(st, rel, labels).await,
                 _ => method_not_allowed(ALLOW),
             }

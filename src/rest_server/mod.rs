@@ -7,11 +7,14 @@
 //! - [`range`]: the `Range` header.
 //! - [`duration`]: `90m`, `2d`: durations in flags and files.
 //! - [`response`]: answers, error statuses, store errors to statuses.
+//! - [`pace`]: how long the slowest password check takes, the floor of a failed login.
 //! - [`auth`]: htpasswd users with a cache of successful checks.
 //! - [`guard`]: bcrypt on a few threads, and failed logins limited per address.
 //! - [`metrics`]: rest-server's Prometheus counters and filesystem gauges.
 //! - [`quota`]: the `--max-size` limit of the whole tree.
-//! - [`rules`]: the per-repository rules file (`--repo-quota-file`) and `--max-repo-size`.
+//! - [`rules`]: the per-repository rules file (`--repo-rules`): limits and rights.
+//! - [`access`]: who may do what: the rules' rights, `--private-repos`, `--append-only`.
+//! - [`proxy`]: logins named by a trusted proxy (`--proxy-auth-username`, `--trusted-proxy`).
 //! - [`repostats`]: per-repository size and snapshot figures, and the per-repository quota.
 //! - [`accesslog`]: `--log`'s combined log format, and UTC dates.
 //! - [`recent`]: bytes uploaded to each repository in the last 24 hours.
@@ -27,8 +30,10 @@
 //! - [`status`]: the facts `/status` and `/status.json` show, and the JSON.
 //! - [`page`]: `/status` as an HTML page.
 //! - [`http`]: authentication, then dispatch by route and method: the decisions.
-//! - [`server`]: listeners, TLS, connections, signals and shutdown.
+//! - [`tls`]: certificates re-read when they change, the cipher preference.
+//! - [`server`]: listeners, connections, signals and shutdown.
 
+pub mod access;
 pub mod accesslog;
 pub mod auth;
 mod body;
@@ -41,8 +46,10 @@ pub mod health;
 mod http;
 mod listing;
 pub mod metrics;
+pub mod pace;
 mod page;
 mod pool;
+pub mod proxy;
 pub mod quota;
 pub mod range;
 pub mod recent;
@@ -54,6 +61,7 @@ pub mod rules;
 pub mod server;
 mod state;
 mod status;
+pub mod tls;
 mod upload;
 
 use std::path::PathBuf;
@@ -86,6 +94,9 @@ pub struct Tls {
     pub key: PathBuf,
     /// Refuse TLS 1.2 (`--tls-min-ver 1.3`).
     pub min_13: bool,
+    /// Whether the CPU has AES instructions: `None` asks the CPU; tests may
+    /// say `Some(false)` to see the preference a Raspberry Pi gets.
+    pub aes: Option<bool>,
 }
 
 /// `--alert-stale`'s default: two days.
@@ -118,8 +129,12 @@ pub struct Config {
     pub grace: Duration,
     /// Bytes each repository may hold (`--max-repo-size`).
     pub max_repo_size: Option<u64>,
-    /// Per-repository limits (`--repo-quota-file`).
-    pub repo_quota_file: Option<PathBuf>,
+    /// Per-repository limits and rights (`--repo-rules`, once `--repo-quota-file`).
+    pub repo_rules: Option<PathBuf>,
+    /// The header a proxy names the logged-in user in (`--proxy-auth-username`).
+    pub proxy_auth_username: Option<String>,
+    /// Peers whose proxy header is believed (`--trusted-proxy`), besides the Unix socket's.
+    pub trusted_proxies: Vec<proxy::Net>,
     /// Users who see every repository on `/status` (`--status-user`), besides `metrics`.
     pub status_users: Vec<String>,
     /// A repository whose newest snapshot is older than this is stale (`--alert-stale`).
@@ -148,7 +163,9 @@ impl Config {
             idle_timeout: Duration::from_secs(60),
             grace: Duration::from_secs(5),
             max_repo_size: None,
-            repo_quota_file: None,
+            repo_rules: None,
+            proxy_auth_username: None,
+            trusted_proxies: Vec::new(),
             status_users: Vec::new(),
             alert_stale: DEFAULT_ALERT_STALE,
             mounted_at: None,

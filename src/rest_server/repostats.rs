@@ -527,7 +527,7 @@ mod tests {
         put(&format!("u/sub/index/{}", id('d')), 40);
         put(&format!("x/y/z/keys/{}", id('e')), 50);
         put(&format!(".hidden/keys/{}", id('f')), 60);
-        let stats = RepoStats::new(&root, true, true, Arc::new(Rules::new(None, None).unwrap()));
+        let stats = RepoStats::new(&root, true, true, Arc::new(Rules::new(None, None, true).unwrap()));
         let c = stats.begin(&format!("a/keys/{}", id('9')));
         assert!(!c.counts, "before the listing every change is left to the scan");
         drop(c);
@@ -561,7 +561,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("rules");
         std::fs::write(&file, "/alice/laptop 50\n").unwrap();
-        let rules = Arc::new(Rules::new(Some(10), Some(&file)).unwrap());
+        let rules = Arc::new(Rules::new(Some(10), Some(&file), true).unwrap());
         let stats = RepoStats::new(&dir, true, true, rules);
         assert!(stats.reserve("alice/laptop/config", 50));
         assert!(!stats.reserve("alice/laptop/config", 1), "a refused reservation takes nothing");

@@ -1,5 +1,6 @@
-//! Listeners (TCP, Unix socket, TLS), connections with an idle watchdog, signals
-//! and graceful shutdown, on one tokio thread; [`super::http`] answers the requests.
+//! Listeners (TCP, Unix socket, TLS from [`super::tls`]), connections with an
+//! idle watchdog, signals and graceful shutdown, on one tokio thread;
+//! [`super::http`] answers the requests.
 
 use super::accesslog;
 use super::auth::Users;
@@ -9,12 +10,14 @@ use super::health::Health;
 use super::http::handle;
 use super::metrics::Metrics;
 use super::pool::Pool;
+use super::proxy::Trust;
 use super::quota::Quota;
 use super::repo::{self, Modes, Store};
 use super::repostats::{self, RepoStats};
-use super::rules::{self, Rules};
+use super::rules::Rules;
 use super::state::State;
-use super::{Config, Listen, Tls};
+use super::tls::{self, Certs};
+use super::{Config, Listen};
 use anyhow::{anyhow, Context, Result};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::io::{self, Write};
@@ -25,6 +28,9 @@ use tokio::sync::watch;
 
 /// The most hyper buffers of a connection's input.
 const READ_BUF: usize = 128 * 1024;
+
+/// How often the watched files are asked whether a look is due.
+const WATCH_TICK: Duration = Duration::from_secs(5);
 
 /// Threads for file work and bcrypt (which takes at most one per core).
 const BLOCKING_THREADS: usize = 16;
@@ -45,12 +51,17 @@ pub fn serve(cfg: Config) -> Result<()> {
         _ => anyhow!("cannot lock {}: {e}", cfg.path.join(repo::LOCK_FILE).display()),
     })?;
     let users = match &cfg.htpasswd {
+        // Behind a proxy that names the users, a password file is optional.
+        Some(p) if cfg.proxy_auth_username.is_some() && !p.exists() => {
+            log::info!("no {}: password logins are off until it exists", p.display());
+            Some(Users::absent(p))
+        }
         Some(p) => {
             Some(Users::load(p).map_err(|e| anyhow!("cannot load {} (use --no-auth to disable): {e:#}", p.display()))?)
         }
         None => None,
     };
-    let tls = cfg.tls.as_ref().map(acceptor).transpose()?;
+    let tls = cfg.tls.as_ref().map(tls::acceptor).transpose()?;
     let log: Option<Box<dyn Write + Send>> = match &cfg.log {
         None => None,
         Some(p) if p.as_os_str() == "-" => Some(Box::new(io::stdout())),
@@ -74,7 +85,7 @@ pub fn serve(cfg: Config) -> Result<()> {
         let lock = cfg.path.join(repo::LOCK_FILE);
         let mut own = vec![lock.as_path()];
         own.extend(cfg.htpasswd.as_deref());
-        own.extend(cfg.repo_quota_file.as_deref());
+        own.extend(cfg.repo_rules.as_deref());
         own.extend(cfg.log.as_deref().filter(|p| p.as_os_str() != "-"));
         own.extend(cfg.tls.iter().flat_map(|t| [t.cert.as_path(), t.key.as_path()]));
         Quota::new(max, swept(repo::sweep(&cfg.path, true, &own)).bytes)
@@ -87,7 +98,10 @@ pub fn serve(cfg: Config) -> Result<()> {
     // timestamp, same words, same order.
     let enabled = |on: bool| if on { "enabled" } else { "disabled" };
     eprintln!("Data directory: {}", cfg.path.display());
-    eprintln!("Authentication {}", enabled(users.is_some()));
+    match (&users, &cfg.proxy_auth_username) {
+        (Some(_), Some(_)) => eprintln!("Proxy Authentication enabled."),
+        (u, _) => eprintln!("Authentication {}", enabled(u.is_some())),
+    }
     eprintln!("Append only mode {}", enabled(cfg.append_only));
     eprintln!("Private repositories {}", enabled(cfg.private_repos));
     eprintln!("Group accessible repos {}", enabled(cfg.group_accessible));
@@ -95,9 +109,11 @@ pub fn serve(cfg: Config) -> Result<()> {
         log::info!("Repo quota: {} of {} bytes used", q.used(), q.max());
     }
     let rules = Arc::new(
-        Rules::new(cfg.max_repo_size, cfg.repo_quota_file.as_deref())
-            .map_err(|e| anyhow!("cannot load the repository quotas: {e:#}"))?,
+        Rules::new(cfg.max_repo_size, cfg.repo_rules.as_deref(), users.is_some())
+            .map_err(|e| anyhow!("cannot load the repository rules: {e:#}"))?,
     );
+    let proxy = Trust { header: cfg.proxy_auth_username.clone(), nets: cfg.trusted_proxies.clone() };
+    log_proxy(&cfg, &proxy, users.is_some());
     // The status page needs the figures whether or not /metrics is served.
     let repostats = RepoStats::new(&cfg.path, cfg.private_repos, true, rules.clone());
     let health = Arc::new(Health::new(&cfg.path));
@@ -112,6 +128,7 @@ pub fn serve(cfg: Config) -> Result<()> {
         guard: Guard::new(std::thread::available_parallelism().map_or(1, |n| n.get())),
         repostats,
         rules,
+        proxy,
         health,
         recent: Default::default(),
         disk: Default::default(),
@@ -124,6 +141,7 @@ pub fn serve(cfg: Config) -> Result<()> {
         .enable_all()
         .max_blocking_threads(BLOCKING_THREADS)
         .thread_keep_alive(Duration::from_secs(5))
+        .on_thread_start(behind_the_event_loop)
         .build()
         .context("starting the runtime")?;
     let nofile = conns::raise_nofile();
@@ -143,6 +161,24 @@ pub fn serve(cfg: Config) -> Result<()> {
     result
 }
 
+/// How much nicer than the event loop the blocking threads run.
+const BLOCKING_NICE: i32 = 5;
+
+/// Let the event loop go first. On a Raspberry Pi's few cores, uploads keep
+/// every blocking thread busy hashing and writing; at the same priority the
+/// event loop waits behind them for a core, and every request (a `/health`
+/// check, a login, the next body frame of the uploads themselves) waits with
+/// it. A nicer blocking thread still gets every cycle the event loop leaves.
+#[allow(unsafe_code)]
+fn behind_the_event_loop() {
+    // On Linux a nice value belongs to a thread, and `who` = 0 names the calling one.
+    // SAFETY: setpriority(2) reads its three integer arguments and touches no memory of ours.
+    let r = unsafe { nix::libc::setpriority(nix::libc::PRIO_PROCESS, 0, BLOCKING_NICE) };
+    if r != 0 {
+        log::debug!("setpriority: {}", io::Error::last_os_error());
+    }
+}
+
 fn swept(s: repo::Swept) -> repo::Swept {
     if s.removed > 0 {
         log::info!("removed {} temporary files of interrupted uploads", s.removed);
@@ -150,24 +186,25 @@ fn swept(s: repo::Swept) -> repo::Swept {
     s
 }
 
-fn acceptor(t: &Tls) -> Result<tokio_rustls::TlsAcceptor> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs = CertificateDer::pem_file_iter(&t.cert)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| anyhow!("reading TLS certificate {}: {e:?}", t.cert.display()))?;
-    let key =
-        PrivateKeyDer::from_pem_file(&t.key).map_err(|e| anyhow!("reading TLS key {}: {e:?}", t.key.display()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let versions: &[&rustls::SupportedProtocolVersion] =
-        if t.min_13 { &[&rustls::version::TLS13] } else { &[&rustls::version::TLS13, &rustls::version::TLS12] };
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(versions)?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .context("TLS certificate and key do not fit")?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+/// Say at start whose proxy header is believed.
+fn log_proxy(cfg: &Config, proxy: &Trust, auth: bool) {
+    let Some(header) = &proxy.header else { return };
+    if !auth {
+        log::warn!("--proxy-auth-username {header} has no effect with --no-auth: nobody logs in");
+        return;
+    }
+    let mut from: Vec<String> = proxy.nets.iter().map(|n| n.to_string()).collect();
+    if matches!(cfg.listen, Listen::Unix(_)) {
+        from.insert(0, "the Unix socket".into());
+    }
+    if from.is_empty() {
+        log::warn!("proxy login: header {header} is believed from nobody (listening on TCP without --trusted-proxy); password logins only");
+    } else {
+        log::info!(
+            "proxy login: header {header} names the user for clients from {}; anyone else logs in by password",
+            from.join(", ")
+        );
+    }
 }
 
 enum Listener {
@@ -221,7 +258,12 @@ fn remove_dead_socket(path: &std::path::Path) -> Result<()> {
     }
 }
 
-async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>, registry: Arc<conns::Registry>) -> Result<()> {
+async fn run(
+    st: Arc<State>,
+    tls: Option<(tokio_rustls::TlsAcceptor, Arc<Certs>)>,
+    registry: Arc<conns::Registry>,
+) -> Result<()> {
+    let (tls, certs) = tls.unzip();
     use tokio::signal::unix::{signal, SignalKind};
     let listener = bind(&st.cfg.listen).await.map_err(|e| anyhow!("listen {:?}: {e:#}", st.cfg.listen))?;
     // Counting the repositories competes for the disk and the cores: only once the server listens.
@@ -232,7 +274,24 @@ async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>, registry: A
         let st = st.clone();
         std::thread::spawn(move || st.disk.get(&st.cfg.path));
     }
-    rules::watch(&st.rules);
+    // The rules file and the certificates are looked at every 30 s (each says
+    // when a look is due: a SIGHUP counts as one), on a blocking thread: the disk may be slow.
+    {
+        let (st, certs) = (st.clone(), certs.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(WATCH_TICK).await;
+                let (st, certs) = (st.clone(), certs.clone());
+                let _ = tokio::task::spawn_blocking(move || {
+                    st.rules.reload_if_changed();
+                    if let Some(c) = certs {
+                        c.reload_if_changed();
+                    }
+                })
+                .await;
+            }
+        });
+    }
     if let Some(t) = &st.cfg.tls {
         eprintln!("TLS enabled, private key {}, pubkey {}", t.key.display(), t.cert.display());
     }
@@ -246,12 +305,15 @@ async fn run(st: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>, registry: A
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => {
-                let st = st.clone();
+                let (st, certs) = (st.clone(), certs.clone());
                 tokio::task::spawn_blocking(move || {
                     if let Some(u) = &st.users {
                         u.reload()
                     }
                     st.rules.reload();
+                    if let Some(c) = certs {
+                        c.reload();
+                    }
                 });
                 continue;
             }

@@ -1,6 +1,7 @@
 //! What every request needs: the configuration, the store, the users, the
 //! figures and limits; the repository a request is for; the way to blocking work.
 
+use super::access::Policy;
 use super::accesslog;
 use super::auth::Users;
 use super::conns;
@@ -9,6 +10,7 @@ use super::guard::Guard;
 use super::health::Health;
 use super::metrics::{Metrics, Op};
 use super::pool::Pool;
+use super::proxy::Trust;
 use super::quota::Quota;
 use super::recent::Recent;
 use super::repo::Store;
@@ -30,10 +32,24 @@ pub(super) struct State {
     pub(super) guard: Guard,
     pub(super) repostats: RepoStats,
     pub(super) rules: Arc<Rules>,
+    /// Who may name the user in a header.
+    pub(super) proxy: Trust,
     pub(super) health: Arc<Health>,
     pub(super) recent: Recent,
     pub(super) disk: disk::Cache,
     pub(super) started: Instant,
+}
+
+impl State {
+    /// What the server-wide flags and the rules say: for [`super::access::decide`].
+    pub(super) fn policy(&self) -> Policy<'_> {
+        Policy {
+            auth: self.users.is_some(),
+            private_repos: self.cfg.private_repos,
+            append_only: self.cfg.append_only,
+            rules: &self.rules,
+        }
+    }
 }
 
 /// Run blocking work (file system calls) on tokio's blocking threads.

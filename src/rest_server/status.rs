@@ -9,11 +9,13 @@
 //! repository, and nothing a repository's password protects or an object's
 //! name is ever shown.
 
+use super::access::{self, Op, Policy};
 use super::conns;
 use super::disk::Mount;
 use super::health::Word;
 use super::metrics::{fs_stats, FsStats};
 use super::repostats::Figured;
+use super::rules::Rules;
 use super::state::{blocking, State};
 use super::Config;
 use std::collections::HashMap;
@@ -32,28 +34,31 @@ pub const METRICS_USER: &str = "metrics";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Scope {
     All,
-    /// Those whose first folder is this user's name (`--private-repos`).
+    /// Those this user may read (`--private-repos`: whose first folder is
+    /// the user's name; the rules' rights where they give some).
     Own(String),
 }
 
 impl Scope {
     /// The server's rules: without authentication, or without
-    /// `--private-repos` (where every user may reach every repository),
-    /// everyone sees all of them; so do `metrics` and the `--status-user`s;
-    /// any other user sees their own.
-    pub fn of(cfg: &Config, authenticated: bool, user: &str) -> Scope {
-        if !authenticated || !cfg.private_repos || user == METRICS_USER || cfg.status_users.iter().any(|u| u == user) {
+    /// `--private-repos` and rights in the rules (where every user may reach
+    /// every repository), everyone sees all of them; so do `metrics` and the
+    /// `--status-user`s; any other user sees those they may read.
+    pub fn of(cfg: &Config, rules: &Rules, authenticated: bool, user: &str) -> Scope {
+        let open = !cfg.private_repos && !rules.gives_rights();
+        if !authenticated || open || user == METRICS_USER || cfg.status_users.iter().any(|u| u == user) {
             Scope::All
         } else {
             Scope::Own(user.to_string())
         }
     }
 
-    /// `repo`: its folder below `--path`, `""` for the root one.
-    pub fn shows(&self, repo: &str) -> bool {
+    /// `repo`: its folder below `--path`, `""` for the root one. Asks the
+    /// decision every request asks ([`access::decide`]), for reading.
+    pub fn shows(&self, policy: &Policy, repo: &str) -> bool {
         match self {
             Scope::All => true,
-            Scope::Own(user) => !repo.is_empty() && repo.split('/').next() == Some(user.as_str()),
+            Scope::Own(user) => access::decide(policy, user, repo, Op::Read).is_ok(),
         }
     }
 }
@@ -215,7 +220,7 @@ impl Facts {
             .repostats
             .figures()
             .into_iter()
-            .filter(|f| scope.shows(&f.repo))
+            .filter(|f| scope.shows(&st.policy(), &f.repo))
             .map(|f| {
                 let quota = st.rules.limit(&f.repo);
                 let uploaded = uploads.get(&f.repo).copied().unwrap_or(0);
@@ -399,16 +404,29 @@ mod tests {
     #[test]
     fn who_sees_what() {
         let mut cfg = Config::new("/x".into());
-        assert_eq!(Scope::of(&cfg, true, "alice"), Scope::All, "without --private-repos");
+        let none = Rules::new(None, None, true).unwrap();
+        assert_eq!(Scope::of(&cfg, &none, true, "alice"), Scope::All, "without --private-repos");
         cfg.private_repos = true;
         cfg.status_users = vec!["carol".into()];
-        assert_eq!(Scope::of(&cfg, false, ""), Scope::All, "--no-auth");
-        assert_eq!(Scope::of(&cfg, true, "metrics"), Scope::All);
-        assert_eq!(Scope::of(&cfg, true, "carol"), Scope::All);
-        let alice = Scope::of(&cfg, true, "alice");
+        assert_eq!(Scope::of(&cfg, &none, false, ""), Scope::All, "--no-auth");
+        assert_eq!(Scope::of(&cfg, &none, true, "metrics"), Scope::All);
+        assert_eq!(Scope::of(&cfg, &none, true, "carol"), Scope::All);
+        let alice = Scope::of(&cfg, &none, true, "alice");
         assert_eq!(alice, Scope::Own("alice".into()));
-        assert!(alice.shows("alice") && alice.shows("alice/laptop"));
-        assert!(!alice.shows("") && !alice.shows("alicex") && !alice.shows("bob/alice"));
+        let p = Policy { auth: true, private_repos: true, append_only: false, rules: &none };
+        assert!(alice.shows(&p, "alice") && alice.shows(&p, "alice/laptop"));
+        assert!(!alice.shows(&p, "") && !alice.shows(&p, "alicex") && !alice.shows(&p, "bob/alice"));
+        // Rights in the rules: each user sees what they may read, with or without --private-repos.
+        let dir = std::env::temp_dir().join(format!("krazybox-status-scope-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("rules"), "/family *=read owner=modify\n/vault owner=modify\n").unwrap();
+        let rules = Rules::new(None, Some(&dir.join("rules")), true).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        cfg.private_repos = false;
+        let bob = Scope::of(&cfg, &rules, true, "bob");
+        assert_eq!(bob, Scope::Own("bob".into()));
+        let p = Policy { auth: true, private_repos: false, append_only: false, rules: &rules };
+        assert!(bob.shows(&p, "family") && bob.shows(&p, "bob") && !bob.shows(&p, "vault"));
     }
 
     #[test]

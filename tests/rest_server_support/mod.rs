@@ -4,6 +4,8 @@
 //! which each test that uses this declares as well.
 #![allow(dead_code)]
 
+pub mod restic;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
@@ -65,6 +67,29 @@ impl Server {
 
     pub fn pid(&self) -> i32 {
         self.child.as_ref().unwrap().id() as i32
+    }
+
+    /// Send SIGHUP: reload the users, the rules, the certificate.
+    pub fn hup(&self) {
+        let st = Command::new("kill").args(["-HUP", &self.pid().to_string()]).status().unwrap();
+        assert!(st.success());
+    }
+
+    /// Wait until stderr holds `needle` `count` times or more (at most `limit`); whether it did.
+    pub fn wait_log(&self, needle: &str, count: usize, limit: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if self.stderr.lock().unwrap().matches(needle).count() >= count {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
     }
 
     /// Send SIGTERM and wait for the exit status (at most `limit`).
