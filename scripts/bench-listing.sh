@@ -93,58 +93,57 @@ except Exception: print("cut")' "$2")
 
 # --- 1. cold and slow -------------------------------------------------------
 cold_part() {
-echo "making a repository of $objects objects on an ext4 image..."
-make_repo "$work/tree" "$objects"
-truncate -s 1G "$work/disk.img"
-mkfs.ext4 -q -F -N $((objects + 4096)) -d "$work/tree" "$work/disk.img"
-rm -rf "$work/tree"
-mkdir -p "$work/mnt" /run/lock
-exec {lockfd}>/run/lock/krazybox-devices.lock
-flock "$lockfd" # the tests' lock for loop devices, held while this one is attached
-lo=$(losetup -f --show "$work/disk.img")
-mount -o noatime "$lo" "$work/mnt"
-# The first walk of a fresh file system reads less than later ones: one
-# untimed walk first, so that every server meets the same.
-touch "$work/mnt/.rest-server.lock"
-find "$work/mnt" -ls >/dev/null
-echo "$(cat "/sys/block/${lo#/dev/}/dev") $iops" >"$cg/blkio.throttle.read_iops_device"
+  echo "making a repository of $objects objects on an ext4 image..."
+  make_repo "$work/tree" "$objects"
+  truncate -s 1G "$work/disk.img"
+  mkfs.ext4 -q -F -N $((objects + 4096)) -d "$work/tree" "$work/disk.img"
+  rm -rf "$work/tree"
+  mkdir -p "$work/mnt" /run/lock
+  exec {lockfd}>/run/lock/krazybox-devices.lock
+  flock "$lockfd" # the tests' lock for loop devices, held while this one is attached
+  lo=$(losetup -f --show "$work/disk.img")
+  mount -o noatime "$lo" "$work/mnt"
+  # The first walk of a fresh file system reads less than later ones: one
+  # untimed walk first, so that every server meets the same.
+  touch "$work/mnt/.rest-server.lock"
+  find "$work/mnt" -ls >/dev/null
+  echo "$(cat "/sys/block/${lo#/dev/}/dev") $iops" >"$cg/blkio.throttle.read_iops_device"
 
-declare -A cold
-# Read requests the cgroup made of the loop device so far.
-reads() { awk -v d="$(cat "/sys/block/${lo#/dev/}/dev")" '$1 == d && $2 == "Read" { print $3 }' "$cg/blkio.throttle.io_serviced" | grep . || echo 0; }
-cold_run() { # NAME COMMAND...
-  local name=$1
-  start "$@"
-  sync
-  echo 3 >/proc/sys/vm/drop_caches
-  local before after
-  before=$(reads)
-  cold[$name]=$(list "$name" "$work/$name.json")
-  after=$(reads)
-  stop
-  read -r secs status entries first rc <<<"${cold[$name]}"
-  printf '%-12s %7.1f s  status %s  %s entries (of %s)  first byte after %.1f s  %s read requests  %s\n' \
-    "$name" "$secs" "$status" "$entries" "$objects" "$first" "$((after - before))" "$rc"
-}
-echo "cold listing of $objects objects at $iops reads/s:"
-cold_run krazybox "$kb" rest-server
-for o in "${others[@]}"; do
-  cold_run "${o%%=*}" ${o#*=}
-done
-umount "$work/mnt"
-losetup -d "$lo"
-lo=
-flock -u "$lockfd"
-for o in "${others[@]}"; do
-  read -r ours ours_status ours_n _ <<<"${cold[krazybox]}"
-  read -r theirs theirs_status theirs_n _ <<<"${cold[${o%%=*}]}"
-  if [[ $ours_status$ours_n != "200$objects" || $theirs_status$theirs_n != "200$objects" ]]; then
-    echo "ratio krazybox/${o%%=*}: none, not both listed all $objects objects"
-  else
-    awk -v a="$ours" -v b="$theirs" -v n="${o%%=*}" 'BEGIN { printf "ratio krazybox/%s: %.2f (below 1: krazybox is faster)\n", n, a / b }'
-  fi
-done
-
+  declare -A cold
+  # Read requests the cgroup made of the loop device so far.
+  reads() { awk -v d="$(cat "/sys/block/${lo#/dev/}/dev")" '$1 == d && $2 == "Read" { print $3 }' "$cg/blkio.throttle.io_serviced" | grep . || echo 0; }
+  cold_run() { # NAME COMMAND...
+    local name=$1
+    start "$@"
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+    local before after
+    before=$(reads)
+    cold[$name]=$(list "$name" "$work/$name.json")
+    after=$(reads)
+    stop
+    read -r secs status entries first rc <<<"${cold[$name]}"
+    printf '%-12s %7.1f s  status %s  %s entries (of %s)  first byte after %.1f s  %s read requests  %s\n' \
+      "$name" "$secs" "$status" "$entries" "$objects" "$first" "$((after - before))" "$rc"
+  }
+  echo "cold listing of $objects objects at $iops reads/s:"
+  cold_run krazybox "$kb" rest-server
+  for o in "${others[@]}"; do
+    cold_run "${o%%=*}" ${o#*=}
+  done
+  umount "$work/mnt"
+  losetup -d "$lo"
+  lo=
+  flock -u "$lockfd"
+  for o in "${others[@]}"; do
+    read -r ours ours_status ours_n _ <<<"${cold[krazybox]}"
+    read -r theirs theirs_status theirs_n _ <<<"${cold[${o%%=*}]}"
+    if [[ $ours_status$ours_n != "200$objects" || $theirs_status$theirs_n != "200$objects" ]]; then
+      echo "ratio krazybox/${o%%=*}: none, not both listed all $objects objects"
+    else
+      awk -v a="$ours" -v b="$theirs" -v n="${o%%=*}" 'BEGIN { printf "ratio krazybox/%s: %.2f (below 1: krazybox is faster)\n", n, a / b }'
+    fi
+  done
 }
 ((objects > 0)) && cold_part
 
