@@ -7,8 +7,8 @@
 #
 #   scripts/system-test.sh [amd64|arm64|all]      (root; default all)
 #
-# Scenarios (amd64 runs 1-5 and 7; arm64, the Raspberry Pi's shape, runs 1-3 and 5 on
-# a cortex-a72 model, which is scenario 6):
+# Scenarios (amd64 runs 1-5, 7 and 8; arm64, the Raspberry Pi's shape, runs 1-3,
+# 5 and 8 on a cortex-a72 model, which is scenario 6):
 #   1 ext4 by UUID: boot, backup, check --read-data, restore, clean stop (unmounted)
 #   2 btrfs over two disks by UUID: power loss (kill -9 of qemu) in a backup,
 #     boot with the disks swapped, no committed object lost, no temporary file,
@@ -20,14 +20,22 @@
 #   7 /perm without a file system (amd64): gokrazy's read-only root, its /perm
 #     partition unformatted: exit 125 with what to do, no restart; run by hand
 #     on a writable root, /perm not mounted is refused only with gokrazy's HOME
+#   8 a big repository on a slow disk: 50,000 packs (a real repository, made
+#     on the host by scripts/vm/restic-repo.py), the virtual disk throttled by
+#     qemu to $BIG_IOPS requests a second, cold boot; restic snapshots, list
+#     packs (the listing, timed: once the disk is quiet, after the guest dropped
+#     its caches), check and a new backup, none seeing a dropped connection
+#     (nor the server dropping one: Go's HTTP client sends a GET again unsaid)
 # Each prints one line "PASS|FAIL ARCH N name: timings [reason]"; the last line
 # is "N passed, M failed". Exit status 0 only if all passed.
 #
 # Needs scripts/vm-fetch.sh's cache ($KRAZYBOX_VM_CACHE, default
 # /var/cache/krazybox-vm), restic, curl, mkfs.ext4, mkfs.btrfs, losetup, e2fsck,
-# python3, and the static builds (made here with scripts/build.sh unless
-# KRAZYBOX_VM_NO_BUILD=1). KRAZYBOX_VM_KEEP=1 keeps the work folder (logs);
-# KRAZYBOX_VM_ONLY="1 3" runs only those scenarios.
+# python3 (with the cryptography package for scenario 8), and the static builds
+# (made here with scripts/build.sh unless KRAZYBOX_VM_NO_BUILD=1).
+# KRAZYBOX_VM_KEEP=1 keeps the work folder (logs); KRAZYBOX_VM_ONLY="1 3" runs
+# only those scenarios; BIG_PACKS and BIG_IOPS change scenario 8's repository
+# and disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -141,11 +149,12 @@ base_cpio() { # ARCH -> path
 # output ($g/monitor), fds to the console's and the monitor's input, the qemu
 # pid and the forwarded port.
 
-g= gport= gpid= gcon= gmon= garch=
+g= gport= gpid= gcon= gmon= garch= gdrive=
 declare -a genv=() gflags=() gconf=()
 
 # boot ARCH NAME MODULES DISK... (DISK: IMAGE or "-" for none); uses genv/gflags,
-# and gconf's lines for init.conf (PERM=, ROOT=; see scripts/vm/init).
+# gconf's lines for init.conf (PERM=, ROOT=; see scripts/vm/init), and gdrive
+# (more -drive options, e.g. ",throttling.iops-total=20") for every disk.
 boot() {
   garch=$1
   local name=$2 modules=$3 i=0 img
@@ -178,7 +187,7 @@ boot() {
   esac
   for img in "$@"; do
     [[ $img == - ]] && continue
-    args+=(-drive "file=$img,if=none,id=d$i,format=raw,file.locking=off" -device "virtio-blk-pci,drive=d$i,id=vd$i$(bus $((i + 1)))")
+    args+=(-drive "file=$img,if=none,id=d$i,format=raw,file.locking=off$gdrive" -device "virtio-blk-pci,drive=d$i,id=vd$i$(bus $((i + 1)))")
     i=$((i + 1))
   done
   rm -f "$g"/con.* "$g"/mon.*
@@ -493,6 +502,79 @@ s_perm() { # 7
   stop_guest || { fail "qemu still running 40 s after stop"; return; }
 }
 
+# The image of scenario 8: the usual tree with alice's repository of $BIG_PACKS
+# extra packs, made once a run; each architecture boots a copy.
+make_big_ext4() { # IMAGE
+  local master=$work/bigrepo.img tree=$work/bigtree
+  if [[ ! -s $master ]]; then
+    rm -rf "$tree" && cp -a "$(make_tree)" "$tree"
+    # Debian's python3-cryptography (.ci/run) where the python3 first on PATH lacks the package.
+    local py=python3
+    "$py" -c 'import cryptography' 2>/dev/null || py=/usr/bin/python3
+    "$py" scripts/vm/restic-repo.py "$tree/restic/$user" "$BIG_PACKS" || return 1
+    mkfs.ext4 -q -F -U "$uuid_ext4" -L backup -N $((BIG_PACKS + 30000)) -d "$tree" "$master" 1G >/dev/null || return 1
+    rm -rf "$tree"
+  fi
+  cp --sparse=always "$master" "$1"
+}
+
+BIG_PACKS=${BIG_PACKS:-50000} BIG_IOPS=${BIG_IOPS:-20}
+s_bigrepo() { # 8
+  local img=$work/$1-bigrepo.img s t0 n q
+  local -x RESTIC_CACHE_DIR=$work/$1-bigrepo-cache
+  t0=$(now)
+  make_big_ext4 "$img" || { fail "could not make the repository (python3's cryptography package?)"; return; }
+  t make-repository "$(since "$t0")"
+  gokrazy_config "UUID=$uuid_ext4"
+  # --debug: the server says when it drops a connection. restic would not always:
+  # Go's HTTP client silently sends a GET again when a reused connection closes.
+  gflags+=(--debug)
+  gdrive=",throttling.iops-total=$BIG_IOPS"
+  boot "$1" bigrepo ext4 "$img"
+  gdrive=
+  s=$(wait_serving 120) || { fail "not serving 120 s after boot"; return; }
+  t boot-to-serving "$s"
+  t0=$(now)
+  RT=600 r snapshots || { fail "restic snapshots failed: $(tail -1 "$g/restic.log")"; return; }
+  t snapshots "$(since "$t0")"
+  # The server's walk at start (for what interrupted uploads left) reads the
+  # folders: once the disk is quiet, restic's listing runs alone, and cold.
+  t0=$(now)
+  n=0 q=0
+  until ((q >= 3)); do
+    s=$(grun 'read -r r _ </sys/block/vda/stat && echo "reads $r"' | sed -n 's/^reads //p')
+    [[ -n $s && $s == "$n" ]] && q=$((q + 1)) || q=0
+    n=$s
+    le 600 "$(since "$t0")" && { fail "the disk is still busy 600 s after boot"; return; }
+    sleep 1
+  done
+  t quiet "$(since "$t0")"
+  grun 'echo 3 >/proc/sys/vm/drop_caches && echo dropped' | grep -qx dropped || { fail "the guest did not drop its caches"; return; }
+  # restic's own listing of data/: what the idle watchdog once cut at 60 s.
+  t0=$(now)
+  timeout 900 restic -q -r "$(repo)" list packs >"$g/packs" 2>>"$g/restic.log" ||
+    { fail "restic list packs failed: $(tail -1 "$g/restic.log")"; return; }
+  t cold-listing "$(since "$t0")"
+  n=$(wc -l <"$g/packs")
+  ((n > BIG_PACKS)) || { fail "restic listed $n packs, not the $BIG_PACKS and more there are"; return; }
+  t0=$(now)
+  RT=900 r check || { fail "restic check failed: $(tail -1 "$g/restic.log")"; return; }
+  t check "$(since "$t0")"
+  t0=$(now)
+  RT=900 r backup "$(make_data small5 4 4)" || { fail "a new backup failed: $(tail -1 "$g/restic.log")"; return; }
+  t backup "$(since "$t0")"
+  # restic retries what fails (a cut connection, a short listing) and says so.
+  if grep -Ei 'retrying|connection reset|EOF|broken pipe' "$g/restic.log" >"$g/dropped"; then
+    fail "restic saw a dropped connection: $(head -1 "$g/dropped")"
+    return
+  fi
+  if grep -E 'dropping a connection' "$g/console" >"$g/dropped"; then
+    fail "the server dropped a connection of restic's: $(head -1 "$g/dropped" | tr -d '\r')"
+    return
+  fi
+  stop_guest || { fail "qemu still running 40 s after stop"; return; }
+}
+
 suite_t0=$(now)
 if [[ $which_arch != arm64 ]]; then
   run amd64 1 s_ext4 "ext4 by UUID"
@@ -501,13 +583,15 @@ if [[ $which_arch != arm64 ]]; then
   run amd64 4 s_pulled "pulled disk, plugged back"
   run amd64 5 s_config "configuration error"
   run amd64 7 s_perm "/perm without a file system"
+  run amd64 8 s_bigrepo "big repository on a slow disk"
 fi
 if [[ $which_arch != amd64 ]]; then
-  # 6: the Raspberry Pi's shape (aarch64, cortex-a72) runs 1-3 and 5.
+  # 6: the Raspberry Pi's shape (aarch64, cortex-a72) runs 1-3, 5 and 8.
   run arm64 6/1 s_ext4 "ext4 by UUID"
   run arm64 6/2 s_btrfs "btrfs over two disks, power loss, disks swapped"
   run arm64 6/3 s_late "late disk"
   run arm64 6/5 s_config "configuration error"
+  run arm64 6/8 s_bigrepo "big repository on a slow disk"
 fi
 echo "suite time $(since "$suite_t0") s"
 echo "$passed passed, $failed failed"

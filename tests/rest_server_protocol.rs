@@ -285,6 +285,28 @@ fn quota_gives_507() {
 }
 
 #[test]
+fn the_servers_own_files_do_not_count_against_the_quota() {
+    // The lock file (the pid), the scrub's and the alerts' state and .htpasswd
+    // lie in the tree; an upload that fills --max-size exactly still fits.
+    let dir = TempDir::new("ownfiles");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join(".htpasswd"), htpasswd_line("alice", "apw")).unwrap();
+    // An earlier server's scrub and alerts state lie there too.
+    std::fs::write(data.join(".rest-server.scrub"), "krazybox-scrub 1\npass 3\nlast 1 2 3 4\n").unwrap();
+    std::fs::write(data.join(".rest-server.alerts"), "krazybox-alerts 1\n").unwrap();
+    let blob = noise(5, 2000);
+    let s = server(&dir, &["--max-size", "2000"]);
+    let a = s.addr.as_str();
+    let auth = basic("alice", "apw");
+    let h = [("Authorization", auth.as_str())];
+    assert!(std::fs::metadata(data.join(".rest-server.lock")).unwrap().len() > 0);
+    assert_eq!(http(a, "POST", "/?create=true", &h, b"").status, 200);
+    assert_eq!(http(a, "POST", &format!("/data/{}", sha256_hex(&blob)), &h, &blob).status, 200);
+    assert_eq!(http(a, "POST", &format!("/keys/{}", sha256_hex(b"1")), &h, b"1").status, 507, "full now");
+}
+
+#[test]
 fn auth_private_repos_and_metrics() {
     let dir = TempDir::new("auth");
     let data = dir.path().join("data");
@@ -561,4 +583,73 @@ fn temporary_files_of_a_killed_server_are_removed_at_start() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(!stale.exists());
+}
+
+/// A listing of `ids` as the Go server writes it: `[{"name":…,"size":…},…]`
+/// (v2) or `["…",…]` (v1), in the order given.
+fn go_listing(ids: &[(String, u64)], v2: bool) -> String {
+    let items: Vec<String> = ids
+        .iter()
+        .map(|(id, size)| if v2 { format!("{{\"name\":\"{id}\",\"size\":{size}}}") } else { format!("\"{id}\"") })
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
+#[test]
+fn big_listings_stream_in_the_go_servers_bytes() {
+    let dir = TempDir::new("biglist");
+    let s = server(&dir, &["--no-auth"]);
+    let a = s.addr.as_str();
+    assert_eq!(http(a, "POST", "/r/?create=true", &[], b"").status, 200);
+    let repo = dir.path().join("data/r");
+    // 3,000 packs straight on the disk (the server lists what is there), sparse.
+    let mut packs: Vec<(String, u64)> = (0..3000u64).map(|i| (sha256_hex(&i.to_le_bytes()), 1000 + i * 37)).collect();
+    for (id, size) in &packs {
+        let f = std::fs::File::create(repo.join("data").join(&id[..2]).join(id)).unwrap();
+        f.set_len(*size).unwrap();
+    }
+    // What the Go server leaves out too (a file beside the subfolders, a link
+    // to a subfolder), and what only this server leaves out: temporary uploads,
+    // hidden names, folders and links where objects belong.
+    std::fs::write(repo.join("data/stray"), b"x").unwrap();
+    std::os::unix::fs::symlink("00", repo.join("data/zz")).unwrap();
+    let ab = repo.join("data/ab");
+    std::fs::write(ab.join(format!(".{}.rest-server-temp-1-2-3", "ab".repeat(32))), b"half").unwrap();
+    std::fs::write(ab.join(".hidden"), b"x").unwrap();
+    std::fs::create_dir(ab.join("ab".repeat(32))).unwrap();
+    std::os::unix::fs::symlink("../../config", ab.join(format!("ab{}", "0".repeat(62)))).unwrap();
+    // The Go server's order: subfolders and names sorted (os.ReadDir).
+    packs.sort();
+
+    for v2 in [true, false] {
+        let accept: &[(&str, &str)] = if v2 { &[("Accept", V2)] } else { &[] };
+        let r = http(a, "GET", "/r/data/", accept, b"");
+        assert_eq!(r.status, 200);
+        assert!(r.chunked() && r.complete, "streamed, and whole: {:?}", r.headers);
+        let mime = if v2 { V2 } else { "application/vnd.x.restic.rest.v1" };
+        assert_eq!(r.header("content-type"), Some(mime));
+        let want = go_listing(&packs, v2);
+        assert!(r.text() == want, "v2 {v2}: {} bytes, not the Go server's {} bytes", r.body.len(), want.len());
+    }
+
+    // A folder of more objects than a batch holds: all of them, each once.
+    let mut snaps: Vec<(String, u64)> = (0..1500u64).map(|i| (sha256_hex(&((i + 1) << 32).to_le_bytes()), i)).collect();
+    for (id, size) in &snaps {
+        std::fs::File::create(repo.join("snapshots").join(id)).unwrap().set_len(*size).unwrap();
+    }
+    let r = http(a, "GET", "/r/snapshots/", &[("Accept", V2)], b"");
+    assert!(r.status == 200 && r.complete);
+    let text = r.text();
+    let inner = text.strip_prefix("[{").and_then(|t| t.strip_suffix("}]")).expect("a JSON array of objects");
+    let mut got: Vec<String> = inner.split("},{").map(|i| format!("{{{i}}}")).collect();
+    got.sort();
+    snaps.sort();
+    let mut want: Vec<String> = snaps.iter().map(|(id, n)| format!("{{\"name\":\"{id}\",\"size\":{n}}}")).collect();
+    want.sort();
+    assert_eq!(got.len(), 1500);
+    assert!(got == want, "the entries are the Go server's");
+
+    // A small listing comes whole, with its length, as the Go server sends it.
+    let r = http(a, "GET", "/r/keys/", &[("Accept", V2)], b"");
+    assert_eq!((r.header("content-length"), r.text().as_str()), (Some("2"), "[]"));
 }

@@ -398,7 +398,7 @@ impl Alerts {
 
     fn save(&self, text: &str) {
         let Some(file) = &self.file else { return };
-        let new = file.with_extension("alerts.new");
+        let new = file.with_file_name(format!("{STATE_FILE}.new"));
         let written = std::fs::write(&new, text).and_then(|()| std::fs::rename(&new, file));
         match written {
             Ok(()) => {

@@ -6,7 +6,7 @@ use super::conns::{self, Conn};
 use super::metrics::Op;
 use super::range::{self, Range};
 use super::repo::Readable;
-use super::state::{count, Labels, State};
+use super::state::{count, spawn_blocking, Labels, State};
 use hyper::body::{Bytes, Frame, SizeHint};
 use std::future::Future;
 use std::io;
@@ -207,7 +207,7 @@ impl hyper::body::Body for FileBody {
         this.turn = None;
         let Some(mut reader) = this.reader.take() else { return Poll::Ready(None) };
         reader.chunk = this.chunk;
-        this.reading = Some(tokio::task::spawn_blocking(move || {
+        this.reading = Some(spawn_blocking(move || {
             let next = reader.read(false);
             drop(permit);
             (reader, next)

@@ -1,10 +1,13 @@
-//! Open connections: when each last moved a byte (the idle timeout is measured
-//! from that moment, not from a periodic tick), how many bytes of a response
-//! the socket has taken (downloads read the file only as fast as the client
-//! reads), and a limit on their number below the descriptor limit: at the
-//! limit, the connection idle longest is dropped, so new clients still get in.
+//! Open connections: when each last moved a byte, and whether the server is
+//! working for it (a connection is idle only while the server waits for its
+//! client: the idle timeout is measured from the later of the last byte and the
+//! end of the last piece of work, not from a periodic tick), how many bytes of
+//! a response the socket has taken (downloads and listings go only as fast as
+//! the client reads), and a limit on their number below the descriptor limit:
+//! at the limit, the connection idle longest is dropped, so new clients still get in.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -53,6 +56,9 @@ pub struct Conn {
     written: AtomicU64,
     /// Requests being answered.
     busy: AtomicUsize,
+    /// Pieces of work the server is doing for the connection (a file opened,
+    /// a folder listed, an fsync): while one runs, the connection is not idle.
+    working: AtomicUsize,
     /// Told to end, to make room for a new connection.
     pub evicted: Notify,
     /// A download waiting for the socket to take what it was given.
@@ -85,12 +91,18 @@ pub fn traffic_within(d: Duration) -> bool {
 
 impl Conn {
     fn touch(&self) {
-        self.last.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last.store(self.epoch.elapsed().as_millis() as u64, Ordering::Release);
     }
 
-    /// When the connection last moved a byte.
+    /// When the connection last moved a byte or the server last finished work for it.
     pub fn last_active(&self) -> Instant {
-        self.epoch + Duration::from_millis(self.last.load(Ordering::Relaxed))
+        self.epoch + Duration::from_millis(self.last.load(Ordering::Acquire))
+    }
+
+    /// Since when the connection has been waiting for its client; `None` while
+    /// the server works for it.
+    pub fn idle_since(&self) -> Option<Instant> {
+        (self.working.load(Ordering::Acquire) == 0).then(|| self.last_active())
     }
 
     /// Bytes the socket has taken so far.
@@ -116,6 +128,100 @@ pub struct Busy(Arc<Conn>);
 impl Drop for Busy {
     fn drop(&mut self) {
         self.0.busy.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Work the server does for a connection; when the last one ends, the idle
+/// time starts again from that moment.
+pub struct Working(Arc<Conn>);
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        // The end of the work first: whoever sees no work left sees this moment too.
+        self.0.touch();
+        self.0.working.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+tokio::task_local! {
+    /// The connection whose requests and responses are being served.
+    static CONN: Arc<Conn>;
+}
+
+/// A connection's serving (hyper's connection future, which polls the
+/// requests and their response bodies), polled with its [`Conn`] as the one
+/// [`working`] finds.
+pub struct Serving<F> {
+    conn: Arc<Conn>,
+    pub inner: F,
+}
+
+impl<F> Serving<F> {
+    pub fn new(conn: Arc<Conn>, inner: F) -> Serving<F> {
+        Serving { conn, inner }
+    }
+}
+
+impl<F: Future + Unpin> Future for Serving<F> {
+    type Output = F::Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        CONN.sync_scope(this.conn.clone(), || Pin::new(&mut this.inner).poll(cx))
+    }
+}
+
+/// Mark work for the connection being served (none outside [`Serving`])
+/// until the guard is dropped.
+pub fn working() -> Option<Working> {
+    CONN.try_with(|c| {
+        c.working.fetch_add(1, Ordering::AcqRel);
+        Working(c.clone())
+    })
+    .ok()
+}
+
+/// How much of what a response body handed to hyper the socket has taken. A
+/// body that hands out its next chunk only once the last one is taken holds
+/// one chunk per connection, however slowly the client reads.
+pub struct Pace {
+    conn: Option<Arc<Conn>>,
+    /// The connection's written count when the body started.
+    base: Option<u64>,
+    given: u64,
+}
+
+impl Pace {
+    /// `conn`: the connection the body goes out on (`None`: no pacing).
+    pub fn new(conn: Option<Arc<Conn>>) -> Pace {
+        Pace { conn, base: None, given: 0 }
+    }
+
+    /// Bytes handed to hyper that the socket has not taken yet.
+    fn outstanding(&mut self) -> u64 {
+        let Some(c) = &self.conn else { return 0 };
+        let base = *self.base.get_or_insert(c.written());
+        self.given.saturating_sub(c.written() - base)
+    }
+
+    /// `n` more bytes handed to hyper. Counted from before the first chunk:
+    /// bytes written earlier (the head) only make it look taken sooner, never stuck.
+    pub fn gave(&mut self, n: usize) {
+        self.outstanding();
+        self.given += n as u64;
+    }
+
+    /// Ready once the socket has taken all that was given; else `cx` is woken when it takes more.
+    pub fn poll_taken(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.outstanding() > 0 {
+            if let Some(c) = &self.conn {
+                c.wake_on_write(cx.waker());
+            }
+            // The socket may have taken the rest meanwhile.
+            if self.outstanding() > 0 {
+                return Poll::Pending;
+            }
+        }
+        Poll::Ready(())
     }
 }
 
@@ -156,6 +262,7 @@ impl Registry {
             last: AtomicU64::new(0),
             written: AtomicU64::new(0),
             busy: AtomicUsize::new(0),
+            working: AtomicUsize::new(0),
             evicted: Notify::new(),
             drained: Mutex::new(None),
             epoch: self.epoch,
@@ -240,6 +347,27 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Watched<I> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn work_for_a_connection_is_not_idleness() {
+        let reg = Registry::new(3);
+        let h = reg.add();
+        h.conn.last.store(0, Ordering::Relaxed);
+        assert!(working().is_none(), "no connection outside serving");
+        let conn = h.conn.clone();
+        let serve = Box::pin(async move {
+            let w = working().expect("the connection being served");
+            let w2 = working().unwrap();
+            assert_eq!(conn.idle_since(), None);
+            drop(w);
+            assert_eq!(conn.idle_since(), None, "work left");
+            std::thread::sleep(Duration::from_millis(5));
+            drop(w2);
+            let since = conn.idle_since().expect("no work left");
+            assert!(since.elapsed() < Duration::from_millis(5), "idle from the end of the work");
+        });
+        Serving::new(h.conn.clone(), serve).await;
+    }
 
     #[test]
     fn the_limit_drops_the_one_idle_longest() {

@@ -1,9 +1,11 @@
 //! What each request but an upload does to the store: create a repository,
 //! list, HEAD, GET, delete. File work runs on tokio's blocking threads; a
-//! download's body is a [`FileBody`]. Uploads are in [`super::upload`].
+//! download's body is a [`FileBody`], a listing's is in [`super::listing`].
+//! Uploads are in [`super::upload`].
 
 use super::body::{FileBody, Next, Start};
 use super::conns::Conn;
+use super::listing::{self, MIME_V2};
 use super::metrics::Op;
 use super::range::Range;
 use super::response::{error, failure, full, length_only, ok, Body};
@@ -14,9 +16,6 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use std::io;
 use std::sync::Arc;
-
-const MIME_V2: &str = "application/vnd.x.restic.rest.v2";
-const MIME_V1: &str = "application/vnd.x.restic.rest.v1";
 
 /// `POST {repo}/?create=true`.
 pub(super) async fn create_repo(st: &Arc<State>, repo_path: String) -> Response<Body> {
@@ -44,41 +43,10 @@ pub(super) async fn list(
     repo_path: &str,
     kind: &'static str,
 ) -> Response<Body> {
+    // Exactly the v2 type: restic 0.14 reads anything else as v1.
     let v2 = req.headers().get(header::ACCEPT).is_some_and(|a| a.as_bytes() == MIME_V2.as_bytes());
-    let what = format!("listing {}", st.cfg.path.join(repo_path).join(kind).display());
-    let st = st.clone();
-    let repo_path = repo_path.to_string();
-    let items = match blocking(move || st.store.list(&repo_path, kind)).await {
-        Ok(items) => items,
-        Err(e) => return failure(&e, &what),
-    };
-    let mut out = String::from("[");
-    for (i, (name, size)) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        if v2 {
-            out.push_str(&format!("{{\"name\":{},\"size\":{size}}}", json_string(name)));
-        } else {
-            out.push_str(&json_string(name));
-        }
-    }
-    out.push(']');
-    full(StatusCode::OK, Some(if v2 { MIME_V2 } else { MIME_V1 }), out)
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    let conn = req.extensions().get::<Arc<Conn>>().cloned();
+    listing::answer(st, conn, repo_path, kind, v2).await
 }
 
 /// GET an object (`ranges`: honour `Range`, which rest-server does for objects, not `config`).

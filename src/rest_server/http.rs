@@ -4,6 +4,7 @@
 
 use super::access::{self, Op};
 use super::accesslog;
+use super::conns;
 use super::guard::Verdict;
 use super::handlers;
 use super::health::Word;
@@ -151,7 +152,10 @@ async fn health(st: &Arc<State>, req: &Request<Incoming>) -> Response<Body> {
         return method_not_allowed("GET, HEAD");
     }
     let quota = st.quota.as_ref().map(|q| (q.used(), q.max()));
+    // A write test on a slow disk is the server's work, not the client's idleness.
+    let work = conns::working();
     let word = st.health.word(st.repostats.counted(), quota, true).await;
+    drop(work);
     let code = if word == Word::Ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let mut r = full(code, Some("text/plain; charset=utf-8"), format!("{}\n", word.as_str()));
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

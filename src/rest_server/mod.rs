@@ -27,6 +27,7 @@
 //! - [`pool`]: upload buffers used again and again.
 //! - [`state`]: what every request needs, and the repository it is for.
 //! - [`body`]: a download's body, read as fast as the client takes it.
+//! - [`listing`]: listings, streamed as the folders are read.
 //! - [`handlers`]: create, list, HEAD, GET, DELETE.
 //! - [`upload`]: POST of an object, streamed, hashed, published atomically.
 //! - [`status`]: the facts `/status` and `/status.json` show, and the JSON.
@@ -47,6 +48,7 @@ pub mod guard;
 mod handlers;
 pub mod health;
 mod http;
+mod listing;
 pub mod metrics;
 pub mod pace;
 mod page;

@@ -9,7 +9,7 @@ use nix::sys::stat::{fchmod, fstat, fstatat, mkdirat, Mode, SFlag};
 use nix::unistd::{linkat, unlinkat, UnlinkatFlags};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -306,26 +306,43 @@ impl Store {
         Ok(Readable { file: File::from(fd), size: st.st_size as u64, noatime })
     }
 
-    /// The objects of one type with their sizes; a missing folder holds none.
-    pub fn list(&self, repo: &str, kind: &str) -> io::Result<Vec<(String, u64)>> {
-        let mut out = Vec::new();
+    /// Start listing the objects of one type (see [`Listing`]); a missing
+    /// folder holds none. `sizes`: whether the sizes are wanted (restic's v2
+    /// listing); without, the file types readdir(3) gives are enough and no
+    /// file is looked at.
+    pub fn listing(&self, repo: &str, kind: &str, sizes: bool) -> io::Result<Listing> {
+        let mut listing = Listing { folders: Vec::new(), parent: None, current: None, sizes };
         let dir = match self.dir(&join(repo, kind)) {
             Ok(d) => d,
             Err(e) if matches!(e.raw_os_error(), Some(c) if c == Errno::ENOENT as i32 || c == Errno::ENOTDIR as i32) => {
-                return Ok(out)
+                return Ok(listing)
             }
             Err(e) => return Err(e),
         };
         if kind == "data" {
-            for sub in names(&dir)? {
-                if let Ok(subdir) = open_beneath(dir.as_raw_fd(), &sub, OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0) {
-                    files(&subdir, &mut out)?;
+            // Subfolders only, as the Go server lists them (a symlink is not one),
+            // in reverse order of name: they are taken from the end.
+            let mut d = nix::dir::Dir::from_fd(dup(&dir)?).map_err(io_err)?;
+            for entry in d.iter() {
+                let entry = entry.map_err(io_err)?;
+                let Ok(name) = entry.file_name().to_str() else { continue };
+                if name == "." || name == ".." {
+                    continue;
+                }
+                let is_dir = match entry.file_type() {
+                    Some(t) => t == nix::dir::Type::Directory,
+                    None => is_type(&dir, name, SFlag::S_IFDIR)?,
+                };
+                if is_dir {
+                    listing.folders.push(name.to_string());
                 }
             }
+            listing.folders.sort_unstable_by(|a, b| b.cmp(a));
+            listing.parent = Some(dir);
         } else {
-            files(&dir, &mut out)?;
+            listing.current = Some(nix::dir::Dir::from_fd(dir.into_raw_fd()).map_err(io_err)?.into_iter());
         }
-        Ok(out)
+        Ok(listing)
     }
 
     /// Remove an object; `None` when there was none, else its size.
@@ -405,34 +422,106 @@ fn token() -> &'static str {
     })
 }
 
-fn names(dir: &OwnedFd) -> io::Result<Vec<String>> {
-    let dup = nix::unistd::dup(dir.as_raw_fd()).map_err(io_err)?;
-    let mut d = nix::dir::Dir::from_fd(dup).map_err(io_err)?;
-    let mut out = Vec::new();
-    for entry in d.iter() {
-        let entry = entry.map_err(io_err)?;
-        if let Ok(name) = entry.file_name().to_str() {
-            if name != "." && name != ".." {
-                out.push(name.to_string());
-            }
-        }
-    }
-    Ok(out)
+fn dup(fd: &OwnedFd) -> io::Result<RawFd> {
+    nix::unistd::dup(fd.as_raw_fd()).map_err(io_err)
 }
 
-/// The regular files in `dir` with their sizes, temporary uploads left out.
-fn files(dir: &OwnedFd, out: &mut Vec<(String, u64)>) -> io::Result<()> {
-    for name in names(dir)? {
-        if name.starts_with('.') || name.contains(TEMP_MARK) {
-            continue;
-        }
-        if let Ok(st) = fstatat(Some(dir.as_raw_fd()), name.as_str(), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
-            if is_regular(st.st_mode) {
-                out.push((name, st.st_size as u64));
+/// Whether `name` in `dir` is of type `kind` (not following a symlink); false when it is gone.
+fn is_type(dir: &impl AsRawFd, name: &str, kind: SFlag) -> io::Result<bool> {
+    match fstatat(Some(dir.as_raw_fd()), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == kind),
+        Err(Errno::ENOENT) => Ok(false),
+        Err(e) => Err(io_err(e)),
+    }
+}
+
+/// The objects of one type, read a batch at a time: `data/` subfolder by
+/// subfolder in order of name, the other types from their one folder. Memory
+/// holds one batch, whatever the number of objects. Only regular files count;
+/// temporary uploads and hidden names are left out. A file removed between
+/// readdir(3) and its stat is left out too (restic removes its locks while
+/// another client lists them); any other error ends the listing: a list with
+/// objects missing would look complete.
+pub struct Listing {
+    /// `data/`'s subfolders still to read, the next last.
+    folders: Vec<String>,
+    /// `data/` itself.
+    parent: Option<OwnedFd>,
+    /// The folder being read.
+    current: Option<nix::dir::OwningIter>,
+    sizes: bool,
+}
+
+impl Listing {
+    /// The next objects with their sizes (0 when sizes were not asked for):
+    /// the next at most `max` of one folder, sorted by name (so a folder of up
+    /// to `max` objects comes in the Go server's order), empty folders passed
+    /// over. An empty batch is the end. Once `stop` is set (the client hung
+    /// up), it gives up at the next file with `Interrupted`.
+    pub fn next_batch(&mut self, max: usize, stop: &AtomicBool) -> io::Result<Vec<(String, u64)>> {
+        let stopped = || io::Error::new(io::ErrorKind::Interrupted, "the listing was stopped");
+        let mut names = Vec::new();
+        let folder = loop {
+            if stop.load(Ordering::Relaxed) {
+                return Err(stopped());
+            }
+            let Some(folder) = &mut self.current else {
+                let (Some(parent), Some(name)) = (&self.parent, self.folders.pop()) else { return Ok(Vec::new()) };
+                let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW;
+                match open_at(parent.as_raw_fd(), &name, flags, 0) {
+                    Ok(fd) => {
+                        self.current = Some(nix::dir::Dir::from_fd(fd.into_raw_fd()).map_err(io_err)?.into_iter())
+                    }
+                    // Removed, or replaced by something else, since data/ was read.
+                    Err(e) if is_outside_or_missing(&e) => {}
+                    Err(e) => return Err(e),
+                }
+                continue;
+            };
+            let mut ended = true;
+            for entry in folder.by_ref() {
+                let entry = entry.map_err(io_err)?;
+                let Ok(name) = entry.file_name().to_str() else { continue };
+                if name.starts_with('.') || name.contains(TEMP_MARK) {
+                    continue;
+                }
+                let regular = entry.file_type().map(|t| t == nix::dir::Type::File);
+                if regular != Some(false) {
+                    names.push((name.to_string(), entry.ino(), regular.is_none()));
+                }
+                if names.len() == max {
+                    ended = false;
+                    break;
+                }
+            }
+            if names.is_empty() && ended {
+                self.current = None;
+                continue;
+            }
+            let folder = if ended { self.current.take() } else { None };
+            break folder;
+        };
+        let dir = folder.as_ref().or(self.current.as_ref()).expect("the folder just read").as_raw_fd();
+        let mut out = Vec::with_capacity(names.len());
+        // The inodes in the order they lie on the disk, not readdir's hash order.
+        names.sort_unstable_by_key(|n| n.1);
+        for (name, _, unknown) in names {
+            if !self.sizes && !unknown {
+                out.push((name, 0));
+                continue;
+            }
+            if stop.load(Ordering::Relaxed) {
+                return Err(stopped());
+            }
+            match fstatat(Some(dir), name.as_str(), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) if is_regular(st.st_mode) => out.push((name, if self.sizes { st.st_size as u64 } else { 0 })),
+                Ok(_) | Err(Errno::ENOENT) => {}
+                Err(e) => return Err(io_err(e)),
             }
         }
+        out.sort_unstable();
+        Ok(out)
     }
-    Ok(())
 }
 
 impl Upload {
@@ -478,33 +567,43 @@ impl Drop for Upload {
 pub struct Swept {
     /// Temporary files of interrupted uploads removed.
     pub removed: usize,
-    /// Bytes in the regular files left: what `--max-size` counts (rest-server
-    /// counts the whole tree at start).
+    /// Bytes in the regular files left, when counted: what `--max-size` counts
+    /// (rest-server counts the whole tree at start).
     pub bytes: u64,
 }
 
 /// Walk the tree below `path`: remove the temporary files of uploads that an
-/// earlier server left (they are never listed, but take space), and count the
-/// bytes of every other regular file. Only this process's uploads are spared,
-/// so it must run while holding the [`Lock`].
-pub fn sweep(path: &Path) -> Swept {
+/// earlier server left (they are never listed, but take space), and with
+/// `count` add up the bytes of every other regular file but the server's own
+/// (`own`: the lock file, its configuration files), which are not the owner's
+/// data. Without `count` no file is looked at, only folders read: on a big
+/// repository on a slow disk that is a small part of the reads. Only this
+/// process's uploads are spared, so it must run while holding the [`Lock`].
+pub fn sweep(path: &Path, count: bool, own: &[&Path]) -> Swept {
+    use std::os::unix::fs::MetadataExt;
     let ours = format!("{TEMP_MARK}-{}-", token());
+    let own: Vec<(u64, u64)> =
+        own.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| (m.dev(), m.ino())).collect();
     let mut swept = Swept::default();
     let mut stack = vec![path.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for entry in entries.flatten() {
-            let Ok(meta) = entry.metadata() else { continue };
+            // readdir's type: no stat of the file.
+            let Ok(kind) = entry.file_type() else { continue };
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if meta.is_dir() {
+            if kind.is_dir() {
                 stack.push(entry.path());
-            } else if meta.is_file() {
+            } else if kind.is_file() {
                 let stale = name.starts_with('.') && name.contains(TEMP_MARK) && !name.contains(&ours);
                 if stale && std::fs::remove_file(entry.path()).is_ok() {
                     swept.removed += 1;
-                } else {
-                    swept.bytes += meta.len();
+                } else if count {
+                    match entry.metadata() {
+                        Ok(m) if !own.contains(&(m.dev(), m.ino())) => swept.bytes += m.len(),
+                        _ => {}
+                    }
                 }
             }
         }
@@ -648,6 +747,48 @@ mod tests {
     }
 
     #[test]
+    fn listings_come_in_batches_and_stop() {
+        let base = std::env::temp_dir().join(format!("krazybox-listing-{}", std::process::id()));
+        let data = base.join("r/data");
+        let ids: Vec<String> = (0..40u8).map(|i| format!("{:02x}{}", i % 3, format!("{i:02x}").repeat(31))).collect();
+        for id in &ids {
+            std::fs::create_dir_all(data.join(&id[..2])).unwrap();
+            std::fs::write(data.join(&id[..2]).join(id), id.as_bytes()).unwrap();
+        }
+        std::fs::create_dir_all(data.join("ff")).unwrap();
+        std::fs::write(data.join("00/.hidden"), b"x").unwrap();
+        let store = Store::open(&base, Modes::new(false)).unwrap();
+        let go = AtomicBool::new(false);
+        let mut l = store.listing("r", "data", true).unwrap();
+        let mut batches = Vec::new();
+        loop {
+            let b = l.next_batch(5, &go).unwrap();
+            if b.is_empty() {
+                break;
+            }
+            assert!(b.len() <= 5 && b.windows(2).all(|w| w[0] < w[1]), "{b:?}");
+            assert!(b.iter().all(|(n, size)| *size == 64 && n[..2] == b[0].0[..2]), "one folder a batch");
+            batches.push(b);
+        }
+        let mut got: Vec<String> = batches.concat().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(got.len(), ids.len());
+        got.sort();
+        let mut want = ids.clone();
+        want.sort();
+        assert_eq!(got, want);
+        assert_eq!(batches.len(), 3 * 3, "14, 13 and 13 objects in 5s");
+        // Without sizes, nothing is stat'ed and every size is 0.
+        let mut l = store.listing("r", "data", false).unwrap();
+        assert!(l.next_batch(100, &go).unwrap().iter().all(|(_, n)| *n == 0));
+        // A missing folder holds nothing; a stopped listing gives up.
+        assert!(store.listing("r", "keys", true).unwrap().next_batch(10, &go).unwrap().is_empty());
+        let stop = AtomicBool::new(true);
+        let e = store.listing("r", "data", true).unwrap().next_batch(10, &stop).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::Interrupted);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
     fn symlinks_do_not_lead_out() {
         let base = std::env::temp_dir().join(format!("krazybox-repo-{}", std::process::id()));
         let root = base.join("root");
@@ -662,7 +803,10 @@ mod tests {
         assert_eq!(store.open_file("self/inside").unwrap().1, 3);
         std::fs::write(root.join(".x.rest-server-temp-1-2"), b"left").unwrap();
         std::fs::write(root.join("x.rest-server-temp"), b"not ours").unwrap();
-        assert_eq!(sweep(&root), Swept { removed: 1, bytes: 3 + 8 });
+        std::fs::write(root.join("lock"), b"12345\n").unwrap();
+        assert_eq!(sweep(&root, true, &[&root.join("lock")]), Swept { removed: 1, bytes: 3 + 8 });
+        assert_eq!(sweep(&root, true, &[]).bytes, 3 + 8 + 6);
+        assert_eq!(sweep(&root, false, &[]).bytes, 0, "nothing counted, nothing looked at");
         assert!(root.join("x.rest-server-temp").exists());
         let root_fd = store.root.as_raw_fd();
         let walk = |rel: &str| walk_beneath(root_fd, rel, OFlag::O_RDONLY, 0);

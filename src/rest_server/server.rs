@@ -82,11 +82,25 @@ pub fn serve(cfg: Config) -> Result<()> {
         };
     let alerts = Arc::new(Alerts::new(&cfg.alert_urls, &cfg.path));
     // Temporary files left by an earlier server are swept before --max-size
-    // counts the tree; without a limit, walking a large tree runs beside the serving.
-    let quota = cfg.max_size.map(|max| Quota::new(max, swept(repo::sweep(&cfg.path), &alerts, &cfg.path).bytes));
+    // counts the tree (but the server's own files); without a limit, walking a
+    // large tree runs beside the serving.
+    let quota = cfg.max_size.map(|max| {
+        let lock = cfg.path.join(repo::LOCK_FILE);
+        let states: Vec<std::path::PathBuf> = [scrub::STATE_FILE, alert::STATE_FILE]
+            .iter()
+            .flat_map(|f| [cfg.path.join(f), cfg.path.join(format!("{f}.new"))])
+            .collect();
+        let mut own = vec![lock.as_path()];
+        own.extend(states.iter().map(|p| p.as_path()));
+        own.extend(cfg.htpasswd.as_deref());
+        own.extend(cfg.repo_rules.as_deref());
+        own.extend(cfg.log.as_deref().filter(|p| p.as_os_str() != "-"));
+        own.extend(cfg.tls.iter().flat_map(|t| [t.cert.as_path(), t.key.as_path()]));
+        Quota::new(max, swept(repo::sweep(&cfg.path, true, &own), &alerts, &cfg.path).bytes)
+    });
     if quota.is_none() {
         let (path, alerts) = (cfg.path.clone(), alerts.clone());
-        std::thread::spawn(move || swept(repo::sweep(&path), &alerts, &path));
+        std::thread::spawn(move || swept(repo::sweep(&path, false, &[]), &alerts, &path));
     }
     // rest-server's start-up lines, as tools that start it read them: no
     // timestamp, same words, same order.
@@ -422,8 +436,9 @@ async fn connection<I>(
     }
 }
 
-/// Serve one connection; drop it when it moves no byte for `idle_timeout`
-/// (a dead or very slow client), when the connection limit needs its place,
+/// Serve one connection; drop it when it has waited for its client for
+/// `idle_timeout` (a dead or very slow client: no byte moved, and the server
+/// not working for it meanwhile), when the connection limit needs its place,
 /// or after its last request once stopping.
 async fn serve_io<I>(st: Arc<State>, io: I, peer: Arc<str>, mut stop: watch::Receiver<bool>, reg: conns::Handle)
 where
@@ -452,14 +467,19 @@ where
         // uploads at full speed, a third of the memory with 8 of them.
         .max_buf_size(READ_BUF)
         .serve_connection(TokioIo::new(io), service);
-    tokio::pin!(http);
+    // Requests and response bodies are polled inside: the work they start on
+    // blocking threads is this connection's (conns::working).
+    let mut http = conns::Serving::new(conn.clone(), http);
     let evicted = conn.evicted.notified();
     tokio::pin!(evicted);
     let mut stopping = false;
     loop {
-        let deadline = tokio::time::Instant::from_std(conn.last_active() + idle);
+        // While the server works, look again an idle period later: the
+        // work's end restarts the count.
+        let since = conn.idle_since().unwrap_or_else(std::time::Instant::now);
+        let deadline = tokio::time::Instant::from_std(since + idle);
         tokio::select! {
-            r = http.as_mut() => {
+            r = &mut http => {
                 if let Err(e) = r {
                     log::debug!("connection: {e}");
                 }
@@ -467,12 +487,12 @@ where
             }
             _ = stop.changed(), if !stopping => {
                 stopping = true;
-                http.as_mut().graceful_shutdown();
+                std::pin::Pin::new(&mut http.inner).graceful_shutdown();
             }
             _ = evicted.as_mut() => return,
             _ = tokio::time::sleep_until(deadline) => {
-                if conn.last_active().elapsed() >= idle {
-                    log::debug!("dropping a connection idle for {idle:?}");
+                if conn.idle_since().is_some_and(|t| t.elapsed() >= idle) {
+                    log::debug!("dropping a connection that waited {idle:?} for its client");
                     return;
                 }
             }

@@ -5,6 +5,7 @@ use super::access::Policy;
 use super::accesslog;
 use super::alert::Alerts;
 use super::auth::Users;
+use super::conns;
 use super::disk;
 use super::guard::Guard;
 use super::health::Health;
@@ -55,12 +56,22 @@ impl State {
     }
 }
 
-/// Run blocking work (file system calls, bcrypt) on tokio's blocking threads.
+/// Run blocking work (file system calls) on tokio's blocking threads.
 pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(f).await {
+    match spawn_blocking(f).await {
         Ok(v) => v,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
+}
+
+/// Start blocking work on tokio's blocking threads. Until it ends, the
+/// connection it is done for is not idle (a slow disk is not a slow client).
+pub(super) fn spawn_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> tokio::task::JoinHandle<T> {
+    let work = conns::working();
+    tokio::task::spawn_blocking(move || {
+        let _work = work;
+        f()
+    })
 }
 
 /// The repository a request is for, and the labels its metrics get.

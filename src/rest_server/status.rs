@@ -11,6 +11,7 @@
 //! name is ever shown.
 
 use super::access::{self, Op, Policy};
+use super::conns;
 use super::disk::Mount;
 use super::health::Word;
 use super::metrics::{fs_stats, FsStats};
@@ -245,7 +246,9 @@ impl Facts {
     pub async fn gather(st: &Arc<State>, scope: &Scope) -> Facts {
         let counted = st.repostats.counted();
         let quota = st.quota.as_ref().map(|q| (q.used(), q.max()));
+        let work = conns::working();
         let health = st.health.word(counted, quota, false).await;
+        drop(work);
         // statvfs may wait for a busy or failing disk, and the first look probes it: not on the event loop.
         let st2 = st.clone();
         let (space, mount, host) =

@@ -8,7 +8,7 @@ use super::pool::UPLOAD_BUF;
 use super::repo::Upload;
 use super::repostats::locate;
 use super::response::{error, failure, ok, Body};
-use super::state::{blocking, count, Labels, State};
+use super::state::{blocking, count, spawn_blocking, Labels, State};
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
 use hyper::{Request, Response, StatusCode};
@@ -146,6 +146,8 @@ pub(super) async fn upload(
         }
     }
     if let Some(n) = req.body().size_hint().exact() {
+        // Waiting for the count at start of a big repository on a slow disk is the server's work.
+        let _work = conns::working();
         if !st.repostats.admit(&rel, n).await {
             return error(StatusCode::INSUFFICIENT_STORAGE);
         }
@@ -161,7 +163,7 @@ pub(super) async fn upload(
     // The temporary file is opened while the body starts to arrive; a refusal
     // (the object exists, no such repository) ends the upload without reading on.
     let mut s = sink.take().expect("new");
-    let mut writing: Option<Writing> = Some(tokio::task::spawn_blocking(move || {
+    let mut writing: Option<Writing> = Some(spawn_blocking(move || {
         let r = s.write_inner(&[]);
         (s, r)
     }));
@@ -179,7 +181,7 @@ pub(super) async fn upload(
                 break 'read Err(e);
             }
             let mut s = sink.take().expect("back");
-            writing = Some(tokio::task::spawn_blocking(move || {
+            writing = Some(spawn_blocking(move || {
                 let r = s.write(f);
                 (s, r)
             }));

@@ -123,7 +123,11 @@ impl Drop for Server {
 pub struct Resp {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The body; a chunked one put together.
     pub body: Vec<u8>,
+    /// Whether the body came whole: all of its Content-Length, or a chunked
+    /// body's last chunk. A server that aborts a response leaves it short.
+    pub complete: bool,
 }
 
 impl Resp {
@@ -132,6 +136,9 @@ impl Resp {
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn chunked(&self) -> bool {
+        self.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
     }
 }
 
@@ -150,6 +157,28 @@ pub fn request_bytes(method: &str, path: &str, headers: &[(&str, &str)], body: &
     bytes
 }
 
+/// A chunked body put together; whether its last (empty) chunk came.
+pub fn dechunk(mut raw: &[u8]) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") else { return (out, false) };
+        let size = std::str::from_utf8(&raw[..eol])
+            .ok()
+            .and_then(|l| usize::from_str_radix(l.split(';').next()?.trim(), 16).ok());
+        let Some(size) = size else { return (out, false) };
+        raw = &raw[eol + 2..];
+        if size == 0 {
+            return (out, raw.starts_with(b"\r\n"));
+        }
+        if raw.len() < size + 2 {
+            out.extend_from_slice(&raw[..raw.len().min(size)]);
+            return (out, false);
+        }
+        out.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
+    }
+}
+
 /// Parse a whole response read until the server closed; HEAD responses have no body.
 pub fn parse(raw: &[u8], head: bool) -> Resp {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("no header end");
@@ -158,8 +187,19 @@ pub fn parse(raw: &[u8], head: bool) -> Resp {
     let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
     let headers: Vec<(String, String)> =
         lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string())).collect();
-    let body = if head { Vec::new() } else { raw[split + 4..].to_vec() };
-    Resp { status, headers, body }
+    let mut r = Resp { status, headers, body: Vec::new(), complete: true };
+    if !head {
+        let rest = &raw[split + 4..];
+        if r.chunked() {
+            (r.body, r.complete) = dechunk(rest);
+        } else {
+            r.body = rest.to_vec();
+            if let Some(n) = r.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+                r.complete = r.body.len() >= n;
+            }
+        }
+    }
+    r
 }
 
 pub fn send<S: Read + Write>(mut s: S, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
