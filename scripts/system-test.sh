@@ -528,7 +528,9 @@ s_bigrepo() { # 8
   gokrazy_config "UUID=$uuid_ext4"
   # --debug: the server says when it drops a connection. restic would not always:
   # Go's HTTP client silently sends a GET again when a reused connection closes.
-  gflags+=(--debug)
+  # No scrub: it would read every pack at once (a server that never scrubbed
+  # starts at start), and the disk would never be quiet for the cold listing.
+  gflags+=(--debug --scrub-interval off)
   gdrive=",throttling.iops-total=$BIG_IOPS"
   boot "$1" bigrepo ext4 "$img"
   gdrive=
