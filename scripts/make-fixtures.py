@@ -5,7 +5,7 @@ Usage: make-fixtures.py OUTDIR [PREFIX...]   (only the images whose names start 
 
 Each image is laid out from the on-disk format (md, ZFS, HFS, HFS+, APFS);
 util-linux blkid must recognise every one of them, which is what makes them
-valid evidence: tests/probe_volumes.rs compares krazybox's prober with blkid on
+valid evidence: tests/blkid/volumes.rs compares krazybox's prober with blkid on
 each. File names start with the expected TYPE. Standard library only.
 """
 import os

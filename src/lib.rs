@@ -2,13 +2,19 @@
 //! The applets in `applets/` are thin faces over these modules.
 #![deny(unsafe_code)]
 
-// The unit tests use the same test-support file as `tests/`, which names the
-// crate `krazybox`.
+// The unit tests use the test-support files of `tests/`, which name the crate
+// `krazybox`: what all tests share, and the probe helpers that compare with
+// util-linux's blkid (no test binary uses those).
 #[cfg(test)]
 extern crate self as krazybox;
 #[cfg(test)]
-#[path = "../tests/support/mod.rs"]
-pub(crate) mod support;
+#[path = "../tests/support"]
+pub(crate) mod support {
+    #[path = "mod.rs"]
+    mod shared;
+    pub(crate) use shared::*;
+    pub(crate) mod probe;
+}
 
 pub mod htpasswd;
 pub mod install;

@@ -1,14 +1,17 @@
-//! What the tests share, the crate's own unit tests and those in `tests/`
-//! alike (src/lib.rs builds this same file as `crate::support`): one lock for
-//! the devices, temporary folders that clean up after themselves even when a
-//! test fails, finding a tool or skipping a test that needs one, a loop device
-//! that is detached even when a test fails, running a tool, and making a
-//! filesystem image. The probe helpers that compare with util-linux's blkid
-//! are in [`probe`].
-// Each test binary uses its own part of this.
+//! What the tests share, the crate's own unit tests and the test binaries in
+//! `tests/` alike (src/lib.rs builds this same file into its `crate::support`,
+//! each test binary declares `mod support;`): one lock for the devices,
+//! temporary folders that clean up after themselves even when a test fails,
+//! finding a tool or skipping a test that needs one, a loop device that is
+//! detached even when a test fails, running a tool, and making a filesystem
+//! image. Beside this file: the rest-server tests' helpers (`rest_server.rs`,
+//! `restic.rs`), declared by the binaries that use them, and the probe
+//! helpers that compare with util-linux's blkid (`probe.rs`), which only the
+//! unit tests use.
+// Seven crates build this file (six test binaries and the unit tests), each
+// using a different part of it: the command-line tests only the temporary
+// folder. What one binary alone needs belongs in that binary, not here.
 #![allow(dead_code)]
-
-pub mod probe;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -241,40 +244,6 @@ pub fn image(dir: &TempDir, name: &str, mib: u64, mkfs: &[&str]) -> PathBuf {
     path
 }
 
-/// What one program printed and returned, for comparing two programs.
-#[derive(PartialEq, Eq)]
-pub struct Run {
-    pub stdout: String,
-    pub stderr: String,
-    pub status: Option<i32>,
-}
-
-impl Run {
-    /// Run `cmd` in the C locale with no input and keep what it did.
-    pub fn of(mut cmd: Command) -> Run {
-        let out = cmd.env("LC_ALL", "C").stdin(std::process::Stdio::null()).output();
-        let out = out.unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-        Run {
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            status: out.status.code(),
-        }
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "    status {:?}", self.status)?;
-        for l in self.stdout.lines() {
-            writeln!(f, "    out| {l}")?;
-        }
-        for l in self.stderr.lines() {
-            writeln!(f, "    err| {l}")?;
-        }
-        Ok(())
-    }
-}
-
 /// An image file of `size` bytes, all zero (sparse).
 pub fn zero_image(path: &Path, size: u64) {
     std::fs::File::create(path).and_then(|f| f.set_len(size)).expect("create image");
@@ -282,30 +251,4 @@ pub fn zero_image(path: &Path, size: u64) {
 
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// What the error-message tests of the engine and of the applet mount:
-/// an ext4 image on a loop device, an empty mount point, and a folder and a
-/// device that do not exist. Fields drop in reverse order: the device is
-/// detached before the folder goes.
-pub struct ErrorScene {
-    pub lo: mount::LoopGuard,
-    pub dev: String,
-    pub img: PathBuf,
-    pub target: PathBuf,
-    pub missing_dir: PathBuf,
-    pub missing_dev: PathBuf,
-    pub dir: TempDir,
-}
-
-impl ErrorScene {
-    pub fn new() -> ErrorScene {
-        let dir = TempDir::new("errors");
-        let img = image(&dir, "ext4.img", 32, &["mkfs.ext4", "-q", "-F"]);
-        let target = dir.subdir("mnt");
-        let lo = mount::LoopGuard::attach(&img, false).unwrap();
-        let dev = s(lo.path()).to_string();
-        let (missing_dir, missing_dev) = (dir.join("nowhere"), dir.join("nodevice"));
-        ErrorScene { lo, dev, img, target, missing_dir, missing_dev, dir }
-    }
 }

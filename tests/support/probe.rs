@@ -1,5 +1,6 @@
 //! Helpers for tests that compare the prober with util-linux's blkid on real
-//! images.
+//! images: the prober's unit tests (src/lib.rs declares this file as
+//! `crate::support::probe`).
 use krazybox::probe::{
     escape_value, probe_path, run_one, Ctx, Magic, Medium, Options, Probed, Prober, Reader, EXPORT_SPECIAL,
 };

@@ -2,17 +2,13 @@
 //! (a removed folder, a read-only bind mount, a full file system, a detached
 //! mount), who sees what under each login rule, the facts against the files
 //! and the real tools, and the page in a real headless browser.
-#![cfg(feature = "rest-server")]
 
-mod rest_server_support;
-mod support;
-
-use rest_server_support::*;
+use crate::rest_server_support::*;
+use crate::support::{self, TempDir};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
-use support::TempDir;
 
 const DAY: Duration = Duration::from_secs(86400);
 
@@ -321,7 +317,7 @@ fn btrfs_over_two_devices() {
     let _ = Command::new("btrfs").args(["device", "scan", "--forget", la.as_str(), lb.as_str()]).output();
 }
 
-mod status {
+mod page {
     use super::*;
 
     /// alice, bob and carol each with a repository, and one at the top; the

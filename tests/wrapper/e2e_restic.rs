@@ -7,9 +7,6 @@
 //! folder underneath the mount point. Needs root, loop devices, mkfs.ext4,
 //! util-linux blkid and mount, and restic. Every loop device, mount and child
 //! process is held by a guard, so a failing test leaves nothing behind.
-#![cfg(all(feature = "rest-server", feature = "restic-rest-server"))]
-
-mod rest_server_support;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -19,13 +16,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::rest_server_support::noise;
 use krazybox::mount::{mountinfo, LoopGuard, MountGuard};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use rest_server_support::noise;
 
-mod support;
-use support::*;
+use crate::support::*;
 
 fn usable() -> bool {
     let ok = nix::unistd::geteuid().is_root()

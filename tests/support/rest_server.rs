@@ -1,10 +1,8 @@
-//! Shared by the rest-server tests: the server as a child process that is
-//! stopped when dropped, and a raw HTTP/1.1 client; the temporary folder is
-//! the one of `tests/support`,
-//! which each test that uses this declares as well.
-#![allow(dead_code)]
-
-pub mod restic;
+//! The rest-server tests' helpers (tests/rest_server.rs declares this file as
+//! `rest_server_support`; the wrapper's tests take its alert receiver): the
+//! server as a child process that is stopped when dropped, a raw HTTP/1.1
+//! client and an alert receiver. The temporary folder is `support::TempDir`,
+//! re-exported: a binary that declares this file declares `mod support;` too.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -14,8 +12,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-// Not every rest-server test uses the folder.
-#[allow(unused_imports)]
 pub use crate::support::TempDir;
 
 /// The server, killed when dropped; `addr` is `127.0.0.1:PORT` for TCP.

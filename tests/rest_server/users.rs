@@ -1,12 +1,8 @@
 //! The user file fails closed: once `.htpasswd` is invalid, unreadable or gone,
 //! nobody is let in (not even a user whose login is cached) until it is fixed,
 //! and every look at the bad file logs an error.
-#![cfg(feature = "rest-server")]
 
-mod rest_server_support;
-mod support;
-
-use rest_server_support::*;
+use crate::rest_server_support::*;
 use std::time::{Duration, Instant};
 
 fn status(server: &Server, user: &str, password: &str) -> u16 {

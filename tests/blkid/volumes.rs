@@ -15,8 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-mod support;
-use support::{serial, Loop, LoopOpts};
+use crate::support::{serial, Loop, LoopOpts};
 
 /// The types under test here.
 const TYPES: &[&str] = &[

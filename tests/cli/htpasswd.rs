@@ -7,8 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-mod support;
-use support::TempDir;
+use crate::support::TempDir;
 
 const APACHE: &str = "/usr/bin/htpasswd";
 

@@ -14,8 +14,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-mod support;
-use support::{need, serial, Loop, LoopOpts, TempDir};
+use crate::support::{need, serial, Loop, LoopOpts, TempDir};
 
 const BLKID: &str = "/usr/sbin/blkid";
 

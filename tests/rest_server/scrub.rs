@@ -3,17 +3,13 @@
 //! next pass, and `restic check --read-data` names the same pack; a file the
 //! disk cannot read (btrfs's checksum of it fails: EIO) is `unreadable`, not
 //! corrupt; a pass stopped by a restart goes on where it stopped.
-#![cfg(feature = "rest-server")]
 
-mod rest_server_support;
-mod support;
-
-use rest_server_support::*;
+use crate::rest_server_support::*;
+use crate::support::{self, need, serial, Loop, LoopOpts};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime};
-use support::{need, serial, Loop, LoopOpts};
 
 /// GET /metrics.
 fn scrape(s: &Server) -> String {

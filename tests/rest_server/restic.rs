@@ -1,13 +1,9 @@
 //! End to end with the real restic client (Debian's restic 0.14): init, backup,
 //! snapshots, check --read-data, restore, forget --prune, over HTTP and TLS,
 //! with --append-only and --private-repos.
-#![cfg(feature = "rest-server")]
 
-mod rest_server_support;
-mod support;
-
-use rest_server_support::restic::*;
-use rest_server_support::*;
+use crate::rest_server_support::*;
+use crate::restic_support::*;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

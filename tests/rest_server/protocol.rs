@@ -1,11 +1,7 @@
 //! Black-box tests of the REST protocol edge cases, with a raw HTTP client
 //! against the real binary (request sequences as in rest-server's handler tests).
-#![cfg(feature = "rest-server")]
 
-mod rest_server_support;
-mod support;
-
-use rest_server_support::*;
+use crate::rest_server_support::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;

@@ -11,10 +11,7 @@ use std::time::{Duration, Instant};
 
 use krazybox::mount::{self, btrfs, mountinfo, LoopGuard, MountGuard, MountSpec};
 
-mod support;
-use support::*;
-#[cfg(feature = "rest-server")]
-mod rest_server_support;
+use crate::support::*;
 
 fn usable() -> bool {
     let ok = nix::unistd::geteuid().is_root() && Path::new("/dev/loop-control").exists() && have("mkfs.ext4");
@@ -973,7 +970,7 @@ fn a_pulled_disk_is_told_to_the_alert_receivers() {
     let (_img, lo, uuid) = ext4(&tmp, "disk.img");
     let target = tmp.subdir("mnt");
     let _cleanup = MountGuard::new(&target);
-    let receiver = rest_server_support::Receiver::start();
+    let receiver = crate::rest_server_support::Receiver::start();
     let url = format!("http://owner:s3cret@{}/backup-topic", receiver.addr);
     let source = format!("UUID={uuid}");
     let path = target.join("restic");

@@ -13,8 +13,8 @@
 //! `xz` into a temporary folder and compared in parallel threads. util-linux
 //! runs with `BLKID_FILE=/dev/null`, so no cache changes its answers.
 
-mod support;
-use support::{Loop, LoopOpts, Run};
+use crate::support::{self, Loop, LoopOpts};
+use crate::Run;
 
 use std::fmt::Write as _;
 use std::os::unix::process::CommandExt;

@@ -3,13 +3,9 @@
 //! 127.0.0.2 and up (every 127/8 address is loopback), the valid users from
 //! 127.0.0.1. Latency bounds carry slack for a loaded machine; the figures
 //! against the 200 ms goal come from `scripts/attack-rest-server.sh`.
-#![cfg(feature = "rest-server")]
 
-mod rest_server_support;
-mod support;
-
+use crate::rest_server_support::*;
 use nix::sys::socket::{bind, connect, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn};
-use rest_server_support::*;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -2,12 +2,8 @@
 //! tools look at it as they look at the Go server: planted non-files, I/O errors,
 //! two servers on one folder, reused pids, dead sockets, forged log fields,
 //! odd Range headers, start-up lines. Black-box, against the real binary.
-#![cfg(feature = "rest-server")]
 
-mod rest_server_support;
-mod support;
-
-use rest_server_support::*;
+use crate::rest_server_support::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
@@ -194,7 +190,7 @@ fn read_errors_before_and_after_the_headers() {
         .arg(keys.join(&bad))
         .arg(keys.join(&short))
         .args([BIN, "rest-server", "--path", data.to_str().unwrap(), "--listen", "127.0.0.1:0", "--no-auth"])
-        // The scrub would read the failing file too, and log it (tests/rest_server_scrub.rs).
+        // The scrub would read the failing file too, and log it (tests/rest_server/scrub.rs).
         .args(["--scrub-interval", "off"]);
     let s = Server::spawn(cmd);
     let a = s.addr.as_str();

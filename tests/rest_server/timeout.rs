@@ -1,12 +1,8 @@
 //! Slow and dead clients: a connection that moves no byte for the idle timeout
 //! is dropped, and an upload it carried leaves no temporary file. The engine runs
 //! in-process here with a one-second timeout (the applet uses 60 s).
-#![cfg(feature = "rest-server")]
 
-mod rest_server_support;
-mod support;
-
-use rest_server_support::*;
+use crate::rest_server_support::*;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};

@@ -10,8 +10,8 @@ use std::process::Command;
 
 use krazybox::mount::{self, btrfs, mountinfo, probe_glue, LoopGuard, MountSpec};
 
-mod support;
-use support::*;
+use crate::support::*;
+use crate::ErrorScene;
 
 /// Unmounts everything stacked on a target when dropped.
 struct Unmount(PathBuf);

@@ -3,21 +3,17 @@
 //! cgroup), caches dropped. A listing that takes many times the idle timeout
 //! completes, streamed from its first folder on; a client that hangs up stops
 //! the walk. The engine runs in-process with a two-second idle timeout (the
-//! applet uses 60 s), in a test binary of its own: the test stops its server
-//! with SIGTERM to its own process. Needs root, cgroup v1's blkio hierarchy,
-//! mkfs.ext4 and losetup; says what is missing and passes nothing off otherwise.
-#![cfg(feature = "rest-server")]
+//! applet uses 60 s): the test stops its server with SIGTERM to its own
+//! process. Needs root, cgroup v1's blkio hierarchy, mkfs.ext4 and losetup;
+//! says what is missing and passes nothing off otherwise.
 
-mod rest_server_support;
-mod support;
-
-use rest_server_support::*;
+use crate::rest_server_support::*;
+use crate::support::{self, serial, Loop, LoopOpts};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{serial, Loop, LoopOpts};
 
 const CGROUPS: &str = "/sys/fs/cgroup/blkio";
 const OBJECTS: u64 = 4000;

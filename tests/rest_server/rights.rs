@@ -4,13 +4,9 @@
 //!
 //! restic retries a refused write for about a minute before it gives up, so
 //! each refusal it meets costs that; the tests run side by side.
-#![cfg(feature = "rest-server")]
 
-mod rest_server_support;
-mod support;
-
-use rest_server_support::restic::*;
-use rest_server_support::*;
+use crate::rest_server_support::*;
+use crate::restic_support::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;

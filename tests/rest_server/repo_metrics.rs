@@ -3,12 +3,8 @@
 //! count and newest-snapshot time move with its own backups only, follow
 //! `forget --prune`, match what is on disk, and come back the same after a
 //! restart; the quota refuses a backup that would cross it and takes it after a prune.
-#![cfg(feature = "rest-server")]
 
-mod rest_server_support;
-mod support;
-
-use rest_server_support::*;
+use crate::rest_server_support::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant, UNIX_EPOCH};

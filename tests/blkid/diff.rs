@@ -3,15 +3,15 @@
 //!
 //! Every comparison runs both programs with the same arguments in the image
 //! directory and requires identical stdout, stderr and exit status. One test per
-//! type family, so `cargo test --test blkid_diff` shows at a glance which families
+//! type family, so `cargo test --test blkid diff::` shows at a glance which families
 //! differ; each test collects all its mismatches before failing.
 //!
 //! util-linux is run with `BLKID_FILE=/dev/null` so that its persistent cache
 //! (which may remember devices from earlier runs) cannot change its answers;
 //! krazybox keeps no cache. Needs root (loop devices) and the mkfs tools.
 
-mod support;
-use support::{Loop, LoopOpts, Run};
+use crate::support::{self, Loop, LoopOpts};
+use crate::Run;
 
 use std::fmt::Write as _;
 use std::os::unix::process::CommandExt;

@@ -1,16 +1,12 @@
 //! Pushed alerts (`--alert-url`) seen by a receiver on 127.0.0.1: the kinds
 //! the server itself tells (stale, also by the rules file's threshold, fresh,
 //! quota, full, unclean-stop; the
-//! scrub's corrupt and unreadable are in rest_server_scrub.rs, the wrapper's
-//! disk-pulled in restic_rest_server.rs), one message per change also across
+//! scrub's corrupt and unreadable are in scrub.rs, the wrapper's
+//! disk-pulled in tests/wrapper/applet.rs), one message per change also across
 //! a restart, the retry after the receiver was down (and no secret of the URL
 //! in the log), and a hung receiver that never slows an upload.
-#![cfg(feature = "rest-server")]
 
-mod rest_server_support;
-mod support;
-
-use rest_server_support::*;
+use crate::rest_server_support::*;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};

@@ -4,8 +4,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Output};
 
-mod support;
-use support::TempDir;
+use crate::support::TempDir;
 
 fn krazybox() -> &'static str {
     env!("CARGO_BIN_EXE_krazybox")

@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod support;
-use support::{have, TempDir};
+use crate::support::{have, TempDir};
 
 /// Mutated copies probed per image.
 const ROUNDS: usize = 600;

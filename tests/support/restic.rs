@@ -1,7 +1,7 @@
 //! The real restic client (Debian's restic 0.14) for the rest-server tests:
 //! its own HOME and cache folder, no cache, a fixed password.
 
-use super::noise;
+use crate::rest_server_support::noise;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use krazybox::mount::loopdev::{self, LoopDevice, LoopOptions};
 use krazybox::mount::{self, btrfs, mountinfo, Category, LoopGuard, MountGuard, MountSpec};
 
-mod support;
-use support::*;
+use crate::support::*;
+use crate::ErrorScene;
 
 /// The oracle's answer, probed afresh (no cache): `blkid -p -o value -s TAG device`.
 fn blkid(tag: &str, device: &Path) -> Option<String> {
