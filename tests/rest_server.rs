@@ -1,6 +1,6 @@
 //! The native rest-server, black-box against the real binary (and, where a
-//! test needs a short idle timeout, the engine in-process), in one test binary
-//! with a module for each concern.
+//! test needs a short idle timeout, the engine in a process of its own), in
+//! one test binary with a module for each concern.
 #![cfg(feature = "rest-server")]
 
 #[path = "support/rest_server.rs"]

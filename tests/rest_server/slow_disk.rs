@@ -3,9 +3,10 @@
 //! cgroup), caches dropped. A listing that takes many times the idle timeout
 //! completes, streamed from its first folder on; a client that hangs up stops
 //! the walk. The engine runs in-process with a two-second idle timeout (the
-//! applet uses 60 s): the test stops its server with SIGTERM to its own
-//! process. Needs root, cgroup v1's blkio hierarchy, mkfs.ext4 and losetup;
-//! says what is missing and passes nothing off otherwise.
+//! applet uses 60 s), in a process of its own ([`in_own_process`]): the test
+//! stops its server with SIGTERM to that process. Needs root, cgroup v1's
+//! blkio hierarchy, mkfs.ext4 and losetup; says what is missing and passes
+//! nothing off otherwise.
 
 use crate::rest_server_support::*;
 use crate::support::{self, serial, Loop, LoopOpts};
@@ -119,6 +120,9 @@ fn timed_get(sock: &Path, path: &str, headers: &[(&str, &str)]) -> (Resp, Durati
 
 #[test]
 fn a_listing_slower_than_the_idle_timeout_completes() {
+    if !in_own_process("slow_disk::a_listing_slower_than_the_idle_timeout_completes") {
+        return;
+    }
     if !nix::unistd::geteuid().is_root() || !Path::new(CGROUPS).join("cgroup.procs").exists() {
         eprintln!("skipped: needs root and cgroup v1's blkio hierarchy at {CGROUPS}");
         return;

@@ -1,6 +1,7 @@
 //! Slow and dead clients: a connection that moves no byte for the idle timeout
 //! is dropped, and an upload it carried leaves no temporary file. The engine runs
-//! in-process here with a one-second timeout (the applet uses 60 s).
+//! in-process here with a one-second timeout (the applet uses 60 s), each test
+//! in a process of its own ([`in_own_process`]).
 
 use crate::rest_server_support::*;
 use std::io::{Read, Write};
@@ -45,6 +46,9 @@ fn closed_after(sock: &std::path::Path, sent: &[u8]) -> Duration {
 
 #[test]
 fn stalled_clients_are_dropped() {
+    if !in_own_process("timeout::stalled_clients_are_dropped") {
+        return;
+    }
     let dir = TempDir::new("timeout");
     let sock = start(&dir);
     assert_eq!(http_unix(&sock, "POST", "/?create=true", &[], b"").status, 200);
@@ -81,6 +85,9 @@ fn stalled_clients_are_dropped() {
 /// that byte fell between the watchdog's looks.
 #[test]
 fn idle_time_counts_from_the_last_byte() {
+    if !in_own_process("timeout::idle_time_counts_from_the_last_byte") {
+        return;
+    }
     assert_eq!(krazybox::rest_server::Config::new("/x".into()).idle_timeout, Duration::from_secs(60));
     let dir = TempDir::new("idle-exact");
     let sock = start_with_idle(&dir, Duration::from_secs(4));

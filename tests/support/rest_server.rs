@@ -1,7 +1,8 @@
 //! The rest-server tests' helpers (tests/rest_server.rs declares this file as
 //! `rest_server_support`; the wrapper's tests take its alert receiver): the
 //! server as a child process that is stopped when dropped, a raw HTTP/1.1
-//! client and an alert receiver. The temporary folder is `support::TempDir`,
+//! client, an alert receiver, and [`in_own_process`] for the tests that run
+//! the engine in-process. The temporary folder is `support::TempDir`,
 //! re-exported: a binary that declares this file declares `mod support;` too.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -112,6 +113,34 @@ impl Drop for Server {
             let _ = c.wait();
         }
     }
+}
+
+/// Whether the calling test is to run here, in this process. A test that runs
+/// the engine in-process runs in a process of its own: the engine's signal
+/// handlers are the process's (SIGTERM, SIGINT and SIGHUP stay caught once it
+/// ran, and one SIGTERM stops every engine in the process), and the tests of
+/// one binary share it. So in the test binary's process this starts the
+/// binary again for test `name` alone, waits for it, fails unless that test
+/// ran and passed there, and says no; in that second process it says yes.
+pub fn in_own_process(name: &str) -> bool {
+    const VAR: &str = "KRAZYBOX_TEST_OWN_PROCESS";
+    if std::env::var_os(VAR).is_some_and(|v| v == name) {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = Command::new(exe)
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(VAR, name)
+        .stdin(Stdio::null())
+        .output()
+        .expect("starting the test binary again");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // Shown as the test's own output (on failure, or with --nocapture).
+    print!("{stdout}");
+    eprint!("{stderr}");
+    assert!(stdout.contains("\nrunning 1 test\n"), "no test {name} in this binary:\n{stdout}");
+    assert!(out.status.success(), "{name} failed in its own process: {}", out.status);
+    false
 }
 
 /// A parsed response.
