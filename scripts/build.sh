@@ -20,7 +20,7 @@ while (($#)); do
   esac
 done
 ((${#targets[@]})) || targets=(aarch64-unknown-linux-musl x86_64-unknown-linux-musl)
-. scripts/toolchain.sh
+. scripts/lib/toolchain.sh
 check_static_toolchain "${targets[@]}" || exit 1
 
 for t in "${targets[@]}"; do

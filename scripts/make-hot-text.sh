@@ -38,8 +38,8 @@ CARGO_TARGET_DIR=target/hot-text-profile CARGO_PROFILE_RELEASE_STRIP=none \
   cargo build --quiet --release --locked --target "$target"
 bin=$(realpath target/hot-text-profile/$target/release/krazybox)
 
-# shellcheck source=scripts/scratch.sh
-source scripts/scratch.sh
+# shellcheck source=scripts/lib/scratch.sh
+source scripts/lib/scratch.sh
 mkdir "$tmp/out" "$tmp/bin"
 for applet in restic-rest-server blkid mount umount htpasswd; do ln -s "$bin" "$tmp/bin/$applet"; done
 

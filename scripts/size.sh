@@ -23,7 +23,7 @@ build() { # TARGET FEATURES-or-empty DIR
   fi
   echo "$3/$1/release/krazybox"
 }
-. scripts/toolchain.sh
+. scripts/lib/toolchain.sh
 check_static_toolchain aarch64-unknown-linux-musl x86_64-unknown-linux-musl || exit 1
 
 printf '%-28s %-40s %10s %10s\n' target applets bytes budget

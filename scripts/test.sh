@@ -34,7 +34,7 @@ command -v chromium-headless-shell >/dev/null || missing+=(chromium-headless-she
 # The static builds need the musl targets and a cross C compiler with its C
 # library headers (ring's C code): say which package is missing now, not after
 # the Rust tests.
-. scripts/toolchain.sh
+. scripts/lib/toolchain.sh
 check_static_toolchain aarch64-unknown-linux-musl x86_64-unknown-linux-musl || exit 1
 check_rust_target aarch64-apple-darwin && check_rust_target x86_64-apple-darwin || exit 1
 [[ $(id -u) == 0 ]] || { echo "scripts/test.sh needs root: tests attach loop devices and mount" >&2; exit 1; }

@@ -21,8 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(realpath "${1:-target/x86_64-unknown-linux-musl/release/krazybox}")
 [[ -x $bin ]] || { echo "$bin is missing: run scripts/build.sh x86_64-unknown-linux-musl" >&2; exit 1; }
-# shellcheck source=scripts/scratch.sh
-source scripts/scratch.sh
+# shellcheck source=scripts/lib/scratch.sh
+source scripts/lib/scratch.sh
 # rest-server's stand-in: idles until the wrapper forwards SIGTERM.
 printf '#!/bin/sh\nexec sleep 60\n' >"$tmp/rest-server"
 chmod +x "$tmp/rest-server"

@@ -2,7 +2,7 @@
 //! password floods and clients that hang up. The attackers connect from
 //! 127.0.0.2 and up (every 127/8 address is loopback), the valid users from
 //! 127.0.0.1. Latency bounds carry slack for a loaded machine; the figures
-//! against the 200 ms goal come from `scripts/attack-rest-server.sh`.
+//! against the 200 ms goal come from `scripts/bench/attack-rest-server.sh`.
 
 use crate::rest_server_support::*;
 use nix::sys::socket::{bind, connect, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn};

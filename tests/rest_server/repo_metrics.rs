@@ -314,7 +314,7 @@ fn start_up_does_not_wait_for_the_count_and_a_scrape_is_quick() {
     let r = http(&s.addr, "GET", "/big/config", &[], b"");
     let first_answer = started.elapsed();
     assert_eq!(r.status, 200);
-    // Generous: a debug build on a busy machine; scripts/bench-repo-metrics.sh measures the real figure.
+    // Generous: a debug build on a busy machine; scripts/bench/repo-metrics.sh measures the real figure.
     assert!(first_answer < Duration::from_secs(5), "first answer after {first_answer:?}");
     let text = scrape_scanned(&s, None);
     assert_eq!(size(&text, "repo=\"/big\""), 1 + 4096 * 100 + 3 * 2);

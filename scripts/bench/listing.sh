@@ -11,13 +11,13 @@
 # same run (e.g. a Go rest-server binary), started as
 # `COMMAND --path DIR --listen 127.0.0.1:0 --no-auth`, and the ratio is printed.
 #
-#   scripts/bench-listing.sh [--compare NAME=COMMAND]...     (root)
+#   scripts/bench/listing.sh [--compare NAME=COMMAND]...     (root)
 #
 # KRAZYBOX=path runs that binary instead of a fresh static build; OBJECTS,
 # IOPS and BIG change the sizes (OBJECTS=0 skips part 1, BIG=0 part 2);
 # WORK=DIR puts the work folder elsewhere (default under target/).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 others=()
 while (($#)); do
   case $1 in
@@ -25,9 +25,9 @@ while (($#)); do
     *) echo "usage: $0 [--compare NAME=COMMAND]..." >&2; exit 2 ;;
   esac
 done
-[[ $(id -u) == 0 ]] || { echo "bench-listing.sh: needs root (loop device, cgroup, drop_caches)" >&2; exit 1; }
+[[ $(id -u) == 0 ]] || { echo "scripts/bench/listing.sh: needs root (loop device, cgroup, drop_caches)" >&2; exit 1; }
 cg_root=/sys/fs/cgroup/blkio
-[[ -w $cg_root/cgroup.procs ]] || { echo "bench-listing.sh: no cgroup v1 blkio hierarchy at $cg_root" >&2; exit 1; }
+[[ -w $cg_root/cgroup.procs ]] || { echo "scripts/bench/listing.sh: no cgroup v1 blkio hierarchy at $cg_root" >&2; exit 1; }
 objects=${OBJECTS:-20000} iops=${IOPS:-15} big=${BIG:-1000000}
 kb=${KRAZYBOX:-$(scripts/build.sh x86_64-unknown-linux-musl)}
 work=${WORK:-target/bench-listing}
@@ -74,7 +74,7 @@ start() {
   pid=$!
   for _ in $(seq 200); do grep -qE '[Ss]tart(ing)? server on' "$log" 2>/dev/null && break; sleep 0.05; done
   addr=$(grep -oE '[Ss]tart(ing)? server on [0-9.:]+' "$log" | head -1 | awk '{print $4}')
-  [[ -n $addr ]] || { echo "bench-listing.sh: $1 did not start: $(tail -3 "$log")" >&2; exit 1; }
+  [[ -n $addr ]] || { echo "scripts/bench/listing.sh: $1 did not start: $(tail -3 "$log")" >&2; exit 1; }
 }
 stop() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; pid=; }
 

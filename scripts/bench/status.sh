@@ -19,11 +19,11 @@
 # - the server's resident memory after the count and at its peak.
 # Each figure is printed with its goal and the ratio to it (under 1 meets it).
 #
-#   scripts/bench-status.sh [OBJECTS] [DATA_DIR] [DURATION]
+#   scripts/bench/status.sh [OBJECTS] [DATA_DIR] [DURATION]
 #
 # KRAZYBOX=path runs that binary instead of a fresh static build.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 objects=${1:-1000000}
 base=${2:-target/bench-status}
 duration=${3:-20}

@@ -6,7 +6,7 @@
 # write speed with fsync on the disk that holds the data (dd conv=fsync).
 # Goals: throughput >= 80% of the lower limit; peak RSS <= 12 MiB with 8 clients.
 #
-#   scripts/bench-rest-server.sh [--tls] [UPLOADS_PER_RUN] [DATA_DIR]
+#   scripts/bench/rest-server.sh [--tls] [UPLOADS_PER_RUN] [DATA_DIR]
 #
 # --tls: the same uploads over plain HTTP and over TLS 1.3 with each cipher, in
 # one run: a server that keeps the client's order (AES-256-GCM: Python's client,
@@ -17,7 +17,7 @@
 #
 # KRAZYBOX=path runs that binary instead of a fresh static build (to compare two builds).
 #
-#   scripts/bench-rest-server.sh --compare NAME=COMMAND [--compare NAME=COMMAND]...
+#   scripts/bench/rest-server.sh --compare NAME=COMMAND [--compare NAME=COMMAND]...
 #                                [--rounds N] [--mib N] [--ranges N] [DATA_DIR]
 #
 # Several servers side by side (--compare comes first): each COMMAND (a command
@@ -39,7 +39,7 @@
 #   --compare go=/path/to/rest-server
 set -euo pipefail
 if [[ ${1:-} == --compare ]]; then
-  cd "$(dirname "$0")/.."
+  cd "$(dirname "$0")/../.."
   compare=()
   rounds=3
   mib=384
@@ -282,7 +282,7 @@ print(f"\nload average at the end {' '.join(load())}")
 PY
   exit
 fi
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 tls=
 [[ ${1:-} == --tls ]] && { tls=1; shift; }
 uploads=${1:-64}

@@ -1,8 +1,9 @@
 #!/bin/bash
-# bench-blkid.sh [IMAGE_DIR]: util-linux blkid against krazybox blkid (static
-# release build), per image: the median whole-process time of `blkid -p IMAGE`
-# and the bytes read per probe (strace, summing the results of read and
-# pread64), each with the ratio ours/theirs. Goals: time <= 0.5, bytes <= 0.25.
+# scripts/bench/blkid.sh [IMAGE_DIR]: util-linux blkid against krazybox blkid
+# (static release build), per image: the median whole-process time of
+# `blkid -p IMAGE` and the bytes read per probe (strace, summing the results of
+# read and pread64), each with the ratio ours/theirs. Goals: time <= 0.5,
+# bytes <= 0.25.
 #
 # Time: the two commands run alternately, ROUNDS times each after a warm-up,
 # each spawned with posix_spawn and timed until it has been reaped, so drift on
@@ -10,10 +11,10 @@
 #
 # "all" counts every byte the process reads (the dynamic loader included, which
 # only util-linux has); "image" counts reads from the image alone.
-# Without IMAGE_DIR the images are made by make-blkid-images.sh in a temp dir.
+# Without IMAGE_DIR the images are made by scripts/make-blkid-images.sh in a
+# temp dir.
 set -eu
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+root=$(cd "$(dirname "$0")/../.." && pwd)
 theirs=/usr/sbin/blkid
 
 tmp=$(mktemp -d)
@@ -22,7 +23,7 @@ if [ $# -ge 1 ]; then
 	dir=$(cd "$1" && pwd)
 else
 	dir=$tmp/images
-	"$here/make-blkid-images.sh" "$dir" >/dev/null
+	"$root/scripts/make-blkid-images.sh" "$dir" >/dev/null
 fi
 # The deployed shape: a static musl build when that target is installed.
 target=x86_64-unknown-linux-musl

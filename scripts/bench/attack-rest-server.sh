@@ -6,11 +6,11 @@
 # connect from other 127/8 addresses. Goals: answered within 200 ms, peak RSS
 # under 32 MiB, idle connections dropped after 60 s.
 #
-#   scripts/attack-rest-server.sh [SECONDS_PER_ATTACK]
+#   scripts/bench/attack-rest-server.sh [SECONDS_PER_ATTACK]
 #
 # KRAZYBOX=path runs that binary instead of a fresh static build.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 secs=${1:-10}
 kb=${KRAZYBOX:-$(scripts/build.sh x86_64-unknown-linux-musl)}
 base=target/attack-rest-server

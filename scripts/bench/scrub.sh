@@ -10,11 +10,11 @@
 #   objects of 1 KiB (data/xx/ as restic lays them out), and with an empty
 #   tree: goal, the same with ten times the objects.
 #
-#   scripts/bench-scrub.sh [DATA_DIR]
+#   scripts/bench/scrub.sh [DATA_DIR]
 #
 # KRAZYBOX=path runs that binary instead of a fresh static build.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 base=${1:-target/bench-scrub}
 kb=${KRAZYBOX:-$(scripts/build.sh x86_64-unknown-linux-musl)}
 rm -rf "$base" && mkdir -p "$base"

@@ -5,13 +5,13 @@
 # these apart learns which names exist. Each try comes from an address of its
 # own (127.0.4.N), so the failed-login limit never answers instead.
 #
-#   scripts/login-timing.sh [TRIES] [BINARY...]
+#   scripts/bench/login-timing.sh [TRIES] [BINARY...]
 #
 # Each BINARY (a krazybox executable; default: a fresh static build) is
 # measured in turn, in the same run: give the previous build and this one to
 # compare them.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 tries=${1:-15}
 shift || true
 bins=("$@")

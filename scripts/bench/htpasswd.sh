@@ -3,9 +3,9 @@
 # htpasswd (apache2-utils), measured in the same run with hyperfine, as a ratio
 # ours/theirs (goal: at most 1.0). Uses the static x86_64 release build.
 #
-#   scripts/bench-htpasswd.sh [RUNS]
+#   scripts/bench/htpasswd.sh [RUNS]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 runs=${1:-30}
 command -v hyperfine >/dev/null || { echo "hyperfine is needed: apt-get install hyperfine" >&2; exit 1; }
 command -v htpasswd >/dev/null || { echo "Apache htpasswd is needed: apt-get install apache2-utils" >&2; exit 1; }

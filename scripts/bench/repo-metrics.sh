@@ -11,9 +11,9 @@
 # - scrape latencies of GET /metrics while the count runs and after it
 #   (median, 99th percentile, maximum over 200 scrapes). Goal: under 50 ms.
 #
-#   scripts/bench-repo-metrics.sh [OBJECTS] [DATA_DIR]
+#   scripts/bench/repo-metrics.sh [OBJECTS] [DATA_DIR]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 objects=${1:-100000}
 base=${2:-target/bench-repo-metrics}
 kb=$(scripts/build.sh x86_64-unknown-linux-musl)
