@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates scripts/hot-text.ld, the linker script that puts the code the
-# small applets run next to each other at the start of the executable.
+# Regenerates hot-text.ld (at the repository root, where build.rs reads it),
+# the linker script that puts the code the small applets run next to each
+# other at the start of the executable.
 #
 # Why: the kernel maps executable pages 64 KiB at a time around each page a
 # process touches. Spread over the 2 MB of a build with the native
@@ -105,7 +106,7 @@ run htpasswd "$tmp/bin/htpasswd" -D "$tmp/htpasswd" bob
 run dispatch "$bin" --list
 run dispatch "$bin" --help
 
-python3 - "$tmp/out" scripts/hot-text.ld <<'PY'
+python3 - "$tmp/out" hot-text.ld <<'PY'
 import os, re, sys
 
 out_dir, ld = sys.argv[1], sys.argv[2]

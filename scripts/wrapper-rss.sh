@@ -10,8 +10,8 @@
 # RssFile is the executable's own pages, clean and shared with the page cache
 # (and with the native rest-server, which is the same file). The kernel maps
 # the cached pages around every page a process touches, 64 KiB at a time, so
-# the code the wrapper runs is packed together by scripts/hot-text.ld; when
-# that script goes stale, VmRSS grows here first. Checks, each under 1 MiB:
+# the code the wrapper runs is packed together by hot-text.ld; when that
+# linker script goes stale, VmRSS grows here first. Checks, each under 1 MiB:
 # VmRSS of the wrapper in both builds (with and without the native
 # rest-server), and Pss with the native rest-server as its child. Exits 1
 # otherwise.
