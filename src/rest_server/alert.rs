@@ -29,7 +29,8 @@ use super::metrics;
 use super::post::{self, AlertUrl};
 use super::repostats::RepoStats;
 use super::rules::Rules;
-use super::scrub::{self, Fault, Scrub};
+use super::scrub::{Fault, Scrub};
+use super::statefile;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -419,7 +420,7 @@ const HEADER: &str = "krazybox-alerts 1";
 fn format_problems(problems: &BTreeMap<(Kind, String), Problem>) -> String {
     let mut out = format!("{HEADER}\n# written by rest-server: the problems its alerts have told\n");
     for ((k, s), p) in problems {
-        out.push_str(&format!("{} {} {} {} {}\n", k.word(), p.since, p.sent, p.level, scrub::escape(s)));
+        out.push_str(&format!("{} {} {} {} {}\n", k.word(), p.since, p.sent, p.level, statefile::escape(s)));
     }
     out
 }
@@ -434,7 +435,7 @@ fn parse_problems(text: &str) -> BTreeMap<(Kind, String), Problem> {
         let w: Vec<&str> = line.split(' ').collect();
         let [kind, since, sent, level, subject] = w[..] else { continue };
         let (Some(kind), Ok(since), Ok(sent), Ok(level), Some(subject)) =
-            (Kind::from_word(kind), since.parse(), sent.parse(), level.parse(), scrub::unescape(subject))
+            (Kind::from_word(kind), since.parse(), sent.parse(), level.parse(), statefile::unescape(subject))
         else {
             continue;
         };

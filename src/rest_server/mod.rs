@@ -3,6 +3,7 @@
 //!
 //! From the bottom up (each module imports only those above it in this list):
 //! - [`repo`]: the repositories under `--path`, reached only below its file descriptor.
+//! - [`datadir`]: the data folder made where missing, and swept of interrupted uploads.
 //! - [`route`]: URL paths to repositories, objects and listings (pure).
 //! - [`range`]: the `Range` header.
 //! - [`duration`]: `90m`, `2d`: durations in flags and files.
@@ -20,8 +21,10 @@
 //! - [`recent`]: bytes uploaded to each repository in the last 24 hours.
 //! - [`health`]: `/health`'s word: is the data folder there and writable.
 //! - [`disk`]: the file system under the data folder: type, devices, UUID.
+//! - [`statefile`]: names in the server's state files, one word each.
 //! - [`conns`]: open connections: activity, the idle timeout, the connection limit.
 //! - [`post`]: POSTing a text to an http or https URL (hyper's client, rustls).
+//! - [`scrub_state`]: the scrub's state file: its position and findings, read back after a restart.
 //! - [`scrub`]: every object read again in the background and checked against its name.
 //! - [`alert`]: pushed alerts (`--alert-url`): problems, their messages, the queue and the checks.
 //! - [`pool`]: upload buffers used again and again.
@@ -42,6 +45,7 @@ pub mod alert;
 pub mod auth;
 mod body;
 pub mod conns;
+pub mod datadir;
 pub mod disk;
 pub mod duration;
 pub mod guard;
@@ -64,8 +68,10 @@ mod response;
 pub mod route;
 pub mod rules;
 pub mod scrub;
+mod scrub_state;
 pub mod server;
 mod state;
+mod statefile;
 mod status;
 pub mod tls;
 mod upload;

@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 pub const TYPES: [&str; 5] = ["data", "index", "keys", "locks", "snapshots"];
 
 /// Marks temporary upload files (rest-server uses the same suffix); listings skip them.
-const TEMP_MARK: &str = ".rest-server-temp";
+pub(super) const TEMP_MARK: &str = ".rest-server-temp";
 
 /// Permissions of what the server creates.
 #[derive(Clone, Copy, Debug)]
@@ -408,7 +408,7 @@ fn temp_name(name: &str) -> String {
 
 /// This process among all that ever wrote to the tree: its pid alone repeats
 /// (pid 1 in a container, a restarted appliance), so 64 random bits are added.
-fn token() -> &'static str {
+pub(super) fn token() -> &'static str {
     static TOKEN: OnceLock<String> = OnceLock::new();
     TOKEN.get_or_init(|| {
         let mut bits = [0u8; 8];
@@ -562,55 +562,6 @@ impl Drop for Upload {
     }
 }
 
-/// What [`sweep`] found.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Swept {
-    /// Temporary files of interrupted uploads removed.
-    pub removed: usize,
-    /// Bytes in the regular files left, when counted: what `--max-size` counts
-    /// (rest-server counts the whole tree at start).
-    pub bytes: u64,
-}
-
-/// Walk the tree below `path`: remove the temporary files of uploads that an
-/// earlier server left (they are never listed, but take space), and with
-/// `count` add up the bytes of every other regular file but the server's own
-/// (`own`: the lock file, its configuration files), which are not the owner's
-/// data. Without `count` no file is looked at, only folders read: on a big
-/// repository on a slow disk that is a small part of the reads. Only this
-/// process's uploads are spared, so it must run while holding the [`Lock`].
-pub fn sweep(path: &Path, count: bool, own: &[&Path]) -> Swept {
-    use std::os::unix::fs::MetadataExt;
-    let ours = format!("{TEMP_MARK}-{}-", token());
-    let own: Vec<(u64, u64)> =
-        own.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| (m.dev(), m.ino())).collect();
-    let mut swept = Swept::default();
-    let mut stack = vec![path.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            // readdir's type: no stat of the file.
-            let Ok(kind) = entry.file_type() else { continue };
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if kind.is_dir() {
-                stack.push(entry.path());
-            } else if kind.is_file() {
-                let stale = name.starts_with('.') && name.contains(TEMP_MARK) && !name.contains(&ours);
-                if stale && std::fs::remove_file(entry.path()).is_ok() {
-                    swept.removed += 1;
-                } else if count {
-                    match entry.metadata() {
-                        Ok(m) if !own.contains(&(m.dev(), m.ino())) => swept.bytes += m.len(),
-                        _ => {}
-                    }
-                }
-            }
-        }
-    }
-    swept
-}
-
 /// The lock file in `--path` that one server at a time holds.
 pub const LOCK_FILE: &str = ".rest-server.lock";
 
@@ -674,29 +625,6 @@ impl Store {
             Err((_, e)) => Err(io_err(e)),
         }
     }
-}
-
-/// Make `path` and its missing parents with the folder mode, whatever the umask
-/// (the Go server makes repositories with MkdirAll). Returns whether it made any.
-pub fn create_missing(path: &Path, modes: Modes) -> io::Result<bool> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut missing = Vec::new();
-    let mut at = path;
-    while std::fs::symlink_metadata(at).is_err() {
-        missing.push(at);
-        match at.parent() {
-            Some(p) if !p.as_os_str().is_empty() => at = p,
-            _ => break,
-        }
-    }
-    for dir in missing.iter().rev() {
-        match std::fs::create_dir(dir) {
-            Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(modes.dir))?,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(!missing.is_empty())
 }
 
 #[cfg(test)]
@@ -801,13 +729,6 @@ mod tests {
         assert!(store.open_file("link").is_err());
         assert!(store.open_file("../secret").is_err());
         assert_eq!(store.open_file("self/inside").unwrap().1, 3);
-        std::fs::write(root.join(".x.rest-server-temp-1-2"), b"left").unwrap();
-        std::fs::write(root.join("x.rest-server-temp"), b"not ours").unwrap();
-        std::fs::write(root.join("lock"), b"12345\n").unwrap();
-        assert_eq!(sweep(&root, true, &[&root.join("lock")]), Swept { removed: 1, bytes: 3 + 8 });
-        assert_eq!(sweep(&root, true, &[]).bytes, 3 + 8 + 6);
-        assert_eq!(sweep(&root, false, &[]).bytes, 0, "nothing counted, nothing looked at");
-        assert!(root.join("x.rest-server-temp").exists());
         let root_fd = store.root.as_raw_fd();
         let walk = |rel: &str| walk_beneath(root_fd, rel, OFlag::O_RDONLY, 0);
         assert!(walk("inside").is_ok());

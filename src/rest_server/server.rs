@@ -6,6 +6,7 @@ use super::accesslog;
 use super::alert::{self, Alerts, Kind};
 use super::auth::Users;
 use super::conns;
+use super::datadir;
 use super::guard::Guard;
 use super::health::Health;
 use super::http::handle;
@@ -41,7 +42,7 @@ const BLOCKING_THREADS: usize = 16;
 /// flight finish for `cfg.grace`, drop what is left, and return.
 pub fn serve(cfg: Config) -> Result<()> {
     let modes = Modes::new(cfg.group_accessible);
-    if repo::create_missing(&cfg.path, modes)
+    if datadir::create_missing(&cfg.path, modes)
         .with_context(|| format!("cannot create data directory {}", cfg.path.display()))?
     {
         log::info!("created data directory {}", cfg.path.display());
@@ -96,11 +97,11 @@ pub fn serve(cfg: Config) -> Result<()> {
         own.extend(cfg.repo_rules.as_deref());
         own.extend(cfg.log.as_deref().filter(|p| p.as_os_str() != "-"));
         own.extend(cfg.tls.iter().flat_map(|t| [t.cert.as_path(), t.key.as_path()]));
-        Quota::new(max, swept(repo::sweep(&cfg.path, true, &own), &alerts, &cfg.path).bytes)
+        Quota::new(max, swept(datadir::sweep(&cfg.path, true, &own), &alerts, &cfg.path).bytes)
     });
     if quota.is_none() {
         let (path, alerts) = (cfg.path.clone(), alerts.clone());
-        std::thread::spawn(move || swept(repo::sweep(&path, false, &[]), &alerts, &path));
+        std::thread::spawn(move || swept(datadir::sweep(&path, false, &[]), &alerts, &path));
     }
     // rest-server's start-up lines, as tools that start it read them: no
     // timestamp, same words, same order.
@@ -192,7 +193,7 @@ fn behind_the_event_loop() {
     }
 }
 
-fn swept(s: repo::Swept, alerts: &Alerts, path: &std::path::Path) -> repo::Swept {
+fn swept(s: datadir::Swept, alerts: &Alerts, path: &std::path::Path) -> datadir::Swept {
     if s.removed > 0 {
         log::info!("removed {} temporary files of interrupted uploads", s.removed);
         let n = s.removed;
