@@ -306,7 +306,7 @@ run() { # ARCH N FUNCTION NAME
 fail() { why="$*"; return 1; }
 t() { times+="${times:+, }$1 $2 s"; }
 
-gokrazy_config() { # SOURCE [MORE ENV...]: the README's configuration
+gokrazy_config() { # SOURCE [MORE ENV...]: the configuration of docs/gokrazy.md
   genv=("MNT_SOURCE=$1" "MNT_TARGET=/perm/rest-server" "MNT_DATA=noatime" "MNT_WAIT=60" "${@:2}")
   gflags=(--path /perm/rest-server/restic --private-repos)
 }

@@ -297,7 +297,7 @@ impl Facts {
         }
     }
 
-    /// `/status.json`; its fields are documented in README.md.
+    /// `/status.json`; its fields are documented in docs/health.md.
     pub fn json(&self) -> String {
         let s = &self.server;
         let server = Obj::new()
