@@ -12,7 +12,9 @@
 #   connection: median, 95th percentile, maximum) and the page's size;
 # - latency of GET /health on a new connection each time (as an uptime checker
 #   asks), 10 per second for DURATION seconds while 8 clients upload 8 MiB
-#   objects in a loop (their throughput is printed too), and with no upload;
+#   objects in a loop (their throughput is printed too): once as fast as
+#   loopback takes them, once paced to PACED_MBPS MB/s in all (default 117,
+#   what a gigabit port such as a Raspberry Pi 4's carries), and with no upload;
 #   beside each, a GET of a path that names nothing (an immediate 404): what
 #   any request costs under that load. The uploading clients run at the
 #   lowest priority (in real life they run on other machines);
@@ -31,10 +33,11 @@ kb=${KRAZYBOX:-$(scripts/build.sh x86_64-unknown-linux-musl)}
 rm -rf "$base" && mkdir -p "$base/data"
 trap 'rm -rf "$base"' EXIT
 
-python3 - "$kb" "$objects" "$base" "$duration" <<'PY'
+python3 - "$kb" "$objects" "$base" "$duration" "${PACED_MBPS:-117}" <<'PY'
 import hashlib, http.client, json, multiprocessing, os, re, statistics, subprocess, sys, threading, time
 
 kb, objects, base, duration = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+paced_rate = float(sys.argv[5]) * 1e6
 data = os.path.join(base, "data")
 REPOS = 20
 SIZE = 8 << 20
@@ -90,8 +93,18 @@ def get(host, port, path, conn=None):
         c.close()
     return dt, r.status, body
 
-def uploader(host, port, stop, done):
-    """8 clients posting 8 MiB objects with correct names until `stop` is set.
+def paced(body, rate):
+    """The body in 256 KiB pieces, each sent when `rate` bytes a second allow."""
+    piece, t0 = 256 << 10, time.perf_counter()
+    for off in range(0, len(body), piece):
+        wait = t0 + off / rate - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        yield body[off:off + piece]
+
+def uploader(host, port, stop, done, rate):
+    """8 clients posting 8 MiB objects with correct names until `stop` is set,
+    as fast as they can (rate None) or together at `rate` bytes a second.
     Restic's clients run on other machines: here they run at the lowest
     priority, and each posts and deletes the same two objects over and over,
     so that their own hashing does not take the two cores from the server."""
@@ -104,7 +117,10 @@ def uploader(host, port, stop, done):
         while not stop.is_set():
             body, name = blobs[i % 2], names[i % 2]
             for method, payload in (("POST", body), ("DELETE", None)):
-                c.request(method, f"/uploads/data/{name}", body=payload)
+                headers = {}
+                if payload is not None and rate:
+                    payload, headers = paced(payload, rate / 8), {"Content-Length": str(SIZE)}
+                c.request(method, f"/uploads/data/{name}", body=payload, headers=headers)
                 r = c.getresponse()
                 r.read()
                 assert r.status == 200, (method, r.status)
@@ -183,18 +199,19 @@ try:
     c = http.client.HTTPConnection(host, port, timeout=30)
     c.request("POST", "/uploads/?create=true")
     assert c.getresponse().status == 200
-    stop, done = multiprocessing.Event(), multiprocessing.Value("i", 0)
-    up = multiprocessing.Process(target=uploader, args=(host, port, stop, done))
-    up.start()
-    time.sleep(1)
-    before, t1 = done.value, time.perf_counter()
-    lat, floor, words = health_series(host, port, duration)
-    n, dt = done.value - before, time.perf_counter() - t1
-    stop.set()
-    up.join()
-    print(line("GET /health, 8 uploads running", lat, 5) + f"; answers {words}")
-    print(line("  GET /nothing beside it (404, the floor)", floor, 5))
-    print(f"  the uploads meanwhile: {n} of 8 MiB in {dt:.1f} s, {n * SIZE / dt / 1e6:.0f} MB/s")
+    for rate, what in [(None, "as fast as loopback takes them"), (paced_rate, f"paced to {paced_rate / 1e6:.0f} MB/s in all")]:
+        stop, done = multiprocessing.Event(), multiprocessing.Value("i", 0)
+        up = multiprocessing.Process(target=uploader, args=(host, port, stop, done, rate))
+        up.start()
+        time.sleep(1)
+        before, t1 = done.value, time.perf_counter()
+        lat, floor, words = health_series(host, port, duration)
+        n, dt = done.value - before, time.perf_counter() - t1
+        stop.set()
+        up.join()
+        print(line(f"GET /health, 8 uploads running {what}", lat, 5) + f"; answers {words}")
+        print(line("  GET /nothing beside it (404, the floor)", floor, 5))
+        print(f"  the uploads meanwhile: {n} of 8 MiB in {dt:.1f} s, {n * SIZE / dt / 1e6:.0f} MB/s")
     print(f"memory: VmRSS {rss:.1f} MiB after the count of {objects} objects, "
           f"peak VmHWM {proc_status(p.pid, 'VmHWM'):.1f} MiB")
 finally:

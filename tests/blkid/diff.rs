@@ -88,7 +88,7 @@ fn krazybox(args: &[&str]) -> Run {
 
 /// util-linux 2.38.1 also reports a dos partition table on every exFAT (its MBR
 /// check does not know exFAT boot sectors); later releases fixed that and
-/// krazybox follows them (README, "Differences from util-linux 2.38.1"). This is
+/// krazybox follows them (docs/blkid.md, "Differences from util-linux 2.38.1"). This is
 /// util-linux's answer with that one fix applied, or None when it does not apply.
 fn exfat_fixed(args: &[&str], theirs: &Run) -> Option<Run> {
     let out = &theirs.stdout;

@@ -5,7 +5,7 @@
 //!
 //! Both programs must print the same stdout and stderr and exit with the same
 //! status, except for the (image, mode) pairs of [`KNOWN`], each of which
-//! README explains. An entry of [`KNOWN`] that no longer differs fails the test
+//! docs/blkid.md explains. An entry of [`KNOWN`] that no longer differs fails the test
 //! too, so the list only ever says what is true today.
 //!
 //! The images are found in `shared/` beside the repository or in one of its
@@ -60,10 +60,10 @@ const fn known(image: &'static str, modes: &'static [&'static str], reason: &'st
     Known { image, modes, reason }
 }
 
-/// What krazybox does not yet know, as README says ("util-linux's test images").
+/// What krazybox does not yet know, as docs/blkid.md says ("util-linux's test images").
 const NOT_YET: &str = "not yet supported";
 
-/// The differences README documents. One line per image, so that each prober
+/// The differences docs/blkid.md documents. One line per image, so that each prober
 /// that lands removes its own line.
 const KNOWN: &[Known] = &[];
 
@@ -232,8 +232,8 @@ fn util_linux_images() {
     eprintln!("{not_yet} images hold signatures krazybox does not support yet");
     assert!(
         undocumented.is_empty() && stale.is_empty(),
-        "{} images differ where README documents no difference:\n  {}\n\
-         {} documented differences no longer occur (remove them from KNOWN and README):\n  {}\n{report}",
+        "{} images differ where docs/blkid.md documents no difference:\n  {}\n\
+         {} documented differences no longer occur (remove them from KNOWN and docs/blkid.md):\n  {}\n{report}",
         undocumented.len(),
         undocumented.join("\n  "),
         stale.len(),

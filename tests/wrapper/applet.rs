@@ -1104,25 +1104,36 @@ fn an_unformatted_perm_is_a_configuration_error() {
     assert!(!standin.started());
 }
 
-/// The README quotes the wrapper's log lines: the module each names (the
-/// part in brackets) must exist, or a rename has made the quotes stale.
+/// The README and the pages in docs/ quote the program's log lines: the module
+/// each names (the part in brackets) must exist, or a rename has made the
+/// quotes stale.
 #[test]
-fn the_readmes_log_quotes_name_modules_that_exist() {
+fn the_docs_log_quotes_name_modules_that_exist() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = fs::read_to_string(root.join("README.md")).unwrap();
-    let mut quoted = 0;
-    for line in readme.lines() {
-        let Some(rest) = ["INFO  [", "WARN  [", "ERROR ["].iter().find_map(|p| line.strip_prefix(p)) else {
-            continue;
-        };
-        let module = rest.split(']').next().unwrap();
-        let path = module.strip_prefix("krazybox::").unwrap_or_else(|| panic!("not a krazybox module: {line}"));
-        let file = root.join("src").join(path.replace("::", "/"));
-        assert!(
-            file.with_extension("rs").is_file() || file.join("mod.rs").is_file(),
-            "README.md quotes a log line of {module}, which does not exist: {line}"
-        );
-        quoted += 1;
+    let mut pages = vec![root.join("README.md")];
+    for entry in fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
     }
-    assert!(quoted >= 8, "README.md quotes {quoted} log lines");
+    let mut quoted = 0;
+    for page in &pages {
+        let text = fs::read_to_string(page).unwrap();
+        for line in text.lines() {
+            let Some(rest) = ["INFO  [", "WARN  [", "ERROR ["].iter().find_map(|p| line.strip_prefix(p)) else {
+                continue;
+            };
+            let module = rest.split(']').next().unwrap();
+            let path = module.strip_prefix("krazybox::").unwrap_or_else(|| panic!("not a krazybox module: {line}"));
+            let file = root.join("src").join(path.replace("::", "/"));
+            assert!(
+                file.with_extension("rs").is_file() || file.join("mod.rs").is_file(),
+                "{} quotes a log line of {module}, which does not exist: {line}",
+                page.display()
+            );
+            quoted += 1;
+        }
+    }
+    assert!(quoted >= 8, "the docs quote {quoted} log lines");
 }
