@@ -15,7 +15,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::{getpid, getppid, Pid};
 
@@ -32,6 +32,9 @@ pub enum Ended {
     /// The disk went away; rest-server was stopped. The phrase names the device.
     DiskGone(String),
 }
+
+/// The signals passed on to rest-server.
+const FORWARDED: [Signal; 3] = [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP];
 
 /// The blocked signals, readable through a signalfd.
 pub struct Signals {
@@ -119,16 +122,24 @@ impl Running {
         }
         let parent = getpid();
         // A child inherits the blocked mask (Rust's Command keeps it since
-        // 1.66), and a rest-server that never sees SIGTERM never stops.
+        // 1.66), and a rest-server that never sees SIGTERM never stops. It
+        // also inherits an ignored disposition (we were started by nohup, or
+        // by a shell that ignored SIGINT): the signals we forward must reach
+        // it, and a shell script cannot even trap a signal ignored at its start.
         // A rest-server that outlives us (we were SIGKILLed) keeps the disk
         // busy and its port taken under the next run: PR_SET_PDEATHSIG kills
         // it with us, and the parent check covers our death before prctl.
         // SAFETY: the closure runs between fork and exec and only makes
-        // system calls (pthread_sigmask(3), prctl(2), getppid(2)), which are
-        // async-signal-safe; the errors are errno values, nothing allocates.
+        // system calls (pthread_sigmask(3), sigaction(2), prctl(2),
+        // getppid(2)), which are async-signal-safe; the errors are errno
+        // values, nothing allocates.
         unsafe {
             cmd.pre_exec(move || {
                 SigSet::empty().thread_set_mask()?;
+                let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+                for sig in FORWARDED {
+                    sigaction(sig, &default)?;
+                }
                 nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
                 if getppid() != parent {
                     return Err(io::Error::from(nix::errno::Errno::ESRCH));
@@ -207,7 +218,7 @@ impl Running {
             }
             let timeout = wake.map(|w| w.saturating_duration_since(Instant::now()));
             let signal = signals.next(timeout).map_err(|e| Error::transient(format!("waiting for signals: {e}")))?;
-            if let Some(sig @ (Signal::SIGTERM | Signal::SIGINT | Signal::SIGHUP)) = signal {
+            if let Some(sig) = signal.filter(|s| FORWARDED.contains(s)) {
                 log::info!("forwarding {sig} to {}", self.name);
                 let _ = kill(pid, sig);
                 if sig != Signal::SIGHUP && stop.is_none() {

@@ -117,31 +117,47 @@ printf '%s\n' "$links" | while read -r n t; do ln -s "$t" "/sys/class/block/$n";
 exec "$@"
 "#;
 
+/// How a test starts the wrapper.
+#[derive(Clone, Copy)]
+enum Launch {
+    Direct,
+    /// With a /sys/class/block of its own: see [`PRIVATE_SYS_CLASS_BLOCK`].
+    OwnSys,
+    /// Under nohup(1): SIGHUP ignored, as its children would inherit it.
+    Nohup,
+}
+
 impl Wrapper {
     fn start(tmp: &TempDir, standin: &Standin, vars: &[(&str, &str)], args: &[&str]) -> Wrapper {
-        Wrapper::start_in(tmp, standin, vars, args, &tmp.0, false)
+        Wrapper::start_in(tmp, standin, vars, args, &tmp.0, Launch::Direct)
     }
 
-    /// In the working directory `cwd`; `own_sys`: see [`PRIVATE_SYS_CLASS_BLOCK`].
+    /// In the working directory `cwd`, started as `how` says.
     fn start_in(
         tmp: &TempDir,
         standin: &Standin,
         vars: &[(&str, &str)],
         args: &[&str],
         cwd: &Path,
-        own_sys: bool,
+        how: Launch,
     ) -> Wrapper {
         let link = tmp.join("restic-rest-server");
         if !link.exists() {
             std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_krazybox"), &link).unwrap();
         }
         let log = tmp.join("wrapper.log");
-        let mut cmd = if own_sys {
-            let mut c = Command::new("unshare");
-            c.args(["--mount", "--propagation", "private", "sh", "-c", PRIVATE_SYS_CLASS_BLOCK, "sh"]).arg(&link);
-            c
-        } else {
-            Command::new(&link)
+        let mut cmd = match how {
+            Launch::Direct => Command::new(&link),
+            Launch::OwnSys => {
+                let mut c = Command::new("unshare");
+                c.args(["--mount", "--propagation", "private", "sh", "-c", PRIVATE_SYS_CLASS_BLOCK, "sh"]).arg(&link);
+                c
+            }
+            Launch::Nohup => {
+                let mut c = Command::new("nohup");
+                c.arg(&link);
+                c
+            }
         };
         cmd.args(args)
             .env_clear()
@@ -265,7 +281,9 @@ fn quoted_uuid_sighup_forwarded_sigterm_stops_cleanly() {
     // As env.txt hands it over: quotes included; the target is created.
     let source = format!("UUID=\"{uuid}\"");
     let vars = [("MNT_SOURCE", source.as_str()), ("MNT_TARGET", target.to_str().unwrap())];
-    let mut w = Wrapper::start(&tmp, &standin, &vars, &["--path", path.to_str().unwrap()]);
+    // Under nohup: the SIGHUP the wrapper forwards must still reach rest-server,
+    // which would otherwise inherit it ignored (and a shell could not trap it).
+    let mut w = Wrapper::start_in(&tmp, &standin, &vars, &["--path", path.to_str().unwrap()], &tmp.0, Launch::Nohup);
     standin.wait_ready(&mut w);
 
     let m = mounted_at(&target).expect("mounted while rest-server runs");
@@ -738,7 +756,7 @@ fn relative_path_from_the_mount_point_lands_on_the_disk() {
     let source = format!("UUID={uuid}");
     let vars = [("MNT_SOURCE", source.as_str()), ("MNT_TARGET", target.to_str().unwrap()), ("STANDIN_EXIT", "0")];
     // gokrazy starts a service in its home folder; here that is the mount point itself.
-    let (code, log) = Wrapper::start_in(&tmp, &standin, &vars, &["--path", "restic"], &target, false).finish();
+    let (code, log) = Wrapper::start_in(&tmp, &standin, &vars, &["--path", "restic"], &target, Launch::Direct).finish();
     assert_eq!(code, 0, "{log}");
     assert_eq!(standin.argv(), ["--path", "restic"], "the argument is passed as given");
     assert_eq!(standin.read("fstype").unwrap().trim(), "ext2/ext3", "rest-server ran on the disk: {log}");
@@ -875,7 +893,7 @@ fn a_pulled_disk_stops_rest_server_and_the_disk_is_served_again_under_a_new_name
     let path = target.join("restic");
     let args = ["--path", path.to_str().unwrap()];
     let vars = [("MNT_SOURCE", source.as_str()), ("MNT_TARGET", target.to_str().unwrap())];
-    let mut w = Wrapper::start_in(&tmp, &standin, &vars, &args, &tmp.0, true);
+    let mut w = Wrapper::start_in(&tmp, &standin, &vars, &args, &tmp.0, Launch::OwnSys);
     let server = standin.wait_ready(&mut w);
     let name = lo.path().file_name().unwrap().to_str().unwrap().to_string();
     let table = mountinfo::parse(&fs::read(format!("/proc/{}/mountinfo", w.pid())).unwrap()).unwrap();
@@ -938,7 +956,7 @@ fn a_pulled_disk_under_a_rest_server_that_ignores_sigterm() {
     let path = target.join("restic");
     let vars =
         [("MNT_SOURCE", source.as_str()), ("MNT_TARGET", target.to_str().unwrap()), ("STANDIN_IGNORE_TERM", "1")];
-    let mut w = Wrapper::start_in(&tmp, &standin, &vars, &["--path", path.to_str().unwrap()], &tmp.0, true);
+    let mut w = Wrapper::start_in(&tmp, &standin, &vars, &["--path", path.to_str().unwrap()], &tmp.0, Launch::OwnSys);
     let server = standin.wait_ready(&mut w);
     let name = lo.path().file_name().unwrap().to_str().unwrap().to_string();
     let pulled = Instant::now();
@@ -976,7 +994,7 @@ fn a_pulled_disk_is_told_to_the_alert_receivers() {
     let path = target.join("restic");
     let args = ["--path", path.to_str().unwrap(), "--alert-url", &url];
     let vars = [("MNT_SOURCE", source.as_str()), ("MNT_TARGET", target.to_str().unwrap())];
-    let mut w = Wrapper::start_in(&tmp, &standin, &vars, &args, &tmp.0, true);
+    let mut w = Wrapper::start_in(&tmp, &standin, &vars, &args, &tmp.0, Launch::OwnSys);
     standin.wait_ready(&mut w);
     assert!(standin.argv().contains(&url), "rest-server gets the URL as it was given: {:?}", standin.argv());
     let name = lo.path().file_name().unwrap().to_str().unwrap().to_string();
