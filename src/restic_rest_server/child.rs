@@ -129,10 +129,8 @@ impl Running {
         // A rest-server that outlives us (we were SIGKILLed) keeps the disk
         // busy and its port taken under the next run: PR_SET_PDEATHSIG kills
         // it with us, and the parent check covers our death before prctl.
-        // SAFETY: the closure runs between fork and exec and only makes
-        // system calls (pthread_sigmask(3), sigaction(2), prctl(2),
-        // getppid(2)), which are async-signal-safe; the errors are errno
-        // values, nothing allocates.
+        // SAFETY: between fork and exec the closure makes only async-signal-safe
+        // calls (pthread_sigmask, sigaction to SIG_DFL, prctl, getppid); nothing allocates.
         unsafe {
             cmd.pre_exec(move || {
                 SigSet::empty().thread_set_mask()?;
