@@ -52,20 +52,6 @@ fn id_of(n: u64) -> String {
     sha256_hex(&n.to_le_bytes())
 }
 
-/// Wait for `child` to exit, at most `limit`; kill it if it does not.
-fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Ok(Some(st)) = child.try_wait() {
-            return Some(st);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
-}
-
 /// Run `krazybox rest-server ARGS`, which must fail within 5 s: (status, stderr).
 fn must_fail(args: &[&str]) -> (i32, String) {
     let mut child =
